@@ -1,0 +1,130 @@
+"""Settings shared by the WebUI (Settings page + ``--ia-*`` flags) and the standalone app (flags).
+
+One table, :data:`OPTIONS`, describes every setting: its key, type, default, label and command-line
+flag. The WebUI adapter registers the same table as Settings entries; ``preload.py`` and the
+standalone launcher add the same flags. A flag given on the command line wins over the Settings page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+SAM_DEVICES = ("auto", "cuda", "mps", "cpu")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: ``key`` is the field of :class:`Settings` and the suffix of flag/opts names."""
+
+    key: str
+    default: Any
+    label: str
+    help: str
+    choices: tuple[str, ...] | None = None
+    flag: bool = True  # exposed as --ia-<key with dashes>
+
+    @property
+    def flag_name(self) -> str:
+        return "--ia-" + self.key.replace("_", "-")
+
+    @property
+    def opts_key(self) -> str:
+        """Key in the WebUI's shared.opts."""
+        return "ia_" + self.key
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("models_dir", "", "Models folder", "Folder for SAM and inpainting model files (default: <WebUI models>/inpaint_anything, or ~/.cache/inpaint-anything/models standalone)."),
+    Option("sam_device", "auto", "SAM device", "Device for Segment Anything: auto, cuda, mps or cpu.", SAM_DEVICES),
+    Option("offline", False, "Offline mode (never download; say which file to put where)", "Never touch the network; missing model files are reported with the path to put them at."),
+    Option("default_sam_model", "sam_vit_b", "Default SAM model", "Model id selected when the tab opens."),
+    Option("output_dir", "", "Output folder", "Folder for results (empty: the WebUI's img2img output folder, or ./outputs standalone)."),
+    Option("save_masks", False, "Save masks next to results", "Also save the mask PNG with every result."),
+    Option("max_image_pixels", 48_000_000, "Largest image accepted (pixels)", "Images with more pixels are refused with a clear message."),
+    Option("sam_models_in_memory", 1, "SAM models kept in memory", "How many loaded SAM models stay cached (least recently used are unloaded)."),
+    Option("pipelines_in_memory", 1, "Inpainting pipelines kept in memory", "How many diffusers pipelines stay cached."),
+)
+
+OPTIONS_BY_KEY = {o.key: o for o in OPTIONS}
+
+
+@dataclass
+class Settings:
+    """Effective settings of a running instance (hosted or standalone)."""
+
+    models_dir: str = ""
+    sam_device: str = "auto"
+    offline: bool = False
+    default_sam_model: str = "sam_vit_b"
+    output_dir: str = ""
+    save_masks: bool = False
+    max_image_pixels: int = 48_000_000
+    sam_models_in_memory: int = 1
+    pipelines_in_memory: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validated(self) -> Settings:
+        from inpaint_anything.errors import InvalidInputError
+
+        if self.sam_device not in SAM_DEVICES:
+            raise InvalidInputError(f"SAM device must be one of {', '.join(SAM_DEVICES)}, not {self.sam_device!r}.")
+        for name in ("max_image_pixels", "sam_models_in_memory", "pipelines_in_memory"):
+            if int(getattr(self, name)) < 1:
+                raise InvalidInputError(f"{OPTIONS_BY_KEY[name].label} must be at least 1.")
+        return self
+
+    def resolved_models_dir(self, host_models_root: str | None = None) -> str:
+        """The models folder: the setting, else inside the host's models folder, else the user cache."""
+        if self.models_dir:
+            return os.path.abspath(os.path.expanduser(self.models_dir))
+        if host_models_root:
+            return os.path.join(host_models_root, "inpaint_anything")
+        return os.path.join(os.path.expanduser("~"), ".cache", "inpaint-anything", "models")
+
+
+def _parse_bool(text: str) -> bool:
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add every ``--ia-*`` flag. Unset flags stay None so Settings-page values are kept."""
+    group = parser.add_argument_group("Inpaint Anything")
+    for opt in OPTIONS:
+        if not opt.flag:
+            continue
+        kwargs: dict[str, Any] = {"default": None, "help": opt.help, "dest": "ia_" + opt.key}
+        if isinstance(opt.default, bool):
+            kwargs.update(nargs="?", const=True, type=_parse_bool, metavar="BOOL")
+        elif isinstance(opt.default, int):
+            kwargs["type"] = int
+        else:
+            kwargs["type"] = str
+        if opt.choices:
+            kwargs["choices"] = opt.choices
+        group.add_argument(opt.flag_name, **kwargs)
+
+
+def settings_from(values: dict[str, Any] | None = None, namespace: argparse.Namespace | None = None) -> Settings:
+    """Build Settings from stored values (e.g. shared.opts) with command-line flags taking precedence."""
+    merged: dict[str, Any] = {}
+    for opt in OPTIONS:
+        value = (values or {}).get(opt.key, opt.default)
+        flag_value = getattr(namespace, "ia_" + opt.key, None) if namespace is not None else None
+        if flag_value is not None:
+            value = flag_value
+        if value is None:
+            value = opt.default
+        elif isinstance(opt.default, bool) and isinstance(value, str):
+            value = _parse_bool(value)
+        merged[opt.key] = type(opt.default)(value)
+    known = {f.name for f in dataclasses.fields(Settings)}
+    return Settings(**{k: v for k, v in merged.items() if k in known}).validated()

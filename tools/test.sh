@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run). Builds or reuses the test stacks outside the checkout, then runs
+#   - the whole suite on the "a1111" stack (gradio 3.41.2, pydantic 1, transformers 4.30.2), and
+#   - the tests marked both_stacks on the "forge" stack (gradio 4.40, pydantic 2).
+# Extra arguments go to pytest (e.g. tools/test.sh -k mask). IA_STACKS="a1111" limits the stacks.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PYTHONDONTWRITEBYTECODE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
+export GRADIO_ANALYTICS_ENABLED=False
+status=0
+for stack in ${IA_STACKS:-a1111 forge}; do
+  venv=$(bash tools/venv.sh "$stack") || { echo "== could not build the $stack stack" >&2; exit 1; }
+  if [ "$stack" = a1111 ]; then sel=(); else sel=(-m both_stacks); fi
+  echo "== pytest on the $stack stack ($venv)"
+  "$venv/bin/python" -m pytest "${sel[@]}" "$@"
+  rc=$?
+  if [ $rc -ne 0 ]; then echo "== $stack stack: pytest exit code $rc"; status=1; fi
+done
+if [ -n "${IA_LINT:-1}" ] && [ "${IA_LINT:-1}" != 0 ]; then
+  venv=$(bash tools/venv.sh a1111)
+  echo "== ruff"
+  "$venv/bin/ruff" check . || status=1
+fi
+exit $status
