@@ -1,0 +1,1 @@
+"""Inpainting: the request type, backends (diffusers, classical cleaners, WebUI checkpoint) and the engine."""
