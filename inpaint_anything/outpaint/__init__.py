@@ -1,0 +1,1 @@
+"""Outpainting: canvas geometry, pre-fills of the new area, and the engine."""
