@@ -1,0 +1,81 @@
+"""Progress reporting and interruption for long jobs (segmentation, generation, downloads).
+
+Core code receives a :class:`JobControl` and calls ``step()``/``check()``; the UI, the REST API, the
+batch runner and the WebUI adapter each provide one that forwards progress to their own display
+(the WebUI's progress bar via shared.state, a tqdm bar, a task record polled over HTTP).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from inpaint_anything.errors import JobInterrupted
+
+
+class JobControl:
+    """Progress sink and interrupt flag for one job. Thread-safe; cheap to call every step."""
+
+    def __init__(self, on_progress: Callable[[JobControl], None] | None = None):
+        self._interrupt = threading.Event()
+        self._lock = threading.Lock()
+        self._on_progress = on_progress
+        self.job = ""
+        self.job_no = 0
+        self.job_count = 1
+        self.step_no = 0
+        self.step_count = 0
+        self.text = ""
+        self.started = time.monotonic()
+
+    # --- producer side (core code) ---
+    def begin(self, job: str, job_count: int = 1) -> None:
+        with self._lock:
+            self.job, self.job_count, self.job_no = job, max(1, job_count), 0
+            self.step_no = self.step_count = 0
+        self._emit()
+
+    def next_job(self, text: str = "") -> None:
+        with self._lock:
+            self.job_no = min(self.job_no + 1, self.job_count)
+            self.step_no = self.step_count = 0
+            if text:
+                self.text = text
+        self._emit()
+
+    def step(self, step_no: int, step_count: int, text: str = "") -> None:
+        """Report progress inside the current sub-job; raises JobInterrupted if interrupted."""
+        with self._lock:
+            self.step_no, self.step_count = step_no, step_count
+            if text:
+                self.text = text
+        self._emit()
+        self.check()
+
+    def check(self) -> None:
+        if self._interrupt.is_set():
+            raise JobInterrupted("Interrupted.")
+
+    # --- consumer side (UI, API, host) ---
+    def interrupt(self) -> None:
+        self._interrupt.set()
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupt.is_set()
+
+    @property
+    def fraction(self) -> float:
+        with self._lock:
+            inner = self.step_no / self.step_count if self.step_count else 0.0
+            return min(1.0, (self.job_no + inner) / self.job_count)
+
+    def _emit(self) -> None:
+        if self._on_progress is not None:
+            self._on_progress(self)
+
+
+def noop() -> JobControl:
+    """A JobControl nobody watches (scripts, tests)."""
+    return JobControl()
