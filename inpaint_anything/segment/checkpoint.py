@@ -1,0 +1,266 @@
+"""Safe loading of Segment Anything checkpoints (SAM, HQ-SAM, MobileSAM, Light HQ-SAM).
+
+``read_state_dict`` never runs code from a file: ``.safetensors`` through safetensors, anything else
+through ``torch.load(weights_only=True)``. The architecture is inferred from the weights
+(:func:`infer_sam_spec`), rebuilt from the PyPI packages' classes (:func:`build_sam`) and loaded
+with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from inpaint_anything.errors import (
+    InvalidInputError,
+    ModelNotFoundError,
+    UnrecognizedCheckpointError,
+    UnsafeCheckpointError,
+)
+from inpaint_anything.segment.arch import build_sam, sam_predictor_for
+from inpaint_anything.segment.spec import SamSpec, describe_keys, infer_sam_spec
+
+if TYPE_CHECKING:
+    import torch
+
+CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
+_CONTAINER_KEYS = ("state_dict", "model", "model_state_dict", "module", "net", "params")
+# Non-persistent buffers that some TinyViT versions saved; the packages' classes recompute them.
+_DROPPABLE_SUFFIXES = (".attention_bias_idxs", ".attn.ab")
+
+
+def _first_line(exc: BaseException) -> str:
+    """A short reason for a damaged file (library messages are long and aimed at developers)."""
+    text = str(exc).strip()
+    if isinstance(exc, EOFError) or not text:
+        return "unexpected end of file"
+    if "central directory" in text or "zip archive" in text:
+        return "incomplete zip archive"
+    if type(exc).__name__ == "UnpicklingError":
+        return "not a PyTorch weights file"
+    return text.splitlines()[0][:160]
+
+
+def _looks_like_safetensors(path: Path) -> bool:
+    """True when the file starts like safetensors: 8-byte little-endian header length, then '{'."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError:
+        return False
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    size = int.from_bytes(head[:8], "little")
+    return 0 < size < 100 * 1024 * 1024
+
+
+def _is_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def _read_safetensors(path: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types (and OSError / ValueError)
+        raise InvalidInputError(
+            f"The weights file '{path.name}' could not be read as safetensors; it is probably incomplete "
+            f"or damaged ({_first_line(exc)}). Download it again."
+        ) from exc
+
+
+def _read_torch(path: Path) -> Any:
+    import pickle
+
+    import torch
+
+    zipped = _is_zip(path)
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True, mmap=zipped)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL\s+([\w.]+)", str(exc))
+        if found:
+            raise UnsafeCheckpointError(
+                f"'{path.name}' was refused: loading it would run code from the file (it references "
+                f"'{found.group(1)}'). Only plain weight files are loaded. Use the .safetensors version "
+                f"of this model, or a checkpoint from a source you trust converted to safetensors."
+            ) from exc
+        cause: BaseException = exc
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, AttributeError) as exc:
+        cause = exc
+    raise InvalidInputError(
+        f"The weights file '{path.name}' could not be read; it is probably incomplete or damaged "
+        f"({_first_line(cause)}). "
+        f"Download it again."
+    ) from cause
+
+
+def _is_tensor_map(obj: Any) -> bool:
+    import torch
+
+    return isinstance(obj, Mapping) and any(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def _unwrap(obj: Any, name: str) -> dict[str, Any]:
+    """Find the state dict inside common containers ({"model": sd}, {"state_dict": sd}, ...)."""
+    import torch
+
+    for _ in range(4):
+        if _is_tensor_map(obj) or not isinstance(obj, Mapping):
+            break
+        inner = next((obj[k] for k in _CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
+        if inner is None:
+            break
+        obj = inner
+    if not _is_tensor_map(obj):
+        kind = type(obj).__name__
+        raise UnrecognizedCheckpointError(
+            f"'{name}' holds no model weights (found a {kind}"
+            + (f" with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, Mapping) else "")
+            + ")."
+        )
+    return {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+
+
+def normalize_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """Strip wrapper prefixes (``module.`` from DataParallel, or a common prefix before ``image_encoder.``)."""
+    sd = dict(state_dict)
+    while sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module.") :]: v for k, v in sd.items()}
+    if sd and not any(k.startswith("image_encoder.") for k in sd):
+        anchors = [k[: k.index(".image_encoder.") + 1] for k in sd if ".image_encoder." in k]
+        if anchors and len(set(anchors)) == 1 and all(k.startswith(anchors[0]) for k in sd):
+            cut = len(anchors[0])
+            sd = {k[cut:]: v for k, v in sd.items()}
+    return sd
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read a weights file into a flat ``{name: tensor}`` dict on the CPU, without running any code.
+
+    Raises ModelNotFoundError (no file), UnsafeCheckpointError (a pickle that needs code),
+    InvalidInputError (truncated/damaged file) or UnrecognizedCheckpointError (no weights inside).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ModelNotFoundError(f"The model file '{p}' does not exist. Download it or check the path.")
+    if p.stat().st_size == 0:
+        raise InvalidInputError(f"The weights file '{p.name}' is empty. Download it again.")
+    if p.suffix.lower() == ".safetensors" or _looks_like_safetensors(p):
+        raw: Any = _read_safetensors(p)
+    else:
+        raw = _read_torch(p)
+    return normalize_state_dict(_unwrap(raw, p.name))
+
+
+def _drop_stale_buffers(sd: dict[str, Any], expected: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sd.items() if k in expected or not k.endswith(_DROPPABLE_SUFFIXES)}
+
+
+def _check_keys(sd: Mapping[str, Any], expected: Mapping[str, Any], spec: SamSpec, name: str) -> None:
+    missing = sorted(set(expected) - set(sd))
+    unexpected = sorted(set(sd) - set(expected))
+    wrong = sorted(k for k in set(sd) & set(expected) if tuple(sd[k].shape) != tuple(expected[k].shape))
+    if not (missing or unexpected or wrong):
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+    if wrong:
+        k = wrong[0]
+        parts.append(
+            f"{len(wrong)} with other shapes (e.g. {k}: {tuple(sd[k].shape)} vs {tuple(expected[k].shape)})"
+        )
+    raise UnrecognizedCheckpointError(
+        f"'{name}' looks like {spec.describe()} but its weights do not fit that model: "
+        + "; ".join(parts)
+        + ". The file may be a modified or partial checkpoint."
+    )
+
+
+@dataclass
+class LoadedSam:
+    """A Segment Anything model ready for inference (eval mode), with what it was loaded from."""
+
+    model: torch.nn.Module
+    spec: SamSpec
+    path: Path
+    device: str = "cpu"
+    dtype: Any = None
+    _sha256: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    def family(self) -> str:
+        return self.spec.family
+
+    @property
+    def is_hq(self) -> bool:
+        return self.spec.is_hq
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the file (computed on first access, then cached)."""
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            with open(self.path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            self._sha256 = digest.hexdigest()
+        return self._sha256
+
+    def predictor(self) -> Any:
+        """A new ``SamPredictor`` of the right package for this model."""
+        return sam_predictor_for(self)
+
+
+def load_sam(
+    path: str | os.PathLike[str],
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> LoadedSam:
+    """Read, recognise, build and load a Segment Anything checkpoint (strictly) in eval mode."""
+    import torch
+
+    p = Path(path)
+    sd = read_state_dict(p)
+    try:
+        spec = infer_sam_spec(sd)
+    except UnrecognizedCheckpointError as exc:
+        raise UnrecognizedCheckpointError(f"'{p.name}': {exc.message}") from exc
+    model = build_sam(spec)
+    expected = model.state_dict()
+    sd = _drop_stale_buffers(sd, expected)
+    _check_keys(sd, expected, spec, p.name)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:  # defensive: _check_keys should have caught every mismatch
+        raise UnrecognizedCheckpointError(
+            f"'{p.name}' could not be loaded as {spec.describe()}: {str(exc).splitlines()[0]}"
+        ) from exc
+    del sd, expected
+    model.to(device=torch.device(device), dtype=dtype)
+    model.eval()
+    return LoadedSam(model=model, spec=spec, path=p, device=str(torch.device(device)), dtype=dtype)
+
+
+__all__ = [
+    "CHECKPOINT_SUFFIXES",
+    "LoadedSam",
+    "SamSpec",
+    "build_sam",
+    "infer_sam_spec",
+    "load_sam",
+    "normalize_state_dict",
+    "read_state_dict",
+    "sam_predictor_for",
+    "describe_keys",
+]
