@@ -1,0 +1,316 @@
+"""Load diffusers inpainting pipelines from local files only, and keep loaded ones in a cache.
+
+Two kinds of source are accepted: a diffusers folder (``model_index.json``), loaded with
+``from_pretrained(local_files_only=True)``, and a single-file checkpoint (``.safetensors``/``.ckpt``),
+loaded with ``from_single_file(config=<dir>)``. For single files the config directory is the shipped
+one for the detected family (``configs/``) plus tokenizer files derived from open_clip's BPE table,
+assembled once in the user cache; nothing is fetched from the Hugging Face Hub.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inpaint_anything.diffusion.detect import ModelInfo, detect_model
+from inpaint_anything.diffusion.tokenizer import copy_tokenizer, default_cache_dir, ensure_clip_tokenizer
+from inpaint_anything.errors import IAError, InvalidInputError, UnavailableError, UnrecognizedCheckpointError
+
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+SHIPPED_CONFIGS = {"sd1": "sd1_inpaint", "sd2": "sd2_inpaint", "sdxl": "sdxl_inpaint"}
+# tokenizer subfolder -> variant (see tokenizer.PAD_TOKENS)
+TOKENIZERS = {"sd1": {"tokenizer": "clip"}, "sd2": {"tokenizer": "openclip"},
+              "sdxl": {"tokenizer": "clip", "tokenizer_2": "openclip"}}
+MODEL_COMPONENTS = ("unet", "vae", "text_encoder", "text_encoder_2")
+_DTYPE_NAMES = {"float16": "float16", "fp16": "float16", "half": "float16", "float32": "float32",
+                "fp32": "float32", "float": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16"}
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    """How a pipeline was loaded."""
+
+    source: str
+    model: ModelInfo
+    pipeline_class: str
+    device: str
+    dtype: str  # "float32", "float16" or "bfloat16"
+    config_dir: str | None  # the config directory used for a single file
+
+    @property
+    def family(self) -> str:
+        return self.model.family
+
+    @property
+    def is_inpaint(self) -> bool:
+        return self.model.is_inpaint
+
+
+def resolve_device(device: Any = "cpu") -> str:
+    """Normalise a device ("auto", "cpu", "cuda", "cuda:1", "mps" or a torch.device) to a string."""
+    import torch
+
+    name = str(device or "cpu")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    try:
+        return str(torch.device(name))
+    except (RuntimeError, TypeError):
+        raise InvalidInputError(f"Unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps.") from None
+
+
+def resolve_dtype(device: str, dtype: Any = None) -> Any:
+    """The torch dtype to load with: half precision only on CUDA (float16 by default), float32 elsewhere."""
+    import torch
+
+    if not device.startswith("cuda"):
+        return torch.float32
+    if dtype is None:
+        return torch.float16
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = _DTYPE_NAMES.get(str(dtype).lower().removeprefix("torch."))
+    if name is None:
+        raise InvalidInputError(f"Unknown precision {dtype!r}; use float16, bfloat16 or float32.")
+    return getattr(torch, name)
+
+
+def shipped_config_dir(family: str) -> Path:
+    """The shipped config folder for ``family`` (without tokenizer files)."""
+    try:
+        return CONFIGS_DIR / SHIPPED_CONFIGS[family]
+    except KeyError:
+        raise UnrecognizedCheckpointError(f"No configuration is shipped for model family {family!r}.") from None
+
+
+def _config_digest(folder: Path, extra: str) -> str:
+    digest = hashlib.sha256(extra.encode())
+    for path in sorted(folder.rglob("*.json")):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def prepare_config_dir(family: str, *, in_channels: int = 9, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """A complete diffusers config directory (JSON configs + tokenizers) for single-file loading.
+
+    Assembled once under ``<cache_dir>/diffusers-configs`` and reused; the UNet's ``in_channels`` is set
+    to the checkpoint's (4 for an ordinary model, 9 for an inpainting one).
+    """
+    source = shipped_config_dir(family)
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    tokenizer_dirs = {sub: ensure_clip_tokenizer(root / "tokenizers", variant=variant)
+                      for sub, variant in TOKENIZERS[family].items()}
+    extra = f"{in_channels}|" + "|".join(f"{k}={v.name}" for k, v in sorted(tokenizer_dirs.items()))
+    final = root / "diffusers-configs" / f"{source.name}-in{in_channels}-{_config_digest(source, extra)}"
+    if (final / "model_index.json").is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        shutil.copytree(source, tmp, dirs_exist_ok=True)
+        unet_config = tmp / "unet" / "config.json"
+        config = json.loads(unet_config.read_text(encoding="utf-8"))
+        config["in_channels"] = int(in_channels)
+        unet_config.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+        for sub, tok_dir in tokenizer_dirs.items():
+            copy_tokenizer(tok_dir, tmp / sub)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not (final / "model_index.json").is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def pipeline_class_for(family: str) -> type:
+    """The diffusers inpainting pipeline class for a model family."""
+    import diffusers
+
+    return diffusers.StableDiffusionXLInpaintPipeline if family == "sdxl" else diffusers.StableDiffusionInpaintPipeline
+
+
+def _check_complete(pipe: Any, name: str) -> None:
+    """Single-file loading leaves missing weights on the 'meta' device; report that plainly."""
+    for component in MODEL_COMPONENTS:
+        module = getattr(pipe, component, None)
+        if module is None:
+            continue
+        missing = [n for n, p in module.named_parameters() if p.is_meta]
+        if missing:
+            raise UnrecognizedCheckpointError(
+                f"{name} is incomplete: {len(missing)} {component} weights are missing (e.g. {missing[0]}). "
+                "Use a full checkpoint that includes the UNet, VAE and text encoder."
+            )
+
+
+def _realign_cpu_tensors(pipe: Any, alignment: int = 64) -> int:
+    """Give CPU weights that sit at unaligned addresses (views into a loaded file) their own storage.
+
+    CPU matmul kernels may take different code paths for aligned and unaligned operands, so without
+    this the same weights could give last-bit-different images depending on how they were loaded.
+    """
+    moved = 0
+    for component in MODEL_COMPONENTS:
+        module = getattr(pipe, component, None)
+        if module is None:
+            continue
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor.device.type == "cpu" and tensor.data_ptr() % alignment:
+                tensor.data = tensor.data.clone()
+                moved += 1
+    return moved
+
+
+def _load_error(exc: Exception, name: str, family: str) -> IAError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    if "expected shape" in str(exc) or "size mismatch" in str(exc):
+        why = f"its weights do not fit the standard {family.upper()} architecture ({first})"
+    else:
+        why = f"{type(exc).__name__}: {first}"
+    return UnrecognizedCheckpointError(f"Could not load {name} as a {family.upper()} inpainting pipeline: {why}")
+
+
+def load_inpaint_pipeline(
+    source: str | os.PathLike[str],
+    *,
+    device: Any = "cpu",
+    dtype: Any = None,
+    config_dir: str | os.PathLike[str] | None = None,
+    offline: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    prediction_type: str | None = None,
+) -> tuple[Any, PipelineInfo]:
+    """Load ``source`` (diffusers folder or single file) as an inpainting pipeline on ``device``.
+
+    ``config_dir`` overrides the shipped config for single files (a diffusers folder with the same
+    architecture). ``prediction_type`` ("epsilon"/"v_prediction") overrides the scheduler's; by default
+    a v-prediction hint found by detection is applied. The safety checker is never loaded. A checkpoint
+    with a 4-channel UNet loads into the inpainting pipeline class too (diffusers then blends the
+    original latents outside the mask at every step).
+    """
+    model = detect_model(source)
+    name = Path(model.path).name
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dev, dtype)
+    try:
+        cls = pipeline_class_for(model.family)
+    except ImportError as exc:
+        raise UnavailableError(f"The 'diffusers' package cannot be imported ({exc}); install diffusers 0.31.") from exc
+    kwargs: dict[str, Any] = {"torch_dtype": torch_dtype, "local_files_only": bool(offline)}
+    if model.family != "sdxl":
+        kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    used_config: Path | None = None
+    try:
+        if model.format == "diffusers":
+            pipe = cls.from_pretrained(model.path, **kwargs)
+        else:
+            used_config = Path(config_dir) if config_dir is not None else prepare_config_dir(
+                model.family, in_channels=model.in_channels, cache_dir=cache_dir)
+            pipe = cls.from_single_file(model.path, config=str(used_config), **kwargs)
+    except IAError:
+        raise
+    except Exception as exc:
+        if "out of memory" in str(exc).lower():
+            raise
+        raise _load_error(exc, name, model.family) from exc
+    _check_complete(pipe, name)
+    wanted = prediction_type or model.prediction_type
+    if wanted and pipe.scheduler.config.get("prediction_type") != wanted:
+        pipe.scheduler = pipe.scheduler.__class__.from_config(pipe.scheduler.config, prediction_type=wanted)
+    pipe = pipe.to(dev)
+    if dev == "cpu":
+        _realign_cpu_tensors(pipe)
+    info = PipelineInfo(
+        source=model.path, model=model, pipeline_class=type(pipe).__name__, device=dev,
+        dtype=str(torch_dtype).removeprefix("torch."), config_dir=str(used_config) if used_config else None,
+    )
+    return pipe, info
+
+
+Loader = Callable[..., "tuple[Any, PipelineInfo]"]
+
+
+class PipelineCache:
+    """Loaded pipelines keyed by (source, device, dtype), least recently used evicted past ``max_items``.
+
+    The cache belongs to its instance; ``get`` returns the same pipeline object for the same key without
+    touching the files again. Keyword arguments other than device/dtype only affect the first load.
+    """
+
+    def __init__(self, max_items: int = 1, loader: Loader | None = None):
+        if max_items < 1:
+            raise InvalidInputError("The pipeline cache must hold at least one pipeline.")
+        self.max_items = int(max_items)
+        self._loader: Loader = loader or load_inpaint_pipeline
+        self._items: OrderedDict[tuple[str, str, str], tuple[Any, PipelineInfo]] = OrderedDict()
+        self._lock = threading.RLock()
+
+    @staticmethod
+    def key(source: str | os.PathLike[str], device: Any = "cpu", dtype: Any = None) -> tuple[str, str, str]:
+        dev = resolve_device(device)
+        return str(Path(source).expanduser().resolve()), dev, str(resolve_dtype(dev, dtype)).removeprefix("torch.")
+
+    def get(self, source: str | os.PathLike[str], *, device: Any = "cpu", dtype: Any = None,
+            **load_kwargs: Any) -> tuple[Any, PipelineInfo]:
+        """The cached pipeline for this key, loading it (and evicting the oldest) when absent."""
+        key = self.key(source, device, dtype)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            while len(self._items) >= self.max_items:
+                self._items.popitem(last=False)
+                _release_memory()
+            loaded = self._loader(key[0], device=key[1], dtype=key[2], **load_kwargs)
+            self._items[key] = loaded
+            return loaded
+
+    def unload(self, source: str | os.PathLike[str] | None = None) -> int:
+        """Drop every cached pipeline (or those loaded from ``source``); returns how many were dropped."""
+        with self._lock:
+            if source is None:
+                keys = list(self._items)
+            else:
+                wanted = str(Path(source).expanduser().resolve())
+                keys = [k for k in self._items if k[0] == wanted]
+            for k in keys:
+                del self._items[k]
+        if keys:
+            _release_memory()
+        return len(keys)
+
+    def keys(self) -> list[tuple[str, str, str]]:
+        with self._lock:
+            return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+
+def _release_memory() -> None:
+    gc.collect()
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
