@@ -1,0 +1,126 @@
+"""Prompt-free object removal ("Cleaner"): weight-free fills that run anywhere, fast.
+
+- ``telea`` / ``ns``: OpenCV's fast marching and Navier-Stokes inpainting (instant, smooth);
+- ``patchmatch``: PatchMatch texture synthesis via the ``pypatchmatch`` wheel (plausible texture);
+- ``lama``: the big-lama TorchScript model when its file is present (see :class:`LamaBackend`).
+
+All of them plug into :func:`inpaint_anything.inpaint.engine.run_inpaint`, so the result keeps every
+pixel outside the blend band exactly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+import numpy as np
+
+from inpaint_anything.errors import UnavailableError
+from inpaint_anything.inpaint.request import InpaintRequest
+from inpaint_anything.jobs import JobControl
+
+CLEANERS = ("telea", "ns", "patchmatch", "lama")
+
+
+def patchmatch_available() -> bool:
+    return importlib.util.find_spec("patchmatch") is not None
+
+
+def available_cleaners(lama_path: str | None = None) -> list[str]:
+    """Cleaner methods usable here."""
+    found = ["telea", "ns"]
+    if patchmatch_available():
+        found.append("patchmatch")
+    if lama_path:
+        found.append("lama")
+    return found
+
+
+@dataclass
+class ClassicalBackend:
+    """OpenCV / PatchMatch fill as an inpainting backend (works at the image's own resolution)."""
+
+    method: str = "telea"
+    radius: int = 5
+    patch_size: int = 5
+    native_size: int = 0
+    multiple: int = 1
+
+    def __post_init__(self) -> None:
+        if self.method not in ("telea", "ns", "patchmatch"):
+            raise UnavailableError(f"Unknown cleaner {self.method!r}; choose telea, ns or patchmatch.")
+        if self.method == "patchmatch" and not patchmatch_available():
+            raise UnavailableError("PatchMatch needs the 'pypatchmatch' package (Python 3.11+, Linux x86-64). Use Telea or NS instead.")
+
+    @property
+    def name(self) -> str:
+        return f"cleaner:{self.method}"
+
+    def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
+        job.step(0, 1, f"removing with {self.method}")
+        hole = mask.astype(np.uint8) * 255
+        if self.method == "patchmatch":
+            import patchmatch
+
+            if hasattr(patchmatch, "set_random_seed"):
+                patchmatch.set_random_seed(int(seed))
+            out = np.asarray(patchmatch.inpaint(np.ascontiguousarray(image), mask=hole, patch_size=self.patch_size)).astype(np.uint8)
+        else:
+            import cv2
+
+            flag = cv2.INPAINT_TELEA if self.method == "telea" else cv2.INPAINT_NS
+            out = cv2.inpaint(np.ascontiguousarray(image), hole, self.radius, flag)
+        job.step(1, 1)
+        return out
+
+
+@dataclass
+class LamaBackend:
+    """big-lama as a TorchScript file (``big-lama.pt``): image [1,3,H,W] in [0,1] and mask
+    [1,1,H,W] in {0,1} in, image [1,3,H,W] in [0,1] out. Loaded once per instance."""
+
+    path: str
+    device: str = "cpu"
+    native_size: int = 0
+    multiple: int = 8
+    name: str = "cleaner:lama"
+
+    def __post_init__(self) -> None:
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            import torch
+
+            try:
+                self._model = torch.jit.load(self.path, map_location=self.device).eval()
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise UnavailableError(f"Could not load LaMa from {self.path}: {exc}. Expected the TorchScript big-lama.pt.") from exc
+        return self._model
+
+    def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
+        import torch
+
+        model = self._load()
+        job.step(0, 1, "removing with LaMa")
+        with torch.inference_mode():
+            img = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(self.device)
+            m = torch.from_numpy(mask.astype(np.float32))[None, None].to(self.device)
+            out = model(img, m)
+        job.step(1, 1)
+        arr = out[0].permute(1, 2, 0).clamp(0, 1).mul(255).round().byte().cpu().numpy()
+        return arr[: image.shape[0], : image.shape[1]]
+
+
+def cleaner_backend(method: str, lama_path: str | None = None, device: str = "cpu"):
+    """The backend for a cleaner method name."""
+    if method == "lama":
+        if not lama_path:
+            raise UnavailableError("LaMa needs its model file (big-lama.pt) in the models folder.")
+        return LamaBackend(lama_path, device)
+    return ClassicalBackend(method)
+
+
+def removal_request(mask_blur: int = 2, padding: int = 64, seed: int = 0) -> InpaintRequest:
+    """The request used for prompt-free removal: only-masked crop with context, light feathering."""
+    return InpaintRequest(seed=seed, mask_blur=mask_blur, padding=padding, inpaint_area="only masked", masked_content="original")

@@ -1,0 +1,192 @@
+"""The diffusers backend: Hugging Face Hub inpainting models and local diffusers folders / single files.
+
+Pipelines come from a shared :class:`~inpaint_anything.diffusion.loader.PipelineCache`, so a second
+run loads nothing. The sampler / schedule type of the request picks the scheduler; progress and
+interrupt go through the pipeline's step callback. "Masked content" follows the WebUI:
+
+- ``original`` / ``fill``: the (pre-filled) pixels are encoded and noised by the denoising strength;
+- ``latent noise`` / ``latent nothing``: the masked part of the encoded image is replaced by seeded
+  Gaussian noise / zeros before the strength noise is added (needs a strength near 1 to look right).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inpaint_anything.errors import IAError, UnavailableError
+from inpaint_anything.inpaint.request import InpaintRequest
+from inpaint_anything.jobs import JobControl
+
+NATIVE_SIZE = {"sd1": 512, "sd2": 512, "sdxl": 1024}
+
+# Hub inpainting models offered in the UI (diffusers format). The first three are the reference
+# models; the rest are the community models users of the previous extension know.
+HUB_MODELS: tuple[str, ...] = (
+    "stable-diffusion-v1-5/stable-diffusion-inpainting",
+    "stabilityai/stable-diffusion-2-inpainting",
+    "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
+    "Uminosachi/dreamshaper_8Inpainting",
+    "Uminosachi/realisticVisionV51_v51VAE-inpainting",
+    "Uminosachi/revAnimated_v121Inp-inpainting",
+    "Uminosachi/Deliberate-inpainting",
+    "saik0s/realistic_vision_inpainting",
+)
+_HUB_PATTERNS = ["model_index.json", "*.json", "*.txt", "*/*.safetensors", "*/*.json", "*/*.txt", "*/*.model"]
+
+
+def resolve_hub_model(repo_id: str, *, offline: bool, cache_dir: str | None = None, endpoint: str | None = None) -> str:
+    """A local folder for a Hub repo: from the HF cache, or downloaded (safetensors only)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS, ignore_patterns=["*safety_checker*", "*.fp16.*", "*.non_ema.*"],
+                                 local_files_only=offline, cache_dir=cache_dir, endpoint=endpoint)
+    except Exception as exc:  # huggingface_hub raises many types; all mean "not available"
+        from inpaint_anything.errors import DownloadError, OfflineError
+
+        if offline:
+            raise OfflineError(f"The model {repo_id} is not in the Hugging Face cache and offline mode is on. "
+                               f"Download it once with offline mode off, or put a diffusers folder or .safetensors "
+                               f"file in the models folder.") from exc
+        raise DownloadError(f"Could not download {repo_id} from the Hugging Face Hub: {exc}") from exc
+
+
+def _latent_mask(mask: np.ndarray, shape: tuple[int, int]):
+    import cv2
+    import torch
+
+    small = cv2.resize(mask.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return torch.from_numpy((small >= 0.5).astype(np.float32))[None, None]
+
+
+@dataclass
+class DiffusersBackend:
+    """Inpainting with a diffusers pipeline loaded from ``source`` (local path or a Hub repo id)."""
+
+    source: str
+    cache: Any  # inpaint_anything.diffusion.loader.PipelineCache
+    device: str = "auto"
+    dtype: Any = None
+    config_dir: str | None = None
+    offline: bool = True
+    hub_cache_dir: str | None = None
+    multiple: int = 8
+    native_override: int = 0  # force a processing resolution (tests, low-memory GPUs)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _family: str | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"diffusers:{self.source}"
+
+    def _local_source(self) -> str:
+        import os
+
+        if os.path.exists(os.path.expanduser(self.source)):
+            return self.source
+        if self.source.count("/") == 1 and not self.source.startswith((".", "/", "~")):
+            return resolve_hub_model(self.source, offline=self.offline, cache_dir=self.hub_cache_dir)
+        from inpaint_anything.errors import ModelNotFoundError
+
+        raise ModelNotFoundError(f"Inpainting model {self.source!r} is neither a local path nor a Hub repo id (owner/name).")
+
+    def pipeline(self):
+        """The cached pipeline (loading it on first use) and its info."""
+        pipe, info = self.cache.get(self._local_source(), device=self.device, dtype=self.dtype,
+                                    config_dir=self.config_dir, offline=self.offline)
+        self._family = info.family
+        return pipe, info
+
+    @property
+    def native_size(self) -> int:
+        if self.native_override:
+            return self.native_override
+        if self._family is None:
+            self.pipeline()
+        return NATIVE_SIZE.get(self._family or "sd1", 512)
+
+    def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
+        import torch
+
+        from inpaint_anything.diffusion.schedulers import make_scheduler
+
+        with self._lock:
+            pipe, info = self.pipeline()
+            base = getattr(pipe, "_ia_base_scheduler_config", None)
+            if base is None:
+                base = dict(pipe.scheduler.config)
+                pipe._ia_base_scheduler_config = base
+            pipe.scheduler = make_scheduler(base, request.sampler, request.scheduler)
+            h, w = image.shape[:2]
+            generator = torch.Generator("cpu").manual_seed(int(seed))
+
+            def on_step(p, i, t, kwargs):
+                job.step(i + 1, max(1, int(getattr(p, "num_timesteps", 0) or request.steps)), "sampling")
+                return kwargs
+
+            from PIL import Image
+
+            call: dict[str, Any] = dict(
+                prompt=request.prompt, negative_prompt=request.negative_prompt or None,
+                image=Image.fromarray(image), mask_image=Image.fromarray(mask.astype(np.uint8) * 255),
+                height=h, width=w, strength=float(request.denoising_strength),
+                num_inference_steps=int(request.steps), guidance_scale=float(request.cfg_scale),
+                generator=generator, output_type="np", callback_on_step_end=on_step,
+            )
+            restore = self._patch_masked_content(pipe, request, mask, seed)
+            try:
+                with torch.inference_mode():
+                    result = pipe(**call)
+            except IAError:
+                raise
+            except (RuntimeError, ValueError) as exc:
+                if "out of memory" in str(exc).lower():
+                    raise UnavailableError("Out of memory while inpainting. Use a smaller 'only masked' area, fewer pixels, or a smaller model.") from exc
+                raise
+            finally:
+                restore()
+        out = np.asarray(result.images[0])
+        return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+
+    @staticmethod
+    def _patch_masked_content(pipe, request: InpaintRequest, mask: np.ndarray, seed: int):
+        """For latent noise / latent nothing, replace the masked part of the encoded init image."""
+        if request.masked_content not in ("latent noise", "latent nothing"):
+            return lambda: None
+        import torch
+
+        original_prepare = pipe.prepare_latents
+        original_encode = pipe._encode_vae_image
+        state = {"inside": False}
+
+        def encode(image, generator):
+            latents = original_encode(image=image, generator=generator)
+            if not state["inside"]:
+                return latents
+            m = _latent_mask(mask, latents.shape[-2:]).to(latents.device, latents.dtype)
+            if request.masked_content == "latent noise":
+                g = torch.Generator("cpu").manual_seed(int(seed) + 1)
+                fill = torch.randn(latents.shape, generator=g, dtype=torch.float32).to(latents.device, latents.dtype)
+            else:
+                fill = torch.zeros_like(latents)
+            return latents * (1 - m) + fill * m
+
+        def prepare(*args, **kwargs):
+            state["inside"] = True
+            try:
+                return original_prepare(*args, **kwargs)
+            finally:
+                state["inside"] = False
+
+        pipe.prepare_latents = prepare
+        pipe._encode_vae_image = encode
+
+        def restore() -> None:
+            del pipe.prepare_latents
+            del pipe._encode_vae_image
+
+        return restore
