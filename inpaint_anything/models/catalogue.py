@@ -1,0 +1,259 @@
+"""The catalogue of downloadable single-file models (Segment Anything family).
+
+Every size and SHA-256 below was confirmed from at least two independent public manifests (download
+scripts, model registries, Dockerfiles that run ``sha256sum -c``). Where no source could be found
+the value is ``None`` and marked in a comment: the downloader then checks the SHA-256 the Hub
+reports for the file (its LFS ETag) and records the hash it computed. No value here is guessed.
+
+:func:`available_entries` tells which entries this installation can run (SAM 2.1 needs the ``sam2``
+package and torch >= 2.5.1); it reads package metadata only and never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import re
+from dataclasses import dataclass
+
+from inpaint_anything.errors import ModelNotFoundError
+
+FAMILIES = ("sam", "sam_hq", "mobile_sam", "sam_hq_tiny", "sam2")
+SAM2_MIN_TORCH = (2, 5, 1)
+HF_DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a file can be downloaded: a Hub file (``kind="hf"``) or a plain HTTPS URL (``kind="url"``)."""
+
+    kind: str  # "hf" | "url"
+    repo_id: str = ""
+    filename: str = ""
+    revision: str = "main"
+    url: str = ""
+
+    @staticmethod
+    def hf(repo_id: str, filename: str, revision: str = "main") -> Source:
+        return Source("hf", repo_id=repo_id, filename=filename, revision=revision)
+
+    @staticmethod
+    def https(url: str) -> Source:
+        return Source("url", url=url)
+
+    def display_url(self, endpoint: str | None = None) -> str:
+        """The address a person can open in a browser to download the file."""
+        if self.kind == "url":
+            return self.url
+        base = (endpoint or HF_DEFAULT_ENDPOINT).rstrip("/")
+        return f"{base}/{self.repo_id}/resolve/{self.revision}/{self.filename}"
+
+    def describe(self) -> str:
+        return f"Hugging Face Hub {self.repo_id}/{self.filename}" if self.kind == "hf" else self.url
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One downloadable model file."""
+
+    id: str
+    family: str  # one of FAMILIES
+    arch: str  # vit_b / vit_l / vit_h / vit_tiny / hiera_t / hiera_s / hiera_b+ / hiera_l
+    filename: str
+    size_bytes: int | None
+    sha256: str | None
+    sources: tuple[Source, ...]
+    description: str
+    label: str = ""
+    requires: str | None = None  # what must be installed besides the base stack
+    license: str = "Apache-2.0"
+
+    @property
+    def title(self) -> str:
+        return self.label or self.id
+
+    def download_urls(self, endpoint: str | None = None) -> list[str]:
+        return [s.display_url(endpoint) for s in self.sources]
+
+
+@dataclass(frozen=True)
+class EntryStatus:
+    """Whether this installation can use an entry, and why not."""
+
+    entry: ModelEntry
+    available: bool
+    reason: str = ""
+
+
+_META_SAM = "https://dl.fbaipublicfiles.com/segment_anything/"
+_META_SAM2 = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
+_SAM2_REQUIRES = "the sam2 package and torch>=2.5.1"
+
+
+def _sam(arch: str, filename: str, size: int, sha: str, label: str, description: str) -> ModelEntry:
+    # Meta's server first; ybelkada/segment-anything is a Hub mirror of the same files (same SHA-256).
+    return ModelEntry(
+        id=f"sam_{arch}",
+        family="sam",
+        arch=arch,
+        filename=filename,
+        size_bytes=size,
+        sha256=sha,
+        sources=(Source.https(_META_SAM + filename), Source.hf("ybelkada/segment-anything", f"checkpoints/{filename}")),
+        label=label,
+        description=description,
+    )
+
+
+def _sam_hq(arch: str, size: int | None, sha: str | None, label: str, description: str) -> ModelEntry:
+    filename = f"sam_hq_{arch}.pth"
+    return ModelEntry(
+        id=f"sam_hq_{arch}",
+        family="sam_hq_tiny" if arch == "vit_tiny" else "sam_hq",
+        arch=arch,
+        filename=filename,
+        size_bytes=size,
+        sha256=sha,
+        sources=(Source.hf("lkeab/hq-sam", filename),),
+        label=label,
+        description=description,
+    )
+
+
+def _sam2(arch: str, name: str, repo: str, size: int, sha: str, label: str, description: str) -> ModelEntry:
+    filename = f"sam2.1_hiera_{name}.pt"
+    return ModelEntry(
+        id=f"sam2_1_hiera_{name}",
+        family="sam2",
+        arch=arch,
+        filename=filename,
+        size_bytes=size,
+        sha256=sha,
+        sources=(Source.hf(repo, filename), Source.https(_META_SAM2 + filename)),
+        label=label,
+        description=description,
+        requires=_SAM2_REQUIRES,
+    )
+
+
+CATALOGUE: tuple[ModelEntry, ...] = (
+    _sam("vit_b", "sam_vit_b_01ec64.pth", 375_042_383,
+         "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
+         "SAM ViT-B", "Segment Anything, smallest original model (375 MB)."),
+    _sam("vit_l", "sam_vit_l_0b3195.pth", 1_249_524_607,
+         "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
+         "SAM ViT-L", "Segment Anything, large (1.25 GB)."),
+    _sam("vit_h", "sam_vit_h_4b8939.pth", 2_564_550_879,
+         "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
+         "SAM ViT-H", "Segment Anything, huge: best masks, slowest (2.56 GB)."),
+    # sam_hq_vit_b / sam_hq_vit_l: no public manifest lists their size or SHA-256 (unconfirmed);
+    # the Hub's LFS SHA-256 is checked instead and the computed hash is recorded.
+    _sam_hq("vit_b", None, None, "HQ-SAM ViT-B", "High-quality SAM, base (about 379 MB)."),
+    _sam_hq("vit_l", None, None, "HQ-SAM ViT-L", "High-quality SAM, large (about 1.25 GB)."),
+    _sam_hq("vit_h", 2_570_940_653, "a7ac14a085326d9fa6199c8c698c4f0e7280afdbb974d2c4660ec60877b45e35",
+            "HQ-SAM ViT-H", "High-quality SAM, huge (2.57 GB)."),
+    # sam_hq_vit_tiny: SHA-256 confirmed, size unconfirmed (None; the Hub reports it).
+    _sam_hq("vit_tiny", None, "0f32c075ccdd870ae54db2f7630e7a0878ede5a2b06d05d6fe02c65a82fb7196",
+            "Light HQ-SAM (ViT-tiny)", "High-quality SAM with a TinyViT encoder: fast on CPU (about 43 MB)."),
+    ModelEntry(
+        id="mobile_sam",
+        family="mobile_sam",
+        arch="vit_tiny",
+        filename="mobile_sam.pt",
+        size_bytes=40_728_226,
+        sha256="6dbb90523a35330fedd7f1d3dfc66f995213d81b29a5ca8108dbcdd4e37d6c2f",
+        sources=(
+            Source.hf("dhkim2810/MobileSAM", "mobile_sam.pt"),
+            Source.https("https://github.com/ChaoningZhang/MobileSAM/raw/master/weights/mobile_sam.pt"),
+        ),
+        label="MobileSAM",
+        description="TinyViT encoder with the original SAM decoder: fastest on CPU (41 MB).",
+    ),
+    _sam2("hiera_t", "tiny", "facebook/sam2.1-hiera-tiny", 156_008_466,
+          "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69",
+          "SAM 2.1 Hiera-T", "Segment Anything 2.1, tiny (156 MB)."),
+    _sam2("hiera_s", "small", "facebook/sam2.1-hiera-small", 184_416_285,
+          "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38",
+          "SAM 2.1 Hiera-S", "Segment Anything 2.1, small (184 MB)."),
+    _sam2("hiera_b+", "base_plus", "facebook/sam2.1-hiera-base-plus", 323_606_802,
+          "a2345aede8715ab1d5d31b4a509fb160c5a4af1970f199d9054ccfb746c004c5",
+          "SAM 2.1 Hiera-B+", "Segment Anything 2.1, base+ (324 MB)."),
+    _sam2("hiera_l", "large", "facebook/sam2.1-hiera-large", 898_083_611,
+          "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318",
+          "SAM 2.1 Hiera-L", "Segment Anything 2.1, large (898 MB)."),
+)
+
+_BY_ID = {e.id: e for e in CATALOGUE}
+
+
+def get_entry(model_id: str) -> ModelEntry:
+    """The catalogue entry ``model_id``, or ModelNotFoundError listing the known ids."""
+    try:
+        return _BY_ID[model_id]
+    except KeyError:
+        raise ModelNotFoundError(
+            f"Unknown model '{model_id}'. Known models: {', '.join(_BY_ID)}."
+        ) from None
+
+
+def find_by_filename(filename: str) -> ModelEntry | None:
+    """The entry whose file is called ``filename`` (case-insensitive), if any."""
+    lowered = filename.lower()
+    return next((e for e in CATALOGUE if e.filename.lower() == lowered), None)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    """``"2.5.1+cu121"`` -> (2, 5, 1); ``"2.6.0rc1"`` -> (2, 6, 0)."""
+    parts = []
+    for piece in text.split("+")[0].split(".")[:3]:
+        match = re.match(r"\d+", piece)
+        if not match:
+            break
+        parts.append(int(match.group()))
+    return tuple(parts)
+
+
+def sam2_unavailable_reason() -> str | None:
+    """Why SAM 2.1 cannot run here (None when it can). Reads metadata only; never raises."""
+    try:
+        if importlib.util.find_spec("sam2") is None:
+            return "SAM 2.1 needs the 'sam2' package (pip install sam2), which is not installed."
+        try:
+            torch_version = importlib.metadata.version("torch")
+        except importlib.metadata.PackageNotFoundError:
+            return "SAM 2.1 needs torch 2.5.1 or newer, and torch is not installed."
+        found = _version_tuple(torch_version)
+        if not found or found < SAM2_MIN_TORCH:
+            need = ".".join(map(str, SAM2_MIN_TORCH))
+            return f"SAM 2.1 needs torch {need} or newer; this installation has torch {torch_version}."
+        return None
+    except Exception as exc:  # a broken environment must not break the model list
+        return f"SAM 2.1 availability could not be checked ({type(exc).__name__}: {exc})."
+
+
+def available_entries() -> list[EntryStatus]:
+    """Every catalogue entry with whether it can be used in this installation."""
+    sam2_reason: str | None = None
+    checked = False
+    out = []
+    for entry in CATALOGUE:
+        if entry.family == "sam2":
+            if not checked:
+                sam2_reason, checked = sam2_unavailable_reason(), True
+            out.append(EntryStatus(entry, sam2_reason is None, sam2_reason or ""))
+        else:
+            out.append(EntryStatus(entry, True))
+    return out
+
+
+__all__ = [
+    "CATALOGUE",
+    "FAMILIES",
+    "EntryStatus",
+    "ModelEntry",
+    "Source",
+    "available_entries",
+    "find_by_filename",
+    "get_entry",
+    "sam2_unavailable_reason",
+]
