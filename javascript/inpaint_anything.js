@@ -1,18 +1,719 @@
-// Inpaint Anything front end. Everything lives under one global namespace so nothing collides with
-// the WebUI or other extensions; element ids and classes are prefixed with ia_ / ia-.
+// Inpaint Anything front end. Everything lives under one global namespace, window.InpaintAnything,
+// so nothing collides with the WebUI or other extensions; element ids and classes are prefixed
+// ia_ / ia-. No dependencies, no build step; works with gradio 3.41 (A1111) and 4.40 (Forge).
+//
+// THE MASK EDITOR ("canvas") and how it talks to Python, using only ordinary gradio components
+// (no gradio internals, no Svelte stores):
+//
+// * Mounting. A 400 ms poll looks for #ia_canvas_root (a gr.HTML) and attaches the editor's DOM to
+//   its .ia-canvas-mount child whenever gradio (re)renders it. The editor state lives in JS objects,
+//   so a re-render does not lose points or strokes.
+//
+// * Python -> JS. Three hidden gr.Image components: #ia_layer_image (the picture), #ia_layer_segments
+//   (colour segment map) and #ia_layer_mask (mask preview, > 127 = selected). gradio shows a value
+//   as an <img> (a data: URL in gradio 3, a /file= URL in gradio 4). A MutationObserver on each
+//   component (plus the poll, as a safety net) notices when that <img> appears, changes src or
+//   disappears; the editor loads the same URL into an offscreen Image and redraws. The only DOM
+//   assumption is "the component contains an <img> whose src is its value".
+//
+// * JS -> Python. Every action writes one JSON event into the hidden textbox #ia_canvas_events,
+//   dispatches "input" so gradio stores the value, then (on the next task) clicks the hidden button
+//   #ia_canvas_submit. The schema is documented in inpaint_anything/ui/canvas.py. Events are
+//   snapshots of the whole prompt state (points, box, strokes): undo/redo happen here, and Python
+//   may skip intermediate events. Coordinates are IMAGE pixels with (0, 0) at the centre of the
+//   top-left pixel, independent of zoom, pan, devicePixelRatio and CSS scaling.
+//
+// Keys (while the pointer is over the canvas or the editor has focus): Ctrl+Z undo,
+// Ctrl+Shift+Z / Ctrl+Y redo, [ / ] brush size, Space+drag pan (middle button drag pans too),
+// wheel zoom around the pointer.
 (function () {
     "use strict";
-    if (window.InpaintAnything) return;
+    if (window.InpaintAnything && window.InpaintAnything.canvas) return;
+    const IA = window.InpaintAnything || {};
+    window.InpaintAnything = IA;
 
     function root() {
-        return typeof gradioApp === "function" ? gradioApp() : document;
+        if (typeof gradioApp === "function") return gradioApp();
+        const app = document.querySelector("gradio-app");
+        return app && app.shadowRoot ? app.shadowRoot : document;
     }
 
-    // The page's theme: gradio adds the "dark" class to <body> (or the app root) in dark mode.
+    function byId(id) {
+        const r = root();
+        return r.getElementById ? r.getElementById(id) : r.querySelector("#" + id);
+    }
+
+    // The page's theme: gradio adds the "dark" class to <body> or the app root in dark mode.
     function isDark() {
-        const app = root();
-        return document.body.classList.contains("dark") || (app.classList && app.classList.contains("dark"));
+        const els = [document.documentElement, document.body, document.querySelector("gradio-app"), document.querySelector(".gradio-container")];
+        return els.some((el) => el && el.classList && el.classList.contains("dark"));
     }
 
-    window.InpaintAnything = { root: root, isDark: isDark };
+    const IDS = {
+        root: "ia_canvas_root", events: "ia_canvas_events", submit: "ia_canvas_submit",
+        image: "ia_layer_image", segments: "ia_layer_segments", mask: "ia_layer_mask",
+    };
+    const TOOLS = [
+        ["scribble", "Scribble", "Scribble over the segment map to select the segments you touch"],
+        ["point_add", "Click +", "Click on the object to add it (positive point)"],
+        ["point_remove", "Click \u2212", "Click on a part to exclude it (negative point)"],
+        ["box", "Box", "Drag a rectangle around the object"],
+        ["brush_add", "Brush +", "Paint into the mask"],
+        ["brush_erase", "Brush \u2212", "Erase from the mask"],
+    ];
+    const STROKE_MODE = { scribble: "scribble", brush_add: "add", brush_erase: "erase" };
+    const COLORS = {
+        light: { bg: "#eef0f3", text: "#4b5563", mask: [255, 40, 120], scribble: "rgba(37,99,235,0.55)", box: "#2563eb" },
+        dark: { bg: "#1b1f27", text: "#9ca3af", mask: [255, 90, 160], scribble: "rgba(96,165,250,0.6)", box: "#60a5fa" },
+    };
+    const MAX_HISTORY = 100;
+
+    const round2 = (v) => Math.round(v * 100) / 100;
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+    function el(tag, cls, attrs) {
+        const node = document.createElement(tag);
+        if (cls) node.className = cls;
+        for (const [k, v] of Object.entries(attrs || {})) {
+            if (k === "text") node.textContent = v;
+            else node.setAttribute(k, v);
+        }
+        return node;
+    }
+
+    function loadImage(src) {
+        return new Promise((resolve, reject) => {
+            const im = new Image();
+            im.onload = () => resolve(im);
+            im.onerror = () => reject(new Error("Inpaint Anything: could not load " + src.slice(0, 60)));
+            im.src = src;
+        });
+    }
+
+    function signature(im) {
+        const c = el("canvas");
+        c.width = 12;
+        c.height = 12;
+        const ctx = c.getContext("2d");
+        ctx.drawImage(im, 0, 0, 12, 12);
+        return im.naturalWidth + "x" + im.naturalHeight + ":" + Array.from(ctx.getImageData(0, 0, 12, 12).data).join(",");
+    }
+
+    function submitEvent(text) {
+        const box = byId(IDS.events);
+        const field = box && (box.matches("textarea, input") ? box : box.querySelector("textarea, input"));
+        const target = byId(IDS.submit);
+        const button = target && (target.tagName === "BUTTON" ? target : target.querySelector("button"));
+        if (!field || !button) {
+            console.warn("Inpaint Anything: the canvas event components are missing");
+            return false;
+        }
+        field.value = text;
+        field.dispatchEvent(new Event("input", { bubbles: true }));
+        setTimeout(() => button.click(), 0);
+        return true;
+    }
+
+    class Editor {
+        constructor() {
+            this.state = { points: [], box: null, strokes: [] };
+            this.undoStack = [];
+            this.redoStack = [];
+            this.seq = 0;
+            this.strokeId = 0;
+            this.pending = new Set();
+            this.tool = "point_add";
+            this.brush = 16;
+            this.view = { s: 1, ox: 0, oy: 0, fitted: true };
+            this.image = null;
+            this.imageSig = "";
+            this.segments = null;
+            this.maskImage = null;
+            this.maskOverlay = null;
+            this.maskVersion = 0;
+            this.showSegments = true;
+            this.segOpacity = 0.45;
+            this.showMask = true;
+            this.maskOpacity = 0.5;
+            this.drag = null;
+            this.hover = null;
+            this.spaceDown = false;
+            this.dark = null;
+            this.frame = 0;
+            this.sources = {};
+            this.lastEvent = null;
+            this.build();
+        }
+
+        build() {
+            this.el = el("div", "ia-cv", { tabindex: "0" });
+            const bar = el("div", "ia-cv-toolbar");
+            this.toolButtons = {};
+            for (const [id, label, title] of TOOLS) {
+                const b = el("button", "ia-cv-btn ia-cv-tool", { type: "button", title: title, "data-ia-tool": id, text: label });
+                b.addEventListener("click", () => this.setTool(id));
+                this.toolButtons[id] = b;
+                bar.appendChild(b);
+            }
+            bar.appendChild(el("span", "ia-cv-sep"));
+            const size = el("label", "ia-cv-field", { title: "Brush size in image pixels ([ and ])" });
+            size.appendChild(el("span", "", { text: "Size" }));
+            this.sizeInput = el("input", "ia-cv-range ia-cv-size", { type: "range", min: "1", max: "256", step: "1" });
+            this.sizeInput.addEventListener("input", () => this.setBrush(Number(this.sizeInput.value)));
+            this.sizeLabel = el("span", "ia-cv-num");
+            size.append(this.sizeInput, this.sizeLabel);
+            bar.appendChild(size);
+            bar.appendChild(el("span", "ia-cv-sep"));
+            bar.appendChild(this.layerControl("Segments", "showSegments", "segOpacity", "ia-cv-seg"));
+            bar.appendChild(this.layerControl("Mask", "showMask", "maskOpacity", "ia-cv-mask"));
+            bar.appendChild(el("span", "ia-cv-sep"));
+            for (const [name, label, title, fn] of [
+                ["undo", "Undo", "Undo (Ctrl+Z)", () => this.undo()],
+                ["redo", "Redo", "Redo (Ctrl+Shift+Z or Ctrl+Y)", () => this.redo()],
+                ["clear", "Clear", "Remove all points, boxes and strokes", () => this.clear()],
+                ["fit", "Fit", "Fit the image in the view", () => { this.fit(); this.requestRender(); }],
+            ]) {
+                const b = el("button", "ia-cv-btn ia-cv-" + name, { type: "button", title: title, text: label });
+                b.addEventListener("click", fn);
+                bar.appendChild(b);
+            }
+            this.stage = el("div", "ia-cv-stage");
+            this.canvas = el("canvas", "ia-cv-canvas");
+            this.ctx = this.canvas.getContext("2d");
+            this.stage.appendChild(this.canvas);
+            this.status = el("div", "ia-cv-status");
+            this.el.append(bar, this.stage, this.status);
+
+            const c = this.canvas;
+            c.addEventListener("pointerdown", (e) => this.onDown(e));
+            c.addEventListener("pointermove", (e) => this.onMove(e));
+            c.addEventListener("pointerup", (e) => this.onUp(e));
+            c.addEventListener("pointercancel", () => { this.drag = null; this.requestRender(); });
+            c.addEventListener("pointerenter", () => { this.over = true; });
+            c.addEventListener("pointerleave", () => { this.over = false; this.hover = null; this.requestRender(); });
+            c.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
+            c.addEventListener("contextmenu", (e) => { if (this.drag) e.preventDefault(); });
+            c.addEventListener("auxclick", (e) => { if (e.button === 1) e.preventDefault(); });
+            document.addEventListener("keydown", (e) => this.onKey(e, true));
+            document.addEventListener("keyup", (e) => this.onKey(e, false));
+            window.addEventListener("blur", () => { this.spaceDown = false; });
+            new ResizeObserver(() => this.resize()).observe(this.stage);
+            this.setTool(this.tool);
+            this.setBrush(this.brush);
+        }
+
+        layerControl(label, showKey, opacityKey, cls) {
+            const wrap = el("span", "ia-cv-field " + cls);
+            const toggle = el("button", "ia-cv-btn ia-cv-toggle", { type: "button", title: "Show or hide the " + label.toLowerCase() + " overlay", text: label });
+            toggle.classList.toggle("ia-active", this[showKey]);
+            toggle.addEventListener("click", () => {
+                this[showKey] = !this[showKey];
+                toggle.classList.toggle("ia-active", this[showKey]);
+                this.requestRender();
+            });
+            const range = el("input", "ia-cv-range", { type: "range", min: "0", max: "100", step: "5", title: label + " opacity" });
+            range.value = String(Math.round(this[opacityKey] * 100));
+            range.addEventListener("input", () => { this[opacityKey] = Number(range.value) / 100; this.requestRender(); });
+            wrap.append(toggle, range);
+            return wrap;
+        }
+
+        attach(mount) {
+            if (this.el.parentNode === mount) return;
+            mount.textContent = "";
+            mount.appendChild(this.el);
+            this.resize();
+        }
+
+        // ---------------------------------------------------------------- view and coordinates
+        resize() {
+            const w = this.stage.clientWidth, h = this.stage.clientHeight;
+            if (!w || !h) return;
+            const dpr = window.devicePixelRatio || 1;
+            const bw = Math.round(w * dpr), bh = Math.round(h * dpr);
+            if (bw !== this.canvas.width || bh !== this.canvas.height) {
+                this.canvas.width = bw;
+                this.canvas.height = bh;
+                if (this.view.fitted) this.fit();
+            }
+            this.requestRender();
+        }
+
+        fit() {
+            const c = this.canvas;
+            if (!this.image || !c.width) return;
+            const iw = this.image.naturalWidth, ih = this.image.naturalHeight;
+            const m = 8 * (window.devicePixelRatio || 1);
+            const s = Math.max(1e-3, Math.min((c.width - 2 * m) / iw, (c.height - 2 * m) / ih));
+            this.view = { s: s, ox: (c.width - iw * s) / 2, oy: (c.height - ih * s) / 2, fitted: true };
+        }
+
+        // Backing-store pixels per CSS pixel of the canvas as laid out (covers DPR and CSS transforms).
+        scale() {
+            const r = this.canvas.getBoundingClientRect();
+            return { r: r, kx: r.width ? this.canvas.width / r.width : 1, ky: r.height ? this.canvas.height / r.height : 1 };
+        }
+
+        // Pointer -> backing pixels (bx, by) and continuous image coordinates (x, y): pixel i spans [i, i+1).
+        pointer(e) {
+            const { r, kx, ky } = this.scale();
+            const bx = (e.clientX - r.left) * kx, by = (e.clientY - r.top) * ky;
+            return { bx: bx, by: by, x: (bx - this.view.ox) / this.view.s, y: (by - this.view.oy) / this.view.s };
+        }
+
+        // Image coordinates (centre convention, as sent to Python) -> viewport (client) coordinates.
+        imageToClient(x, y) {
+            const { r, kx, ky } = this.scale();
+            return { x: r.left + ((x + 0.5) * this.view.s + this.view.ox) / kx, y: r.top + ((y + 0.5) * this.view.s + this.view.oy) / ky };
+        }
+
+        inside(p) {
+            return this.image && p.x >= 0 && p.y >= 0 && p.x < this.image.naturalWidth && p.y < this.image.naturalHeight;
+        }
+
+        zoomAt(bx, by, factor) {
+            if (!this.image) return;
+            const v = this.view;
+            const fitS = Math.min(this.canvas.width / this.image.naturalWidth, this.canvas.height / this.image.naturalHeight);
+            const s = clamp(v.s * factor, Math.min(fitS / 8, 1), 64);
+            const ix = (bx - v.ox) / v.s, iy = (by - v.oy) / v.s;
+            this.view = { s: s, ox: bx - ix * s, oy: by - iy * s, fitted: false };
+            this.requestRender();
+        }
+
+        // ---------------------------------------------------------------- tools and state
+        setTool(tool) {
+            if (!this.toolButtons[tool]) return;
+            this.tool = tool;
+            for (const [id, b] of Object.entries(this.toolButtons)) b.classList.toggle("ia-active", id === tool);
+            this.el.setAttribute("data-ia-tool", tool);
+            this.requestRender();
+        }
+
+        setBrush(size) {
+            this.brush = clamp(Math.round(size) || 1, 1, 256);
+            this.sizeInput.value = String(this.brush);
+            this.sizeLabel.textContent = String(this.brush);
+            this.requestRender();
+        }
+
+        snapshot() {
+            return JSON.parse(JSON.stringify(this.state));
+        }
+
+        change(kind, mutate) {
+            this.undoStack.push(this.snapshot());
+            if (this.undoStack.length > MAX_HISTORY) this.undoStack.shift();
+            this.redoStack = [];
+            mutate(this.state);
+            this.emit(kind);
+        }
+
+        undo() {
+            if (!this.undoStack.length) return;
+            this.redoStack.push(this.snapshot());
+            this.state = this.undoStack.pop();
+            this.emit("undo");
+        }
+
+        redo() {
+            if (!this.redoStack.length) return;
+            this.undoStack.push(this.snapshot());
+            this.state = this.redoStack.pop();
+            this.emit("redo");
+        }
+
+        clear() {
+            if (!this.image) return;
+            this.change("clear", (st) => { st.points = []; st.box = null; st.strokes = []; });
+        }
+
+        resetState() {
+            this.state = { points: [], box: null, strokes: [] };
+            this.undoStack = [];
+            this.redoStack = [];
+            this.pending.clear();
+            this.drag = null;
+        }
+
+        eventFor(kind) {
+            const st = this.state;
+            return {
+                version: 1, kind: kind, image_size: [this.image.naturalWidth, this.image.naturalHeight],
+                points: st.points.map((p) => [p[0], p[1], p[2]]),
+                box: st.box ? st.box.slice() : null,
+                strokes: st.strokes.map((s) => ({ mode: s.mode, radius: s.radius, points: s.points })),
+                seq: ++this.seq,
+            };
+        }
+
+        emit(kind) {
+            this.requestRender();
+            if (!this.image) return;
+            this.lastEvent = this.eventFor(kind);
+            submitEvent(JSON.stringify(this.lastEvent));
+        }
+
+        // ---------------------------------------------------------------- layers from Python
+        checkLayer(name, container) {
+            const img = container ? container.querySelector("img") : null;
+            const src = (img && img.getAttribute("src") && img.src) || "";
+            if (src === (this.sources[name] || "")) return;
+            this.sources[name] = src;
+            if (!src) {
+                this.setLayer(name, null);
+                return;
+            }
+            loadImage(src).then((im) => {
+                if (this.sources[name] === src) this.setLayer(name, im);
+            }, (err) => console.warn(err.message));
+        }
+
+        setLayer(name, im) {
+            if (name === "image") {
+                const sig = im ? signature(im) : "";
+                if (sig !== this.imageSig) {
+                    this.imageSig = sig;
+                    this.resetState();
+                    this.image = im;
+                    this.view.fitted = true;
+                    this.fit();
+                } else {
+                    this.image = im;
+                }
+            } else if (name === "segments") {
+                this.segments = im;
+            } else if (name === "mask") {
+                this.maskImage = im;
+                this.maskVersion += 1;
+                this.pending.clear();
+                this.recolorMask();
+            }
+            this.requestRender();
+        }
+
+        recolorMask() {
+            const im = this.maskImage;
+            if (!im) {
+                this.maskOverlay = null;
+                return;
+            }
+            const w = this.image ? this.image.naturalWidth : im.naturalWidth;
+            const h = this.image ? this.image.naturalHeight : im.naturalHeight;
+            const c = el("canvas");
+            c.width = w;
+            c.height = h;
+            const ctx = c.getContext("2d", { willReadFrequently: true });
+            ctx.imageSmoothingEnabled = false;
+            ctx.drawImage(im, 0, 0, w, h);
+            const data = ctx.getImageData(0, 0, w, h);
+            const px = data.data;
+            const [r, g, b] = this.colors().mask;
+            let count = 0;
+            for (let i = 0; i < px.length; i += 4) {
+                const on = px[i] > 127 && px[i + 3] > 127;
+                px[i] = r; px[i + 1] = g; px[i + 2] = b; px[i + 3] = on ? 255 : 0;
+                if (on) count += 1;
+            }
+            ctx.putImageData(data, 0, 0);
+            this.maskOverlay = c;
+            this.maskArea = count;
+        }
+
+        colors() {
+            return this.dark ? COLORS.dark : COLORS.light;
+        }
+
+        // ---------------------------------------------------------------- input
+        onDown(e) {
+            if (!this.image) return;
+            this.el.focus({ preventScroll: true });
+            const p = this.pointer(e);
+            if (e.button === 1 || (e.button === 0 && this.spaceDown)) {
+                e.preventDefault();
+                this.canvas.setPointerCapture(e.pointerId);
+                this.drag = { type: "pan", bx: p.bx, by: p.by, ox: this.view.ox, oy: this.view.oy };
+                this.el.classList.add("ia-panning");
+                return;
+            }
+            if (e.button !== 0) return;
+            e.preventDefault();
+            this.canvas.setPointerCapture(e.pointerId);
+            const t = this.tool;
+            if (t === "point_add" || t === "point_remove") {
+                this.drag = { type: "point", bx: p.bx, by: p.by, label: t === "point_add" ? 1 : 0 };
+            } else if (t === "box") {
+                this.drag = { type: "box", x0: p.x, y0: p.y, x1: p.x, y1: p.y };
+            } else {
+                const stroke = { mode: STROKE_MODE[t], radius: this.brush, points: [[round2(p.x - 0.5), round2(p.y - 0.5)]], id: ++this.strokeId };
+                this.drag = { type: "stroke", stroke: stroke, bx: p.bx, by: p.by };
+            }
+            this.requestRender();
+        }
+
+        onMove(e) {
+            const p = this.pointer(e);
+            this.hover = p;
+            const d = this.drag;
+            if (d && d.type === "pan") {
+                this.view = { s: this.view.s, ox: d.ox + p.bx - d.bx, oy: d.oy + p.by - d.by, fitted: false };
+            } else if (d && d.type === "box") {
+                d.x1 = p.x;
+                d.y1 = p.y;
+            } else if (d && d.type === "stroke") {
+                const dpr = window.devicePixelRatio || 1;
+                if (Math.hypot(p.bx - d.bx, p.by - d.by) >= 2 * dpr) {
+                    d.stroke.points.push([round2(p.x - 0.5), round2(p.y - 0.5)]);
+                    d.bx = p.bx;
+                    d.by = p.by;
+                }
+            }
+            this.requestRender();
+        }
+
+        onUp(e) {
+            const d = this.drag;
+            this.drag = null;
+            this.el.classList.remove("ia-panning");
+            if (!d || !this.image) return;
+            const p = this.pointer(e);
+            const iw = this.image.naturalWidth, ih = this.image.naturalHeight;
+            if (d.type === "point") {
+                const moved = Math.hypot(p.bx - d.bx, p.by - d.by) > 6 * (window.devicePixelRatio || 1);
+                if (!moved && this.inside(p)) {
+                    this.change("click", (st) => st.points.push([round2(p.x - 0.5), round2(p.y - 0.5), d.label]));
+                }
+            } else if (d.type === "box") {
+                d.x1 = p.x;
+                d.y1 = p.y;
+                const xs = [d.x0, d.x1].map((v) => clamp(round2(v - 0.5), 0, iw - 1)).sort((a, b) => a - b);
+                const ys = [d.y0, d.y1].map((v) => clamp(round2(v - 0.5), 0, ih - 1)).sort((a, b) => a - b);
+                if (xs[1] - xs[0] >= 2 && ys[1] - ys[0] >= 2) {
+                    this.change("box", (st) => { st.box = [xs[0], ys[0], xs[1], ys[1]]; });
+                }
+            } else if (d.type === "stroke") {
+                const s = d.stroke;
+                const last = s.points[s.points.length - 1], end = [round2(p.x - 0.5), round2(p.y - 0.5)];
+                if (last[0] !== end[0] || last[1] !== end[1]) s.points.push(end);
+                if (s.mode !== "scribble") this.pending.add(s.id);
+                this.change(s.mode === "scribble" ? "scribble" : "brush", (st) => st.strokes.push(s));
+            }
+            this.requestRender();
+        }
+
+        onWheel(e) {
+            if (!this.image) return;
+            e.preventDefault();
+            const p = this.pointer(e);
+            const dy = e.deltaMode === 1 ? e.deltaY * 33 : e.deltaMode === 2 ? e.deltaY * 400 : e.deltaY;
+            this.zoomAt(p.bx, p.by, Math.exp(-dy * 0.0015));
+        }
+
+        active() {
+            return this.over || this.el.contains(document.activeElement);
+        }
+
+        onKey(e, down) {
+            if (e.key === " " && !down) {
+                this.spaceDown = false;
+                return;
+            }
+            if (!down || !this.el.isConnected || !this.active()) return;
+            const t = e.target;
+            const typing = t && (t.isContentEditable || /^(TEXTAREA|SELECT)$/.test(t.tagName) || (t.tagName === "INPUT" && !/^(range|checkbox|button)$/.test(t.type)));
+            if (typing) return;
+            const mod = e.ctrlKey || e.metaKey;
+            const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+            if (mod && k === "z") {
+                if (e.shiftKey) this.redo();
+                else this.undo();
+            } else if (mod && k === "y") {
+                this.redo();
+            } else if (!mod && (k === "[" || k === "]")) {
+                const f = k === "]" ? 1.2 : 1 / 1.2;
+                this.setBrush(k === "]" ? Math.max(this.brush + 1, this.brush * f) : Math.min(this.brush - 1, this.brush * f));
+            } else if (k === " " && this.over) {
+                this.spaceDown = true;
+            } else {
+                return;
+            }
+            e.preventDefault();
+            e.stopPropagation();
+        }
+
+        // ---------------------------------------------------------------- drawing
+        requestRender() {
+            if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
+        }
+
+        pathStroke(ctx, s) {
+            ctx.beginPath();
+            ctx.lineWidth = 2 * s.radius;
+            const pts = s.points;
+            if (pts.length === 1) {
+                ctx.arc(pts[0][0] + 0.5, pts[0][1] + 0.5, s.radius, 0, 2 * Math.PI);
+                ctx.fill();
+                return;
+            }
+            ctx.moveTo(pts[0][0] + 0.5, pts[0][1] + 0.5);
+            for (let i = 1; i < pts.length; i++) ctx.lineTo(pts[i][0] + 0.5, pts[i][1] + 0.5);
+            ctx.stroke();
+        }
+
+        drawStroke(ctx, s) {
+            const col = this.colors();
+            const [r, g, b] = col.mask;
+            const style = s.mode === "scribble" ? col.scribble : s.mode === "add" ? `rgba(${r},${g},${b},0.55)` : "rgba(128,128,128,0.6)";
+            ctx.strokeStyle = style;
+            ctx.fillStyle = style;
+            this.pathStroke(ctx, s);
+        }
+
+        render() {
+            this.frame = 0;
+            const dark = isDark();
+            if (dark !== this.dark) {
+                this.dark = dark;
+                this.el.classList.toggle("ia-dark", dark);
+                this.recolorMask();
+            }
+            const c = this.canvas, ctx = this.ctx, col = this.colors();
+            const dpr = window.devicePixelRatio || 1;
+            ctx.setTransform(1, 0, 0, 1, 0, 0);
+            ctx.globalAlpha = 1;
+            ctx.fillStyle = col.bg;
+            ctx.fillRect(0, 0, c.width, c.height);
+            if (!this.image) {
+                ctx.fillStyle = col.text;
+                ctx.font = `${14 * dpr}px sans-serif`;
+                ctx.textAlign = "center";
+                ctx.fillText("Upload an image to start", c.width / 2, c.height / 2);
+                this.status.textContent = "No image";
+                return;
+            }
+            const v = this.view, iw = this.image.naturalWidth, ih = this.image.naturalHeight;
+            ctx.setTransform(v.s, 0, 0, v.s, v.ox, v.oy);
+            ctx.imageSmoothingEnabled = v.s < 2;
+            ctx.drawImage(this.image, 0, 0, iw, ih);
+            if (this.segments && this.showSegments && this.segOpacity > 0) {
+                ctx.globalAlpha = this.segOpacity;
+                ctx.drawImage(this.segments, 0, 0, iw, ih);
+            }
+            if (this.maskOverlay && this.showMask && this.maskOpacity > 0) {
+                ctx.globalAlpha = this.maskOpacity;
+                ctx.drawImage(this.maskOverlay, 0, 0, iw, ih);
+            }
+            ctx.globalAlpha = 1;
+            ctx.lineCap = "round";
+            ctx.lineJoin = "round";
+            for (const s of this.state.strokes) {
+                if (s.mode === "scribble" || this.pending.has(s.id)) this.drawStroke(ctx, s);
+            }
+            const d = this.drag;
+            if (d && d.type === "stroke") this.drawStroke(ctx, d.stroke);
+            ctx.setTransform(1, 0, 0, 1, 0, 0);
+            const toB = (x, y) => [(x + 0.5) * v.s + v.ox, (y + 0.5) * v.s + v.oy];
+            const box = d && d.type === "box" ? [d.x0 - 0.5, d.y0 - 0.5, d.x1 - 0.5, d.y1 - 0.5] : this.state.box;
+            if (box) {
+                const [x0, y0] = toB(box[0], box[1]), [x1, y1] = toB(box[2], box[3]);
+                ctx.setLineDash([6 * dpr, 4 * dpr]);
+                ctx.lineWidth = 2 * dpr;
+                ctx.strokeStyle = col.box;
+                ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+                ctx.setLineDash([]);
+            }
+            for (const [x, y, label] of this.state.points) {
+                const [bx, by] = toB(x, y), r = 6 * dpr;
+                ctx.beginPath();
+                ctx.arc(bx, by, r, 0, 2 * Math.PI);
+                ctx.fillStyle = label ? "#16a34a" : "#dc2626";
+                ctx.fill();
+                ctx.lineWidth = 2 * dpr;
+                ctx.strokeStyle = "#ffffff";
+                ctx.stroke();
+                ctx.beginPath();
+                ctx.moveTo(bx - r * 0.5, by);
+                ctx.lineTo(bx + r * 0.5, by);
+                if (label) {
+                    ctx.moveTo(bx, by - r * 0.5);
+                    ctx.lineTo(bx, by + r * 0.5);
+                }
+                ctx.lineWidth = 1.5 * dpr;
+                ctx.stroke();
+            }
+            const h = this.hover;
+            if (h && STROKE_MODE[this.tool] && !this.spaceDown && !(d && d.type === "pan")) {
+                ctx.beginPath();
+                ctx.arc(h.bx, h.by, Math.max(this.brush * v.s, 1), 0, 2 * Math.PI);
+                ctx.lineWidth = 1 * dpr;
+                ctx.strokeStyle = dark ? "#ffffff" : "#111111";
+                ctx.stroke();
+            }
+            const k = this.scale().kx || 1;
+            const where = h && this.inside(h) ? ` \u00b7 x ${Math.floor(h.x)}, y ${Math.floor(h.y)}` : "";
+            this.status.textContent = `${iw}\u00d7${ih} \u00b7 zoom ${Math.round((v.s / k) * 100)}%${where}`;
+        }
+
+        // A plain-data view for tests and debugging.
+        info() {
+            return {
+                tool: this.tool, brush: this.brush, seq: this.seq, view: Object.assign({}, this.view),
+                image: this.image ? [this.image.naturalWidth, this.image.naturalHeight] : null,
+                segments: !!this.segments, mask: !!this.maskImage, maskVersion: this.maskVersion, maskArea: this.maskArea || 0,
+                state: this.snapshot(), undo: this.undoStack.length, redo: this.redoStack.length, dark: !!this.dark,
+                lastEvent: this.lastEvent,
+            };
+        }
+    }
+
+    // ---------------------------------------------------------------- mounting and layer watching
+    let editor = null;
+    const watched = {};
+
+    function watch(name) {
+        const container = byId(IDS[name]);
+        const w = watched[name];
+        if (w && w.container === container) {
+            editor.checkLayer(name, container);
+            return;
+        }
+        if (w) w.observer.disconnect();
+        if (!container) {
+            delete watched[name];
+            editor.checkLayer(name, null);
+            return;
+        }
+        const observer = new MutationObserver(() => editor.checkLayer(name, container));
+        observer.observe(container, { subtree: true, childList: true, attributes: true, attributeFilter: ["src"] });
+        watched[name] = { container: container, observer: observer };
+        editor.checkLayer(name, container);
+    }
+
+    function tick() {
+        const host = byId(IDS.root);
+        if (!host) return;
+        if (!editor) editor = new Editor();
+        const mount = host.querySelector(".ia-canvas-mount") || host;
+        editor.attach(mount);
+        watch("image");
+        watch("segments");
+        watch("mask");
+        const dark = isDark();
+        if (dark !== editor.dark) editor.requestRender();
+    }
+
+    setInterval(tick, 400);
+    if (document.readyState !== "loading") tick();
+    else document.addEventListener("DOMContentLoaded", tick);
+
+    IA.root = root;
+    IA.byId = byId;
+    IA.isDark = isDark;
+    IA.canvas = {
+        ids: IDS,
+        editor: () => editor,
+        info: () => (editor ? editor.info() : null),
+        submitEvent: submitEvent,
+        refresh: tick,
+    };
 })();

@@ -21,7 +21,7 @@ from typing import Any
 from inpaint_anything.errors import IAError, InvalidInputError
 from inpaint_anything.models.catalogue import ModelEntry, find_by_filename
 
-WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors")
+WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin", ".ckpt")
 _MAX_HEADER = 100 * 1024 * 1024
 # SAM 2 / 2.1 Hiera trunks: (patch embedding width, number of blocks) -> variant.
 _HIERA_VARIANTS = {(96, 12): "hiera_t", (96, 16): "hiera_s", (112, 24): "hiera_b+", (144, 48): "hiera_l"}
