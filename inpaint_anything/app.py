@@ -1,0 +1,178 @@
+"""The application core shared by the tab, the REST API, batch mode and the standalone app.
+
+:class:`App` owns the process-wide resources (settings, model caches, the models folder, workspaces);
+a :class:`~inpaint_anything.workspace.Workspace` holds one browser tab's or API client's image, mask
+and segmentation state. Nothing here imports gradio, fastapi or the WebUI: the host adapter plugs
+in its checkpoint backend through :meth:`App.register_backend`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inpaint_anything.config import Settings
+from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnavailableError
+
+BACKEND_KINDS = ("diffusers", "cleaner", "webui")
+
+
+@dataclass(frozen=True)
+class SamModelInfo:
+    """One SAM model as the UI/API lists it."""
+
+    id: str
+    title: str
+    family: str
+    available: bool  # usable in this installation (packages present)
+    downloaded: bool  # the file is in the models folder
+    path: str | None
+    reason: str = ""
+    size_bytes: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class App:
+    """Process-wide state: settings, caches and per-session workspaces."""
+
+    def __init__(self, settings: Settings | None = None, *, host_models_root: str | None = None, max_workspaces: int = 32):
+        from inpaint_anything.diffusion.loader import PipelineCache
+        from inpaint_anything.models.files import ModelScanner
+        from inpaint_anything.segment.model_cache import SamModelCache
+
+        self.settings = (settings or Settings()).validated()
+        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes"):
+            self.settings.offline = True
+        self.models_dir = Path(self.settings.resolved_models_dir(host_models_root))
+        self.sam_cache = SamModelCache(self.settings.sam_models_in_memory, self.settings.sam_device)
+        self.pipelines = PipelineCache(self.settings.pipelines_in_memory)
+        self.scanner = ModelScanner()
+        self._workspaces: OrderedDict[str, Any] = OrderedDict()
+        self._max_workspaces = max_workspaces
+        self._lock = threading.Lock()
+        self._backends: dict[str, Callable[..., Any]] = {}
+        self.started = time.time()
+
+    # ------------------------------------------------------------------ workspaces
+    def workspace(self, session_id: str):
+        """The workspace of ``session_id`` (created on first use; least recently used ones expire)."""
+        from inpaint_anything.workspace import Workspace
+
+        if not isinstance(session_id, str) or not session_id or len(session_id) > 128:
+            raise InvalidInputError("A session id (1-128 characters) is required.")
+        with self._lock:
+            ws = self._workspaces.get(session_id)
+            if ws is None:
+                ws = Workspace(self, session_id)
+                self._workspaces[session_id] = ws
+                while len(self._workspaces) > self._max_workspaces:
+                    self._workspaces.popitem(last=False)
+            self._workspaces.move_to_end(session_id)
+            return ws
+
+    def drop_workspace(self, session_id: str) -> bool:
+        with self._lock:
+            return self._workspaces.pop(session_id, None) is not None
+
+    # ------------------------------------------------------------------ SAM models
+    def sam_models(self) -> list[SamModelInfo]:
+        """Catalogue models (with download state) plus recognised files the user put in the folder."""
+        from inpaint_anything.models.catalogue import available_entries
+
+        found = self.scanner.scan(self.models_dir) if self.models_dir.is_dir() else []
+        by_name = {f.path.name: f for f in found}
+        out = []
+        for status in available_entries():
+            entry = status.entry
+            file = by_name.pop(entry.filename, None)
+            out.append(SamModelInfo(entry.id, entry.title, entry.family, status.available, bool(file and file.usable),
+                                    str(file.path) if file else None, status.reason or (file.problem if file else ""), entry.size_bytes))
+        for f in by_name.values():
+            if f.family:
+                out.append(SamModelInfo("file:" + f.path.name, f"{f.path.name} ({f.family} {f.arch})", f.family,
+                                        f.usable and f.family != "sam2", True, str(f.path), f.problem, f.size))
+        return out
+
+    def sam_model_path(self, model_id: str, *, download: bool = False, progress=None, cancel=None) -> Path:
+        """The checkpoint file for ``model_id``; downloads it when ``download`` (never in offline mode)."""
+        from inpaint_anything.models.catalogue import get_entry
+        from inpaint_anything.models.download import ensure_model, manual_download_hint
+
+        if not isinstance(model_id, str) or not model_id:
+            raise InvalidInputError("Choose a SAM model.")
+        if model_id.startswith("file:"):
+            name = model_id[5:]
+            if os.sep in name or "/" in name or name in ("", ".", ".."):
+                raise InvalidInputError(f"Invalid model file name {name!r}.")
+            path = self.models_dir / name
+            if not path.is_file():
+                raise ModelNotFoundError(f"The model file {name} is not in {self.models_dir}.")
+            return path
+        entry = get_entry(model_id)
+        if entry.family == "sam2":
+            from inpaint_anything.models.catalogue import sam2_unavailable_reason
+
+            reason = sam2_unavailable_reason()
+            raise UnavailableError(f"{entry.title} is not usable here: {reason or 'SAM 2.1 support is not built in yet'}.")
+        target = self.models_dir / entry.filename
+        if not download and not target.is_file():
+            raise ModelNotFoundError(f"{entry.title} is not downloaded yet. Press Download, or: "
+                                     + manual_download_hint(entry, self.models_dir))
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        return ensure_model(entry, self.models_dir, offline=self.settings.offline, progress=progress, cancel=cancel)
+
+    def load_sam(self, model_id: str):
+        return self.sam_cache.get(self.sam_model_path(model_id))
+
+    # ------------------------------------------------------------------ inpainting backends
+    def register_backend(self, kind: str, factory: Callable[..., Any]) -> None:
+        """Plug in a backend factory (the WebUI adapter registers "webui")."""
+        self._backends[kind] = factory
+
+    def available_backends(self) -> list[str]:
+        return ["diffusers", "cleaner", *[k for k in self._backends if k not in ("diffusers", "cleaner")]]
+
+    def inpaint_models(self) -> list[str]:
+        """Hub ids offered for the diffusers backend plus local diffusers folders/single files."""
+        from inpaint_anything.inpaint.diffusers_backend import HUB_MODELS
+
+        local = []
+        folder = self.models_dir / "diffusers"
+        if folder.is_dir():
+            for p in sorted(folder.iterdir()):
+                if (p / "model_index.json").is_file() or p.suffix in (".safetensors", ".ckpt"):
+                    local.append(str(p))
+        return [*HUB_MODELS, *local]
+
+    def backend(self, kind: str, model: str = "", **options: Any):
+        """An inpainting backend: ``diffusers`` (model = Hub id or local path), ``cleaner``
+        (model = telea | ns | patchmatch | lama) or a registered one such as ``webui``."""
+        if kind == "diffusers":
+            from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
+
+            if not model:
+                raise InvalidInputError("Choose an inpainting model.")
+            return DiffusersBackend(model, self.pipelines, device=options.get("device", "auto"),
+                                    offline=self.settings.offline, config_dir=options.get("config_dir"),
+                                    native_override=int(options.get("native_size", 0) or 0))
+        if kind == "cleaner":
+            from inpaint_anything.inpaint.cleaner import cleaner_backend
+
+            lama = self.models_dir / "big-lama.pt"
+            return cleaner_backend(model or "telea", str(lama) if lama.is_file() else None)
+        factory = self._backends.get(kind)
+        if factory is None:
+            raise UnavailableError(f"The {kind!r} backend is not available here (available: {', '.join(self.available_backends())}).")
+        return factory(model=model, **options)
+
+    def unload_models(self) -> dict[str, int]:
+        """Free every cached SAM model and pipeline (e.g. before the WebUI needs the VRAM)."""
+        return {"sam": self.sam_cache.unload(None), "pipelines": self.pipelines.unload(None)}

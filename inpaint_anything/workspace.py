@@ -1,0 +1,284 @@
+"""One user's working state: the image, the mask (with undo), segmentation, candidates and results.
+
+Each browser tab (gradio session) and each API session id gets its own :class:`Workspace`, so two
+users never see each other's image or mask. Every public method validates its input and raises
+:class:`~inpaint_anything.errors.IAError` with a message for the user.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from inpaint_anything import masks as mask_ops
+from inpaint_anything.errors import InvalidInputError
+from inpaint_anything.jobs import JobControl
+
+if TYPE_CHECKING:
+    from inpaint_anything.app import App
+
+MASK_OPS = ("grow", "shrink", "fill_holes", "remove_specks", "invert", "clear", "all")
+
+
+@dataclass
+class Result:
+    image: np.ndarray
+    infotext: str
+    seed: int
+    kind: str  # inpaint | remove | outpaint | zoom
+
+
+@dataclass
+class Workspace:
+    app: App
+    session_id: str
+    image: np.ndarray | None = None  # RGB uint8
+    alpha: np.ndarray | None = None  # the input's alpha channel, if any
+    mask: np.ndarray | None = None  # bool, the current selection
+    history: mask_ops.MaskHistory = field(default_factory=mask_ops.MaskHistory)
+    segment_map: Any = None
+    candidates: Any = None  # PromptResult of the last click/box
+    points: list[tuple[float, float, int]] = field(default_factory=list)
+    box: tuple[float, float, float, float] | None = None
+    sam_model: str | None = None
+    results: list[Result] = field(default_factory=list)
+    _session: Any = None
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    # ------------------------------------------------------------------ image
+    def set_image(self, image: Any) -> tuple[int, int]:
+        """Start over with a new image; returns (width, height)."""
+        from inpaint_anything.imaging import check_size, to_rgb_uint8
+
+        if image is None:
+            raise InvalidInputError("Upload an image first.")
+        rgb, alpha = to_rgb_uint8(image)
+        check_size(rgb.shape[0], rgb.shape[1], self.app.settings.max_image_pixels)
+        with self._lock:
+            self.image, self.alpha = rgb, alpha
+            self.mask = np.zeros(rgb.shape[:2], bool)
+            self.history.clear()
+            self.history.push(self.mask)
+            self.segment_map = self.candidates = None
+            self.points, self.box = [], None
+            return rgb.shape[1], rgb.shape[0]
+
+    def require_image(self) -> np.ndarray:
+        if self.image is None:
+            raise InvalidInputError("Upload an image first.")
+        return self.image
+
+    @property
+    def size(self) -> tuple[int, int]:
+        img = self.require_image()
+        return img.shape[1], img.shape[0]
+
+    def use_result(self, index: int = -1) -> tuple[int, int]:
+        """Make a result the new input image (to chain edits)."""
+        if not self.results:
+            raise InvalidInputError("There is no result yet.")
+        try:
+            result = self.results[index]
+        except IndexError as exc:
+            raise InvalidInputError(f"There is no result number {index}.") from exc
+        return self.set_image(result.image)
+
+    # ------------------------------------------------------------------ mask editing
+    def _commit(self, mask: np.ndarray) -> np.ndarray:
+        self.mask = mask
+        self.history.push(mask)
+        return mask
+
+    def set_mask(self, mask: Any) -> np.ndarray:
+        img = self.require_image()
+        with self._lock:
+            return self._commit(mask_ops.as_bool_mask(mask, img.shape[:2]))
+
+    def mask_op(self, op: str, px: int = 0) -> np.ndarray:
+        """grow / shrink by px, fill_holes (max area px, 0 = any), remove_specks (below px),
+        invert, clear, all."""
+        img = self.require_image()
+        if op not in MASK_OPS:
+            raise InvalidInputError(f"Unknown mask operation {op!r}. Choose one of: {', '.join(MASK_OPS)}.")
+        with self._lock:
+            m = self.mask if self.mask is not None else np.zeros(img.shape[:2], bool)
+            if op == "grow":
+                out = mask_ops.grow(m, px)
+            elif op == "shrink":
+                out = mask_ops.shrink(m, px)
+            elif op == "fill_holes":
+                out = mask_ops.fill_holes(m, px or None)
+            elif op == "remove_specks":
+                out = mask_ops.remove_specks(m, px)
+            elif op == "invert":
+                out = mask_ops.invert(m)
+            elif op == "clear":
+                out = np.zeros_like(m)
+            else:
+                out = np.ones_like(m)
+            return self._commit(out)
+
+    def brush(self, strokes: list[dict]) -> np.ndarray:
+        """Apply brush strokes {"mode": "add"|"erase", "radius": r, "points": [[x, y], ...]}."""
+        img = self.require_image()
+        with self._lock:
+            m = self.mask if self.mask is not None else np.zeros(img.shape[:2], bool)
+            for stroke in strokes:
+                mode = stroke.get("mode", "add")
+                if mode not in ("add", "erase"):
+                    raise InvalidInputError(f"Unknown brush mode {mode!r}.")
+                m = mask_ops.apply_stroke(m, stroke.get("points", []), float(stroke.get("radius", 8)),
+                                          "add" if mode == "add" else "subtract")
+            return self._commit(m)
+
+    def undo(self) -> np.ndarray | None:
+        with self._lock:
+            m = self.history.undo()
+            if m is not None:
+                self.mask = m
+            return self.mask
+
+    def redo(self) -> np.ndarray | None:
+        with self._lock:
+            m = self.history.redo()
+            if m is not None:
+                self.mask = m
+            return self.mask
+
+    # ------------------------------------------------------------------ segmentation
+    def segment_session(self, model_id: str | None = None, job: JobControl | None = None):
+        """The SAM session for the current image (the embedding is computed once per image)."""
+        from inpaint_anything.segment.session import SegmentSession
+
+        img = self.require_image()
+        model_id = model_id or self.sam_model or self.app.settings.default_sam_model
+        with self._lock:
+            loaded = self.app.load_sam(model_id)
+            if self._session is None or self._session.loaded is not loaded:
+                self._session = SegmentSession(loaded, max_pixels=self.app.settings.max_image_pixels)
+            self.sam_model = model_id
+            if job is not None:
+                job.step(0, 1, "computing the image embedding")
+            self._session.set_image(img)
+            return self._session
+
+    def segment_everything(self, model_id: str | None = None, job: JobControl | None = None, **options: Any):
+        from inpaint_anything.segment.everything import segment_everything
+
+        session = self.segment_session(model_id, job)
+        with self._lock:
+            self.segment_map = segment_everything(session, job=job, **options)
+            return self.segment_map
+
+    def scribble(self, scribble_mask: Any, *, mode: str = "add", ignore_unsegmented: bool = True) -> np.ndarray:
+        """Select every segment the scribble touches; ``mode`` add / replace / subtract."""
+        from inpaint_anything.segment.everything import select_by_scribble
+
+        img = self.require_image()
+        if self.segment_map is None:
+            raise InvalidInputError("Run 'Segment everything' first, then scribble on the segment map.")
+        picked = select_by_scribble(self.segment_map, scribble_mask, ignore_unsegmented)
+        return self._combine(picked, mode, img)
+
+    def _combine(self, picked: np.ndarray, mode: str, img: np.ndarray) -> np.ndarray:
+        with self._lock:
+            current = self.mask if self.mask is not None else np.zeros(img.shape[:2], bool)
+            if mode == "replace":
+                out = picked
+            elif mode == "add":
+                out = current | picked
+            elif mode == "subtract":
+                out = current & ~picked
+            else:
+                raise InvalidInputError(f"Unknown selection mode {mode!r}; use add, replace or subtract.")
+            return self._commit(out)
+
+    def click(self, x: float, y: float, positive: bool = True, *, model_id: str | None = None, multimask: bool = True,
+              reset: bool = False, job: JobControl | None = None):
+        """Add a point prompt and predict; the best candidate becomes the selection."""
+        session = self.segment_session(model_id, job)
+        with self._lock:
+            if reset:
+                self.points, self.box, self.candidates = [], None, None
+            self.points.append((float(x), float(y), 1 if positive else 0))
+            return self._predict(session, multimask and len(self.points) == 1 and self.box is None)
+
+    def set_box(self, box: tuple[float, float, float, float], *, model_id: str | None = None, job: JobControl | None = None):
+        session = self.segment_session(model_id, job)
+        with self._lock:
+            self.box = tuple(float(v) for v in box)
+            self.candidates = None
+            return self._predict(session, False)
+
+    def _predict(self, session, multimask: bool):
+        pts = [(p[0], p[1]) for p in self.points] or None
+        labels = [p[2] for p in self.points] or None
+        refine = self.candidates if self.candidates is not None and len(self.points) > 1 else None
+        result = session.predict(points=pts, labels=labels, box=self.box, multimask=multimask, refine_from=refine)
+        self.candidates = result
+        self._commit(result.masks[0].copy())
+        return result
+
+    def pick_candidate(self, index: int) -> np.ndarray:
+        if self.candidates is None or not 0 <= index < len(self.candidates):
+            raise InvalidInputError("There is no such candidate mask; click on the image first.")
+        with self._lock:
+            return self._commit(self.candidates.masks[index].copy())
+
+    def clear_prompts(self) -> None:
+        with self._lock:
+            self.points, self.box, self.candidates = [], None, None
+
+    def grabcut(self, box: Any = None, points: Any = None, labels: Any = None, mode: str = "replace") -> np.ndarray:
+        """Weight-free selection (no SAM model needed)."""
+        from inpaint_anything.segment.grabcut import grabcut_mask
+
+        img = self.require_image()
+        return self._combine(grabcut_mask(img, box=box, points=points, labels=labels), mode, img)
+
+    # ------------------------------------------------------------------ generation
+    def _source(self) -> np.ndarray:
+        img = self.require_image()
+        return img if self.alpha is None else np.dstack([img, self.alpha])
+
+    def require_mask(self) -> np.ndarray:
+        if self.mask is None or not self.mask.any():
+            raise InvalidInputError("The mask is empty: click, box, scribble or paint the area first.")
+        return self.mask
+
+    def inpaint(self, request, backend, job: JobControl | None = None, kind: str = "inpaint"):
+        from inpaint_anything.inpaint.engine import run_inpaint
+
+        result = run_inpaint(self._source(), self.require_mask(), request, backend, job,
+                             max_pixels=self.app.settings.max_image_pixels)
+        with self._lock:
+            self.results.extend(Result(img, text, seed, kind) for img, text, seed in
+                                zip(result.images, result.infotexts, result.seeds))
+        return result
+
+    def remove(self, method: str = "telea", job: JobControl | None = None, *, mask_blur: int = 2, padding: int = 64):
+        from inpaint_anything.inpaint.cleaner import removal_request
+
+        backend = self.app.backend("cleaner", method)
+        return self.inpaint(removal_request(mask_blur=mask_blur, padding=padding), backend, job, kind="remove")
+
+    def outpaint(self, settings, request, backend, job: JobControl | None = None):
+        from inpaint_anything.outpaint.engine import outpaint
+
+        result = outpaint(self._source(), settings, request, backend, job)
+        with self._lock:
+            self.results.extend(Result(img, text, seed, "outpaint") for img, text, seed in
+                                zip(result.images, result.infotexts, result.seeds))
+        return result
+
+    # ------------------------------------------------------------------ export
+    def mask_png(self) -> np.ndarray:
+        """The mask as an 8-bit image (255 = selected)."""
+        return self.require_mask().astype(np.uint8) * 255
+
+    def alpha_png(self) -> np.ndarray:
+        """The image with the mask as its alpha channel (RGBA; transparent = not selected)."""
+        return np.dstack([self.require_image(), self.mask_png()])
