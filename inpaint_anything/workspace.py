@@ -254,9 +254,12 @@ class Workspace:
 
         result = run_inpaint(self._source(), self.require_mask(), request, backend, job,
                              max_pixels=self.app.settings.max_image_pixels)
+        return self._record(result, kind)
+
+    def _record(self, result, kind: str):
         with self._lock:
             self.results.extend(Result(img, text, seed, kind) for img, text, seed in
-                                zip(result.images, result.infotexts, result.seeds))
+                                zip(result.images, result.infotexts, result.seeds, strict=True))
         return result
 
     def remove(self, method: str = "telea", job: JobControl | None = None, *, mask_blur: int = 2, padding: int = 64):
@@ -268,11 +271,7 @@ class Workspace:
     def outpaint(self, settings, request, backend, job: JobControl | None = None):
         from inpaint_anything.outpaint.engine import outpaint
 
-        result = outpaint(self._source(), settings, request, backend, job)
-        with self._lock:
-            self.results.extend(Result(img, text, seed, "outpaint") for img, text, seed in
-                                zip(result.images, result.infotexts, result.seeds))
-        return result
+        return self._record(outpaint(self._source(), settings, request, backend, job), "outpaint")
 
     # ------------------------------------------------------------------ export
     def mask_png(self) -> np.ndarray:
