@@ -19,9 +19,12 @@
 // * JS -> Python. Every action writes one JSON event into the hidden textbox #ia_canvas_events,
 //   dispatches "input" so gradio stores the value, then (on the next task) clicks the hidden button
 //   #ia_canvas_submit. The schema is documented in inpaint_anything/ui/canvas.py. Events are
-//   snapshots of the whole prompt state (points, box, strokes): undo/redo happen here, and Python
-//   may skip intermediate events. Coordinates are IMAGE pixels with (0, 0) at the centre of the
-//   top-left pixel, independent of zoom, pan, devicePixelRatio and CSS scaling.
+//   snapshots of the whole prompt state (points, box, strokes): undo/redo happen here, so skipping
+//   intermediate events is harmless. Only one event is in flight at a time (gradio 3 ignores clicks
+//   on a running listener): the Python wrapper writes the handled seq into the hidden textbox
+//   #ia_canvas_ack, which we poll while waiting; then the newest queued event goes out.
+//   Coordinates are IMAGE pixels with (0, 0) at the centre of the top-left pixel, independent of
+//   zoom, pan, devicePixelRatio and CSS scaling.
 //
 // Keys (while the pointer is over the canvas or the editor has focus): Ctrl+Z undo,
 // Ctrl+Shift+Z / Ctrl+Y redo, [ / ] brush size, Space+drag pan (middle button drag pans too),
@@ -50,7 +53,7 @@
     }
 
     const IDS = {
-        root: "ia_canvas_root", events: "ia_canvas_events", submit: "ia_canvas_submit",
+        root: "ia_canvas_root", events: "ia_canvas_events", submit: "ia_canvas_submit", ack: "ia_canvas_ack",
         image: "ia_layer_image", segments: "ia_layer_segments", mask: "ia_layer_mask",
     };
     const TOOLS = [
@@ -90,18 +93,42 @@
         });
     }
 
+    // Identifies an image by size and a 12x12 thumbnail (gradio 4 re-serves the same picture under
+    // new URLs); a new signature means a new picture, which resets the prompt state.
     function signature(im) {
         const c = el("canvas");
         c.width = 12;
         c.height = 12;
         const ctx = c.getContext("2d");
         ctx.drawImage(im, 0, 0, 12, 12);
-        return im.naturalWidth + "x" + im.naturalHeight + ":" + Array.from(ctx.getImageData(0, 0, 12, 12).data).join(",");
+        let pixels;
+        try {
+            pixels = Array.from(ctx.getImageData(0, 0, 12, 12).data).join(",");
+        } catch (err) { // a cross-origin image taints the canvas
+            pixels = im.src;
+        }
+        return im.naturalWidth + "x" + im.naturalHeight + ":" + pixels;
+    }
+
+    // One event in flight at a time: gradio 3 ignores a click on a listener that is still running
+    // (gradio 4 with trigger_mode "once" too). The Python wrapper (CanvasComponents.on_event) writes
+    // the seq it handled into the hidden textbox #ia_canvas_ack; when it changes, the newest queued
+    // event (snapshots make older ones redundant) is sent. Without the ack textbox we send at once.
+    const STALE_MS = 45000;
+    const bridge = { inFlight: false, sentAt: 0, sentSeq: 0, sentText: "", ackText: "", queued: null, timer: 0 };
+
+    function fieldOf(id) {
+        const box = byId(id);
+        return box && (box.matches("textarea, input") ? box : box.querySelector("textarea, input"));
+    }
+
+    function readAck() {
+        const f = fieldOf(IDS.ack);
+        return f ? f.value : null;
     }
 
     function submitEvent(text) {
-        const box = byId(IDS.events);
-        const field = box && (box.matches("textarea, input") ? box : box.querySelector("textarea, input"));
+        const field = fieldOf(IDS.events);
         const target = byId(IDS.submit);
         const button = target && (target.tagName === "BUTTON" ? target : target.querySelector("button"));
         if (!field || !button) {
@@ -112,6 +139,41 @@
         field.dispatchEvent(new Event("input", { bubbles: true }));
         setTimeout(() => button.click(), 0);
         return true;
+    }
+
+    function pump() {
+        if (bridge.inFlight && Date.now() - bridge.sentAt < STALE_MS) return;
+        bridge.inFlight = false;
+        if (!bridge.queued) return;
+        const { text, seq } = bridge.queued;
+        bridge.queued = null;
+        const ack = readAck();
+        if (!submitEvent(text) || ack === null) return;
+        Object.assign(bridge, { inFlight: true, sentAt: Date.now(), sentSeq: seq, sentText: text, ackText: ack });
+        if (!bridge.timer) bridge.timer = setInterval(pollAck, 50);
+    }
+
+    function pollAck() {
+        if (bridge.inFlight) {
+            const ack = readAck();
+            if (ack === bridge.ackText && Date.now() - bridge.sentAt < STALE_MS) return;
+            bridge.inFlight = false;
+            const acked = Number(ack);
+            // An answer to an older event: ours was dropped, send it again.
+            if (ack !== bridge.ackText && acked >= 0 && acked < bridge.sentSeq && !bridge.queued) {
+                bridge.queued = { text: bridge.sentText, seq: bridge.sentSeq };
+            }
+        }
+        if (bridge.queued) pump();
+        if (!bridge.inFlight && !bridge.queued) {
+            clearInterval(bridge.timer);
+            bridge.timer = 0;
+        }
+    }
+
+    function sendEvent(event) {
+        bridge.queued = { text: JSON.stringify(event), seq: event.seq };
+        pump();
     }
 
     class Editor {
@@ -351,7 +413,7 @@
             this.requestRender();
             if (!this.image) return;
             this.lastEvent = this.eventFor(kind);
-            submitEvent(JSON.stringify(this.lastEvent));
+            sendEvent(this.lastEvent);
         }
 
         // ---------------------------------------------------------------- layers from Python
@@ -406,7 +468,14 @@
             const ctx = c.getContext("2d", { willReadFrequently: true });
             ctx.imageSmoothingEnabled = false;
             ctx.drawImage(im, 0, 0, w, h);
-            const data = ctx.getImageData(0, 0, w, h);
+            let data;
+            try {
+                data = ctx.getImageData(0, 0, w, h);
+            } catch (err) { // cross-origin: show the grey mask as it is
+                this.maskOverlay = c;
+                this.maskArea = 0;
+                return;
+            }
             const px = data.data;
             const [r, g, b] = this.colors().mask;
             let count = 0;
@@ -661,7 +730,7 @@
                 image: this.image ? [this.image.naturalWidth, this.image.naturalHeight] : null,
                 segments: !!this.segments, mask: !!this.maskImage, maskVersion: this.maskVersion, maskArea: this.maskArea || 0,
                 state: this.snapshot(), undo: this.undoStack.length, redo: this.redoStack.length, dark: !!this.dark,
-                lastEvent: this.lastEvent,
+                lastEvent: this.lastEvent, inFlight: bridge.inFlight, queued: !!bridge.queued,
             };
         }
     }
@@ -713,7 +782,7 @@
         ids: IDS,
         editor: () => editor,
         info: () => (editor ? editor.info() : null),
-        submitEvent: submitEvent,
+        sendEvent: sendEvent,
         refresh: tick,
     };
 })();
