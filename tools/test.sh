@@ -2,13 +2,19 @@
 # The test command (README, .ci/run). Builds or reuses the test stacks outside the checkout, then runs
 #   - the whole suite on the "a1111" stack (gradio 3.41.2, pydantic 1, transformers 4.30.2), and
 #   - the tests marked both_stacks on the "forge" stack (gradio 4.40, pydantic 2).
-# Extra arguments go to pytest (e.g. tools/test.sh -k mask). IA_STACKS="a1111" limits the stacks.
+# Extra arguments go to pytest (e.g. tools/test.sh -k mask). IA_STACKS="a1111" limits the stacks;
+# IA_BROWSER=0 skips installing Chromium/Playwright for the browser tests; IA_LINT=0 skips ruff.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PYTHONDONTWRITEBYTECODE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 export GRADIO_ANALYTICS_ENABLED=False
 status=0
+if [ "${IA_BROWSER:-1}" != 0 ]; then
+  # Chromium (apt) + the Playwright driver (PyPI, outside the checkout) for tests/browser;
+  # without them those tests skip and say why.
+  bash tools/browser_setup.sh >/dev/null || echo "== browser tools unavailable: browser tests will be skipped"
+fi
 for stack in ${IA_STACKS:-a1111 forge}; do
   venv=$(bash tools/venv.sh "$stack") || { echo "== could not build the $stack stack" >&2; exit 1; }
   if [ "$stack" = a1111 ]; then sel=(); else sel=(-m both_stacks); fi
