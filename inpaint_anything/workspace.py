@@ -23,6 +23,27 @@ if TYPE_CHECKING:
 MASK_OPS = ("grow", "shrink", "fill_holes", "remove_specks", "invert", "clear", "all")
 
 
+def _apply_op(m: np.ndarray, op: str, px: int) -> np.ndarray:
+    """One mask operation (see MASK_OPS); px is the radius / area where the op takes one."""
+    if op not in MASK_OPS:
+        raise InvalidInputError(f"Unknown mask operation {op!r}. Choose one of: {', '.join(MASK_OPS)}.")
+    if not isinstance(px, (int, np.integer)) or px < 0 or px > 4096:
+        raise InvalidInputError(f"The amount for '{op}' must be a whole number from 0 to 4096, not {px!r}.")
+    if op == "grow":
+        return mask_ops.grow(m, px)
+    if op == "shrink":
+        return mask_ops.shrink(m, px)
+    if op == "fill_holes":
+        return mask_ops.fill_holes(m, px or None)
+    if op == "remove_specks":
+        return mask_ops.remove_specks(m, px)
+    if op == "invert":
+        return mask_ops.invert(m)
+    if op == "clear":
+        return np.zeros_like(m)
+    return np.ones_like(m)
+
+
 @dataclass
 class Result:
     image: np.ndarray
@@ -45,6 +66,8 @@ class Workspace:
     box: tuple[float, float, float, float] | None = None
     sam_model: str | None = None
     results: list[Result] = field(default_factory=list)
+    selection: np.ndarray | None = None  # raw selection from the canvas (prompts, scribbles, brush)
+    refinements: list[tuple[str, int]] = field(default_factory=list)  # mask ops re-applied to it
     _session: Any = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -64,6 +87,7 @@ class Workspace:
             self.history.push(self.mask)
             self.segment_map = self.candidates = None
             self.points, self.box = [], None
+            self.selection, self.refinements = None, []
             return rgb.shape[1], rgb.shape[0]
 
     def require_image(self) -> np.ndarray:
@@ -101,25 +125,40 @@ class Workspace:
         """grow / shrink by px, fill_holes (max area px, 0 = any), remove_specks (below px),
         invert, clear, all."""
         img = self.require_image()
-        if op not in MASK_OPS:
-            raise InvalidInputError(f"Unknown mask operation {op!r}. Choose one of: {', '.join(MASK_OPS)}.")
         with self._lock:
             m = self.mask if self.mask is not None else np.zeros(img.shape[:2], bool)
-            if op == "grow":
-                out = mask_ops.grow(m, px)
-            elif op == "shrink":
-                out = mask_ops.shrink(m, px)
-            elif op == "fill_holes":
-                out = mask_ops.fill_holes(m, px or None)
-            elif op == "remove_specks":
-                out = mask_ops.remove_specks(m, px)
-            elif op == "invert":
-                out = mask_ops.invert(m)
-            elif op == "clear":
-                out = np.zeros_like(m)
-            else:
-                out = np.ones_like(m)
-            return self._commit(out)
+            return self._commit(_apply_op(m, op, px))
+
+    # The tab's model: the canvas sends its whole selection (a snapshot), and mask operations are a
+    # chain of refinements re-applied to every new selection, so browser-side undo and server-side
+    # grow/shrink/invert never fight.
+    def set_selection(self, selection: Any) -> np.ndarray:
+        img = self.require_image()
+        with self._lock:
+            self.selection = mask_ops.as_bool_mask(selection, img.shape[:2])
+            return self._commit(self._refined())
+
+    def add_refinement(self, op: str, px: int = 0) -> np.ndarray:
+        img = self.require_image()
+        _apply_op(np.zeros((1, 1), bool), op, px)  # validates op and px
+        with self._lock:
+            if self.selection is None:
+                self.selection = self.mask if self.mask is not None else np.zeros(img.shape[:2], bool)
+            self.refinements.append((op, int(px)))
+            return self._commit(self._refined())
+
+    def clear_refinements(self) -> np.ndarray | None:
+        with self._lock:
+            self.refinements = []
+            if self.selection is not None:
+                return self._commit(self._refined())
+            return self.mask
+
+    def _refined(self) -> np.ndarray:
+        m = self.selection
+        for op, px in self.refinements:
+            m = _apply_op(m, op, px)
+        return m
 
     def brush(self, strokes: list[dict]) -> np.ndarray:
         """Apply brush strokes {"mode": "add"|"erase", "radius": r, "points": [[x, y], ...]}."""
@@ -221,6 +260,27 @@ class Workspace:
         self.candidates = result
         self._commit(result.masks[0].copy())
         return result
+
+    def prompt(self, points: Any = (), box: Any = None, *, model_id: str | None = None, job: JobControl | None = None):
+        """Predict from a whole prompt snapshot (points ``[(x, y, label)]`` and/or a box) without
+        changing the mask; returns the candidates (None for an empty snapshot). When the snapshot
+        extends the previous one, the previous low-res logits refine the new prediction."""
+        pts = [(float(p[0]), float(p[1]), int(p[2])) for p in (points or [])]
+        new_box = tuple(float(v) for v in box) if box is not None else None
+        if not pts and new_box is None:
+            with self._lock:
+                self.points, self.box, self.candidates = [], None, None
+            return None
+        session = self.segment_session(model_id, job)
+        with self._lock:
+            extends = (self.candidates is not None and new_box == self.box and len(pts) > len(self.points)
+                       and pts[: len(self.points)] == self.points)
+            refine = self.candidates if extends else None
+            self.points, self.box = pts, new_box
+            result = session.predict(points=[p[:2] for p in pts] or None, labels=[p[2] for p in pts] or None,
+                                     box=new_box, multimask=len(pts) == 1 and new_box is None, refine_from=refine)
+            self.candidates = result
+            return result
 
     def pick_candidate(self, index: int) -> np.ndarray:
         if self.candidates is None or not 0 <= index < len(self.candidates):

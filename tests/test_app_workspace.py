@@ -150,3 +150,38 @@ def test_backends_and_huge_images(app, tiny_sd_inpaint_dir, astronaut):
 
     with pytest.raises(ImageTooLargeError):
         small.workspace("x").set_image(astronaut)
+
+
+def test_refinements_are_reapplied_to_each_new_selection(app, astronaut):
+    ws = app.workspace("s")
+    ws.set_image(astronaut)
+    first = np.zeros(astronaut.shape[:2], bool)
+    first[100:120, 100:120] = True
+    ws.set_selection(first)
+    ws.add_refinement("grow", 3)
+    assert ws.mask.sum() > first.sum()
+    second = np.zeros_like(first)
+    second[300:310, 300:310] = True
+    grown = ws.set_selection(second)  # a new canvas snapshot keeps the grow
+    assert grown[298, 305] and not grown[110, 110]
+    ws.add_refinement("invert")
+    assert ws.mask[0, 0] and not ws.mask[305, 305]
+    ws.clear_refinements()
+    assert np.array_equal(ws.mask, second)
+    with pytest.raises(InvalidInputError, match="whole number"):
+        ws.add_refinement("grow", -1)
+
+
+def test_prompt_snapshots(app, astronaut):
+    ws = app.workspace("s")
+    ws.set_image(astronaut)
+    assert ws.prompt([]) is None
+    one = ws.prompt([(250, 250, 1)])
+    assert len(one) == 3
+    two = ws.prompt([(250, 250, 1), (60, 60, 0)])
+    assert len(two) == 1  # extra points: a single refined mask
+    boxed = ws.prompt([], box=(40, 40, 300, 300))
+    assert boxed.masks.shape[1:] == astronaut.shape[:2]
+    assert ws._session.encoder_runs == 1
+    with pytest.raises(InvalidInputError):
+        ws.prompt([(9999, 5, 1)])
