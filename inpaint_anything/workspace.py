@@ -68,6 +68,7 @@ class Workspace:
     results: list[Result] = field(default_factory=list)
     selection: np.ndarray | None = None  # raw selection from the canvas (prompts, scribbles, brush)
     refinements: list[tuple[str, int]] = field(default_factory=list)  # mask ops re-applied to it
+    ui: dict[str, Any] = field(default_factory=dict)  # front-end state (last canvas event, chosen candidate)
     _session: Any = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 

@@ -45,6 +45,7 @@ class ClassicalBackend:
     patch_size: int = 5
     native_size: int = 0
     multiple: int = 1
+    samples: bool = False  # no sampler, steps or CFG: the infotext leaves them out
 
     def __post_init__(self) -> None:
         if self.method not in ("telea", "ns", "patchmatch"):
@@ -84,6 +85,7 @@ class LamaBackend:
     native_size: int = 0
     multiple: int = 8
     name: str = "cleaner:lama"
+    samples: bool = False
 
     def __post_init__(self) -> None:
         self._model = None

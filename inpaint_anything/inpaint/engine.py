@@ -154,6 +154,7 @@ def run_inpaint(
         images.append(pasted.image)
         seeds.append(seed)
         texts.append(infotext(InpaintRequest(**{**req.to_dict(), "seed": seed}), (w, h),
-                              {"Inpaint backend": backend.name, **(extra_infotext or {})}))
+                              {"Inpaint backend": backend.name, **(extra_infotext or {})},
+                              sampling=getattr(backend, "samples", True)))
         job.next_job()
     return InpaintResult(images, seeds, texts, req, alpha)

@@ -111,10 +111,17 @@ def _quote(value: str) -> str:
     return text
 
 
-def infotext(request: InpaintRequest, size: tuple[int, int], extra: dict[str, Any] | None = None) -> str:
-    """The WebUI-style parameters text for a result of ``size`` (width, height)."""
+_SAMPLING_FIELDS = ("steps", "sampler", "scheduler", "cfg_scale", "denoising_strength", "masked_content")
+
+
+def infotext(request: InpaintRequest, size: tuple[int, int], extra: dict[str, Any] | None = None, *, sampling: bool = True) -> str:
+    """The WebUI-style parameters text for a result of ``size`` (width, height).
+
+    ``sampling=False`` (weight-free fills) leaves out the fields that did not influence the result."""
     parts = []
     for label, attr in _INFOTEXT_FIELDS:
+        if not sampling and attr in _SAMPLING_FIELDS:
+            continue
         if attr is None:
             value: Any = f"{size[0]}x{size[1]}"
         else:

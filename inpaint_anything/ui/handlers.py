@@ -1,0 +1,285 @@
+"""Event handlers of the Inpaint Anything tab (gradio-free logic over App / Workspace).
+
+Every handler works on the caller's own workspace (one per browser session, see
+:class:`SessionKey`), turns user errors into a readable message, and never returns a black image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import os
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inpaint_anything.errors import IAError, InvalidInputError
+from inpaint_anything.jobs import JobControl
+
+
+class SessionKey:
+    """The value of the tab's gr.State: gradio deep-copies a State's initial value for every
+    browser session, and a copy gets a fresh id, so each tab has its own workspace."""
+
+    def __init__(self) -> None:
+        self.id = uuid.uuid4().hex
+
+    def __deepcopy__(self, memo: dict) -> SessionKey:
+        return SessionKey()
+
+
+@dataclass
+class HostHooks:
+    """What the WebUI adds to the tab (all optional; the standalone app uses none)."""
+
+    extra_backends: list[tuple[str, str]] = field(default_factory=list)  # (label, backend kind)
+    checkpoint_hint: Callable[[], str | None] | None = None
+    job_context: Callable[[str], Any] | None = None  # name -> context manager yielding a JobControl
+    save: Callable[[np.ndarray, str, str], str] | None = None  # (image, infotext, kind) -> saved path
+    img2img_targets: tuple[Any, Any] | None = None  # img2img Inpaint upload (base, mask) components
+    img2img_switch_js: str | None = None
+    samplers: list[str] | None = None
+    schedulers: list[str] | None = None
+
+
+def message(text: str, error: bool = False) -> str:
+    cls = "ia-error" if error else "ia-hint"
+    return f'<div class="{cls}">{html.escape(text)}</div>'
+
+
+def error_message(exc: Exception) -> str:
+    if isinstance(exc, IAError):
+        return message(str(exc), error=True)
+    import logging
+
+    logging.getLogger(__name__).exception("Inpaint Anything: unexpected error")
+    return message(f"Unexpected error ({type(exc).__name__}: {exc}). See the console for details.", error=True)
+
+
+class Controller:
+    """The tab's behaviour; the layout module wires these methods to components."""
+
+    def __init__(self, app, hooks: HostHooks | None = None):
+        self.app = app
+        self.hooks = hooks or HostHooks()
+        self._jobs: dict[str, JobControl] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ helpers
+    def ws(self, key: SessionKey):
+        return self.app.workspace(key.id if isinstance(key, SessionKey) else str(key))
+
+    @contextlib.contextmanager
+    def job(self, key: SessionKey, name: str, progress: Any = None) -> Iterator[JobControl]:
+        """A JobControl for one run: the host's queue + progress when hosted, gradio's progress bar."""
+        ctx = self.hooks.job_context(name) if self.hooks.job_context else contextlib.nullcontext(JobControl())
+        with ctx as job:
+            if progress is not None:
+                previous = job._on_progress
+
+                def report(j: JobControl) -> None:
+                    if previous:
+                        previous(j)
+                    with contextlib.suppress(Exception):
+                        progress(j.fraction, desc=j.text or name)
+
+                job._on_progress = report
+            with self._lock:
+                self._jobs[key.id] = job
+            try:
+                yield job
+            finally:
+                with self._lock:
+                    self._jobs.pop(key.id, None)
+
+    def interrupt(self, key: SessionKey) -> str:
+        with self._lock:
+            job = self._jobs.get(key.id)
+        if job is None:
+            return message("Nothing is running.")
+        job.interrupt()
+        return message("Interrupting...")
+
+    def sam_choices(self) -> list[tuple[str, str]]:
+        out = []
+        for m in self.app.sam_models():
+            if not m.available:
+                continue
+            state = "ready" if m.downloaded else "not downloaded"
+            out.append((f"{m.title} ({state})", m.id))
+        return out
+
+    def default_sam(self) -> str | None:
+        ids = [m.id for m in self.app.sam_models() if m.available]
+        ready = [m.id for m in self.app.sam_models() if m.available and m.downloaded]
+        wanted = self.app.settings.default_sam_model
+        if wanted in ready or (wanted in ids and not ready):
+            return wanted
+        return ready[0] if ready else (ids[0] if ids else None)
+
+    # ------------------------------------------------------------------ image and canvas
+    def set_image(self, key: SessionKey, image: Any) -> str:
+        if image is None:
+            return message("Upload an image to start.")
+        try:
+            w, h = self.ws(key).set_image(image)
+        except IAError as exc:
+            return error_message(exc)
+        return message(f"Image {w}x{h}. Click, draw a box, or run 'Segment everything' and scribble.")
+
+    def canvas_event(self, text: str, key: SessionKey, sam_model: str, selector: str, ignore_unsegmented: bool):
+        """One canvas snapshot -> (mask layer, candidate gallery, status)."""
+        from inpaint_anything.segment.everything import select_by_scribble
+        from inpaint_anything.ui.canvas import layer_from_mask, parse_event, rasterize_strokes
+
+        ev = parse_event(text)
+        ws = self.ws(key)
+        img = ws.require_image()
+        size = (img.shape[1], img.shape[0])
+        if tuple(ev.image_size) != size:
+            raise InvalidInputError("The canvas shows a different image than the one loaded; upload it again.")
+        selection = np.zeros(img.shape[:2], bool)
+        gallery = None
+        pts, labels, box = ev.sam_prompt()
+        if pts is not None or box is not None:
+            if selector == "GrabCut (no model)":
+                from inpaint_anything.segment.grabcut import grabcut_mask
+
+                selection |= grabcut_mask(img, box=box, points=pts, labels=labels)
+            else:
+                points = [] if pts is None else [(x, y, int(lab)) for (x, y), lab in zip(pts, labels, strict=True)]
+                result = ws.prompt(points, box, model_id=sam_model)
+                index = min(ws.ui.get("candidate", 0), len(result) - 1) if result is not None else 0
+                if result is not None:
+                    selection |= result.masks[index]
+                    gallery = [(layer_from_mask(m), f"{i + 1}: score {s:.2f}") for i, (m, s) in
+                               enumerate(zip(result.masks, result.scores, strict=True))]
+        else:
+            ws.prompt([])
+        scribbles = ev.strokes_of("scribble")
+        if scribbles:
+            if ws.segment_map is None:
+                raise InvalidInputError("Run 'Segment everything' first, then scribble on the segment map.")
+            selection |= select_by_scribble(ws.segment_map, rasterize_strokes(scribbles, size), ignore_unsegmented)
+        selection = rasterize_strokes(ev.strokes_of("add", "erase"), size, base=selection)
+        ws.ui["last_event"] = text
+        mask = ws.set_selection(selection)
+        status = message(f"Mask: {int(mask.sum()):,} pixels selected." + (f" Refinements: {self._chain(ws)}." if ws.refinements else ""))
+        return layer_from_mask(mask), gallery, status
+
+    def pick_candidate(self, key: SessionKey, index: int | None, sam_model: str, selector: str, ignore: bool):
+        ws = self.ws(key)
+        ws.ui["candidate"] = int(index or 0)
+        text = ws.ui.get("last_event")
+        if not text:
+            raise InvalidInputError("Click on the image first.")
+        return self.canvas_event(text, key, sam_model, selector, ignore)
+
+    @staticmethod
+    def _chain(ws) -> str:
+        return ", ".join(f"{op} {px}" if op in ("grow", "shrink", "remove_specks") else op for op, px in ws.refinements)
+
+    def refine(self, key: SessionKey, op: str, px: int):
+        from inpaint_anything.ui.canvas import layer_from_mask
+
+        ws = self.ws(key)
+        mask = ws.clear_refinements() if op == "reset" else ws.add_refinement(op, int(px))
+        chain = self._chain(ws) or "none"
+        return layer_from_mask(mask), message(f"Refinements: {chain}. Mask: {int(mask.sum()):,} pixels.")
+
+    def segment_everything(self, key: SessionKey, sam_model: str, points_per_side: int, progress: Any = None):
+        ws = self.ws(key)
+        ws.require_image()
+        with self.job(key, "segment everything", progress) as job:
+            segmap = ws.segment_everything(sam_model, job, points_per_side=int(points_per_side))
+        colour = segmap.color_map()
+        h, w = ws.image.shape[:2]
+        if colour.shape[:2] != (h, w):
+            import cv2
+
+            colour = cv2.resize(colour, (w, h), interpolation=cv2.INTER_NEAREST)
+        return colour, message(f"{len(segmap)} segments. Pick the Scribble tool and draw over the parts to select.")
+
+    def download_sam(self, sam_model: str, progress: Any = None) -> str:
+        def report(done: int, total: int) -> None:
+            if progress is not None and total:
+                progress(done / total, desc=f"downloading {sam_model}")
+
+        path = self.app.sam_model_path(sam_model, download=True, progress=report)
+        return message(f"Ready: {path.name} (verified).")
+
+    # ------------------------------------------------------------------ generation
+    def _finish(self, key: SessionKey, result, kind: str) -> tuple[list, str, str]:
+        saved = []
+        for img, text in zip(result.images, result.infotexts, strict=True):
+            try:
+                saved.append(self._save(img, text, kind))
+            except OSError as exc:
+                saved.append(f"not saved ({exc})")
+        ws = self.ws(key)
+        gallery = [(r.image, f"seed {r.seed}") for r in reversed(ws.results[-12:])]
+        info = result.infotexts[0] if result.infotexts else ""
+        where = os.path.dirname(saved[0]) if saved and os.path.isabs(saved[0]) else ""
+        return gallery, info, message(f"Done: {len(result.images)} image(s)" + (f", saved in {where}." if where else "."))
+
+    def _save(self, image: np.ndarray, infotext: str, kind: str) -> str:
+        if self.hooks.save is not None:
+            return self.hooks.save(image, infotext, kind)
+        from inpaint_anything.outputs import save_png
+
+        folder = self.app.settings.output_dir or os.path.join(os.getcwd(), "outputs", "inpaint-anything")
+        return str(save_png(image, folder, infotext, suffix=kind))
+
+    def inpaint(self, key: SessionKey, kind: str, model: str, request, progress: Any = None):
+        ws = self.ws(key)
+        ws.require_mask()
+        backend = self.app.backend(kind, model)
+        with self.job(key, "inpaint", progress) as job:
+            result = ws.inpaint(request, backend, job)
+        return self._finish(key, result, "inpaint")
+
+    def remove(self, key: SessionKey, method: str, grow_px: int, progress: Any = None):
+        ws = self.ws(key)
+        ws.require_mask()
+        with self.job(key, "remove object", progress) as job:
+            if grow_px:
+                ws.add_refinement("grow", int(grow_px))
+            result = ws.remove(method, job)
+        return self._finish(key, result, "remove")
+
+    def outpaint(self, key: SessionKey, settings, request, kind: str, model: str, progress: Any = None):
+        ws = self.ws(key)
+        ws.require_image()
+        backend = self.app.backend(kind, model)
+        with self.job(key, "outpaint", progress) as job:
+            result = ws.outpaint(settings, request, backend, job)
+        return self._finish(key, result, "outpaint")
+
+    def use_result(self, key: SessionKey, index: int | None):
+        ws = self.ws(key)
+        ws.use_result(-1 - int(index or 0))  # the gallery shows the newest first
+        return ws.image
+
+    # ------------------------------------------------------------------ export
+    def export(self, key: SessionKey, what: str) -> str:
+        from PIL import Image
+
+        ws = self.ws(key)
+        arr = ws.mask_png() if what == "mask" else ws.alpha_png()
+        fd, path = tempfile.mkstemp(prefix=f"ia-{what}-", suffix=".png")
+        os.close(fd)
+        Image.fromarray(arr).save(path)
+        return path
+
+    def send_to_img2img(self, key: SessionKey):
+        """(image, mask) for img2img's Inpaint upload: the current input and its mask."""
+        from PIL import Image
+
+        ws = self.ws(key)
+        mask = ws.require_mask()
+        return Image.fromarray(ws._source()), Image.fromarray(mask.astype(np.uint8) * 255)

@@ -1,0 +1,248 @@
+"""The "Inpaint Anything" tab: one layout for gradio 3.41 (A1111) and 4.40 (Forge), and the standalone app.
+
+Layout: the canvas (our own JS editor) on the left; on the right the model, segmentation and mask
+refinement controls, then sub-tabs Inpaint / WebUI checkpoint / Remove object / Outpaint / Mask only,
+and the results gallery. Behaviour lives in :mod:`inpaint_anything.ui.handlers`.
+"""
+
+# No "from __future__ import annotations": gradio inspects real annotations (gr.SelectData).
+from typing import Any
+
+import gradio as gr
+
+from inpaint_anything.ui import compat
+from inpaint_anything.ui.handlers import Controller, HostHooks, SessionKey, error_message, message
+
+MASKED_CONTENT = ["fill", "original", "latent noise", "latent nothing"]
+
+
+def _on(event, fn, inputs: list, outputs: list, status, *, progress: bool = False, **kwargs):
+    """Register ``fn(*input values[, progress])`` on ``event``; on error every output is kept and a
+    readable message goes to ``status``. Inputs travel as a set (gradio then passes one dict), so
+    the wrapper can take gradio's Progress tracker as its second parameter on both versions."""
+    def call(data: dict, prog) -> dict:
+        try:
+            args = [data[c] for c in inputs]
+            values = fn(*args, prog) if progress else fn(*args)
+        except Exception as exc:  # shown to the user, never a black image or a silent no-op
+            return {status: error_message(exc)}
+        if not isinstance(values, tuple):
+            values = (values,)
+        return dict(zip(outputs, values, strict=True))
+
+    if progress:
+        def wrapped(data, prog=gr.Progress()):
+            return call(data, prog)
+    else:
+        def wrapped(data):
+            return call(data, None)
+    outs = list(outputs) + ([status] if status not in outputs else [])
+    return event(wrapped, inputs=set(inputs), outputs=outs, **kwargs)
+
+
+def _generation_controls(hooks: HostHooks) -> dict[str, Any]:
+    from inpaint_anything.diffusion.schedulers import SCHEDULE_TYPES, available_samplers
+
+    c: dict[str, Any] = {}
+    c["prompt"] = gr.Textbox(label="Prompt", lines=2, elem_id="ia_prompt")
+    c["negative_prompt"] = gr.Textbox(label="Negative prompt", lines=1, elem_id="ia_negative_prompt")
+    with gr.Row():
+        c["sampler"] = gr.Dropdown(label="Sampler", choices=hooks.samplers or available_samplers(), value="Euler a", elem_id="ia_sampler")
+        c["scheduler"] = gr.Dropdown(label="Schedule type", choices=hooks.schedulers or list(SCHEDULE_TYPES), value="Automatic", elem_id="ia_scheduler")
+    with gr.Row():
+        c["steps"] = gr.Slider(label="Sampling steps", minimum=1, maximum=150, step=1, value=20, elem_id="ia_steps")
+        c["cfg_scale"] = gr.Slider(label="CFG scale", minimum=0, maximum=30, step=0.5, value=7.5, elem_id="ia_cfg")
+    with gr.Row():
+        c["denoising_strength"] = gr.Slider(label="Denoising strength", minimum=0.01, maximum=1, step=0.01, value=1.0, elem_id="ia_denoise")
+        c["seed"] = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, elem_id="ia_seed")
+    with gr.Row():
+        c["masked_content"] = gr.Radio(label="Masked content", choices=MASKED_CONTENT, value="original", elem_id="ia_masked_content")
+        c["inpaint_area"] = gr.Radio(label="Inpaint area", choices=["only masked", "whole"], value="only masked", elem_id="ia_inpaint_area")
+    with gr.Row():
+        c["mask_blur"] = gr.Slider(label="Mask blur / feather (px)", minimum=0, maximum=64, step=1, value=4, elem_id="ia_mask_blur")
+        c["padding"] = gr.Slider(label="Only masked padding (px)", minimum=0, maximum=256, step=4, value=32, elem_id="ia_padding")
+    with gr.Row():
+        c["color_match"] = gr.Checkbox(label="Match colours at the seam", value=False, elem_id="ia_color_match")
+        c["batch_count"] = gr.Slider(label="Batch count", minimum=1, maximum=16, step=1, value=1, elem_id="ia_batch_count")
+    return c
+
+
+def _request(names: list[str], values: tuple):
+    from inpaint_anything.inpaint.request import InpaintRequest
+
+    data = dict(zip(names, values, strict=True))
+    for k in ("steps", "seed", "mask_blur", "padding", "batch_count"):
+        data[k] = int(data[k])
+    return InpaintRequest(**data).validated()
+
+
+def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
+    """The tab's Blocks (rendered by the WebUI's on_ui_tabs, or mounted by the standalone app)."""
+    from inpaint_anything.ui.canvas import build_canvas
+
+    hooks = hooks or HostHooks()
+    ctl = Controller(app, hooks)
+    with gr.Blocks(analytics_enabled=False) as tab:
+        key = gr.State(SessionKey())
+        with gr.Row():
+            with gr.Column(scale=3):
+                comps = build_canvas()
+                status = gr.HTML(message("Upload an image to start."), elem_id="ia_status")
+            with gr.Column(scale=2):
+                with gr.Accordion("Selection", open=True):
+                    choices = ctl.sam_choices()
+                    selector = gr.Radio(label="Select with", choices=["Segment Anything", "GrabCut (no model)"],
+                                        value="Segment Anything" if choices else "GrabCut (no model)", elem_id="ia_selector")
+                    with gr.Row():
+                        sam_model = gr.Dropdown(label="SAM model", choices=choices, value=ctl.default_sam(), elem_id="ia_sam_model")
+                        download = gr.Button("Download model", elem_id="ia_sam_download")
+                    with gr.Row():
+                        points_per_side = gr.Slider(label="Segment everything: points per side", minimum=4, maximum=64, step=4, value=16, elem_id="ia_pps")
+                        everything = gr.Button("Segment everything", variant="primary", elem_id="ia_everything")
+                    ignore_unsegmented = gr.Checkbox(label="Scribble ignores unsegmented area", value=True, elem_id="ia_ignore_unsegmented")
+                with gr.Accordion("Refine mask", open=True):
+                    amount = gr.Slider(label="Pixels", minimum=0, maximum=128, step=1, value=8, elem_id="ia_refine_px")
+                    with gr.Row():
+                        refine_buttons = {op: gr.Button(label, size="sm", elem_id=f"ia_refine_{op}") for op, label in
+                                          [("grow", "Grow"), ("shrink", "Shrink"), ("fill_holes", "Fill holes"),
+                                           ("remove_specks", "Remove specks"), ("invert", "Invert"), ("reset", "Reset")]}
+                with gr.Tabs():
+                    with gr.Tab("Inpaint", elem_id="ia_tab_inpaint"):
+                        hub_model = gr.Dropdown(label="Inpainting model (Hugging Face id or local)", choices=app.inpaint_models(),
+                                                value=(app.inpaint_models() or [None])[0], allow_custom_value=True, elem_id="ia_hub_model")
+                        with gr.Accordion("Generation settings", open=True):
+                            gen = _generation_controls(hooks)
+                        run_hub = gr.Button("Inpaint", variant="primary", elem_id="ia_run_inpaint")
+                        run_extra = {}
+                        for label, kind in hooks.extra_backends:
+                            hint = hooks.checkpoint_hint() if hooks.checkpoint_hint else None
+                            gr.HTML(message(hint) if hint else "", elem_id=f"ia_hint_{kind}")
+                            run_extra[kind] = gr.Button(f"Inpaint with {label}", variant="primary", elem_id=f"ia_run_{kind}")
+                    with gr.Tab("Remove object", elem_id="ia_tab_remove"):
+                        from inpaint_anything.inpaint.cleaner import available_cleaners
+
+                        lama = app.models_dir / "big-lama.pt"
+                        cleaner = gr.Radio(label="Method", choices=available_cleaners(str(lama) if lama.is_file() else None),
+                                           value="patchmatch" if "patchmatch" in available_cleaners() else "telea", elem_id="ia_cleaner")
+                        cleaner_grow = gr.Slider(label="Grow the mask first (px)", minimum=0, maximum=64, step=1, value=6, elem_id="ia_cleaner_grow")
+                        run_remove = gr.Button("Remove", variant="primary", elem_id="ia_run_remove")
+                    with gr.Tab("Outpaint", elem_id="ia_tab_outpaint"):
+                        out = _outpaint_controls(app, hooks)
+                    with gr.Tab("Mask only", elem_id="ia_tab_mask"):
+                        with gr.Row():
+                            get_mask = gr.Button("Mask PNG", elem_id="ia_get_mask")
+                            get_alpha = gr.Button("Image with mask as alpha", elem_id="ia_get_alpha")
+                        mask_file = gr.File(label="Download", elem_id="ia_mask_file")
+                        send = gr.Button("Send to img2img Inpaint upload", elem_id="ia_send_img2img", visible=hooks.img2img_targets is not None)
+                interrupt = gr.Button("Interrupt", variant="stop", elem_id="ia_interrupt")
+        with gr.Row():
+            results = compat.gallery(label="Results (newest first)", elem_id="ia_results", columns=4)
+        with gr.Row():
+            infotext = gr.Textbox(label="Parameters", lines=3, interactive=False, elem_id="ia_infotext")
+            use_result = gr.Button("Use selected result as input", elem_id="ia_use_result")
+        selected = gr.State(0)
+
+        # --- wiring
+        comps.input_image.change(ctl.set_image, inputs=[key, comps.input_image], outputs=[status], queue=False)
+        seg_inputs = [key, sam_model, selector, ignore_unsegmented]
+        comps.on_event(lambda text, *a: ctl.canvas_event(text, *a), inputs=seg_inputs,
+                       outputs=[comps.mask_layer, comps.candidates, status])
+
+        def on_candidate(k, m, s, i, evt: gr.SelectData):
+            try:
+                layer, _, text = ctl.pick_candidate(k, _selected_index(evt), m, s, i)
+                return layer, text
+            except Exception as exc:
+                return compat.update(), error_message(exc)
+
+        comps.candidates.select(on_candidate, inputs=seg_inputs, outputs=[comps.mask_layer, status])
+        _on(download.click, ctl.download_sam, [sam_model], [status], status, progress=True)
+        _on(everything.click, ctl.segment_everything, [key, sam_model, points_per_side], [comps.segments_layer, status],
+            status, progress=True)
+        for op, button in refine_buttons.items():
+            _on(button.click, lambda k, px, _op=op: ctl.refine(k, _op, px), [key, amount], [comps.mask_layer, status], status)
+        names = list(gen)
+        gen_outputs = [results, infotext, status]
+        _on(run_hub.click, lambda k, m, *v: ctl.inpaint(k, "diffusers", m, _request(names, v[:-1]), v[-1]),
+            [key, hub_model, *gen.values()], gen_outputs, status, progress=True)
+        for kind, button in run_extra.items():
+            _on(button.click, lambda k, *v, _kind=kind: ctl.inpaint(k, _kind, "", _request(names, v[:-1]), v[-1]),
+                [key, *gen.values()], gen_outputs, status, progress=True)
+        _on(run_remove.click, ctl.remove, [key, cleaner, cleaner_grow], gen_outputs, status, progress=True)
+        out["wire"](ctl, key, hub_model, gen, names, gen_outputs, status)
+        _on(get_mask.click, lambda k: ctl.export(k, "mask"), [key], [mask_file], status)
+        _on(get_alpha.click, lambda k: ctl.export(k, "alpha"), [key], [mask_file], status)
+        if hooks.img2img_targets is not None:
+            base, mask = hooks.img2img_targets
+            _on(send.click, ctl.send_to_img2img, [key], [base, mask], status).then(
+                None, None, None, **compat.js_kwargs(hooks.img2img_switch_js))
+        interrupt.click(ctl.interrupt, inputs=[key], outputs=[status], queue=False)
+        results.select(_selected_index, inputs=None, outputs=[selected])
+        _on(use_result.click, ctl.use_result, [key, selected], [comps.input_image], status)
+    return tab
+
+
+def _selected_index(evt: gr.SelectData) -> int:
+    return int(evt.index if not isinstance(evt.index, (list, tuple)) else evt.index[0])
+
+
+def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
+    from inpaint_anything.outpaint import geometry, prefill
+
+    c: dict[str, Any] = {}
+    c["mode"] = gr.Radio(label="Expand by", choices=["pixels", "aspect", "scale"], value="pixels", elem_id="ia_out_mode")
+    with gr.Row():
+        for side in ("left", "right", "up", "down"):
+            c[side] = gr.Slider(label=side.capitalize(), minimum=0, maximum=2048, step=8, value=128 if side == "right" else 0, elem_id=f"ia_out_{side}")
+    with gr.Row():
+        c["preset"] = gr.Dropdown(label="Aspect", choices=list(geometry.ASPECT_PRESETS), value="16:9", elem_id="ia_out_preset")
+        c["scale"] = gr.Slider(label="Scale", minimum=1.25, maximum=2.0, step=0.05, value=1.5, elem_id="ia_out_scale")
+    with gr.Row():
+        c["balance_x"] = gr.Slider(label="Balance left/right", minimum=0, maximum=1, step=0.05, value=0.5, elem_id="ia_out_bx")
+        c["balance_y"] = gr.Slider(label="Balance up/down", minimum=0, maximum=1, step=0.05, value=0.5, elem_id="ia_out_by")
+    with gr.Row():
+        c["prefill"] = gr.Dropdown(label="Pre-fill", choices=list(prefill.PREFILLS), value=prefill.DEFAULT_PREFILL, elem_id="ia_out_prefill")
+        c["strategy"] = gr.Radio(label="Passes", choices=["all", "per_side"], value="all", elem_id="ia_out_strategy")
+        c["overlap"] = gr.Slider(label="Overlap into the original (px)", minimum=0, maximum=128, step=4, value=16, elem_id="ia_out_overlap")
+    backends = [("Inpainting model (Inpaint tab)", "diffusers"), *hooks.extra_backends, ("Pre-fill only (no model)", "cleaner")]
+    c["backend"] = gr.Radio(label="Generate with", choices=[b[0] for b in backends], value=backends[0][0], elem_id="ia_out_backend")
+    size = gr.HTML(message("The output size is shown here."), elem_id="ia_out_size")
+    run = gr.Button("Outpaint", variant="primary", elem_id="ia_run_outpaint")
+    geo_keys = ["mode", "left", "right", "up", "down", "preset", "scale", "balance_x", "balance_y"]
+
+    def expansion(ctl, key, *v):
+        d = dict(zip(geo_keys, v, strict=True))
+        w, h = ctl.ws(key).size
+        if d["mode"] == "pixels":
+            return geometry.by_pixels(w, h, int(d["left"]), int(d["right"]), int(d["up"]), int(d["down"]))
+        if d["mode"] == "aspect":
+            return geometry.by_aspect(w, h, d["preset"], d["balance_x"], d["balance_y"])
+        return geometry.by_scale(w, h, float(d["scale"]), d["balance_x"], d["balance_y"])
+
+    def wire(ctl, key, hub_model, gen, names, outputs, status):
+        geo = [c[k] for k in geo_keys]
+
+        def preview(k, *v):
+            try:
+                return message("Output: " + expansion(ctl, k, *v).describe())
+            except Exception as exc:
+                return error_message(exc)
+
+        for comp in geo:
+            comp.change(preview, inputs=[key, *geo], outputs=[size], queue=False)
+
+        def go(k, pre, strategy, overlap, backend_label, model, *rest):
+            from inpaint_anything.outpaint.engine import OutpaintSettings
+
+            *values, progress = rest
+            exp = expansion(ctl, k, *values[: len(geo)])
+            req = _request(names, tuple(values[len(geo):]))
+            kind = dict(backends)[backend_label]
+            settings = OutpaintSettings(expansion=exp, prefill=pre, overlap_px=int(overlap), strategy=strategy)
+            return ctl.outpaint(k, settings, req, kind, model if kind == "diffusers" else ("telea" if kind == "cleaner" else ""), progress)
+
+        _on(run.click, go, [key, c["prefill"], c["strategy"], c["overlap"], c["backend"], hub_model, *geo, *gen.values()],
+            outputs, status, progress=True)
+
+    c["wire"] = wire
+    return c
