@@ -154,3 +154,44 @@ def test_host_interrupt_stops_our_job(webui_host):
         with pytest.raises(JobInterrupted):
             job.step(2, 4)
     assert not webui_host.call_queue.queue_lock.locked()
+
+
+def test_tab_settings_and_api_register_through_the_host(webui_host, tiny_sam_files, tmp_path):
+    import shutil
+
+    from fastapi import FastAPI
+
+    models = tmp_path / "m"
+    models.mkdir()
+    shutil.copy(tiny_sam_files["sam"], models / "s.pth")
+    webui_host.load_extension(argv=["--ia-models-dir", str(models), "--api"])
+    tabs = webui_host.stub.fire("ui_tabs")
+    flat = [t for group in tabs for t in (group or [])]
+    assert [t[1:] for t in flat] == [("Inpaint Anything", "inpaint_anything")]
+    app = FastAPI()
+    webui_host.stub.fire("app_started", None, app)
+    paths = {r.path for r in app.routes}
+    assert any(p.startswith("/inpaint-anything/v1/") for p in paths)
+
+
+def test_api_is_not_mounted_without_the_api_flag(webui_host):
+    from fastapi import FastAPI
+
+    webui_host.load_extension()
+    app = FastAPI()
+    webui_host.stub.fire("app_started", None, app)
+    assert not any(r.path.startswith("/inpaint-anything") for r in app.routes)
+
+
+def test_results_are_saved_through_the_host(webui_host):
+    from inpaint_anything.webui.saving import save_result
+
+    saved = []
+    webui_host.load_extension()
+    webui_host.script_callbacks.on_image_saved(lambda params: saved.append(params.filename))
+    path = save_result(np.zeros((8, 8, 3), np.uint8), "a cat\nSteps: 2, Seed: 42", "inpaint")
+    assert os.path.isfile(path) and "42" in os.path.basename(path)
+    assert saved and os.path.abspath(saved[0]) == os.path.abspath(path)  # on_image_saved hooks ran
+    from PIL import Image
+
+    assert Image.open(path).info["parameters"].startswith("a cat")

@@ -1,6 +1,127 @@
-"""Callback registration for the WebUI (called from scripts/inpaint_anything_tab.py at import)."""
+"""Callback registration for the WebUI (called from scripts/inpaint_anything_tab.py at import).
+
+Nothing heavy happens at import or registration: the :class:`~inpaint_anything.app.App` (caches,
+models folder) is created on first use, by the tab builder or the first API call.
+"""
 
 from __future__ import annotations
+
+import threading
+from typing import Any
+
+IMG2IMG_INPAINT_UPLOAD = ("img_inpaint_base", "img_inpaint_mask")
+SWITCH_TO_INPAINT_UPLOAD_JS = "() => { if (typeof switch_to_img2img_tab === 'function') switch_to_img2img_tab(4); }"
+
+
+class WebuiExtension:
+    """The extension's state inside one WebUI process: the App and captured host components."""
+
+    def __init__(self) -> None:
+        self._app = None
+        self._lock = threading.Lock()
+        self.components: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ the core
+    def app(self):
+        from inpaint_anything.app import App
+        from inpaint_anything.webui import settings
+
+        with self._lock:
+            if self._app is None:
+                self._app = App(settings.current(), host_models_root=settings.models_root())
+                self._app.register_backend("webui", self._webui_backend)
+            return self._app
+
+    @staticmethod
+    def _webui_backend(model: str = "", **options: Any):
+        from inpaint_anything.webui.backend import WebuiCheckpointBackend
+
+        return WebuiCheckpointBackend(native_override=int(options.get("native_size", 0) or 0))
+
+    # ------------------------------------------------------------------ callbacks
+    def on_after_component(self, component, **kwargs) -> None:
+        elem_id = kwargs.get("elem_id")
+        if elem_id in IMG2IMG_INPAINT_UPLOAD:
+            self.components[elem_id] = component
+
+    def hooks(self):
+        from inpaint_anything.ui.handlers import HostHooks
+        from inpaint_anything.webui import backend, jobs, saving
+
+        targets = None
+        if all(k in self.components for k in IMG2IMG_INPAINT_UPLOAD):
+            targets = tuple(self.components[k] for k in IMG2IMG_INPAINT_UPLOAD)
+        samplers, schedulers = _host_sampler_names()
+        return HostHooks(
+            extra_backends=[("WebUI checkpoint", "webui")],
+            checkpoint_hint=backend.checkpoint_hint,
+            job_context=jobs.queued_job,
+            save=saving.save_result,
+            img2img_targets=targets,
+            img2img_switch_js=SWITCH_TO_INPAINT_UPLOAD_JS,
+            samplers=samplers,
+            schedulers=schedulers,
+        )
+
+    def on_ui_tabs(self):
+        from inpaint_anything.ui.tab import build_tab
+
+        return [(build_tab(self.app(), self.hooks()), "Inpaint Anything", "inpaint_anything")]
+
+    def on_app_started(self, demo, fastapi_app) -> None:
+        """Mount the REST API when the WebUI serves its own API (--api, or --nowebui)."""
+        from modules import shared
+
+        opts = getattr(shared, "cmd_opts", None)
+        if not (getattr(opts, "api", False) or getattr(opts, "nowebui", False)):
+            return
+        from inpaint_anything.api.routes import build_router
+        from inpaint_anything.webui import jobs
+
+        fastapi_app.include_router(build_router(self.app(), auth_dependency=_api_auth_dependency(opts),
+                                                job_factory=jobs.queued_job))
+
+
+def _host_sampler_names() -> tuple[list[str] | None, list[str] | None]:
+    """Sampler / schedule names the host offers, limited to those our diffusers mapping knows."""
+    from inpaint_anything.diffusion.schedulers import SAMPLERS_BY_NAME
+
+    samplers = schedulers = None
+    try:
+        from modules import sd_samplers
+
+        names = [s.name for s in getattr(sd_samplers, "samplers_for_img2img", [])]
+        samplers = [n for n in names if n.lower() in SAMPLERS_BY_NAME] or None
+    except ImportError:
+        pass
+    try:
+        from modules import sd_schedulers
+
+        schedulers = [s.label for s in getattr(sd_schedulers, "schedulers", [])] or None
+    except ImportError:
+        pass
+    return samplers, schedulers
+
+
+def _api_auth_dependency(cmd_opts):
+    """HTTP Basic auth with the --api-auth credentials, as the WebUI's own API uses (None if unset)."""
+    creds_text = getattr(cmd_opts, "api_auth", None)
+    if not creds_text:
+        return None
+    import secrets
+
+    from fastapi import Depends, HTTPException
+    from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+    credentials = dict(item.split(":", 1) for item in creds_text.split(",") if ":" in item)
+    basic = HTTPBasic()
+
+    def check(given: HTTPBasicCredentials = Depends(basic)) -> None:
+        expected = credentials.get(given.username)
+        if expected is None or not secrets.compare_digest(given.password, expected):
+            raise HTTPException(status_code=401, detail="Incorrect username or password", headers={"WWW-Authenticate": "Basic"})
+
+    return check
 
 
 def register() -> None:
@@ -9,5 +130,9 @@ def register() -> None:
 
     from inpaint_anything.webui import settings
 
+    ext = WebuiExtension()
     settings.register_templates()
     script_callbacks.on_ui_settings(settings.on_ui_settings)
+    script_callbacks.on_after_component(ext.on_after_component)
+    script_callbacks.on_ui_tabs(ext.on_ui_tabs)
+    script_callbacks.on_app_started(ext.on_app_started)
