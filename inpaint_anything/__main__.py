@@ -1,13 +1,18 @@
 """``python -m inpaint_anything``: the standalone entry point.
 
 Sub-commands:
+  serve    (default) the standalone server: REST API + UI on http://127.0.0.1:7870/
+  batch    inpaint / remove / outpaint a folder, a file list or a manifest of images
   doctor   report the environment: package versions, devices, models folder, what works here.
+
+Every ``--ia-*`` setting flag works before or after the sub-command.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from inpaint_anything import __version__, config
 
@@ -24,7 +29,7 @@ def _version(dist: str) -> str:
 def doctor(settings: config.Settings) -> int:
     """Print what this installation can do; exit code 1 if a required package is missing."""
     required = ["torch", "torchvision", "numpy", "pillow", "opencv-python-headless", "segment-anything", "segment-anything-hq", "timm", "diffusers", "transformers", "huggingface-hub", "safetensors"]
-    optional = ["gradio", "fastapi", "pydantic", "pypatchmatch", "open-clip-torch", "accelerate"]
+    optional = ["gradio", "fastapi", "pydantic", "uvicorn", "python-multipart", "pypatchmatch", "open-clip-torch", "accelerate"]
     print(f"Inpaint Anything {__version__} (Python {sys.version.split()[0]})")
     missing = []
     for dist in required + optional:
@@ -50,21 +55,223 @@ def doctor(settings: config.Settings) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- serve
+def serve(settings: config.Settings, args: argparse.Namespace) -> int:
+    from inpaint_anything.server import serve as run_server
+
+    def announce(url: str) -> None:
+        print(f"Inpaint Anything {__version__}: {url}  (API: {url}inpaint-anything/v1, docs: {url}docs)", flush=True)
+        if args.host not in ("127.0.0.1", "localhost", "::1") and not args.api_auth:
+            print("warning: listening beyond this machine without --api-auth; anyone on the network can use it.",
+                  flush=True)
+
+    try:
+        run_server(settings, args.host, args.port, api_auth=args.api_auth, log_level=args.log_level, announce=announce)
+    except OSError as exc:
+        print(f"Could not start the server on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- batch
+def _request(args: argparse.Namespace):
+    from inpaint_anything.inpaint.cleaner import removal_request
+    from inpaint_anything.inpaint.request import InpaintRequest
+
+    fields = ("prompt", "negative_prompt", "seed", "steps", "cfg_scale", "sampler", "scheduler", "denoising_strength",
+              "masked_content", "mask_blur", "inpaint_area", "padding", "color_match", "batch_count", "width", "height")
+    given = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
+    if args.op == "remove":
+        allowed = {k: given[k] for k in ("mask_blur", "padding", "seed") if k in given}
+        return removal_request(**allowed).validated()
+    if args.backend == "diffusers" and args.model:
+        from pathlib import Path
+
+        given.setdefault("model", Path(args.model).name if Path(args.model).exists() else args.model)
+    return InpaintRequest.from_dict(given)
+
+
+def _expansion(args: argparse.Namespace) -> dict:
+    if args.aspect:
+        return {"mode": "aspect", "preset": args.aspect, "balance_x": args.balance_x, "balance_y": args.balance_y}
+    if args.scale:
+        return {"mode": "scale", "scale": args.scale, "balance_x": args.balance_x, "balance_y": args.balance_y}
+    return {"mode": "pixels", "left": args.expand_left, "right": args.expand_right, "up": args.expand_up,
+            "down": args.expand_down}
+
+
+def batch(settings: config.Settings, args: argparse.Namespace) -> int:
+    from inpaint_anything.app import App
+    from inpaint_anything.batch import BatchOptions, KeepRule, collect_items, load_manifest, run_batch
+    from inpaint_anything.errors import IAError
+
+    if bool(args.input) == bool(args.manifest):
+        print("error: give --input (a folder or file list) or --manifest, not both", file=sys.stderr)
+        return 2
+    if args.op == "outpaint" and args.masks:
+        print("error: outpaint does not use masks; leave out --masks", file=sys.stderr)
+        return 2
+    try:
+        app = App(settings)
+        items = load_manifest(args.manifest) if args.manifest else collect_items(args.input, args.masks)
+        everything = {"points_per_side": args.points_per_side} if args.everything else None
+        keep = KeepRule(args.keep_largest, args.min_area, args.max_area, args.min_score) if args.everything else None
+        options = BatchOptions(op=args.op, request=_request(args), method=args.method, segmenter=args.segmenter,
+                               sam_model=args.sam_model, everything=everything, keep=keep, mask_grow=args.mask_grow,
+                               expansion=_expansion(args), prefill=args.prefill, overlap_px=args.overlap,
+                               strategy=args.strategy).validated()
+        backend = None
+        if args.op != "remove":
+            options_ = {"native_size": args.native_size} if args.native_size else {}
+            if args.device:
+                options_["device"] = args.device
+            backend = app.backend(args.backend, args.model or "", **options_)
+        if not items:
+            print("Nothing to do: no images found.", file=sys.stderr)
+            return 1
+        bar = None
+        if not args.no_progress:
+            try:
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(items), unit="image", desc=args.op, file=sys.stderr)
+            except ImportError:
+                bar = None
+
+        def on_item(index: int, total: int, name: str, status: str) -> None:
+            if bar is not None:
+                bar.set_postfix_str(f"{name}: {status}", refresh=False)
+                bar.update(1)
+            elif not args.no_progress:
+                print(f"[{index + 1}/{total}] {name}: {status}", file=sys.stderr, flush=True)
+
+        try:
+            report = run_batch(app, items, options, args.output, backend=backend, overwrite=args.overwrite,
+                               on_item=on_item, report_path=args.report)
+        finally:
+            if bar is not None:
+                bar.close()
+    except IAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(report.summary())
+    return 0 if not report.failed else 3
+
+
+def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from inpaint_anything.batch import OPS
+
+    p = sub.add_parser("batch", help="process a folder, file list or manifest of images",
+                       description="Inpaint, remove or outpaint many images. Masks: <stem>.png or <stem>_mask.png in "
+                                   "--masks, or points/box per image in a --manifest (JSON or CSV), or --everything.")
+    src = p.add_argument_group("inputs")
+    src.add_argument("--input", help="folder of images, or a text file listing image paths")
+    src.add_argument("--masks", help="folder of masks (same stem: <stem>.png or <stem>_mask.png)")
+    src.add_argument("--manifest", help="JSON list or CSV (image, mask, points, labels, box, prompt, name)")
+    src.add_argument("--output", required=True, help="output folder (never an input folder)")
+    src.add_argument("--op", choices=OPS, default="inpaint")
+    src.add_argument("--overwrite", action="store_true", help="redo images whose output exists")
+    src.add_argument("--report", help="JSON report path (default: <output>/batch-report.json)")
+    src.add_argument("--no-progress", action="store_true")
+    gen = p.add_argument_group("generation")
+    gen.add_argument("--backend", default="diffusers", help="diffusers | cleaner")
+    gen.add_argument("--model", help="diffusers: Hub id or local folder/file; cleaner: telea | ns | patchmatch | lama")
+    gen.add_argument("--native-size", type=int, default=0, help="force the processing resolution (diffusers)")
+    gen.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    gen.add_argument("--method", default="telea", help="remove: telea | ns | patchmatch | lama")
+    for name, kind in (("prompt", str), ("negative-prompt", str), ("seed", int), ("steps", int), ("cfg-scale", float),
+                       ("sampler", str), ("scheduler", str), ("denoising-strength", float), ("masked-content", str),
+                       ("mask-blur", int), ("inpaint-area", str), ("padding", int), ("batch-count", int),
+                       ("width", int), ("height", int)):
+        gen.add_argument("--" + name, type=kind)
+    gen.add_argument("--color-match", action="store_const", const=True)
+    seg = p.add_argument_group("masks from prompts / segment everything")
+    seg.add_argument("--segmenter", choices=("sam", "grabcut"), default="sam", help="for manifest points/box")
+    seg.add_argument("--sam-model", help="SAM model id (default: the setting)")
+    seg.add_argument("--everything", action="store_true", help="images without mask/prompts: segment everything")
+    seg.add_argument("--keep-largest", type=int, help="keep the N largest segments")
+    seg.add_argument("--min-area", type=int, default=0)
+    seg.add_argument("--max-area", type=int)
+    seg.add_argument("--min-score", type=float, default=0.0)
+    seg.add_argument("--points-per-side", type=int, default=16)
+    seg.add_argument("--mask-grow", type=int, default=0, help="grow every mask by N pixels")
+    out = p.add_argument_group("outpaint")
+    for side in ("left", "right", "up", "down"):
+        out.add_argument(f"--expand-{side}", type=int, default=0, metavar="PX")
+    out.add_argument("--aspect", help="grow to an aspect preset, e.g. 16:9")
+    out.add_argument("--scale", type=float, help="grow by a factor 1.25 .. 2")
+    out.add_argument("--balance-x", type=float, default=0.5)
+    out.add_argument("--balance-y", type=float, default=0.5)
+    out.add_argument("--prefill", default="blur")
+    out.add_argument("--overlap", type=int, default=16)
+    out.add_argument("--strategy", choices=("all", "per_side"), default="all")
+    return p
+
+
+class _NoDefaults:
+    """Adds arguments with ``default=SUPPRESS``, so a sub-command's copy of a flag never overwrites
+    the value the main parser read before the sub-command."""
+
+    def __init__(self, target: Any):
+        self._target = target
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> _NoDefaults:
+        return _NoDefaults(self._target.add_argument_group(*args, **kwargs))
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target.add_argument(*args, **{**kwargs, "default": argparse.SUPPRESS})
+
+
+def _ia_flags_after_command(parser: argparse.ArgumentParser) -> None:
+    """Accept the --ia-* flags after a sub-command too."""
+    config.add_cli_arguments(_NoDefaults(parser))  # type: ignore[arg-type]
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from inpaint_anything.server import DEFAULT_HOST, DEFAULT_PORT
+
     parser = argparse.ArgumentParser(prog="python -m inpaint_anything", description="Inpaint Anything without the WebUI.")
     config.add_cli_arguments(parser)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("doctor", help="report packages, devices and the models folder")
+    serve_p = sub.add_parser("serve", help="run the standalone server (the default command)")
+    for p in (parser, serve_p):  # serve's options also work without the sub-command
+        default = None if p is parser else argparse.SUPPRESS
+        p.add_argument("--host", default=default, help=f"interface to listen on (default {DEFAULT_HOST})")
+        p.add_argument("--port", type=int, default=default, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
+        p.add_argument("--api-auth", default=default, metavar="USER:PASS[,USER:PASS]", help="require HTTP Basic auth")
+        p.add_argument("--log-level", default=default, choices=("critical", "error", "warning", "info", "debug"))
+    _ia_flags_after_command(serve_p)
+    _ia_flags_after_command(_add_batch_parser(sub))
+    _ia_flags_after_command(sub.add_parser("doctor", help="report packages, devices and the models folder"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from inpaint_anything.errors import IAError
+    from inpaint_anything.server import DEFAULT_HOST, DEFAULT_PORT
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = config.settings_from(None, args)
-    command = args.command or "doctor"
+    try:
+        settings = config.settings_from(None, args)
+    except IAError as exc:
+        parser.error(str(exc))
+    command = args.command or "serve"
     if command == "doctor":
         return doctor(settings)
+    if command == "batch":
+        return batch(settings, args)
+    if command == "serve":
+        args.host = args.host or DEFAULT_HOST
+        args.port = DEFAULT_PORT if args.port is None else args.port
+        args.log_level = args.log_level or "info"
+        return serve(settings, args)
     parser.error(f"unknown command {command!r}")
     return 2
 

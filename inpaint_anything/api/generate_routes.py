@@ -1,0 +1,233 @@
+"""Generating routes: inpaint, remove, outpaint (incl. zoom-out frames), stateless or on a session,
+and ``POST /batch``. Everything is checked before a job starts, so bad input is a 4xx even with
+``?async=true``."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Query
+
+from inpaint_anything.api.context import ApiContext, check_sam_model_id
+from inpaint_anything.api.payloads import result_payload
+from inpaint_anything.api.routes import ASYNC_DOC, ASYNC_RESPONSES
+from inpaint_anything.api.schemas import BatchBody, GenerateBody, InpaintBody, OutpaintBody, RemoveBody, dump
+from inpaint_anything.api.segment_routes import everything_options
+from inpaint_anything.errors import InvalidInputError
+from inpaint_anything.inpaint.request import InpaintRequest, infotext
+
+MAX_BATCH_ITEMS = 256
+SESSION_IMAGE = "This session already has its image; upload a new one with POST /sessions/{id}/image."
+
+
+def _check_options(options: dict[str, Any]) -> dict[str, Any]:
+    native = options.get("native_size")
+    if native is not None and not (native == 0 or (64 <= native <= 4096 and native % 8 == 0)):
+        raise InvalidInputError("native_size must be 0 (the model's) or a multiple of 8 from 64 to 4096.")
+    device = options.get("device")
+    if device in ("cuda", "mps"):
+        import torch
+
+        ok = torch.cuda.is_available() if device == "cuda" else bool(
+            getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+        if not ok:
+            raise InvalidInputError(f"The device {device!r} is not available here; use 'auto' or 'cpu'.")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def prepare(ctx: ApiContext, body: GenerateBody) -> tuple[InpaintRequest, Any]:
+    """The validated request and the backend of a generate body."""
+    request = InpaintRequest.from_dict(dump(body.request, exclude_unset=True))
+    backend = ctx.backend(body.backend, body.model, _check_options(dump(body.options)))
+    if body.backend == "diffusers":  # the infotext names the model, never a server path
+        from inpaint_anything.inpaint.diffusers_backend import HUB_MODELS
+
+        request = dataclasses.replace(request, model=body.model if body.model in HUB_MODELS else Path(body.model).name)
+    return request, backend
+
+
+def _payload(result: Any, request: InpaintRequest) -> dict[str, Any]:
+    img = result.images[0]
+    return result_payload(result.images, result.infotexts, result.seeds, size=[img.shape[1], img.shape[0]],
+                          parameters=getattr(result, "request", request).to_dict())
+
+
+def add_routes(router: APIRouter, ctx: ApiContext) -> None:
+    def start(session_id: str | None, image: str | None, mask: str | None, need_mask: bool):
+        """The workspace to work on: the session's (mask optionally replaced) or a scratch one."""
+        if session_id is None:
+            if image is None or (need_mask and mask is None):
+                what = "'image' and 'mask'" if need_mask else "'image'"
+                raise InvalidInputError(f"Send {what} (base64), or work on a session (POST /sessions/{{id}}/...).")
+            ws = ctx.scratch()
+            ws.set_image(ctx.image(image))
+        else:
+            ws = ctx.workspace(session_id)
+            if image is not None:
+                raise InvalidInputError(SESSION_IMAGE)
+        if mask is not None:
+            ws.set_mask(ctx.mask(mask, ws.require_image().shape[:2]))
+        if need_mask:
+            ws.require_mask()
+        return ws
+
+    # ------------------------------------------------------------------ inpaint
+    def inpaint(session_id: str | None, body: InpaintBody, asynchronous: bool) -> Any:
+        request, backend = prepare(ctx, body)
+        ws = start(session_id, body.image, body.mask, True)
+        return ctx.run("inpaint", lambda job: _payload(ws.inpaint(request, backend, job), request), asynchronous)
+
+    @router.post("/inpaint", responses=ASYNC_RESPONSES)
+    def inpaint_stateless(body: InpaintBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+        """Inpaint the mask of an image with a backend (diffusers model, cleaner, or the WebUI's)."""
+        return inpaint(None, body, asynchronous)
+
+    @router.post("/sessions/{session_id}/inpaint", responses=ASYNC_RESPONSES)
+    def inpaint_session(session_id: str, body: InpaintBody,
+                        asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+        """Inpaint the session's mask (``mask`` in the body replaces it first)."""
+        return inpaint(session_id, body, asynchronous)
+
+    # ------------------------------------------------------------------ remove
+    def remove(session_id: str | None, body: RemoveBody, asynchronous: bool) -> Any:
+        from inpaint_anything.inpaint.cleaner import removal_request
+
+        request = removal_request(mask_blur=body.mask_blur, padding=body.padding).validated()
+        backend = ctx.backend("cleaner", body.method)
+        ws = start(session_id, body.image, body.mask, True)
+        return ctx.run("remove object", lambda job: _payload(ws.inpaint(request, backend, job, kind="remove"), request),
+                       asynchronous)
+
+    @router.post("/remove", responses=ASYNC_RESPONSES)
+    def remove_stateless(body: RemoveBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+        """Remove the masked object without a prompt (Telea, NS, PatchMatch or LaMa)."""
+        return remove(None, body, asynchronous)
+
+    @router.post("/sessions/{session_id}/remove", responses=ASYNC_RESPONSES)
+    def remove_session(session_id: str, body: RemoveBody,
+                       asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+        return remove(session_id, body, asynchronous)
+
+    # ------------------------------------------------------------------ outpaint
+    def outpaint(session_id: str | None, body: OutpaintBody, asynchronous: bool) -> Any:
+        from inpaint_anything.batch import plan_expansion
+        from inpaint_anything.imaging import check_size
+        from inpaint_anything.outpaint.engine import OutpaintSettings
+
+        request, backend = prepare(ctx, body)
+        ws = start(session_id, body.image, None, False)
+        w, h = ws.size
+        if body.zoom_out is not None:
+            if "expansion" in dump(body, exclude_unset=True):
+                raise InvalidInputError("Give either 'expansion' (one outpaint) or 'zoom_out' (frames), not both.")
+            return _zoom(ws, body, request, backend, asynchronous)
+        settings = OutpaintSettings(plan_expansion(dump(body.expansion), w, h), body.prefill, body.overlap_px,
+                                    body.strategy).validated((w, h))
+        cw, ch = settings.expansion.canvas_size
+        check_size(ch, cw, ctx.max_pixels)
+        return ctx.run("outpaint", lambda job: _payload(ws.outpaint(settings, request, backend, job), request),
+                       asynchronous)
+
+    def _zoom(ws: Any, body: OutpaintBody, request: InpaintRequest, backend: Any, asynchronous: bool) -> Any:
+        from inpaint_anything.outpaint.engine import (
+            MAX_ZOOM_STEPS,
+            ZOOM_SCALE_RANGE,
+            zoom_expansion,
+            zoom_out,
+        )
+        from inpaint_anything.workspace import Result
+
+        z = body.zoom_out
+        if not 1 <= z.steps <= MAX_ZOOM_STEPS:
+            raise InvalidInputError(f"Zoom-out steps must be from 1 to {MAX_ZOOM_STEPS}.")
+        if not ZOOM_SCALE_RANGE[0] <= z.scale <= ZOOM_SCALE_RANGE[1]:
+            raise InvalidInputError(f"The zoom per step must be between {ZOOM_SCALE_RANGE[0]} and {ZOOM_SCALE_RANGE[1]}.")
+        if z.prompts is not None and len(z.prompts) != z.steps:
+            raise InvalidInputError(f"Give one prompt per zoom-out step: {z.steps} steps but {len(z.prompts)} prompts.")
+        w, h = ws.size
+        zoom_expansion(w, h, z.scale)  # raises when the zoom adds no border at this size
+        req = request.resolved()  # a concrete seed, so every frame's infotext can name its own
+        source = ws.image if ws.alpha is None else np.dstack([ws.image, ws.alpha])
+
+        def work(job) -> dict[str, Any]:
+            frames = zoom_out(source, z.steps, z.scale, req, backend, z.prompts, job, prefill=body.prefill,
+                              overlap_px=body.overlap_px, strategy=body.strategy, max_pixels=ctx.max_pixels)
+            seeds = [(req.seed + k) % 2**32 for k in range(len(frames))]
+            texts = [infotext(dataclasses.replace(req, seed=s, prompt=(z.prompts or [None] * len(frames))[k] or req.prompt),
+                              (w, h), {"Inpaint backend": backend.name, "Zoom out step": f"{k + 1}/{len(frames)}",
+                                       "Zoom per step": z.scale, "Outpaint pre-fill": body.prefill})
+                     for k, s in enumerate(seeds)]
+            ws.results.extend(Result(f, t, s, "zoom") for f, t, s in zip(frames, texts, seeds, strict=True))
+            return result_payload(frames, texts, seeds, size=[w, h], parameters=req.to_dict())
+
+        return ctx.run("zoom out", work, asynchronous)
+
+    @router.post("/outpaint", responses=ASYNC_RESPONSES)
+    def outpaint_stateless(body: OutpaintBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+        """Extend an image (pixels per side, aspect preset or scale; pre-fill; any backend), or make
+        zoom-out frames."""
+        return outpaint(None, body, asynchronous)
+
+    @router.post("/sessions/{session_id}/outpaint", responses=ASYNC_RESPONSES)
+    def outpaint_session(session_id: str, body: OutpaintBody,
+                         asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+        return outpaint(session_id, body, asynchronous)
+
+    # ------------------------------------------------------------------ batch
+    @router.post("/batch", responses=ASYNC_RESPONSES)
+    def batch(body: BatchBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+        """Many images in one job; a bad item is reported in its entry and the rest continues."""
+        from inpaint_anything.batch import BatchItem, BatchOptions, BatchRunner, KeepRule, try_item
+        from inpaint_anything.inpaint.cleaner import removal_request
+
+        if not 1 <= len(body.items) <= MAX_BATCH_ITEMS:
+            raise InvalidInputError(f"Send 1 to {MAX_BATCH_ITEMS} items.")
+        if body.op == "remove":
+            given = dump(body.request, exclude_unset=True)
+            request = removal_request(**{k: given[k] for k in ("mask_blur", "padding", "seed") if k in given})
+            backend = ctx.backend("cleaner", body.method)
+        else:
+            request, backend = prepare(ctx, body)
+        everything, keep = None, None
+        if body.everything is not None:
+            _, everything, keep = everything_options(body.everything)
+        options = BatchOptions(op=body.op, request=request, method=body.method, segmenter=body.segmenter,
+                               sam_model=check_sam_model_id(body.sam_model), everything=everything,
+                               keep=keep or (KeepRule() if everything is not None else None), mask_grow=body.mask_grow,
+                               expansion=dump(body.expansion), prefill=body.prefill, overlap_px=body.overlap_px,
+                               strategy=body.strategy).validated()
+        names = [it.name or f"item-{n}" for n, it in enumerate(body.items)]
+        items = [BatchItem(name, it.image, it.mask, it.points, it.labels, it.box, it.prompt)
+                 for name, it in zip(names, body.items, strict=True)]
+
+        class _Runner(BatchRunner):
+            def load_image(self, source: Any, what: str = "image") -> np.ndarray:
+                return ctx.image(source, what) if isinstance(source, str) else super().load_image(source, what)
+
+        def work(job) -> dict[str, Any]:
+            runner = _Runner(ctx.app, options, backend)
+            job.begin(f"batch {body.op}", len(items))
+            out, stopped = [], False
+            for n, item in enumerate(items):
+                status, value = ("interrupted", None) if stopped or job.interrupted else try_item(runner, item, job)
+                if status == "done":
+                    out.append({"name": item.name, "status": "done",
+                                **result_payload([v[0] for v in value], [v[1] for v in value], [])})
+                    out[-1].pop("seeds")
+                elif status == "failed":
+                    out.append({"name": item.name, "status": "failed", "reason": value})
+                else:
+                    stopped = True
+                    out.append({"name": item.name, "status": "skipped", "reason": "interrupted"})
+                if not stopped:
+                    job.next_job(f"{n + 1}/{len(items)} {item.name}")
+            counts = {s: sum(1 for o in out if o["status"] == s) for s in ("done", "failed", "skipped")}
+            return {"items": out, "counts": counts, "interrupted": stopped}
+
+        return ctx.run(f"batch {body.op}", work, asynchronous)
+
+
+__all__ = ["add_routes", "prepare"]

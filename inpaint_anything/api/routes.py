@@ -1,0 +1,258 @@
+"""The REST API router (``/inpaint-anything/v1``): models, sessions, tasks; segmenting and generating
+routes live in :mod:`.segment_routes` and :mod:`.generate_routes`.
+
+``build_router(app)`` returns an ``APIRouter`` that the standalone server and the WebUI adapter
+include in their FastAPI app. Errors come back as ``{"detail": "<message>"}`` with the status of the
+:class:`~inpaint_anything.errors.IAError` (pydantic validation stays FastAPI's 422).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from inpaint_anything import __version__
+from inpaint_anything.api import API_PREFIX
+from inpaint_anything.api.codec import png_bytes
+from inpaint_anything.api.context import ApiContext, IARoute, check_sam_model_id
+from inpaint_anything.api.payloads import mask_payload
+from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry, plain_job
+from inpaint_anything.errors import IAError, InvalidInputError
+
+if TYPE_CHECKING:
+    from inpaint_anything.app import App
+
+API_VERSION = 1
+
+
+class UnsupportedMediaError(IAError):
+    status_code = 415
+
+
+PNG_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "A PNG image."}}
+ASYNC_DOC = "Run in the background: answer 202 with a task id at once; poll GET /tasks/{task_id}."
+ASYNC_RESPONSES: dict[int | str, dict[str, Any]] = {202: {"description": "With async=true: the queued task."}}
+
+
+def upload_body(field: str, doc: str) -> dict[str, Any]:
+    """OpenAPI request body of a route that takes JSON ``{field: base64}`` or a multipart file."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object", "required": [field], "additionalProperties": False,
+                                                "properties": {field: {"type": "string", "description": doc}}}},
+                "multipart/form-data": {"schema": {"type": "object", "required": [field],
+                                                   "properties": {field: {"type": "string", "format": "binary"}}}},
+            },
+        }
+    }
+
+
+async def read_upload(request: Request, field: str) -> str | bytes:
+    """The ``field`` of a JSON body (base64 text) or of a multipart form (file bytes or text)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        try:
+            form = await request.form()
+        except Exception as exc:  # starlette raises several types for malformed uploads
+            raise InvalidInputError(f"The multipart upload could not be read ({type(exc).__name__}).") from None
+        try:
+            item = form.get(field)
+            if item is None:
+                raise InvalidInputError(f"Send the file in a form field named {field!r}.")
+            if isinstance(item, str):
+                return item
+            return await item.read()
+        finally:
+            await form.close()
+    if ctype in ("application/json", ""):
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            raise InvalidInputError("The request body is not valid JSON.") from None
+        if not isinstance(body, dict) or not isinstance(body.get(field), str):
+            raise InvalidInputError(f"Send JSON {{\"{field}\": \"<base64>\"}} or a multipart upload with a {field!r} file.")
+        extra = sorted(set(body) - {field})
+        if extra:
+            raise InvalidInputError(f"Unknown field(s): {', '.join(extra)}.")
+        return body[field]
+    raise UnsupportedMediaError(f"Send JSON or multipart/form-data, not {ctype}.")
+
+
+def build_router(app: App, *, auth_dependency: Callable[..., Any] | None = None,
+                 job_factory: JobFactory | None = None, tasks: TaskRegistry | None = None) -> APIRouter:
+    """The API router for ``app``.
+
+    ``auth_dependency`` guards every route; ``job_factory(name)`` is a context manager yielding the
+    JobControl of one job (the WebUI adapter holds the host's queue lock in it); ``tasks`` is the
+    registry for ``?async=true`` jobs (default: a new one using ``job_factory``).
+    """
+    from inpaint_anything.api import generate_routes, segment_routes
+
+    factory = job_factory or plain_job
+    ctx = ApiContext(app, tasks or TaskRegistry(factory), factory)
+    deps = [Depends(auth_dependency)] if auth_dependency is not None else []
+    router = APIRouter(prefix=API_PREFIX, route_class=IARoute, dependencies=deps, tags=["Inpaint Anything"])
+    _meta_routes(router, ctx)
+    _session_routes(router, ctx)
+    segment_routes.add_routes(router, ctx)
+    generate_routes.add_routes(router, ctx)
+    return router
+
+
+def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
+    app = ctx.app
+
+    @router.get("/version")
+    def version() -> dict[str, Any]:
+        return {"version": __version__, "api_version": API_VERSION}
+
+    @router.get("/models/sam")
+    def sam_models() -> dict[str, Any]:
+        return {"models": [m.as_dict() for m in app.sam_models()], "default": app.settings.default_sam_model,
+                "offline": bool(app.settings.offline)}
+
+    @router.post("/models/sam/{model_id}/download", responses=ASYNC_RESPONSES)
+    def download_sam(model_id: str, asynchronous: bool = Query(True, alias="async", description=ASYNC_DOC)) -> Any:
+        """Download a catalogue model (a task; ``async=false`` waits for it)."""
+        from inpaint_anything.models.catalogue import get_entry
+
+        check_sam_model_id(model_id)
+        if model_id.startswith("file:"):
+            app.sam_model_path(model_id)  # 404 when the file is not there
+        else:
+            get_entry(model_id)  # 404 for unknown ids
+            if app.settings.offline:
+                app.sam_model_path(model_id, download=True)  # offline: present, or OfflineError now
+
+        def work(job) -> dict[str, Any]:
+            def progress(done: int, total: int | None) -> bool:
+                if job.interrupted:
+                    return False
+                job.step(int(done), int(total or 0), f"downloading {model_id}")
+                return True
+
+            path = app.sam_model_path(model_id, download=True, progress=progress, cancel=lambda: job.interrupted)
+            return {"model": model_id, "path": str(path), "size_bytes": path.stat().st_size}
+
+        return ctx.run(f"download {model_id}", work, asynchronous)
+
+    @router.get("/models/inpaint")
+    def inpaint_models() -> dict[str, Any]:
+        from inpaint_anything.inpaint.cleaner import available_cleaners
+        from inpaint_anything.outpaint.prefill import PREFILLS
+
+        lama = app.models_dir / "big-lama.pt"
+        return {"diffusers": app.inpaint_models(), "cleaner": available_cleaners(str(lama) if lama.is_file() else None),
+                "prefills": list(PREFILLS)}
+
+    @router.get("/backends")
+    def backends() -> dict[str, Any]:
+        return {"backends": app.available_backends()}
+
+    @router.get("/tasks")
+    def list_tasks() -> dict[str, Any]:
+        return {"tasks": [t.snapshot(include_result=False) for t in ctx.tasks.list()]}
+
+    @router.get("/tasks/{task_id}")
+    def get_task(task_id: str, include_result: bool = True) -> dict[str, Any]:
+        return ctx.tasks.get(task_id).snapshot(include_result)
+
+    @router.post("/tasks/{task_id}/interrupt")
+    def interrupt_task(task_id: str) -> dict[str, Any]:
+        return ctx.tasks.interrupt(task_id).snapshot(include_result=False)
+
+
+def _session_routes(router: APIRouter, ctx: ApiContext) -> None:
+    @router.post("/sessions")
+    def create_session() -> dict[str, Any]:
+        return {"session_id": ctx.new_session()}
+
+    @router.delete("/sessions/{session_id}")
+    def delete_session(session_id: str) -> dict[str, Any]:
+        ctx.drop_session(session_id)
+        return {"session_id": session_id, "deleted": True}
+
+    @router.post("/sessions/{session_id}/image", openapi_extra=upload_body("image", "base64 or data URL"))
+    async def set_image(session_id: str, request: Request) -> dict[str, Any]:
+        """Upload the session's image (JSON base64 or a multipart file); the mask starts empty."""
+        ws = ctx.workspace(session_id)
+        data = await read_upload(request, "image")
+
+        def work() -> dict[str, Any]:
+            image = ctx.image(data)
+            width, height = ws.set_image(image)
+            return {"width": width, "height": height, "has_alpha": image.shape[2] == 4}
+
+        return await run_in_threadpool(work)
+
+    @router.post("/sessions/{session_id}/mask", openapi_extra=upload_body("mask", "base64 or data URL; white = selected"))
+    async def set_mask(session_id: str, request: Request) -> dict[str, Any]:
+        """Replace the session's mask (same size as its image)."""
+        ws = ctx.workspace(session_id)
+        data = await read_upload(request, "mask")
+
+        def work() -> dict[str, Any]:
+            shape = ws.require_image().shape[:2]
+            return mask_payload(ws.set_mask(ctx.mask(data, shape)))
+
+        return await run_in_threadpool(work)
+
+    @router.get("/sessions/{session_id}/mask", response_class=Response, responses=PNG_RESPONSE)
+    def get_mask(session_id: str) -> Response:
+        """The mask as a grayscale PNG (255 = selected)."""
+        ws = ctx.workspace(session_id)
+        img = ws.require_image()
+        mask = ws.mask if ws.mask is not None else np.zeros(img.shape[:2], bool)
+        return Response(png_bytes(mask), media_type="image/png")
+
+    @router.get("/sessions/{session_id}/mask/alpha", response_class=Response, responses=PNG_RESPONSE)
+    def get_mask_alpha(session_id: str) -> Response:
+        """The image with the mask as its alpha channel (transparent = not selected)."""
+        ws = ctx.workspace(session_id)
+        img = ws.require_image()
+        mask = ws.mask if ws.mask is not None else np.zeros(img.shape[:2], bool)
+        return Response(png_bytes(np.dstack([img, mask.astype(np.uint8) * 255])), media_type="image/png")
+
+    @router.get("/sessions/{session_id}")
+    def session_info(session_id: str) -> dict[str, Any]:
+        ws = ctx.workspace(session_id)
+        size = None if ws.image is None else [ws.image.shape[1], ws.image.shape[0]]
+        return {"session_id": session_id, "size": size, "has_alpha": ws.alpha is not None,
+                "selected_pixels": 0 if ws.mask is None else int(ws.mask.sum()), "sam_model": ws.sam_model,
+                "segments": None if ws.segment_map is None else len(ws.segment_map), "results": len(ws.results)}
+
+    @router.get("/sessions/{session_id}/results")
+    def list_results(session_id: str) -> dict[str, Any]:
+        ws = ctx.workspace(session_id)
+        return {"results": [{"index": i, "kind": r.kind, "seed": r.seed, "infotext": r.infotext,
+                             "size": [r.image.shape[1], r.image.shape[0]]} for i, r in enumerate(ws.results)]}
+
+    def _result(session_id: str, index: int):
+        ws = ctx.workspace(session_id)
+        if not 0 <= index < len(ws.results):
+            raise NotFoundError(f"There is no result {index}; this session has {len(ws.results)}.")
+        return ws, ws.results[index]
+
+    @router.get("/sessions/{session_id}/results/{index}", response_class=Response, responses=PNG_RESPONSE)
+    def get_result(session_id: str, index: int) -> Response:
+        """A result as PNG with its infotext."""
+        _, result = _result(session_id, index)
+        return Response(png_bytes(result.image, result.infotext), media_type="image/png")
+
+    @router.post("/sessions/{session_id}/results/{index}/use")
+    def use_result(session_id: str, index: int) -> dict[str, Any]:
+        """Make a result the session's image (to chain edits); the mask starts empty."""
+        ws, _ = _result(session_id, index)
+        width, height = ws.use_result(index)
+        return {"width": width, "height": height}
+
+
+__all__ = ["API_PREFIX", "API_VERSION", "ASYNC_DOC", "ASYNC_RESPONSES", "build_router", "read_upload", "upload_body"]

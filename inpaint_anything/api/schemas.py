@@ -1,0 +1,305 @@
+"""Request bodies of the REST API (pydantic models that work on pydantic 1.10 and 2.x).
+
+Only portable features are used: ``BaseModel``, ``Field``, strict scalar types and ``Literal``. The
+one version difference (forbidding unknown fields) sits in :class:`ApiModel`; :func:`dump` and
+:func:`parse` hide ``dict()``/``model_dump()`` and ``parse_obj()``/``model_validate()``. Ranges are
+checked by the core (e.g. :meth:`InpaintRequest.validated`), which words its messages for users.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
+
+from inpaint_anything.inpaint.request import InpaintRequest
+
+PYDANTIC_V2 = int(pydantic.VERSION.split(".")[0]) >= 2
+
+if PYDANTIC_V2:
+
+    class ApiModel(BaseModel):
+        """Base of every body: unknown fields are an error (a typo never passes silently)."""
+
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+else:
+
+    class ApiModel(BaseModel):  # type: ignore[no-redef]
+        """Base of every body: unknown fields are an error (a typo never passes silently)."""
+
+        class Config:
+            extra = "forbid"
+
+
+def dump(model: BaseModel, *, exclude_unset: bool = False) -> dict[str, Any]:
+    """The model as a plain dict on either pydantic major."""
+    if PYDANTIC_V2:
+        return model.model_dump(exclude_unset=exclude_unset)
+    return model.dict(exclude_unset=exclude_unset)
+
+
+def parse(cls: type[BaseModel], data: Any) -> Any:
+    """Validate ``data`` into ``cls`` on either pydantic major (raises pydantic.ValidationError)."""
+    if PYDANTIC_V2:
+        return cls.model_validate(data)
+    return cls.parse_obj(data)
+
+
+_D = InpaintRequest()
+ImageB64 = StrictStr  # base64 PNG/JPEG/WebP, or a data URL
+IMAGE_DOC = "Image as base64 (PNG, JPEG or WebP) or a data URL."
+MASK_DOC = "Mask image as base64 or a data URL: white (or opaque where it has transparency) = selected."
+
+MaskMode = Literal["replace", "add", "subtract"]
+MaskOp = Literal["grow", "shrink", "fill_holes", "remove_specks", "invert", "clear", "all"]
+Cleaner = Literal["telea", "ns", "patchmatch", "lama"]
+Prefill = Literal["blur", "edge", "reflect", "telea", "ns", "patchmatch", "noise", "solid"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+
+
+# ---------------------------------------------------------------------------------------------- images
+class ImageBody(ApiModel):
+    image: ImageB64 = Field(..., description=IMAGE_DOC)
+
+
+class MaskBody(ApiModel):
+    mask: ImageB64 = Field(..., description=MASK_DOC)
+
+
+# ---------------------------------------------------------------------------------------------- segmenting
+class PointsPrompt(ApiModel):
+    points: list[list[float]] = Field(..., description="[[x, y], ...] in pixels, or [[x, y, label], ...].")
+    labels: list[StrictInt] | None = Field(None, description="1 = object, 0 = background (default: all 1).")
+    model: StrictStr | None = Field(None, description="SAM model id from GET /models/sam (default: the setting).")
+    multimask: StrictBool = Field(True, description="Several candidates for a single point.")
+
+
+class PointsSegmentBody(PointsPrompt):
+    image: ImageB64 = Field(..., description=IMAGE_DOC)
+
+
+class BoxPrompt(ApiModel):
+    box: list[float] = Field(..., description="[x0, y0, x1, y1] in pixels.")
+    points: list[list[float]] | None = None
+    labels: list[StrictInt] | None = None
+    model: StrictStr | None = None
+
+
+class BoxSegmentBody(BoxPrompt):
+    image: ImageB64 = Field(..., description=IMAGE_DOC)
+
+
+class KeepRuleBody(ApiModel):
+    """Which segments of 'segment everything' become the mask."""
+
+    largest: StrictInt | None = Field(None, description="Keep the N largest segments (after the area limits).")
+    min_area: StrictInt = Field(0, description="Drop segments smaller than this (pixels).")
+    max_area: StrictInt | None = Field(None, description="Drop segments larger than this (pixels).")
+    min_score: float = Field(0.0, description="Drop segments whose predicted IoU is lower.")
+    indices: list[StrictInt] | None = Field(None, description="Keep exactly these segment indices.")
+
+
+class EverythingOptions(ApiModel):
+    model: StrictStr | None = None
+    points_per_side: StrictInt = Field(16, description="Grid size, 1..64 (16 -> 256 clicks).")
+    pred_iou_thresh: float = 0.86
+    stability_thresh: float = 0.90
+    min_area_frac: float = 0.0005
+    box_nms_thresh: float = 0.7
+    max_side: StrictInt = Field(1024, description="Long side of the returned colour map, 16..4096.")
+    keep: KeepRuleBody | None = Field(None, description="Make the kept segments the mask.")
+    include_masks: StrictBool = Field(True, description="Return each segment's full-size mask.")
+    max_masks: StrictInt = Field(256, description="At most this many segment masks are returned.")
+
+
+class EverythingSegmentBody(EverythingOptions):
+    image: ImageB64 = Field(..., description=IMAGE_DOC)
+
+
+class SessionEverythingBody(EverythingOptions):
+    include_masks: StrictBool = False
+
+
+class GrabCutPrompt(ApiModel):
+    box: list[float] | None = Field(None, description="[x0, y0, x1, y1] around the object.")
+    points: list[list[float]] | None = None
+    labels: list[StrictInt] | None = None
+    mode: MaskMode = "replace"
+
+
+class GrabCutSegmentBody(ApiModel):
+    image: ImageB64 = Field(..., description=IMAGE_DOC)
+    box: list[float] | None = None
+    points: list[list[float]] | None = None
+    labels: list[StrictInt] | None = None
+    iterations: StrictInt = Field(5, description="1..20")
+
+
+class ClickBody(ApiModel):
+    x: float
+    y: float
+    positive: StrictBool = True
+    model: StrictStr | None = None
+    multimask: StrictBool = True
+    reset: StrictBool = Field(False, description="Forget the previous points first.")
+
+
+class ScribbleBody(ApiModel):
+    scribble: ImageB64 = Field(..., description="Scribble image (image or segment-map size), white = drawn.")
+    mode: MaskMode = "add"
+    ignore_unsegmented: StrictBool = True
+
+
+class MaskOpBody(ApiModel):
+    op: MaskOp
+    px: StrictInt = Field(0, description="Radius / area in pixels where the operation takes one.")
+
+
+class Stroke(ApiModel):
+    mode: Literal["add", "erase"] = "add"
+    radius: float = 8.0
+    points: list[list[float]] = Field(..., description="[[x, y], ...]")
+
+
+class BrushBody(ApiModel):
+    strokes: list[Stroke]
+
+
+# ---------------------------------------------------------------------------------------------- generating
+class RequestParams(ApiModel):
+    """The fields of InpaintRequest (see its docstring); unset ones take its defaults."""
+
+    prompt: StrictStr = _D.prompt
+    negative_prompt: StrictStr = _D.negative_prompt
+    seed: StrictInt = Field(_D.seed, description="-1 = random")
+    steps: StrictInt = _D.steps
+    cfg_scale: float = _D.cfg_scale
+    sampler: StrictStr = _D.sampler
+    scheduler: StrictStr = _D.scheduler
+    denoising_strength: float = _D.denoising_strength
+    masked_content: Literal["fill", "original", "latent noise", "latent nothing"] = _D.masked_content  # type: ignore[assignment]
+    mask_blur: StrictInt = _D.mask_blur
+    inpaint_area: Literal["whole", "only masked"] = _D.inpaint_area  # type: ignore[assignment]
+    padding: StrictInt = _D.padding
+    color_match: StrictBool = _D.color_match
+    batch_count: StrictInt = _D.batch_count
+    width: StrictInt = Field(_D.width, description="0 = the model's native resolution")
+    height: StrictInt = _D.height
+
+
+class BackendOptions(ApiModel):
+    native_size: StrictInt | None = Field(None, description="Force the processing resolution (0 = the model's).")
+    device: Device | None = None
+
+
+class GenerateBody(ApiModel):
+    backend: StrictStr = Field("diffusers", description="diffusers | cleaner | a registered backend (GET /backends).")
+    model: StrictStr = Field("", description="Model from GET /models/inpaint (cleaner: telea, ns, patchmatch, lama).")
+    options: BackendOptions = Field(default_factory=BackendOptions)
+    request: RequestParams = Field(default_factory=RequestParams)
+
+
+class InpaintBody(GenerateBody):
+    image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.")
+    mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.")
+
+
+class RemoveBody(ApiModel):
+    image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.")
+    mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.")
+    method: Cleaner = "telea"
+    mask_blur: StrictInt = 2
+    padding: StrictInt = 64
+
+
+class ExpansionBody(ApiModel):
+    """How much to add: ``pixels`` per side, an ``aspect`` preset, or a ``scale`` factor."""
+
+    mode: Literal["pixels", "aspect", "scale"] = "pixels"
+    left: StrictInt = 0
+    right: StrictInt = 0
+    up: StrictInt = 0
+    down: StrictInt = 0
+    preset: StrictStr = Field("16:9", description="aspect mode: 1:1, 4:3, 3:4, 3:2, 2:3, 16:9, 9:16, 21:9, 9:21")
+    scale: float = Field(1.5, description="scale mode: 1.25 .. 2")
+    balance_x: float = Field(0.5, description="0 = all on the left, 1 = all on the right")
+    balance_y: float = Field(0.5, description="0 = all at the top, 1 = all at the bottom")
+
+
+class ZoomOutBody(ApiModel):
+    steps: StrictInt = Field(4, description="Number of frames; each shrinks the previous one and outpaints the border.")
+    scale: float = Field(1.5, description="Zoom per step, 1.05 .. 4.")
+    prompts: list[StrictStr | None] | None = Field(None, description="One prompt per step (null keeps the main one).")
+
+
+class OutpaintBody(GenerateBody):
+    image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.")
+    expansion: ExpansionBody = Field(default_factory=ExpansionBody)
+    prefill: Prefill = "blur"
+    overlap_px: StrictInt = Field(16, description="How far the repainted band reaches into the original (0..256).")
+    strategy: Literal["all", "per_side"] = Field("all", description="One pass, or one pass per side.")
+    zoom_out: ZoomOutBody | None = Field(None, description="Make zoom-out frames (the image's size) instead of "
+                                                             "one larger outpaint; 'expansion' is then not used.")
+
+
+# ---------------------------------------------------------------------------------------------- batch
+class BatchItemBody(ApiModel):
+    name: StrictStr | None = Field(None, description="Used in the report (default: item-<n>).")
+    image: ImageB64
+    mask: ImageB64 | None = None
+    points: list[list[float]] | None = None
+    labels: list[StrictInt] | None = None
+    box: list[float] | None = None
+    prompt: StrictStr | None = Field(None, description="Overrides request.prompt for this item.")
+
+
+class BatchBody(GenerateBody):
+    op: Literal["inpaint", "remove", "outpaint"] = "inpaint"
+    items: list[BatchItemBody]
+    method: Cleaner = Field("telea", description="remove: the cleaner")
+    segmenter: Literal["sam", "grabcut"] = Field("sam", description="For items with points/box instead of a mask.")
+    sam_model: StrictStr | None = None
+    everything: EverythingOptions | None = Field(None, description="Items without mask or prompts: segment "
+                                                                   "everything and keep segments by the rule.")
+    mask_grow: StrictInt = 0
+    expansion: ExpansionBody = Field(default_factory=ExpansionBody)
+    prefill: Prefill = "blur"
+    overlap_px: StrictInt = 16
+    strategy: Literal["all", "per_side"] = "all"
+
+
+__all__ = [
+    "PYDANTIC_V2",
+    "ApiModel",
+    "BackendOptions",
+    "BatchBody",
+    "BatchItemBody",
+    "BoxPrompt",
+    "BoxSegmentBody",
+    "BrushBody",
+    "ClickBody",
+    "EverythingOptions",
+    "EverythingSegmentBody",
+    "ExpansionBody",
+    "GenerateBody",
+    "GrabCutPrompt",
+    "GrabCutSegmentBody",
+    "ImageBody",
+    "InpaintBody",
+    "KeepRuleBody",
+    "MaskBody",
+    "MaskOpBody",
+    "OutpaintBody",
+    "PointsPrompt",
+    "PointsSegmentBody",
+    "RemoveBody",
+    "RequestParams",
+    "ScribbleBody",
+    "SessionEverythingBody",
+    "Stroke",
+    "ZoomOutBody",
+    "dump",
+    "parse",
+]
