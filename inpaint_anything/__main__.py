@@ -65,8 +65,17 @@ def serve(settings: config.Settings, args: argparse.Namespace) -> int:
             print("warning: listening beyond this machine without --api-auth; anyone on the network can use it.",
                   flush=True)
 
+    ui_builder = None
+    if not args.no_ui:
+        try:
+            from inpaint_anything.ui.standalone import mount_ui
+
+            ui_builder = mount_ui
+        except ImportError as exc:  # no gradio: the API still works
+            print(f"gradio is not available ({exc}); serving the REST API only.", file=sys.stderr)
     try:
-        run_server(settings, args.host, args.port, api_auth=args.api_auth, log_level=args.log_level, announce=announce)
+        run_server(settings, args.host, args.port, api_auth=args.api_auth, log_level=args.log_level, announce=announce,
+                   ui_builder=ui_builder)
     except OSError as exc:
         print(f"Could not start the server on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
@@ -246,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=default, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
         p.add_argument("--api-auth", default=default, metavar="USER:PASS[,USER:PASS]", help="require HTTP Basic auth")
         p.add_argument("--log-level", default=default, choices=("critical", "error", "warning", "info", "debug"))
+        p.add_argument("--no-ui", action="store_true", default=default, help="serve only the REST API (no gradio page)")
     _ia_flags_after_command(serve_p)
     _ia_flags_after_command(_add_batch_parser(sub))
     _ia_flags_after_command(sub.add_parser("doctor", help="report packages, devices and the models folder"))
@@ -271,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         args.host = args.host or DEFAULT_HOST
         args.port = DEFAULT_PORT if args.port is None else args.port
         args.log_level = args.log_level or "info"
+        args.no_ui = bool(getattr(args, "no_ui", False))
         return serve(settings, args)
     parser.error(f"unknown command {command!r}")
     return 2

@@ -7,12 +7,11 @@ where the gradio UI gets mounted (it then owns ``/``; without it ``/`` is a smal
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
 import secrets
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from inpaint_anything import __version__
@@ -79,12 +78,10 @@ def create_app(settings: Settings | None = None, ui_builder: UiBuilder | None = 
     core = app if app is not None else App(settings)
     tasks = TaskRegistry(job_factory or plain_job)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Any) -> AsyncIterator[None]:
-        yield
-        tasks.shutdown()
-
-    fastapi_app = FastAPI(title="Inpaint Anything", version=__version__, lifespan=lifespan)
+    # startup/shutdown events rather than a lifespan function: gradio's mount registers a startup
+    # event (its queue) that a custom lifespan would skip on gradio 3.
+    fastapi_app = FastAPI(title="Inpaint Anything", version=__version__)
+    fastapi_app.add_event_handler("shutdown", tasks.shutdown)
     fastapi_app.state.ia_app = core
     fastapi_app.state.ia_tasks = tasks
     auth = basic_auth_dependency(api_auth) if api_auth else None
