@@ -28,7 +28,7 @@ import numpy as np
 
 from inpaint_anything.errors import IAError, InvalidInputError, JobInterrupted
 from inpaint_anything.inpaint.request import InpaintRequest
-from inpaint_anything.jobs import JobControl
+from inpaint_anything.jobs import ChildJob, JobControl
 
 log = logging.getLogger(__name__)
 
@@ -173,23 +173,6 @@ class BatchOptions:
                                         f"{', '.join(STRATEGIES)}.")
         self.request.validated()
         return self
-
-
-class _ItemJob(JobControl):
-    """One item's job: steps and interrupts go to the batch job; its sub-job counter stays local."""
-
-    def __init__(self, parent: JobControl):
-        super().__init__()
-        self._parent = parent
-
-    def step(self, step_no: int, step_count: int, text: str = "") -> None:
-        self._parent.step(step_no, step_count, text)
-
-    def check(self) -> None:
-        self._parent.check()
-
-    def interrupt(self) -> None:
-        self._parent.interrupt()
 
 
 class BatchRunner:
@@ -392,7 +375,7 @@ def try_item(runner: BatchRunner, item: BatchItem, job: JobControl) -> tuple[str
     """Run one item under the batch ``job``: ("done", [(image, infotext)]), ("failed", reason) or
     ("interrupted", None). Only an interrupt stops a batch; every other error is the item's."""
     try:
-        return "done", runner.run_item(item, _ItemJob(job))
+        return "done", runner.run_item(item, ChildJob(job))
     except JobInterrupted:
         return "interrupted", None
     except (IAError, OSError) as exc:

@@ -79,3 +79,31 @@ class JobControl:
 def noop() -> JobControl:
     """A JobControl nobody watches (scripts, tests)."""
     return JobControl()
+
+
+class ChildJob(JobControl):
+    """The job handed to one inner run (a batch item, an outpaint pass): steps, checks and interrupts
+    go to the parent job, while the parent's sub-job counter stays with the outer loop."""
+
+    def __init__(self, parent: JobControl):
+        super().__init__()
+        self._parent = parent
+
+    def begin(self, job: str, job_count: int = 1) -> None:  # the outer loop owns the job counts
+        return None
+
+    def next_job(self, text: str = "") -> None:
+        return None
+
+    def step(self, step_no: int, step_count: int, text: str = "") -> None:
+        self._parent.step(step_no, step_count, text)
+
+    def check(self) -> None:
+        self._parent.check()
+
+    def interrupt(self) -> None:
+        self._parent.interrupt()
+
+    @property
+    def interrupted(self) -> bool:
+        return self._parent.interrupted

@@ -39,7 +39,7 @@ import numpy as np
 from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.inpaint.engine import InpaintBackend, run_inpaint
 from inpaint_anything.inpaint.request import MAX_SEED, InpaintRequest
-from inpaint_anything.jobs import JobControl
+from inpaint_anything.jobs import ChildJob, JobControl
 from inpaint_anything.outpaint.geometry import SIDES, Expansion
 from inpaint_anything.outpaint.prefill import DEFAULT_PREFILL, PREFILLS, place_on_canvas
 from inpaint_anything.outpaint.prefill import prefill as prefill_canvas
@@ -127,28 +127,6 @@ class OutpaintResult:
     expansion: Expansion
 
 
-class _PassJob(JobControl):
-    """The job handed to one run_inpaint call: steps and interrupts go to the outpaint job, whose
-    sub-job counter (one per pass) stays with the outpaint loop."""
-
-    def __init__(self, parent: JobControl):
-        super().__init__()
-        self._parent = parent
-
-    def step(self, step_no: int, step_count: int, text: str = "") -> None:
-        self._parent.step(step_no, step_count, text)
-
-    def check(self) -> None:
-        self._parent.check()
-
-    def interrupt(self) -> None:
-        self._parent.interrupt()
-
-    @property
-    def interrupted(self) -> bool:
-        return self._parent.interrupted
-
-
 def _ramp(n: int, overlap: int, reverse: bool) -> np.ndarray:
     """Alpha along one axis of the original for a grown side at index 0 (or at the end): 1 at the
     edge, smoothstep down to exactly 0 from ``overlap`` pixels in."""
@@ -204,7 +182,7 @@ def _run_passes(rgb: np.ndarray, settings: OutpaintSettings, request: InpaintReq
         canvas, known = place_on_canvas(current, exp)
         filled = prefill_canvas(canvas, known, settings.prefill, seed=seed)
         alpha = seam_alpha(exp, overlap)
-        result = run_inpaint(filled, alpha > 0, req, backend, _PassJob(job),
+        result = run_inpaint(filled, alpha > 0, req, backend, ChildJob(job),
                              extra_infotext={**settings.infotext_fields(), **extra})
         current = _blend(filled, result.images[0], alpha)
         text = result.infotexts[0]
