@@ -132,3 +132,15 @@ def test_sdxl_end_to_end(tiny_sdxl_inpaint_dir, cache, astronaut):
     assert result.images[0].shape == image.shape
     assert np.array_equal(result.images[0][result.alpha == 0], image[result.alpha == 0])
     assert backend.pipeline()[1].family == "sdxl"
+
+
+def test_cpu_offload_decision(tiny_sd_inpaint_dir):
+    from inpaint_anything.inpaint.diffusers_backend import model_bytes, needs_cpu_offload
+
+    size = model_bytes(str(tiny_sd_inpaint_dir))
+    assert 0 < size < 50 * 2**20
+    gib = 2**30
+    sd15_fp32 = int(4.3 * gib)
+    assert needs_cpu_offload(4 * gib, sd15_fp32)  # a 4 GB card cannot hold SD 1.5 + working memory
+    assert not needs_cpu_offload(12 * gib, sd15_fp32)
+    assert needs_cpu_offload(8 * gib, int(13.9 * gib))  # SDXL fp32 files on an 8 GB card

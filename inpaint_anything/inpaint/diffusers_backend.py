@@ -55,6 +55,36 @@ def resolve_hub_model(repo_id: str, *, offline: bool, cache_dir: str | None = No
         raise DownloadError(f"Could not download {repo_id} from the Hugging Face Hub: {exc}") from exc
 
 
+def model_bytes(path: str) -> int:
+    """Size of the weights on disk (a folder's .safetensors/.bin files, or the single file)."""
+    import os
+
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    total = 0
+    for root, _, files in os.walk(path):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files if f.endswith((".safetensors", ".bin")))
+    return total
+
+
+def needs_cpu_offload(free_vram: int, weights_bytes: int, fp16: bool = True) -> bool:
+    """Model CPU offload when the GPU cannot hold the weights plus ~2.5 GB of working memory."""
+    resident = weights_bytes // 2 if fp16 and weights_bytes > 0 else weights_bytes
+    return free_vram < resident + int(2.5 * 2**30)
+
+
+def _cuda_free_bytes() -> int | None:
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        free, _total = torch.cuda.mem_get_info()
+        return int(free)
+    except (ImportError, RuntimeError):
+        return None
+
+
 def _latent_mask(mask: np.ndarray, shape: tuple[int, int]):
     import cv2
     import torch
@@ -95,9 +125,23 @@ class DiffusersBackend:
         raise ModelNotFoundError(f"Inpainting model {self.source!r} is neither a local path nor a Hub repo id (owner/name).")
 
     def pipeline(self):
-        """The cached pipeline (loading it on first use) and its info."""
-        pipe, info = self.cache.get(self._local_source(), device=self.device, dtype=self.dtype,
+        """The cached pipeline (loading it on first use) and its info. On CUDA with too little free
+        VRAM for the weights, the pipeline is loaded on the CPU with model CPU offload instead."""
+        from inpaint_anything.diffusion.loader import resolve_device
+
+        source = self._local_source()
+        device = self.device
+        offload = False
+        cached = self.cache.keys()  # a list of keys (PipelineCache is not a dict)
+        if resolve_device(device) == "cuda" and self.cache.key(source, device, self.dtype) not in cached:
+            free = _cuda_free_bytes()
+            if free is not None and needs_cpu_offload(free, model_bytes(source)):
+                device, offload = "cpu", True
+        pipe, info = self.cache.get(source, device=device, dtype=self.dtype,
                                     config_dir=self.config_dir, offline=self.offline)
+        if offload and not getattr(pipe, "_ia_offloaded", False):
+            pipe.enable_model_cpu_offload()
+            pipe._ia_offloaded = True
         self._family = info.family
         return pipe, info
 
