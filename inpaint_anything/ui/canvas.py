@@ -339,17 +339,21 @@ def build_canvas(
     height: int | None = None,
     wire_input: bool = True,
     candidates_label: str = "Candidate masks",
+    input_height: int | None = 240,
 ) -> CanvasComponents:
     """Create the canvas components inside the current ``gr.Blocks`` context.
 
     With ``wire_input`` an upload (or clear) of the input image is shown on the canvas and clears
     the segment/mask layers; register your own ``input_image.change`` for anything else.
+    ``input_height`` is the upload box's height in CSS pixels (None: gradio's default).
     """
     import gradio as gr
 
     from inpaint_anything.ui import compat
 
-    input_image = compat.image(label=input_label, sources=("upload", "clipboard"), elem_id=ELEM_IDS["input_image"])
+    # A fixed height: gradio 4 would grow the upload box to the picture's size and push the editor
+    # (which shows the same picture) below the fold.
+    input_image = compat.image(label=input_label, sources=("upload", "clipboard"), elem_id=ELEM_IDS["input_image"], height=input_height)
     style = "" if height is None else f' style="--ia-cv-height:{int(height)}px"'
     root = gr.HTML(value=ROOT_HTML.replace('class="ia-canvas-mount"', f'class="ia-canvas-mount"{style}'), elem_id=ELEM_IDS["root"])
     candidates = compat.gallery(label=candidates_label, elem_id=ELEM_IDS["candidates"])

@@ -90,6 +90,19 @@ def image(
     return gr.Image(**kwargs)
 
 
+def choices(pairs: Sequence[tuple[str, str]]) -> list[Any]:
+    """Dropdown/Radio choices from ``(label, value)`` pairs: kept as pairs in gradio 4; gradio 3
+    would show ``str(pair)``, so it gets the labels (map them back with a label -> value dict)."""
+    return [tuple(p) for p in pairs] if is_gradio4() else [label for label, _ in pairs]
+
+
+def choice_value(value: Any, pairs: Sequence[tuple[str, str]]) -> Any:
+    """The initial value matching :func:`choices`: the value in gradio 4, its label in gradio 3."""
+    if is_gradio4():
+        return value
+    return next((label for label, v in pairs if v == value), value)
+
+
 def gallery(*, label: str | None = None, elem_id: str | None = None, columns: int = 4, height: int | None = None, **extra: Any) -> Any:
     """A ``gr.Gallery`` showing PNG thumbnails (``columns``/``height`` exist in both versions)."""
     import gradio as gr
@@ -178,6 +191,8 @@ def inject_assets(blocks: Any) -> None:
 
 __all__ = [
     "asset_js",
+    "choice_value",
+    "choices",
     "column",
     "event_kwargs",
     "gallery",

@@ -68,6 +68,8 @@ class Controller:
         self.app = app
         self.hooks = hooks or HostHooks()
         self._jobs: dict[str, JobControl] = {}
+        self._sam_labels: dict[str, str] = {}  # dropdown label -> model id
+        self._tmp: str | None = None  # folder for exported files, one subfolder per session
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ helpers
@@ -97,22 +99,35 @@ class Controller:
                 with self._lock:
                     self._jobs.pop(key.id, None)
 
-    def interrupt(self, key: SessionKey) -> str:
+    def interrupt(self, key: SessionKey) -> Any:
+        """Interrupt this session's job. Its own handler then reports "Interrupted."; writing to the
+        status here as well could land after that message (this handler is not queued) and leave
+        "Interrupting..." on screen for good, so the status is left alone."""
+        from inpaint_anything.ui import compat
+
         with self._lock:
             job = self._jobs.get(key.id)
         if job is None:
             return message("Nothing is running.")
         job.interrupt()
-        return message("Interrupting...")
+        return compat.update()
 
     def sam_choices(self) -> list[tuple[str, str]]:
+        """``(label, id)`` pairs for the SAM dropdown (labels are remembered for :meth:`sam_id`)."""
         out = []
         for m in self.app.sam_models():
             if not m.available:
                 continue
             state = "ready" if m.downloaded else "not downloaded"
             out.append((f"{m.title} ({state})", m.id))
+        with self._lock:
+            self._sam_labels.update(out)
         return out
+
+    def sam_id(self, value: str | None) -> str | None:
+        """The model id for a dropdown value: gradio 3 sends the shown label, gradio 4 the id."""
+        with self._lock:
+            return self._sam_labels.get(value, value) if isinstance(value, str) else value
 
     def default_sam(self) -> str | None:
         ids = [m.id for m in self.app.sam_models() if m.available]
@@ -124,12 +139,19 @@ class Controller:
 
     # ------------------------------------------------------------------ image and canvas
     def set_image(self, key: SessionKey, image: Any) -> str:
-        if image is None:
+        ws = self.ws(key)
+        if image is None:  # cleared: later actions must not run on a picture the page no longer shows
+            with ws._lock:
+                ws.image = ws.alpha = ws.mask = ws.selection = ws.segment_map = ws.candidates = None
+                ws.refinements = []
+                ws.ui.clear()
             return message("Upload an image to start.")
         try:
-            w, h = self.ws(key).set_image(image)
+            w, h = ws.set_image(image)
         except IAError as exc:
             return error_message(exc)
+        ws.ui.pop("last_event", None)  # the candidate gallery is cleared with the new image
+        ws.ui.pop("candidate", None)
         return message(f"Image {w}x{h}. Click, draw a box, or run 'Segment everything' and scribble.")
 
     def canvas_event(self, text: str, key: SessionKey, sam_model: str, selector: str, ignore_unsegmented: bool):
@@ -138,6 +160,7 @@ class Controller:
         from inpaint_anything.ui.canvas import layer_from_mask, parse_event, rasterize_strokes
 
         ev = parse_event(text)
+        sam_model = self.sam_id(sam_model)
         ws = self.ws(key)
         img = ws.require_image()
         size = (img.shape[1], img.shape[0])
@@ -162,15 +185,17 @@ class Controller:
         else:
             ws.prompt([])
         scribbles = ev.strokes_of("scribble")
-        if scribbles:
-            if ws.segment_map is None:
-                raise InvalidInputError("Run 'Segment everything' first, then scribble on the segment map.")
+        note = ""
+        if scribbles and ws.segment_map is None:
+            # Not an error that blocks every later event: the strokes stay in the editor's history.
+            note = " Scribbles are ignored: run 'Segment everything' first, then scribble on the segment map."
+        elif scribbles:
             selection |= select_by_scribble(ws.segment_map, rasterize_strokes(scribbles, size), ignore_unsegmented)
         selection = rasterize_strokes(ev.strokes_of("add", "erase"), size, base=selection)
         ws.ui["last_event"] = text
         mask = ws.set_selection(selection)
-        status = message(f"Mask: {int(mask.sum()):,} pixels selected." + (f" Refinements: {self._chain(ws)}." if ws.refinements else ""))
-        return layer_from_mask(mask), gallery, status
+        text_out = f"Mask: {int(mask.sum()):,} pixels selected." + (f" Refinements: {self._chain(ws)}." if ws.refinements else "")
+        return layer_from_mask(mask), gallery, message(text_out + note, error=bool(note))
 
     def pick_candidate(self, key: SessionKey, index: int | None, sam_model: str, selector: str, ignore: bool):
         ws = self.ws(key)
@@ -195,8 +220,12 @@ class Controller:
     def segment_everything(self, key: SessionKey, sam_model: str, points_per_side: int, progress: Any = None):
         ws = self.ws(key)
         ws.require_image()
+        sam_model = self.sam_id(sam_model)
         with self.job(key, "segment everything", progress) as job:
             segmap = ws.segment_everything(sam_model, job, points_per_side=int(points_per_side))
+        if len(segmap) == 0:  # an all-background map would only darken the picture
+            return None, message("No segments found. Try more points per side or another SAM model; "
+                                 "clicks, boxes and the brush still work.", error=True)
         colour = segmap.color_map()
         h, w = ws.image.shape[:2]
         if colour.shape[:2] != (h, w):
@@ -206,6 +235,8 @@ class Controller:
         return colour, message(f"{len(segmap)} segments. Pick the Scribble tool and draw over the parts to select.")
 
     def download_sam(self, sam_model: str, progress: Any = None) -> str:
+        sam_model = self.sam_id(sam_model)
+
         def report(done: int, total: int) -> None:
             if progress is not None and total:
                 progress(done / total, desc=f"downloading {sam_model}")
@@ -237,6 +268,7 @@ class Controller:
 
     def inpaint(self, key: SessionKey, kind: str, model: str, request, progress: Any = None):
         ws = self.ws(key)
+        ws.require_image()  # "upload an image" before "the mask is empty"
         ws.require_mask()
         backend = self.app.backend(kind, model)
         with self.job(key, "inpaint", progress) as job:
@@ -244,12 +276,21 @@ class Controller:
         return self._finish(key, result, "inpaint")
 
     def remove(self, key: SessionKey, method: str, grow_px: int, progress: Any = None):
+        """Fill the mask (grown by ``grow_px`` for this run only) with a classical cleaner."""
+        from inpaint_anything import masks
+        from inpaint_anything.inpaint.cleaner import removal_request
+        from inpaint_anything.inpaint.engine import run_inpaint
+
         ws = self.ws(key)
-        ws.require_mask()
+        ws.require_image()
+        mask = ws.require_mask()
+        if grow_px:  # not a refinement: pressing Remove again must not grow the selection again
+            mask = masks.grow(mask, int(grow_px))
+        backend = self.app.backend("cleaner", method)
         with self.job(key, "remove object", progress) as job:
-            if grow_px:
-                ws.add_refinement("grow", int(grow_px))
-            result = ws.remove(method, job)
+            result = run_inpaint(ws._source(), mask, removal_request(), backend, job,
+                                 max_pixels=self.app.settings.max_image_pixels)
+        ws._record(result, "remove")
         return self._finish(key, result, "remove")
 
     def outpaint(self, key: SessionKey, settings, request, kind: str, model: str, progress: Any = None):
@@ -266,20 +307,33 @@ class Controller:
         return ws.image
 
     # ------------------------------------------------------------------ export
-    def export(self, key: SessionKey, what: str) -> str:
+    def _session_png(self, key: SessionKey, name: str, arr: np.ndarray) -> str:
+        """Write ``arr`` as ``<temp>/<session>/<name>`` (overwritten on the next export, so files
+        do not pile up; gradio copies outputs into its own cache) and return the path."""
         from PIL import Image
 
-        ws = self.ws(key)
-        arr = ws.mask_png() if what == "mask" else ws.alpha_png()
-        fd, path = tempfile.mkstemp(prefix=f"ia-{what}-", suffix=".png")
-        os.close(fd)
+        with self._lock:
+            if self._tmp is None:
+                self._tmp = tempfile.mkdtemp(prefix="inpaint-anything-")
+        folder = os.path.join(self._tmp, key.id)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, name)
         Image.fromarray(arr).save(path)
         return path
 
-    def send_to_img2img(self, key: SessionKey):
-        """(image, mask) for img2img's Inpaint upload: the current input and its mask."""
-        from PIL import Image
-
+    def export(self, key: SessionKey, what: str) -> str:
         ws = self.ws(key)
+        ws.require_image()
+        if what == "mask":
+            return self._session_png(key, "mask.png", ws.mask_png())
+        return self._session_png(key, "image-with-mask-alpha.png", ws.alpha_png())
+
+    def send_to_img2img(self, key: SessionKey) -> tuple[str, str]:
+        """(image, mask) for img2img's Inpaint upload: the current input and its mask, as PNG files
+        (a path is sent as it is by both gradio versions; gradio 4 would re-encode a PIL image in
+        the host component's format, lossy WebP by default)."""
+        ws = self.ws(key)
+        ws.require_image()
         mask = ws.require_mask()
-        return Image.fromarray(ws._source()), Image.fromarray(mask.astype(np.uint8) * 255)
+        return (self._session_png(key, "img2img-image.png", ws._source()),
+                self._session_png(key, "img2img-mask.png", mask.astype(np.uint8) * 255))

@@ -94,8 +94,9 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                     selector = gr.Radio(label="Select with", choices=["Segment Anything", "GrabCut (no model)"],
                                         value="Segment Anything" if choices else "GrabCut (no model)", elem_id="ia_selector")
                     with gr.Row():
-                        sam_model = gr.Dropdown(label="SAM model", choices=choices, value=ctl.default_sam(), elem_id="ia_sam_model")
-                        download = gr.Button("Download model", elem_id="ia_sam_download")
+                        sam_model = gr.Dropdown(label="SAM model", choices=compat.choices(choices), scale=3,
+                                                value=compat.choice_value(ctl.default_sam(), choices), elem_id="ia_sam_model")
+                        download = gr.Button("Download model", scale=1, min_width=100, elem_id="ia_sam_download")
                     with gr.Row():
                         points_per_side = gr.Slider(label="Segment everything: points per side", minimum=4, maximum=64, step=4, value=16, elem_id="ia_pps")
                         everything = gr.Button("Segment everything", variant="primary", elem_id="ia_everything")
@@ -138,12 +139,15 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
         with gr.Row():
             results = compat.gallery(label="Results (newest first)", elem_id="ia_results", columns=4)
         with gr.Row():
-            infotext = gr.Textbox(label="Parameters", lines=3, interactive=False, elem_id="ia_infotext")
-            use_result = gr.Button("Use selected result as input", elem_id="ia_use_result")
+            infotext = gr.Textbox(label="Parameters", lines=3, interactive=False, elem_id="ia_infotext", scale=4)
+            with gr.Column(scale=1, min_width=160):  # a column keeps the button from stretching to the textbox's height
+                use_result = gr.Button("Use selected result as input", elem_id="ia_use_result")
         selected = gr.State(0)
 
         # --- wiring
-        comps.input_image.change(ctl.set_image, inputs=[key, comps.input_image], outputs=[status], queue=False)
+        # A new picture: candidates of the previous one must not stay clickable.
+        loaded = comps.input_image.change(lambda k, img: (ctl.set_image(k, img), None), inputs=[key, comps.input_image],
+                                          outputs=[status, comps.candidates], queue=False)
         seg_inputs = [key, sam_model, selector, ignore_unsegmented]
         comps.on_event(lambda text, *a: ctl.canvas_event(text, *a), inputs=seg_inputs,
                        outputs=[comps.mask_layer, comps.candidates, status])
@@ -169,7 +173,7 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
             _on(button.click, lambda k, *v, _kind=kind: ctl.inpaint(k, _kind, "", _request(names, v[:-1]), v[-1]),
                 [key, *gen.values()], gen_outputs, status, progress=True)
         _on(run_remove.click, ctl.remove, [key, cleaner, cleaner_grow], gen_outputs, status, progress=True)
-        out["wire"](ctl, key, hub_model, gen, names, gen_outputs, status)
+        out["wire"](ctl, key, hub_model, gen, names, gen_outputs, status, loaded)
         _on(get_mask.click, lambda k: ctl.export(k, "mask"), [key], [mask_file], status)
         _on(get_alpha.click, lambda k: ctl.export(k, "alpha"), [key], [mask_file], status)
         if hooks.img2img_targets is not None:
@@ -219,10 +223,12 @@ def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
             return geometry.by_aspect(w, h, d["preset"], d["balance_x"], d["balance_y"])
         return geometry.by_scale(w, h, float(d["scale"]), d["balance_x"], d["balance_y"])
 
-    def wire(ctl, key, hub_model, gen, names, outputs, status):
+    def wire(ctl, key, hub_model, gen, names, outputs, status, loaded):
         geo = [c[k] for k in geo_keys]
 
         def preview(k, *v):
+            if ctl.ws(k).image is None:
+                return message("The output size is shown here once an image is loaded.")
             try:
                 return message("Output: " + expansion(ctl, k, *v).describe())
             except Exception as exc:
@@ -230,6 +236,7 @@ def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
 
         for comp in geo:
             comp.change(preview, inputs=[key, *geo], outputs=[size], queue=False)
+        loaded.then(preview, inputs=[key, *geo], outputs=[size], queue=False)  # a new image: new size
 
         def go(k, pre, strategy, overlap, backend_label, model, *rest):
             from inpaint_anything.outpaint.engine import OutpaintSettings

@@ -1,0 +1,381 @@
+"""End-to-end tests of the whole "Inpaint Anything" tab in headless Chromium (gradio 3.41 and 4.40).
+
+One server per module (:mod:`tab_app`, fake WebUI host page with an img2img tab), one browser
+context per test (= one gradio session). Models are tiny random-weight ones (SAM, SD-inpainting at
+64 px), so the tests check plumbing and UI behaviour, not picture quality. What the page shows is
+compared with what the server holds (the session's workspace) and with files on disk.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from browser_kit import VIEWPORT, local_only
+from tab_app import CLEAR_BUTTON, TIMEOUT, TabPage
+
+pytestmark = [pytest.mark.browser, pytest.mark.both_stacks]
+
+@pytest.fixture(scope="module")
+def tab_server(browser: Any, tmp_path_factory: pytest.TempPathFactory, tiny_sam_files: dict, artifacts_dir: str) -> Any:
+    import tab_app
+
+    for stale in glob.glob(os.path.join(artifacts_dir, "tab_*.png")):  # screenshots of an earlier run
+        os.remove(stale)
+    root = tmp_path_factory.mktemp("tab_app")
+    app = tab_app.make_app(root, tiny_sam_files["sam"])
+    page, url = tab_app.launch(app, host=True)
+    yield app, url, root
+    page.close()
+
+
+def _context(browser: Any) -> Any:
+    context = browser.new_context(viewport=VIEWPORT)
+    context.route("**/*", local_only)
+    return context
+
+
+def _open(context: Any, url: str, artifacts: str, name: str, app: Any) -> TabPage:
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#ia_canvas_root .ia-cv canvas", timeout=TIMEOUT)
+    return TabPage(page, artifacts, name, app)
+
+
+@pytest.fixture
+def tab(browser: Any, tab_server: Any, artifacts_dir: str, request: pytest.FixtureRequest) -> Any:
+    app, url, _ = tab_server
+    params = getattr(request, "param", {}) or {}
+    context = _context(browser)
+    yield _open(context, url + params.get("query", ""), artifacts_dir, "tab_" + request.node.name.removeprefix("test_"), app)
+    context.close()
+
+
+def _outputs(root: Any) -> set[str]:
+    out = root / "out"
+    return {p.name for p in out.glob("*.png")} if out.is_dir() else set()
+
+
+def test_segment_everything_scribble_and_inpaint(tab, tab_server, marker_image, tiny_sd_inpaint_dir):
+    _, _, root = tab_server
+    tab.upload(marker_image)
+    tab.wait_status("Image 512x512")
+    before, _ = tab.shot("uploaded")
+    info = tab.segment_everything(4)
+    seg, _ = tab.shot("segments")
+    assert (np.abs(seg.astype(int) - before.astype(int)).max(axis=2) > 20).mean() > 0.2  # overlay is drawn
+    ws = tab.workspace()
+    assert ws.segment_map is not None and ws.image.shape == (512, 512, 3)
+    tab.set_tool("scribble")
+    tab.drag([tab.to_client(60, 60), tab.to_client(250, 300), tab.to_client(450, 420)], steps=10)
+    info = tab.mask_after(info["maskVersion"])
+    assert info["maskArea"] > 0 and info["maskArea"] == int(ws.mask.sum())
+    masked, _ = tab.shot("scribble_mask")
+    assert not np.array_equal(masked, seg)
+    tab.open_tab("Inpaint")
+    tab.set_text("ia_hub_model", str(tiny_sd_inpaint_dir))
+    tab.set_number("ia_steps", 2)
+    tab.set_text("ia_prompt", "a red balloon")
+    tab.set_text("ia_seed", "123")
+    saved = _outputs(root)
+    tab.click("ia_run_inpaint")
+    tab.wait_status("Done: 1 image")
+    tab.wait_gallery("ia_results", 1)
+    info_text = tab.value("ia_infotext")
+    assert "a red balloon" in info_text and "Steps: 2" in info_text and "Seed: 123" in info_text, info_text
+    assert tab.image_size("#ia_results .thumbnail-item") == [512, 512]
+    new = _outputs(root) - saved
+    assert len(new) == 1
+    from PIL import Image
+
+    with Image.open(root / "out" / new.pop()) as im:
+        assert im.size == (512, 512)
+        assert "a red balloon" in (im.info.get("parameters") or "")
+    from inpaint_anything import masks
+
+    result = ws.results[-1].image
+    far = ~masks.grow(ws.mask, 16)  # beyond the 4 px feather: the photo is untouched
+    assert far.any() and np.abs(result[far].astype(int) - ws.image[far].astype(int)).max() <= 2
+    assert np.abs(result[ws.mask].astype(int) - ws.image[ws.mask].astype(int)).mean() > 5  # the model painted
+    tab.full_shot("page")
+
+
+def test_sam_model_dropdown_shows_readable_names(tab, marker_image):
+    box = tab.page.locator("#ia_sam_model input").first
+    shown = box.input_value()
+    assert "tiny_sam.pth" in shown and not shown.startswith("("), shown
+    box.click()
+    options = tab.page.locator("#ia_sam_model ul li, ul[role=listbox] li").all_inner_texts()
+    tab.element_shot("ia_sam_model", "sam_dropdown_open")
+    assert any("tiny_sam.pth" in o and "ready" in o for o in options), options
+    assert not any(o.strip().startswith("(") for o in options), options
+    tab.page.locator("ul[role=listbox] li, #ia_sam_model ul li", has_text="tiny_sam.pth").first.click()
+    tab.page.keyboard.press("Escape")
+    # the model chosen by its label works for a click
+    tab.upload(marker_image)
+    version = tab.info()["maskVersion"]
+    tab.page.mouse.click(*tab.to_client(256, 300))
+    tab.mask_after(version)
+    assert tab.workspace().sam_model == "file:tiny_sam.pth"
+
+
+def test_click_shows_candidates_and_picking_one_changes_the_mask(tab, marker_image, coffee_image):
+    tab.upload(marker_image)
+    version = tab.info()["maskVersion"]
+    tab.page.mouse.click(*tab.to_client(300, 250))
+    info = tab.mask_after(version)
+    tab.wait_gallery("ia_canvas_candidates", 3)
+    assert tab.gallery_count("ia_canvas_candidates") == 3
+    ws = tab.workspace()
+    candidates = ws.candidates.masks
+    assert ws.points == [(300.0, 250.0, 1)] or np.allclose(ws.points, [(300, 250, 1)], atol=1)
+    assert np.array_equal(ws.mask, candidates[0]) and info["maskArea"] == int(candidates[0].sum())
+    tab.shot("click_mask")
+    other = next(i for i in (2, 1) if not np.array_equal(candidates[i], candidates[0]))
+    tab.page.locator("#ia_canvas_candidates .thumbnail-item").nth(other).click()
+    info = tab.mask_after(info["maskVersion"])
+    assert np.array_equal(ws.mask, candidates[other])
+    assert info["maskArea"] == int(candidates[other].sum())
+    tab.shot("other_candidate")
+    tab.full_shot("page")
+    # a new picture clears the old candidates, which must not be applied to it
+    tab.upload(coffee_image)
+    tab.wait_status("Image 600x400")
+    tab.page.wait_for_function("() => document.querySelectorAll('#ia_canvas_candidates .thumbnail-item').length === 0", timeout=TIMEOUT)
+    assert "last_event" not in ws.ui and not ws.mask.any()
+
+
+def test_box_prompt_gives_a_mask(tab, marker_image):
+    tab.upload(marker_image)
+    tab.set_tool("box")
+    version = tab.info()["maskVersion"]
+    tab.drag([tab.to_client(150, 100), tab.to_client(420, 480)])
+    info = tab.mask_after(version)
+    ws = tab.workspace()
+    assert np.allclose(ws.box, (150, 100, 420, 480), atol=1.0), ws.box
+    assert ws.points == [] and info["maskArea"] == int(ws.mask.sum()) > 0
+    tab.wait_gallery("ia_canvas_candidates", 1)
+    tab.shot("box_mask")
+    # a refinement re-applies to every later selection until Reset
+    area = int(ws.mask.sum())
+    tab.set_number("ia_refine_px", 8)
+    tab.click("ia_refine_grow")
+    info = tab.mask_after(info["maskVersion"])
+    assert "grow 8" in tab.wait_status("Refinements: grow 8")
+    assert info["maskArea"] == int(ws.mask.sum()) > area
+    tab.click("ia_refine_reset")
+    info = tab.mask_after(info["maskVersion"])
+    tab.wait_status("Refinements: none")
+    assert int(ws.mask.sum()) == area
+    # GrabCut needs no model: the same kind of box gives a mask inside it
+    tab.choose("ia_selector", "GrabCut")
+    tab.page.click("#ia_canvas_root .ia-cv-clear")
+    info = tab.mask_after(info["maskVersion"])
+    version = info["maskVersion"]
+    tab.drag([tab.to_client(150, 100), tab.to_client(420, 480)])
+    info = tab.mask_after(version)
+    ys, xs = np.nonzero(ws.mask)
+    assert len(xs) > 1000 and xs.min() >= 149 and xs.max() <= 421 and ys.min() >= 99 and ys.max() <= 481
+    tab.shot("grabcut_mask")
+
+
+def _brush_mask(tab: TabPage, y: int = 400) -> dict:
+    tab.set_tool("brush_add")
+    tab.set_brush(20)
+    version = tab.info()["maskVersion"]
+    tab.drag([tab.to_client(150, y), tab.to_client(350, y)], steps=10)
+    return tab.mask_after(version)
+
+
+def test_remove_object_and_use_result_as_input(tab, marker_image):
+    tab.upload(marker_image)
+    _brush_mask(tab)
+    ws = tab.workspace()
+    mask = ws.mask.copy()
+    tab.open_tab("Remove object")
+    tab.choose("ia_cleaner", "telea")
+    tab.click("ia_run_remove")
+    tab.wait_status("Done: 1 image")
+    tab.wait_gallery("ia_results", 1)
+    result = ws.results[-1].image
+    assert "cleaner:telea" in tab.value("ia_infotext")
+    from inpaint_anything import masks
+
+    far = ~masks.grow(mask, 24)
+    assert np.abs(result[far].astype(int) - ws.image[far].astype(int)).max() <= 2
+    assert np.abs(result[mask].astype(int) - ws.image[mask].astype(int)).mean() > 3
+    # "grow first" applies to that run only: the mask and its refinements are unchanged
+    assert np.array_equal(ws.mask, mask) and ws.refinements == []
+    second = "patchmatch" if tab.page.locator("#ia_cleaner label", has_text="patchmatch").count() else "ns"
+    tab.choose("ia_cleaner", second)
+    tab.click("ia_run_remove")
+    tab.wait_gallery("ia_results", 2)
+    assert f"cleaner:{second}" in tab.value("ia_infotext")
+    assert np.array_equal(ws.mask, mask) and len(ws.results) == 2
+    tab.full_shot("removed")
+    tab.page.locator("#ia_results .thumbnail-item").first.click()
+    tab.click("ia_use_result")
+    tab.page.wait_for_function("() => { const i = window.InpaintAnything.canvas.info(); return i.mask === false && i.undo === 0; }",
+                               timeout=TIMEOUT)
+    tab.wait_status("Image 512x512")
+    deadline = time.monotonic() + 30
+    while not np.array_equal(ws.image, ws.results[-1].image) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert np.array_equal(ws.image, ws.results[-1].image)  # the newest result is now the input
+    assert not ws.mask.any()
+    tab.shot("chained_input")
+
+
+def test_outpaint_size_preview_and_prefill_result(tab, marker_image):
+    tab.upload(marker_image)
+    tab.open_tab("Outpaint")
+    tab.wait_text("ia_out_size", "512x512 -> 640x512")  # the default (right 128) for the new image
+    tab.set_number("ia_out_right", 64)
+    assert "512x512 -> 576x512" in tab.wait_text("ia_out_size", "576x512")
+    tab.choose("ia_out_backend", "Pre-fill only")
+    tab.click("ia_run_outpaint")
+    tab.wait_status("Done: 1 image")
+    tab.wait_gallery("ia_results", 1)
+    assert tab.image_size("#ia_results .thumbnail-item") == [576, 512]
+    ws = tab.workspace()
+    out = ws.results[-1].image
+    assert out.shape == (512, 576, 3)
+    assert np.abs(out[:, :480].astype(int) - ws.image[:, :480].astype(int)).max() <= 2  # the original is kept
+    tab.full_shot("outpainted")
+
+
+def test_mask_download_and_send_to_img2img(tab, marker_image):
+    tab.upload(marker_image)
+    _brush_mask(tab)
+    ws = tab.workspace()
+    tab.open_tab("Mask only")
+    tab.click("ia_get_mask")
+    link = tab.page.locator("#ia_mask_file a").first
+    link.wait_for(timeout=TIMEOUT)
+    href = link.get_attribute("href")
+    assert href and ".png" in href, href
+    body = tab.page.request.get(href if "://" in href else tab.page.url.rstrip("/") + "/" + href.lstrip("/")).body()
+    from PIL import Image
+
+    with Image.open(io.BytesIO(body)) as im:
+        got = np.asarray(im.convert("L"))
+    assert np.array_equal(got > 127, ws.mask)
+    tab.element_shot("ia_mask_file", "mask_file")
+    tab.click("ia_send_img2img")
+    tab.page.locator("#img_inpaint_mask img").first.wait_for(timeout=TIMEOUT)
+    tab.page.wait_for_function("() => { const e = document.getElementById('img_inpaint_base'); return !!e && e.offsetParent !== null; }",
+                               timeout=TIMEOUT)
+    assert not tab.page.locator("#ia_canvas_root").first.is_visible()  # the fake img2img tab is shown
+    base = tab.image_pixels("#img_inpaint_base")
+    mask = tab.image_pixels("#img_inpaint_mask")
+    assert np.array_equal(base[..., :3], ws.image)
+    assert np.array_equal(mask[..., 0] > 127, ws.mask)
+    tab.full_shot("img2img")
+
+
+def test_errors_are_shown_in_the_status_area(tab, marker_image):
+    tab.click("ia_run_inpaint")
+    tab.wait_status("Upload an image first")
+    tab.upload(marker_image)
+    tab.wait_status("Image 512x512")
+    tab.click("ia_run_inpaint")
+    text = tab.wait_status("mask is empty")
+    assert tab.page.locator("#ia_status .ia-error").count() == 1, text
+    assert tab.gallery_count("ia_results") == 0  # no black image
+    colours = tab.page.evaluate("""() => { const probe = document.createElement('span'); probe.style.color = 'var(--error-text-color)';
+        document.getElementById('ia_status').appendChild(probe); const want = getComputedStyle(probe).color; probe.remove();
+        return [getComputedStyle(document.querySelector('#ia_status .ia-error')).color, want]; }""")
+    assert colours[0] == colours[1], colours  # styled as an error (gradio 3's .prose rule must not win)
+    tab.element_shot("ia_status", "empty_mask_error")
+    # scribbling before "Segment everything" is explained, and does not block the next prompts
+    tab.set_tool("scribble")
+    tab.drag([tab.to_client(100, 100), tab.to_client(200, 200)])
+    tab.wait_status("Segment everything' first")
+    tab.full_shot("scribble_warning")
+    tab.set_tool("point_add")
+    version = tab.info()["maskVersion"]
+    tab.page.mouse.click(*tab.to_client(300, 250))
+    tab.mask_after(version)
+    assert tab.workspace().mask.any()
+    # clearing the input image: nothing runs on the picture that is no longer shown
+    tab.page.locator("#ia_input_image").first.hover()
+    tab.page.locator(CLEAR_BUTTON).first.click()
+    tab.wait_status("Upload an image to start")
+    tab.wait_info("i.image === null")
+    tab.click("ia_run_inpaint")
+    tab.wait_status("Upload an image first")
+    assert tab.workspace().image is None
+
+
+def test_two_sessions_do_not_share_image_or_mask(browser, tab_server, artifacts_dir, marker_image, coffee_image):
+    app, url, _ = tab_server
+    ctx_a, ctx_b = _context(browser), _context(browser)
+    try:
+        a = _open(ctx_a, url, artifacts_dir, "tab_two_sessions_a", app)
+        b = _open(ctx_b, url, artifacts_dir, "tab_two_sessions_b", app)
+        a.upload(marker_image)
+        a.wait_status("Image 512x512")
+        ws_a = a.workspace()
+        b.upload(coffee_image)
+        b.wait_status("Image 600x400")
+        ws_b = b.workspace()
+        assert ws_a is not ws_b and ws_a.image.shape == (512, 512, 3) and ws_b.image.shape == (400, 600, 3)
+        _brush_mask(a)
+        assert ws_a.mask.any() and not ws_b.mask.any()
+        b.open_tab("Mask only")
+        b.click("ia_get_mask")
+        assert "mask is empty" in b.wait_status("mask is empty")
+        assert b.info()["image"] == [600, 400] and a.info()["image"] == [512, 512]
+        b.open_tab("Inpaint")
+        b.page.mouse.click(*b.to_client(590, 390))  # scroll state differs; click inside the coffee
+        b.mask_after(0)
+        assert ws_b.mask.shape == (400, 600) and ws_a.image.shape == (512, 512, 3)
+        a.full_shot("a")
+        b.full_shot("b")
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+
+
+@pytest.mark.parametrize("tab", [{"query": "?__theme=dark"}], indirect=True)
+def test_dark_theme(tab, marker_image):
+    tab.wait_info("i.dark")
+    tab.upload(marker_image)
+    tab.click("ia_run_inpaint")
+    tab.wait_status("mask is empty")
+    path = tab.full_shot("dark")
+    from PIL import Image
+
+    with Image.open(path) as im:
+        page = np.asarray(im.convert("L"))
+    assert np.median(page) < 90  # a dark page, not light panels on a dark body
+    colours = tab.page.evaluate("""() => {
+        const lum = (c) => { const v = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((x) => x / 255)
+            .map((x) => x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4)); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+        const bg = (e) => { while (e) { const c = getComputedStyle(e).backgroundColor; if (c && !c.endsWith(', 0)') && c !== 'transparent') return c; e = e.parentElement; } return 'rgb(0,0,0)'; };
+        const contrast = (sel) => { const e = document.querySelector(sel); const a = lum(getComputedStyle(e).color), b = lum(bg(e));
+            return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); };
+        return {error: contrast('#ia_status .ia-error'), label: contrast('#ia_canvas_root .ia-cv-status'), tool: contrast('#ia_canvas_root .ia-cv-btn')};
+    }""")
+    assert min(colours.values()) >= 3.0, colours  # readable (WCAG AA for large/bold text)
+
+
+def test_interrupt_stops_a_running_generation(tab, marker_image, tiny_sd_inpaint_dir):
+    tab.upload(marker_image)
+    _brush_mask(tab)
+    tab.set_text("ia_hub_model", str(tiny_sd_inpaint_dir))
+    tab.set_number("ia_steps", 150)
+    tab.set_number("ia_batch_count", 16)  # minutes of work if the interrupt were lost
+    tab.click("ia_interrupt")
+    tab.wait_status("Nothing is running")
+    tab.click("ia_run_inpaint")
+    tab.wait_status("sampling -")  # gradio's progress text ("sampling - 3.6%"): the steps are running
+    tab.click("ia_interrupt")
+    text = tab.wait_status("Interrupted.")
+    assert tab.page.locator("#ia_status .ia-error").count() == 1, text
+    assert tab.workspace().results == [] and tab.gallery_count("ia_results") == 0
