@@ -91,6 +91,14 @@ class Workspace:
             self.selection, self.refinements = None, []
             return rgb.shape[1], rgb.shape[0]
 
+    def clear_image(self) -> None:
+        """Forget the image and everything derived from it (the page cleared its input)."""
+        with self._lock:
+            self.image = self.alpha = self.mask = self.selection = self.segment_map = self.candidates = None
+            self.points, self.box, self.refinements = [], None, []
+            self.history.clear()
+            self.ui.clear()
+
     def require_image(self) -> np.ndarray:
         if self.image is None:
             raise InvalidInputError("Upload an image first.")
@@ -301,7 +309,8 @@ class Workspace:
         return self._combine(grabcut_mask(img, box=box, points=points, labels=labels), mode, img)
 
     # ------------------------------------------------------------------ generation
-    def _source(self) -> np.ndarray:
+    def source(self) -> np.ndarray:
+        """The input as given: RGB, or RGBA when it had an alpha channel."""
         img = self.require_image()
         return img if self.alpha is None else np.dstack([img, self.alpha])
 
@@ -310,10 +319,13 @@ class Workspace:
             raise InvalidInputError("The mask is empty: click, box, scribble or paint the area first.")
         return self.mask
 
-    def inpaint(self, request, backend, job: JobControl | None = None, kind: str = "inpaint"):
+    def inpaint(self, request, backend, job: JobControl | None = None, kind: str = "inpaint", *, mask: Any = None):
+        """Generate into the mask (or ``mask``, for this run only) and record the results."""
         from inpaint_anything.inpaint.engine import run_inpaint
 
-        result = run_inpaint(self._source(), self.require_mask(), request, backend, job,
+        self.require_image()
+        use = self.require_mask() if mask is None else mask_ops.as_bool_mask(mask, self.image.shape[:2])
+        result = run_inpaint(self.source(), use, request, backend, job,
                              max_pixels=self.app.settings.max_image_pixels)
         return self._record(result, kind)
 
@@ -323,16 +335,22 @@ class Workspace:
                                 zip(result.images, result.infotexts, result.seeds, strict=True))
         return result
 
-    def remove(self, method: str = "telea", job: JobControl | None = None, *, mask_blur: int = 2, padding: int = 64):
+    def remove(self, method: str = "telea", job: JobControl | None = None, *, mask_blur: int = 2, padding: int = 64,
+               grow_px: int = 0):
+        """Prompt-free removal; ``grow_px`` grows the mask for this run only (the selection stays)."""
         from inpaint_anything.inpaint.cleaner import removal_request
 
+        self.require_image()
+        mask = self.require_mask()
         backend = self.app.backend("cleaner", method)
-        return self.inpaint(removal_request(mask_blur=mask_blur, padding=padding), backend, job, kind="remove")
+        if grow_px:
+            mask = mask_ops.grow(mask, int(grow_px))
+        return self.inpaint(removal_request(mask_blur=mask_blur, padding=padding), backend, job, kind="remove", mask=mask)
 
     def outpaint(self, settings, request, backend, job: JobControl | None = None):
         from inpaint_anything.outpaint.engine import outpaint
 
-        return self._record(outpaint(self._source(), settings, request, backend, job), "outpaint")
+        return self._record(outpaint(self.source(), settings, request, backend, job), "outpaint")
 
     # ------------------------------------------------------------------ export
     def mask_png(self) -> np.ndarray:

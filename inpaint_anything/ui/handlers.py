@@ -141,10 +141,7 @@ class Controller:
     def set_image(self, key: SessionKey, image: Any) -> str:
         ws = self.ws(key)
         if image is None:  # cleared: later actions must not run on a picture the page no longer shows
-            with ws._lock:
-                ws.image = ws.alpha = ws.mask = ws.selection = ws.segment_map = ws.candidates = None
-                ws.refinements = []
-                ws.ui.clear()
+            ws.clear_image()
             return message("Upload an image to start.")
         try:
             w, h = ws.set_image(image)
@@ -277,20 +274,12 @@ class Controller:
 
     def remove(self, key: SessionKey, method: str, grow_px: int, progress: Any = None):
         """Fill the mask (grown by ``grow_px`` for this run only) with a classical cleaner."""
-        from inpaint_anything import masks
-        from inpaint_anything.inpaint.cleaner import removal_request
-        from inpaint_anything.inpaint.engine import run_inpaint
-
         ws = self.ws(key)
         ws.require_image()
-        mask = ws.require_mask()
-        if grow_px:  # not a refinement: pressing Remove again must not grow the selection again
-            mask = masks.grow(mask, int(grow_px))
-        backend = self.app.backend("cleaner", method)
+        ws.require_mask()
+        # grown for this run only, not a refinement: pressing Remove again must not grow the selection again
         with self.job(key, "remove object", progress) as job:
-            result = run_inpaint(ws._source(), mask, removal_request(), backend, job,
-                                 max_pixels=self.app.settings.max_image_pixels)
-        ws._record(result, "remove")
+            result = ws.remove(method, job, grow_px=int(grow_px or 0))
         return self._finish(key, result, "remove")
 
     def outpaint(self, key: SessionKey, settings, request, kind: str, model: str, progress: Any = None):
@@ -335,5 +324,5 @@ class Controller:
         ws = self.ws(key)
         ws.require_image()
         mask = ws.require_mask()
-        return (self._session_png(key, "img2img-image.png", ws._source()),
+        return (self._session_png(key, "img2img-image.png", ws.source()),
                 self._session_png(key, "img2img-mask.png", mask.astype(np.uint8) * 255))
