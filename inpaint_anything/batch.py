@@ -234,7 +234,7 @@ class BatchRunner:
             from inpaint_anything.segment.grabcut import grabcut_mask
 
             return grabcut_mask(image[..., :3], box=item.box, points=xy or None, labels=labels if xy else None)
-        from inpaint_anything.segment.session import validate_points
+        from inpaint_anything.segment.prompts import validate_points
 
         pts, labs = validate_points(xy or None, labels if xy else None, image.shape[:2])
         self._ws.set_image(image)

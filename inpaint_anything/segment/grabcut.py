@@ -33,7 +33,7 @@ def grabcut_mask(
     import cv2
 
     from inpaint_anything.imaging import to_rgb_uint8
-    from inpaint_anything.segment.session import validate_box, validate_points
+    from inpaint_anything.segment.prompts import validate_box, validate_points
 
     image, _ = to_rgb_uint8(rgb)
     h, w = image.shape[:2]
