@@ -11,7 +11,7 @@ req="$root/requirements/test-$stack.txt"
 [ -f "$req" ] || { echo "unknown stack '$stack' (no $req)" >&2; exit 2; }
 py=${IA_PYTHON:-python3.11}
 command -v "$py" >/dev/null || { echo "$py not found; set IA_PYTHON to a Python 3.10/3.11 interpreter" >&2; exit 2; }
-key=$( { "$py" -c 'import sys; print(sys.version)'; cat "$req" "$root"/requirements/runtime.txt "$root"/requirements/test-tools.txt; } | sha256sum | cut -c1-12)
+key=$( { "$py" -c 'import sys; print(sys.version)'; cat "$req" "$root"/requirements/runtime.txt "$root"/requirements/test-tools.txt "$root"/requirements/sam2.txt; } | sha256sum | cut -c1-12)
 cache=${IA_CACHE_DIR:-$HOME/.cache/inpaint-anything}
 venv="$cache/venv-$stack-$key"
 if [ ! -f "$venv/.complete" ]; then
@@ -22,6 +22,8 @@ if [ ! -f "$venv/.complete" ]; then
   # setuptools >= 77 is needed by torch 2.14's metadata; < 81 keeps pkg_resources for old packages.
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -U pip wheel "setuptools>=77,<81" >&2
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2
+  # sam2 is an sdist whose build imports torch: build it against the torch just installed
+  SAM2_BUILD_CUDA=0 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation -r "$root/requirements/sam2.txt" >&2
   "$venv/bin/python" -m pip check >&2 || echo "warning: pip check reports conflicts in $venv" >&2
   touch "$venv/.complete"
   # keep only the two newest environments of this stack

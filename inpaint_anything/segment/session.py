@@ -85,7 +85,9 @@ class SegmentSession:
 
     def __init__(self, loaded: LoadedSam, *, max_cached_images: int = 2, max_pixels: int | None = None):
         from inpaint_anything.segment.arch import import_sam_package
+        from inpaint_anything.segment.speedups import speed_up_decoders
 
+        speed_up_decoders(loaded.model)  # exact; idempotent on a cached, shared model
         self.loaded = loaded
         self.model = loaded.model
         self.spec = loaded.spec
