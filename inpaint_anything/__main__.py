@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     from inpaint_anything.server import DEFAULT_HOST, DEFAULT_PORT
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(config.explicit_bool_flags(sys.argv[1:] if argv is None else list(argv)))
     try:
         settings = config.settings_from(None, args)
     except IAError as exc:

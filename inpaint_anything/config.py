@@ -95,6 +95,22 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
+BOOL_WORDS = ("1", "true", "yes", "on", "0", "false", "no", "off")
+
+
+def explicit_bool_flags(argv: list[str]) -> list[str]:
+    """``--ia-offline batch`` -> ``--ia-offline=true batch``: a yes/no flag given without a value
+    must not take the next word (a sub-command or a path) as its value."""
+    bool_flags = {opt.flag_name for opt in OPTIONS if opt.flag and isinstance(opt.default, bool)}
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if arg in bool_flags and following is not None and following.strip().lower() not in BOOL_WORDS:
+            arg += "=true"
+        out.append(arg)
+    return out
+
+
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     """Add every ``--ia-*`` flag. Unset flags stay None so Settings-page values are kept."""
     group = parser.add_argument_group("Inpaint Anything")

@@ -203,7 +203,7 @@ def test_cli_batch(folder, tmp_path, capsys):
     assert code == 3  # some items failed
     assert "remove: 2 done, 0 skipped, 2 failed" in captured and "no mask found" in captured
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", REPORT_NAME]
-    code = main(["--ia-offline", "true", "batch", "--input", str(images), "--masks", str(masks), "--op", "remove",
+    code = main(["--ia-offline", "batch", "--input", str(images), "--masks", str(masks), "--op", "remove",
                  "--output", str(out), "--no-progress"])
     assert "0 done, 2 skipped, 2 failed" in capsys.readouterr().out
     assert main(["batch", "--output", str(out)]) == 2  # neither --input nor --manifest

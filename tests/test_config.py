@@ -37,6 +37,16 @@ def test_bool_flag_accepts_explicit_values():
         parser().parse_args(["--ia-offline", "maybe"])
 
 
+def test_bool_flag_without_value_does_not_swallow_the_next_word():
+    argv = config.explicit_bool_flags(["--ia-offline", "batch", "--ia-offline", "off", "--ia-models-dir", "x"])
+    assert argv == ["--ia-offline=true", "batch", "--ia-offline", "off", "--ia-models-dir", "x"]
+    p = parser()
+    p.add_argument("command")
+    ns = p.parse_args(config.explicit_bool_flags(["--ia-offline", "batch"]))
+    assert ns.ia_offline is True and ns.command == "batch"
+    assert config.explicit_bool_flags(["--ia-models-dir", "true"]) == ["--ia-models-dir", "true"]  # not a yes/no flag
+
+
 def test_bad_device_is_refused_by_the_parser_and_by_settings():
     with pytest.raises(SystemExit):
         parser().parse_args(["--ia-sam-device", "tpu"])
