@@ -85,8 +85,9 @@ class App:
     # ------------------------------------------------------------------ SAM models
     def sam_models(self) -> list[SamModelInfo]:
         """Catalogue models (with download state) plus recognised files the user put in the folder."""
-        from inpaint_anything.models.catalogue import available_entries
+        from inpaint_anything.models.catalogue import available_entries, sam2_unavailable_reason
 
+        sam2_reason = None
         found = self.scanner.scan(self.models_dir) if self.models_dir.is_dir() else []
         by_name = {f.path.name: f for f in found}
         out = []
@@ -97,8 +98,13 @@ class App:
                                     str(file.path) if file else None, status.reason or (file.problem if file else ""), entry.size_bytes))
         for f in by_name.values():
             if f.family:
+                problem = f.problem
+                if f.family == "sam2":
+                    sam2_reason = sam2_reason or sam2_unavailable_reason() or ""
+                    problem = problem or sam2_reason
+                usable = f.usable and (f.family != "sam2" or not sam2_reason)
                 out.append(SamModelInfo("file:" + f.path.name, f"{f.path.name} ({f.family} {f.arch})", f.family,
-                                        f.usable and f.family != "sam2", True, str(f.path), f.problem, f.size))
+                                        usable, True, str(f.path), problem, f.size))
         return out
 
     def sam_model_path(self, model_id: str, *, download: bool = False, progress=None, cancel=None) -> Path:
@@ -121,7 +127,8 @@ class App:
             from inpaint_anything.models.catalogue import sam2_unavailable_reason
 
             reason = sam2_unavailable_reason()
-            raise UnavailableError(f"{entry.title} is not usable here: {reason or 'SAM 2.1 support is not built in yet'}.")
+            if reason:
+                raise UnavailableError(f"{entry.title} is not usable here: {reason}")
         target = self.models_dir / entry.filename
         if not download and not target.is_file():
             raise ModelNotFoundError(f"{entry.title} is not downloaded yet. Press Download, or: "

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from inpaint_anything.models.catalogue import SAM2_MIN_TORCH, SAM2_MIN_TORCHVISION
 
 # Packages the WebUI (A1111 or Forge) pins or depends on; we never change their versions.
 HOST_PINNED = (
@@ -40,6 +43,12 @@ HOST_PINNED = (
 
 OPENCV_DISTS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python", "opencv-contrib-python-headless")
 
+# SAM 2.1: Meta's sam2 package is an sdist whose build imports torch (so no build isolation), with an
+# optional CUDA extension that is not needed (SAM2_BUILD_CUDA=0). It requires these versions, which
+# are never installed for it: the host's torch/torchvision must already be new enough.
+SAM2_SPEC = "sam2==1.1.0"
+SAM2_BUILD_ENV = (("SAM2_BUILD_CUDA", "0"),)
+
 
 def normalize(name: str) -> str:
     """PEP 503 normalised distribution name."""
@@ -65,6 +74,19 @@ class Requirement:
     reason: str
     optional: bool = False
     no_deps: bool = False
+    no_build_isolation: bool = False  # the build needs packages of the host's environment (torch)
+    env: tuple[tuple[str, str], ...] = ()  # environment variables set while pip runs
+
+    def pip_args(self, constraints: str | None = None) -> str:
+        """The ``command`` for the host's ``launch.run_pip``: ``install "<spec>" [-c "<file>"] [flags]``."""
+        parts = [f'install "{self.spec}"']
+        if constraints:
+            parts.append(f'-c "{constraints}"')
+        if self.no_deps:
+            parts.append("--no-deps")
+        if self.no_build_isolation:
+            parts.append("--no-build-isolation")
+        return " ".join(parts)
 
 
 @dataclass
@@ -107,6 +129,18 @@ def _diffusers_spec(installed: dict[str, str]) -> tuple[str, str]:
     return "diffusers>=0.31.0,<0.36", "tested range"
 
 
+def _sam2_item(installed: Mapping[str, str]) -> Requirement | str:
+    """The optional sam2 requirement, or the one-line note saying why it is skipped."""
+    torch = parse_version(installed.get("torch", ""))
+    vision = parse_version(installed.get("torchvision", ""))
+    if torch and vision and torch >= SAM2_MIN_TORCH and vision >= SAM2_MIN_TORCHVISION:
+        return Requirement(SAM2_SPEC, "SAM 2.1 models (optional; built without CUDA extension)", optional=True,
+                           no_build_isolation=True, env=SAM2_BUILD_ENV)
+    found = f"torch {installed.get('torch', 'missing')}, torchvision {installed.get('torchvision', 'missing')}"
+    return (f"SAM 2.1 skipped: it needs torch >= 2.5.1 and torchvision >= 0.20.1 ({found} here); "
+            "the other SAM models work")
+
+
 def plan(installed: dict[str, str], python_version: tuple[int, int] | None = None, platform: str | None = None) -> Plan:
     """Decide what to install into a host environment described by ``installed``."""
     py = python_version or sys.version_info[:2]
@@ -128,6 +162,12 @@ def plan(installed: dict[str, str], python_version: tuple[int, int] | None = Non
         numpy = parse_version(installed.get("numpy", "0"))
         spec = "opencv-python-headless>=4.8,<4.12" if numpy and numpy < (2,) else "opencv-python-headless>=4.8"
         result.install.append(Requirement(spec, "image processing (keeps numpy < 2)"))
+    if "sam2" not in installed:
+        item = _sam2_item(installed)
+        if isinstance(item, Requirement):
+            result.install.append(item)
+        else:
+            result.notes.append(item)
     if "pypatchmatch" not in installed:
         if py >= (3, 11) and platform.startswith("linux"):
             result.install.append(Requirement("pypatchmatch==2.2.0", "PatchMatch object removal (optional)", optional=True))

@@ -199,14 +199,15 @@ class Workspace:
     # ------------------------------------------------------------------ segmentation
     def segment_session(self, model_id: str | None = None, job: JobControl | None = None):
         """The SAM session for the current image (the embedding is computed once per image)."""
-        from inpaint_anything.segment.session import SegmentSession
+        from inpaint_anything.segment.sam2_session import session_for
 
         img = self.require_image()
         model_id = model_id or self.sam_model or self.app.settings.default_sam_model
         with self._lock:
             loaded = self.app.load_sam(model_id)
             if self._session is None or self._session.loaded is not loaded:
-                self._session = SegmentSession(loaded, max_pixels=self.app.settings.max_image_pixels)
+                # SegmentSession for SAM / HQ-SAM / MobileSAM, Sam2Session for SAM 2 / 2.1
+                self._session = session_for(loaded, max_pixels=self.app.settings.max_image_pixels)
             self.sam_model = model_id
             if job is not None:
                 job.step(0, 1, "computing the image embedding")

@@ -76,7 +76,7 @@ def test_unknown_id_and_filename_lookup():
     assert find_by_filename("nothing.pth") is None
 
 
-def _fake_env(monkeypatch, *, sam2: bool, torch: str | None):
+def _fake_env(monkeypatch, *, sam2: bool, torch: str | None, torchvision: str | None = "0.20.1"):
     real_find_spec = importlib.util.find_spec
 
     def find_spec(name, *a, **k):
@@ -85,8 +85,9 @@ def _fake_env(monkeypatch, *, sam2: bool, torch: str | None):
         return real_find_spec(name, *a, **k)
 
     def version(name):
-        if name == "torch" and torch is not None:
-            return torch
+        found = {"torch": torch, "torchvision": torchvision}.get(name)
+        if found is not None:
+            return found
         raise importlib.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(catalogue.importlib.util, "find_spec", find_spec)
@@ -94,17 +95,18 @@ def _fake_env(monkeypatch, *, sam2: bool, torch: str | None):
 
 
 @pytest.mark.parametrize(
-    ("sam2", "torch", "available", "reason"),
+    ("sam2", "torch", "torchvision", "available", "reason"),
     [
-        (False, "2.6.0", False, "'sam2' package"),
-        (True, "2.4.1+cu121", False, "torch 2.5.1 or newer; this installation has torch 2.4.1+cu121"),
-        (True, None, False, "torch is not installed"),
-        (True, "2.5.1+cu124", True, ""),
-        (True, "2.10.0", True, ""),
+        (False, "2.6.0", "0.21.0", False, "'sam2' package"),
+        (True, "2.4.1+cu121", "0.19.1", False, "torch 2.5.1 or newer; this installation has torch 2.4.1+cu121"),
+        (True, None, "0.20.1", False, "torch is not installed"),
+        (True, "2.5.1", "0.19.1", False, "torchvision 0.20.1 or newer; this installation has torchvision 0.19.1"),
+        (True, "2.5.1+cu124", "0.20.1+cu124", True, ""),
+        (True, "2.10.0", "0.25.0", True, ""),
     ],
 )
-def test_sam2_availability(monkeypatch, sam2, torch, available, reason):
-    _fake_env(monkeypatch, sam2=sam2, torch=torch)
+def test_sam2_availability(monkeypatch, sam2, torch, torchvision, available, reason):
+    _fake_env(monkeypatch, sam2=sam2, torch=torch, torchvision=torchvision)
     statuses = {s.entry.id: s for s in available_entries()}
     assert len(statuses) == len(CATALOGUE)
     for entry_id, status in statuses.items():

@@ -1,9 +1,10 @@
-"""Safe loading of Segment Anything checkpoints (SAM, HQ-SAM, MobileSAM, Light HQ-SAM).
+"""Safe loading of Segment Anything checkpoints (SAM, HQ-SAM, MobileSAM, Light HQ-SAM, SAM 2 / 2.1).
 
 ``read_state_dict`` never runs code from a file: ``.safetensors`` through safetensors, anything else
 through ``torch.load(weights_only=True)``. The architecture is inferred from the weights
-(:func:`infer_sam_spec`), rebuilt from the PyPI packages' classes (:func:`build_sam`) and loaded
-with ``strict=True``.
+(:func:`infer_sam_spec`, or :func:`~inpaint_anything.segment.sam2_spec.infer_sam2_spec` for SAM 2),
+rebuilt from the PyPI packages' classes (:func:`build_sam`, or
+:func:`~inpaint_anything.segment.sam2_model.build_sam2_model`) and loaded with ``strict=True``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from inpaint_anything.errors import (
     UnsafeCheckpointError,
 )
 from inpaint_anything.segment.arch import build_sam, sam_predictor_for
+from inpaint_anything.segment.sam2_spec import Sam2Spec, is_sam2_state_dict
 from inpaint_anything.segment.spec import SamSpec, describe_keys, infer_sam_spec
 
 if TYPE_CHECKING:
@@ -164,7 +166,10 @@ def _drop_stale_buffers(sd: dict[str, Any], expected: Mapping[str, Any]) -> dict
     return {k: v for k, v in sd.items() if k in expected or not k.endswith(_DROPPABLE_SUFFIXES)}
 
 
-def _check_keys(sd: Mapping[str, Any], expected: Mapping[str, Any], spec: SamSpec, name: str) -> None:
+def check_state_dict_keys(
+    sd: Mapping[str, Any], expected: Mapping[str, Any], spec: SamSpec | Sam2Spec, name: str
+) -> None:
+    """Raise UnrecognizedCheckpointError listing missing, unexpected and differently shaped tensors."""
     missing = sorted(set(expected) - set(sd))
     unexpected = sorted(set(sd) - set(expected))
     wrong = sorted(k for k in set(sd) & set(expected) if tuple(sd[k].shape) != tuple(expected[k].shape))
@@ -192,7 +197,7 @@ class LoadedSam:
     """A Segment Anything model ready for inference (eval mode), with what it was loaded from."""
 
     model: torch.nn.Module
-    spec: SamSpec
+    spec: SamSpec | Sam2Spec
     path: Path
     device: str = "cpu"
     dtype: Any = None
@@ -207,6 +212,10 @@ class LoadedSam:
         return self.spec.is_hq
 
     @property
+    def is_sam2(self) -> bool:
+        return self.spec.family == "sam2"
+
+    @property
     def sha256(self) -> str:
         """SHA-256 of the file (computed on first access, then cached)."""
         if self._sha256 is None:
@@ -218,7 +227,11 @@ class LoadedSam:
         return self._sha256
 
     def predictor(self) -> Any:
-        """A new ``SamPredictor`` of the right package for this model."""
+        """A new ``SamPredictor`` (``SAM2ImagePredictor`` for SAM 2) of the right package for this model."""
+        if self.is_sam2:
+            from inpaint_anything.segment.sam2_model import sam2_predictor_for
+
+            return sam2_predictor_for(self)
         return sam_predictor_for(self)
 
 
@@ -232,6 +245,10 @@ def load_sam(
 
     p = Path(path)
     sd = read_state_dict(p)
+    if is_sam2_state_dict(sd):
+        from inpaint_anything.segment.sam2_model import load_sam2_weights
+
+        return load_sam2_weights(sd, p, device, dtype)
     try:
         spec = infer_sam_spec(sd)
     except UnrecognizedCheckpointError as exc:
@@ -239,7 +256,7 @@ def load_sam(
     model = build_sam(spec)
     expected = model.state_dict()
     sd = _drop_stale_buffers(sd, expected)
-    _check_keys(sd, expected, spec, p.name)
+    check_state_dict_keys(sd, expected, spec, p.name)
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as exc:  # defensive: _check_keys should have caught every mismatch
@@ -257,6 +274,7 @@ __all__ = [
     "LoadedSam",
     "SamSpec",
     "build_sam",
+    "check_state_dict_keys",
     "infer_sam_spec",
     "load_sam",
     "normalize_state_dict",

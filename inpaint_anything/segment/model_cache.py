@@ -1,4 +1,5 @@
-"""Keep loaded Segment Anything models in memory, bounded by count and by free memory.
+"""Keep loaded Segment Anything models (SAM 1 families and SAM 2 / 2.1) in memory, bounded by count
+and by free memory.
 
 One :class:`SamModelCache` belongs to the running extension (not a module global). ``get(path)``
 loads a checkpoint once and hands the same :class:`LoadedSam` back until it is evicted (least
@@ -99,7 +100,8 @@ def _default_loader(path: Path, device: str, dtype: Any) -> LoadedSam:
     """fp32 model on ``device``; only the image encoder (99 % of the compute) in ``dtype``.
 
     The prompt encoder and mask decoder stay fp32: they are cheap, and the packages' prompt
-    encoder mixes fp32 constants into its computations.
+    encoder mixes fp32 constants into its computations. The same holds for SAM 2 (``load_sam``
+    recognises it; its ``image_encoder`` is the Hiera trunk + FPN neck).
     """
     import torch
 

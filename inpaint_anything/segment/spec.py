@@ -7,6 +7,9 @@ works whatever it is called. Four families are known:
 - ``sam_hq``: ViT image encoder + HQ mask decoder (``segment_anything_hq``).
 - ``mobile_sam``: TinyViT image encoder + vanilla mask decoder (MobileSAM).
 - ``sam_hq_tiny``: TinyViT image encoder + HQ mask decoder (Light HQ-SAM).
+
+SAM 2 / 2.1 (Hiera trunk, ``sam2`` package) is described in :mod:`.sam2_spec`; :func:`infer_spec`
+recognises all five families.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from inpaint_anything.errors import UnrecognizedCheckpointError
+from inpaint_anything.segment.sam2_spec import Sam2Spec, infer_sam2_spec, is_sam2_state_dict
 
 FAMILIES = ("sam", "sam_hq", "mobile_sam", "sam_hq_tiny")
 # segment_anything_hq's TinyViT hard-codes the stride of its patch merging layers from the width of
@@ -331,12 +335,16 @@ def infer_sam_spec(state_dict: Mapping[str, Any]) -> SamSpec:
     a ViT whose window equals its token grid is reported as all-global (``window_size=0``).
     """
     sd = state_dict
+    if is_sam2_state_dict(sd):
+        raise UnrecognizedCheckpointError(
+            "This is a SAM 2 checkpoint (Hiera image encoder); it is recognised by infer_spec / infer_sam2_spec."
+        )
     has_vit = "image_encoder.patch_embed.proj.weight" in sd
     has_tiny = "image_encoder.patch_embed.seq.0.c.weight" in sd
     has_decoder = "mask_decoder.iou_token.weight" in sd and "prompt_encoder.no_mask_embed.weight" in sd
     if not has_decoder or has_vit == has_tiny:
         raise UnrecognizedCheckpointError(
-            "This file is not a Segment Anything (SAM, HQ-SAM, MobileSAM) checkpoint: found "
+            "This file is not a Segment Anything (SAM, HQ-SAM, MobileSAM, SAM 2) checkpoint: found "
             + describe_keys(sd)
         )
     hq = "mask_decoder.hf_token.weight" in sd or "mask_decoder.compress_vit_feat.0.weight" in sd
@@ -362,6 +370,13 @@ def infer_sam_spec(state_dict: Mapping[str, Any]) -> SamSpec:
     return replace(spec, variant=variant_of(spec))
 
 
+def infer_spec(state_dict: Mapping[str, Any]) -> SamSpec | Sam2Spec:
+    """:func:`infer_sam2_spec` for a SAM 2 / 2.1 state dict, :func:`infer_sam_spec` for anything else."""
+    if is_sam2_state_dict(state_dict):
+        return infer_sam2_spec(state_dict)
+    return infer_sam_spec(state_dict)
+
+
 __all__ = [
     "FAMILIES",
     "DecoderSpec",
@@ -370,6 +385,7 @@ __all__ = [
     "ViTEncoderSpec",
     "describe_keys",
     "infer_sam_spec",
+    "infer_spec",
     "known_sam_specs",
     "variant_of",
 ]
