@@ -195,3 +195,43 @@ def test_results_are_saved_through_the_host(webui_host):
     from PIL import Image
 
     assert Image.open(path).info["parameters"].startswith("a cat")
+
+
+def _flat_ids(block) -> list:
+    out = [getattr(block, "elem_id", None)]
+    for child in getattr(block, "children", None) or []:
+        out += _flat_ids(child)
+    return [i for i in out if i]
+
+
+@pytest.mark.both_stacks
+def test_send_buttons_join_the_host_result_rows_and_extras_is_a_target(webui_host, tiny_sam_files, tmp_path):
+    """On the stand-in's page (v1.10.1 ids): our button follows each txt2img/img2img row's last send
+    button, is wired to our input image, and "Send to extras" targets the Extras tab's extras_image."""
+    import shutil
+
+    models = tmp_path / "m"
+    models.mkdir()
+    shutil.copy(tiny_sam_files["sam"], models / "s.pth")
+    webui_host.load_extension(argv=["--ia-models-dir", str(models), "--ia-offline"])
+    ui = webui_host.stub.build_ui()
+    by_id = {b.elem_id: b for b in ui.demo.blocks.values() if getattr(b, "elem_id", None)}
+    for tab in ("txt2img", "img2img"):
+        row = _flat_ids(by_id[f"image_buttons_{tab}"])
+        assert row.index(f"{tab}_send_to_inpaint_anything") == row.index(f"{tab}_send_to_extras") + 1, row
+    assert "extras_send_to_inpaint_anything" not in by_id  # the Extras results row is left alone
+    assert ("Inpaint Anything", "inpaint_anything") in ui.tabs
+    config = ui.demo.get_config_file()
+    names = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+
+    def wired(trigger: str) -> list:
+        target = by_id[trigger]._id
+        return [d for d in config["dependencies"] if any((t[0] if isinstance(t, (list, tuple)) else t) == target for t in d["targets"])]
+
+    for tab in ("txt2img", "img2img"):
+        (dep,) = wired(f"{tab}_send_to_inpaint_anything")
+        assert [names[o] for o in dep["outputs"]][0] == "ia_input_image" and names[dep["outputs"][-1]] == "ia_status"
+        assert f"{tab}_gallery" in dep["js"]
+    extras = [names[o] for d in wired("ia_send_extras") for o in d["outputs"]]
+    assert "extras_image" in extras
+    assert by_id["ia_send_extras"].visible is not False

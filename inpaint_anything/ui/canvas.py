@@ -59,6 +59,7 @@ ELEM_IDS = {
     "segments_layer": "ia_layer_segments",
     "mask_layer": "ia_layer_mask",
     "candidates": "ia_canvas_candidates",
+    "wrap": "ia_canvas_wrap",
     "ack": "ia_canvas_ack",
 }
 
@@ -264,8 +265,9 @@ class CanvasComponents:
     image_layer: Any  # hidden gr.Image: the picture shown on the canvas
     segments_layer: Any  # hidden gr.Image: colour segment map
     mask_layer: Any  # hidden gr.Image: mask preview (uint8 0/255)
-    candidates: Any  # visible gr.Gallery for candidate masks (wire .select yourself)
+    candidates: Any  # gr.Gallery of candidate masks over the canvas, hidden until shown (wire .select yourself)
     ack: Any  # hidden gr.Textbox: seq of the last handled event (written by on_event's wrapper)
+    wrap: Any = None  # the column holding root and candidates (the candidates' positioning context)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -338,7 +340,7 @@ def build_canvas(
     input_label: str = "Input image",
     height: int | None = None,
     wire_input: bool = True,
-    candidates_label: str = "Candidate masks",
+    candidates_label: str = "Candidates (pick one)",
     input_height: int | None = 240,
 ) -> CanvasComponents:
     """Create the canvas components inside the current ``gr.Blocks`` context.
@@ -355,8 +357,13 @@ def build_canvas(
     # (which shows the same picture) below the fold.
     input_image = compat.image(label=input_label, sources=("upload", "clipboard"), elem_id=ELEM_IDS["input_image"], height=input_height)
     style = "" if height is None else f' style="--ia-cv-height:{int(height)}px"'
-    root = gr.HTML(value=ROOT_HTML.replace('class="ia-canvas-mount"', f'class="ia-canvas-mount"{style}'), elem_id=ELEM_IDS["root"])
-    candidates = compat.gallery(label=candidates_label, elem_id=ELEM_IDS["candidates"])
+    # The candidate thumbnails float over the lower right of the editor (style.css); the column is
+    # their positioning context. Return gr.update(value=..., visible=True) to show them.
+    with compat.column(elem_id=ELEM_IDS["wrap"], elem_classes=["ia-canvas-wrap"]) as wrap:
+        root = gr.HTML(value=ROOT_HTML.replace('class="ia-canvas-mount"', f'class="ia-canvas-mount"{style}'), elem_id=ELEM_IDS["root"])
+        candidates = compat.gallery(label=candidates_label, elem_id=ELEM_IDS["candidates"], columns=3, height="auto",
+                                    visible=False, allow_preview=False, object_fit="contain", show_download_button=False,
+                                    show_share_button=False, elem_classes=["ia-candidates"])
     with compat.column(elem_classes=["ia-hidden"], elem_id="ia_canvas_bridge"):
         events = gr.Textbox(value="", label="canvas event", elem_id=ELEM_IDS["events"], elem_classes=["ia-hidden"], lines=2)
         submit = gr.Button("canvas submit", elem_id=ELEM_IDS["submit"], elem_classes=["ia-hidden"])
@@ -364,7 +371,7 @@ def build_canvas(
         segments_layer = compat.image(label="canvas segments", interactive=False, elem_id=ELEM_IDS["segments_layer"], elem_classes=["ia-hidden"])
         mask_layer = compat.image(label="canvas mask", interactive=False, image_mode="L", elem_id=ELEM_IDS["mask_layer"], elem_classes=["ia-hidden"])
         ack = gr.Textbox(value="", label="canvas ack", elem_id=ELEM_IDS["ack"], elem_classes=["ia-hidden"], interactive=False)
-    comps = CanvasComponents(input_image, root, events, submit, image_layer, segments_layer, mask_layer, candidates, ack)
+    comps = CanvasComponents(input_image, root, events, submit, image_layer, segments_layer, mask_layer, candidates, ack, wrap)
     if wire_input:
         input_image.change(_show_input, inputs=[input_image], outputs=comps.layers, show_progress="hidden", queue=False)
     return comps

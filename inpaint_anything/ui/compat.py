@@ -104,14 +104,24 @@ def choice_value(value: Any, pairs: Sequence[tuple[str, str]]) -> Any:
 
 
 def gallery(*, label: str | None = None, elem_id: str | None = None, columns: int = 4, height: int | None = None, **extra: Any) -> Any:
-    """A ``gr.Gallery`` showing PNG thumbnails (``columns``/``height`` exist in both versions)."""
+    """A ``gr.Gallery`` showing PNG thumbnails (``columns``/``height`` exist in both versions; other
+    options that the installed version does not know are left out)."""
     import gradio as gr
 
     kwargs: dict[str, Any] = {"label": label, "elem_id": elem_id, "columns": columns, "height": height, "preview": False, **extra}
     if is_gradio4():
         kwargs.setdefault("format", "png")
         kwargs.setdefault("interactive", False)
-    return gr.Gallery(**kwargs)
+    accepted = _parameters(gr.Gallery)
+    return gr.Gallery(**{k: v for k, v in kwargs.items() if k in accepted})
+
+
+@cache
+def _parameters(cls: type) -> frozenset[str]:
+    """Keyword names ``cls.__init__`` declares (options one gradio version lacks are dropped)."""
+    import inspect
+
+    return frozenset(inspect.signature(cls.__init__).parameters)
 
 
 def gallery_value(images: Sequence[Any], captions: Sequence[str] | None = None) -> list[Any]:

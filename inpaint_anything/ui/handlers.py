@@ -43,6 +43,11 @@ class HostHooks:
     save: Callable[[np.ndarray, str, str], str] | None = None  # (image, infotext, kind) -> saved path
     img2img_targets: tuple[Any, Any] | None = None  # img2img Inpaint upload (base, mask) components
     img2img_switch_js: str | None = None
+    extras_target: Any | None = None  # the Extras tab's single-image input (extras_image)
+    extras_switch_js: str | None = None
+    # (source tab, button) pairs: "Send to Inpaint Anything" buttons the adapter put in the host's
+    # result rows; the tab wires them (the button's gallery is "<source>_gallery")
+    send_buttons: list[tuple[str, Any]] = field(default_factory=list)
     samplers: list[str] | None = None
     schedulers: list[str] | None = None
 
@@ -113,16 +118,23 @@ class Controller:
         return compat.update()
 
     def sam_choices(self) -> list[tuple[str, str]]:
-        """``(label, id)`` pairs for the SAM dropdown (labels are remembered for :meth:`sam_id`)."""
-        out = []
-        for m in self.app.sam_models():
-            if not m.available:
-                continue
-            state = "ready" if m.downloaded else "not downloaded"
-            out.append((f"{m.title} ({state})", m.id))
+        """``(label, id)`` pairs for the SAM dropdown (labels are remembered for :meth:`sam_id`).
+        A label says the file size and whether the file is downloaded and verified."""
+        from inpaint_anything.ui.labels import sam_label
+
+        out = [(sam_label(m), m.id) for m in self.app.sam_models() if m.available]
         with self._lock:
             self._sam_labels.update(out)
         return out
+
+    def sam_dropdown(self, model_id: str | None) -> Any:
+        """An update of the SAM dropdown with fresh labels, keeping ``model_id`` selected."""
+        from inpaint_anything.ui import compat
+
+        pairs = self.sam_choices()
+        ids = [v for _, v in pairs]
+        value = compat.choice_value(model_id, pairs) if model_id in ids else compat.choice_value(self.default_sam(), pairs)
+        return compat.update(choices=compat.choices(pairs), value=value)
 
     def sam_id(self, value: str | None) -> str | None:
         """The model id for a dropdown value: gradio 3 sends the shown label, gradio 4 the id."""
@@ -176,9 +188,10 @@ class Controller:
                 result = ws.prompt(points, box, model_id=sam_model)
                 index = min(ws.ui.get("candidate", 0), len(result) - 1) if result is not None else 0
                 if result is not None:
+                    from inpaint_anything.ui.candidates import thumbnails
+
                     selection |= result.masks[index]
-                    gallery = [(layer_from_mask(m), f"{i + 1}: score {s:.2f}") for i, (m, s) in
-                               enumerate(zip(result.masks, result.scores, strict=True))]
+                    gallery = thumbnails(img, result.masks, result.scores, index) if len(result) > 1 else None
         else:
             ws.prompt([])
         scribbles = ev.strokes_of("scribble")
@@ -231,15 +244,21 @@ class Controller:
             colour = cv2.resize(colour, (w, h), interpolation=cv2.INTER_NEAREST)
         return colour, message(f"{len(segmap)} segments. Pick the Scribble tool and draw over the parts to select.")
 
-    def download_sam(self, sam_model: str, progress: Any = None) -> str:
+    def download_sam(self, sam_model: str, progress: Any = None) -> tuple[Any, str]:
+        """Download the chosen model -> (SAM dropdown update, status). The dropdown's labels are
+        refreshed after success and failure alike, and the model stays selected."""
         sam_model = self.sam_id(sam_model)
 
         def report(done: int, total: int) -> None:
             if progress is not None and total:
                 progress(done / total, desc=f"downloading {sam_model}")
 
-        path = self.app.sam_model_path(sam_model, download=True, progress=report)
-        return message(f"Ready: {path.name} (verified).")
+        try:
+            path = self.app.sam_model_path(sam_model, download=True, progress=report)
+            text = message(f"Ready: {path.name}.")
+        except Exception as exc:  # shown in the status; the labels may still have changed (a file moved aside)
+            text = error_message(exc)
+        return self.sam_dropdown(sam_model), text
 
     # ------------------------------------------------------------------ generation
     def _finish(self, key: SessionKey, result, kind: str) -> tuple[list, str, str]:
@@ -295,6 +314,20 @@ class Controller:
         ws.use_result(-1 - int(index or 0))  # the gallery shows the newest first
         return ws.image
 
+    def receive_image(self, key: SessionKey, payload: str | None, source: str) -> tuple[np.ndarray, str]:
+        """The picture a host "Send to Inpaint Anything" button sent (a data: URL read in the browser,
+        see :mod:`inpaint_anything.ui.crosstab`) becomes this session's image -> (picture for the
+        input image, status). The workspace is set here as well: when the same picture is sent
+        again the input's change event does not fire, and the mask must still start over."""
+        from inpaint_anything.ui.crosstab import image_from_data_url
+
+        image = image_from_data_url(payload, self.app.settings.max_image_pixels, f"the {source} gallery")
+        ws = self.ws(key)
+        w, h = ws.set_image(image)
+        ws.ui.pop("last_event", None)
+        ws.ui.pop("candidate", None)
+        return image, message(f"Image {w}x{h} from {source}. Click, draw a box, or run 'Segment everything' and scribble.")
+
     # ------------------------------------------------------------------ export
     def _session_png(self, key: SessionKey, name: str, arr: np.ndarray) -> str:
         """Write ``arr`` as ``<temp>/<session>/<name>`` (overwritten on the next export, so files
@@ -316,6 +349,16 @@ class Controller:
         if what == "mask":
             return self._session_png(key, "mask.png", ws.mask_png())
         return self._session_png(key, "image-with-mask-alpha.png", ws.alpha_png())
+
+    def send_result_to_extras(self, key: SessionKey, index: int | None) -> str:
+        """The selected result (gallery index, newest first) as a PNG file for the Extras tab."""
+        ws = self.ws(key)
+        if not ws.results:
+            raise InvalidInputError("There is no result yet to send; run Inpaint, Remove or Outpaint first.")
+        i = int(index or 0)
+        if not 0 <= i < len(ws.results):
+            raise InvalidInputError("Select a result in the Results gallery first.")
+        return self._session_png(key, "extras-image.png", ws.results[-1 - i].image)
 
     def send_to_img2img(self, key: SessionKey) -> tuple[str, str]:
         """(image, mask) for img2img's Inpaint upload: the current input and its mask, as PNG files

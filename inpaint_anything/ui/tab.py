@@ -1,11 +1,15 @@
 """The "Inpaint Anything" tab: one layout for gradio 3.41 (A1111) and 4.40 (Forge), and the standalone app.
 
-Layout: the canvas (our own JS editor) on the left; on the right the model, segmentation and mask
-refinement controls, then sub-tabs Inpaint / WebUI checkpoint / Remove object / Outpaint / Mask only,
-and the results gallery. Behaviour lives in :mod:`inpaint_anything.ui.handlers`.
+Layout: the canvas (our own JS editor) on the left, with SAM's candidate masks as thumbnails over its
+lower right after a click; on the right the model, segmentation and mask refinement controls, then
+sub-tabs Inpaint / WebUI checkpoint / Remove object / Outpaint / Mask only, and the results gallery
+with "Use selected result as input" and (in the WebUI) "Send to extras". In the WebUI the host's
+txt2img / img2img result rows also get a "Send to Inpaint Anything" button (``HostHooks.send_buttons``,
+see :mod:`inpaint_anything.ui.crosstab`). Behaviour lives in :mod:`inpaint_anything.ui.handlers`.
 """
 
 # No "from __future__ import annotations": gradio inspects real annotations (gr.SelectData).
+import contextlib
 from typing import Any
 
 import gradio as gr
@@ -142,25 +146,32 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
             infotext = gr.Textbox(label="Parameters", lines=3, interactive=False, elem_id="ia_infotext", scale=4)
             with gr.Column(scale=1, min_width=160):  # a column keeps the button from stretching to the textbox's height
                 use_result = gr.Button("Use selected result as input", elem_id="ia_use_result")
+                send_extras = gr.Button("Send to extras", elem_id="ia_send_extras", visible=hooks.extras_target is not None)
         selected = gr.State(0)
+        # carries a picture from a host gallery (a data: URL read in the browser; see ui/crosstab.py)
+        payload = gr.Textbox(value="", label="sent image", elem_id="ia_send_payload", elem_classes=["ia-hidden"])
 
         # --- wiring
         # A new picture: candidates of the previous one must not stay clickable.
-        loaded = comps.input_image.change(lambda k, img: (ctl.set_image(k, img), None), inputs=[key, comps.input_image],
+        loaded = comps.input_image.change(lambda k, img: (ctl.set_image(k, img), _candidates(None)), inputs=[key, comps.input_image],
                                           outputs=[status, comps.candidates], queue=False)
         seg_inputs = [key, sam_model, selector, ignore_unsegmented]
-        comps.on_event(lambda text, *a: ctl.canvas_event(text, *a), inputs=seg_inputs,
-                       outputs=[comps.mask_layer, comps.candidates, status])
+
+        def on_event(text, *a):
+            layer, gallery, note = ctl.canvas_event(text, *a)
+            return layer, _candidates(gallery), note
+
+        comps.on_event(on_event, inputs=seg_inputs, outputs=[comps.mask_layer, comps.candidates, status])
 
         def on_candidate(k, m, s, i, evt: gr.SelectData):
             try:
-                layer, _, text = ctl.pick_candidate(k, _selected_index(evt), m, s, i)
-                return layer, text
+                layer, gallery, text = ctl.pick_candidate(k, _selected_index(evt), m, s, i)
+                return layer, _candidates(gallery), text
             except Exception as exc:
-                return compat.update(), error_message(exc)
+                return compat.update(), compat.update(), error_message(exc)
 
-        comps.candidates.select(on_candidate, inputs=seg_inputs, outputs=[comps.mask_layer, status])
-        _on(download.click, ctl.download_sam, [sam_model], [status], status, progress=True)
+        comps.candidates.select(on_candidate, inputs=seg_inputs, outputs=[comps.mask_layer, comps.candidates, status])
+        _on(download.click, ctl.download_sam, [sam_model], [sam_model, status], status, progress=True)
         _on(everything.click, ctl.segment_everything, [key, sam_model, points_per_side], [comps.segments_layer, status],
             status, progress=True)
         for op, button in refine_buttons.items():
@@ -183,7 +194,43 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
         interrupt.click(ctl.interrupt, inputs=[key], outputs=[status], queue=False)
         results.select(_selected_index, inputs=None, outputs=[selected])
         _on(use_result.click, ctl.use_result, [key, selected], [comps.input_image], status)
+        if hooks.extras_target is not None:
+            _on(send_extras.click, ctl.send_result_to_extras, [key, selected], [hooks.extras_target], status).then(
+                None, None, None, **compat.js_kwargs(hooks.extras_switch_js))
+        for source, button in hooks.send_buttons:
+            _wire_send_button(ctl, source, button, payload, key, comps, status)
     return tab
+
+
+def _candidates(gallery) -> Any:
+    """The candidate thumbnails over the canvas: shown while there is a choice, hidden otherwise."""
+    return compat.update(value=gallery or None, visible=bool(gallery))
+
+
+def _wire_send_button(ctl: Controller, source: str, button, payload, key, comps, status) -> None:
+    """A host "Send to Inpaint Anything" button: the browser reads the picture of ``<source>_gallery``
+    and shows our tab (JS), then the picture becomes this session's image (the input's own change
+    handler shows it on the canvas). Problems (an empty gallery) are shown as a notice where the
+    user is and in our status line."""
+    from inpaint_anything.ui.crosstab import gallery_send_js
+
+    def receive(data, k):
+        try:
+            image, text = ctl.receive_image(k, data, source)
+        except Exception as exc:
+            _notice(exc)
+            return compat.update(), compat.update(), compat.update(), compat.update(), error_message(exc)
+        return image, None, None, _candidates(None), text
+
+    button.click(receive, inputs=[payload, key], outputs=[comps.input_image, comps.segments_layer, comps.mask_layer, comps.candidates, status],
+                 show_progress="hidden", **compat.js_kwargs(gallery_send_js(f"{source}_gallery")))
+
+
+def _notice(exc: Exception) -> None:
+    from inpaint_anything.errors import IAError
+
+    with contextlib.suppress(Exception):  # outside a queued event there is nowhere to show it
+        gr.Warning(str(exc) if isinstance(exc, IAError) else f"Inpaint Anything: {type(exc).__name__}: {exc}")
 
 
 def _selected_index(evt: gr.SelectData) -> int:

@@ -11,6 +11,15 @@ from typing import Any
 
 IMG2IMG_INPAINT_UPLOAD = ("img_inpaint_base", "img_inpaint_mask")
 SWITCH_TO_INPAINT_UPLOAD_JS = "() => { if (typeof switch_to_img2img_tab === 'function') switch_to_img2img_tab(4); }"
+EXTRAS_IMAGE = "extras_image"  # the Extras tab's "Single Image" input (ui_postprocessing.py)
+# Our own JS shows the tabs holding extras_image (Extras > Single Image) whatever the tab order; the
+# host's switch_to_extras() (a fixed tab index) is the fallback.
+SWITCH_TO_EXTRAS_JS = ("() => { const ia = window.InpaintAnything; if (ia && ia.reveal && ia.reveal('extras_image')) return;"
+                       " if (typeof switch_to_extras === 'function') switch_to_extras(); }")
+# Result rows (ui_common.create_output_panel: row "image_buttons_<tab>") that get our send button,
+# created right after the host's last send button of the row, "<tab>_send_to_extras".
+SEND_SOURCE_TABS = ("txt2img", "img2img")
+SEND_BUTTON_LABEL = "\U0001fa84"  # magic wand, like the host's emoji tool buttons (tooltip set by our JS)
 
 
 class WebuiExtension:
@@ -20,6 +29,7 @@ class WebuiExtension:
         self._app = None
         self._lock = threading.Lock()
         self.components: dict[str, Any] = {}
+        self.send_buttons: dict[str, Any] = {}  # source tab -> our button in its result row
 
     # ------------------------------------------------------------------ the core
     def app(self):
@@ -41,8 +51,13 @@ class WebuiExtension:
     # ------------------------------------------------------------------ callbacks
     def on_after_component(self, component, **kwargs) -> None:
         elem_id = kwargs.get("elem_id")
-        if elem_id in IMG2IMG_INPAINT_UPLOAD:
+        if elem_id in IMG2IMG_INPAINT_UPLOAD or elem_id == EXTRAS_IMAGE:
             self.components[elem_id] = component
+        elif isinstance(elem_id, str) and elem_id.endswith("_send_to_extras"):
+            source = elem_id[: -len("_send_to_extras")]
+            if source in SEND_SOURCE_TABS:
+                # still inside the host's button row: our button lands next to its send buttons
+                self.send_buttons[source] = _tool_button(SEND_BUTTON_LABEL, f"{source}_send_to_inpaint_anything")
 
     def hooks(self):
         from inpaint_anything.ui.handlers import HostHooks
@@ -59,6 +74,9 @@ class WebuiExtension:
             save=saving.save_result,
             img2img_targets=targets,
             img2img_switch_js=SWITCH_TO_INPAINT_UPLOAD_JS,
+            extras_target=self.components.get(EXTRAS_IMAGE),
+            extras_switch_js=SWITCH_TO_EXTRAS_JS,
+            send_buttons=list(self.send_buttons.items()),
             samplers=samplers,
             schedulers=schedulers,
         )
@@ -80,6 +98,18 @@ class WebuiExtension:
 
         fastapi_app.include_router(build_router(self.app(), auth_dependency=_api_auth_dependency(opts),
                                                 job_factory=jobs.queued_job))
+
+
+def _tool_button(label: str, elem_id: str):
+    """A button styled like the host's emoji tool buttons (its ToolButton), else a small gr.Button."""
+    try:
+        from modules.ui_components import ToolButton
+
+        return ToolButton(label, elem_id=elem_id)
+    except ImportError:
+        import gradio as gr
+
+        return gr.Button(label, elem_id=elem_id, elem_classes=["tool"], size="sm")
 
 
 def _host_sampler_names() -> tuple[list[str] | None, list[str] | None]:

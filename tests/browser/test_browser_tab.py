@@ -112,7 +112,8 @@ def test_sam_model_dropdown_shows_readable_names(tab, marker_image):
     box.click()
     options = tab.page.locator("#ia_sam_model ul li, ul[role=listbox] li").all_inner_texts()
     tab.element_shot("ia_sam_model", "sam_dropdown_open")
-    assert any("tiny_sam.pth" in o and "ready" in o for o in options), options
+    assert any("tiny_sam.pth" in o and "local file" in o for o in options), options
+    assert any("MobileSAM \u00b7 not downloaded \u00b7 40.73 MB" in o for o in options), options  # state and size
     assert not any(o.strip().startswith("(") for o in options), options
     tab.page.locator("ul[role=listbox] li, #ia_sam_model ul li", has_text="tiny_sam.pth").first.click()
     tab.page.keyboard.press("Escape")
@@ -124,29 +125,54 @@ def test_sam_model_dropdown_shows_readable_names(tab, marker_image):
     assert tab.workspace().sam_model == "file:tiny_sam.pth"
 
 
+def _rect(tab: TabPage, selector: str) -> dict:
+    return tab.page.evaluate("(s) => { const r = document.querySelector(s).getBoundingClientRect(); return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; }",
+                             selector)
+
+
+def _captions(tab: TabPage) -> list[str]:
+    return tab.page.locator("#ia_canvas_candidates .thumbnail-item").all_inner_texts()
+
+
 def test_click_shows_candidates_and_picking_one_changes_the_mask(tab, marker_image, coffee_image):
+    from inpaint_anything.ui.candidates import ACTIVE_MARK, overlay
+
+    assert not tab.page.locator("#ia_canvas_candidates").first.is_visible()  # nothing to pick yet
     tab.upload(marker_image)
     version = tab.info()["maskVersion"]
     tab.page.mouse.click(*tab.to_client(300, 250))
     info = tab.mask_after(version)
     tab.wait_gallery("ia_canvas_candidates", 3)
-    assert tab.gallery_count("ia_canvas_candidates") == 3
     ws = tab.workspace()
     candidates = ws.candidates.masks
+    assert tab.gallery_count("ia_canvas_candidates") == len(candidates) == 3
     assert ws.points == [(300.0, 250.0, 1)] or np.allclose(ws.points, [(300, 250, 1)], atol=1)
     assert np.array_equal(ws.mask, candidates[0]) and info["maskArea"] == int(candidates[0].sum())
+    # small thumbnails over the picture: inside the editor's stage
+    thumbs, stage = _rect(tab, "#ia_canvas_candidates"), _rect(tab, "#ia_canvas_root .ia-cv-stage")
+    assert stage["x0"] <= thumbs["x0"] < thumbs["x1"] <= stage["x1"] and stage["y0"] <= thumbs["y0"] < thumbs["y1"] <= stage["y1"]
+    assert (thumbs["x1"] - thumbs["x0"]) * (thumbs["y1"] - thumbs["y0"]) < 0.25 * (stage["x1"] - stage["x0"]) * (stage["y1"] - stage["y0"])
+    shown = tab.image_pixels("#ia_canvas_candidates .thumbnail-item")  # the picture with candidate 1 overlaid
+    assert np.array_equal(shown[..., :3], overlay(ws.image, candidates[0]))
+    captions = _captions(tab)
+    assert captions[0].strip().startswith(ACTIVE_MARK.strip()) and f"{float(ws.candidates.scores[1]):.2f}" in captions[1]
     tab.shot("click_mask")
-    other = next(i for i in (2, 1) if not np.array_equal(candidates[i], candidates[0]))
+    tab.element_shot("ia_canvas_wrap", "candidates_over_canvas")
+    other = next(i for i in (1, 2) if not np.array_equal(candidates[i], candidates[0]))  # the second, unless equal
     tab.page.locator("#ia_canvas_candidates .thumbnail-item").nth(other).click()
     info = tab.mask_after(info["maskVersion"])
     assert np.array_equal(ws.mask, candidates[other])
     assert info["maskArea"] == int(candidates[other].sum())
+    tab.page.wait_for_function("(i) => { const t = document.querySelectorAll('#ia_canvas_candidates .thumbnail-item');"
+                               " return t.length === 3 && t[i].innerText.includes('\u2713'); }", arg=other, timeout=TIMEOUT)
+    assert ACTIVE_MARK.strip() not in _captions(tab)[0]
     tab.shot("other_candidate")
     tab.full_shot("page")
     # a new picture clears the old candidates, which must not be applied to it
     tab.upload(coffee_image)
     tab.wait_status("Image 600x400")
-    tab.page.wait_for_function("() => document.querySelectorAll('#ia_canvas_candidates .thumbnail-item').length === 0", timeout=TIMEOUT)
+    tab.page.wait_for_function("() => { const g = document.getElementById('ia_canvas_candidates');"
+                               " return !g || g.offsetParent === null || !g.querySelector('.thumbnail-item'); }", timeout=TIMEOUT)
     assert "last_event" not in ws.ui and not ws.mask.any()
 
 
@@ -159,7 +185,7 @@ def test_box_prompt_gives_a_mask(tab, marker_image):
     ws = tab.workspace()
     assert np.allclose(ws.box, (150, 100, 420, 480), atol=1.0), ws.box
     assert ws.points == [] and info["maskArea"] == int(ws.mask.sum()) > 0
-    tab.wait_gallery("ia_canvas_candidates", 1)
+    assert not tab.page.locator("#ia_canvas_candidates").first.is_visible()  # one mask: nothing to pick
     tab.shot("box_mask")
     # a refinement re-applies to every later selection until Reset
     area = int(ws.mask.sum())
@@ -379,3 +405,4 @@ def test_interrupt_stops_a_running_generation(tab, marker_image, tiny_sd_inpaint
     text = tab.wait_status("Interrupted.")
     assert tab.page.locator("#ia_status .ia-error").count() == 1, text
     assert tab.workspace().results == [] and tab.gallery_count("ia_results") == 0
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 
 _GRADIO_MAJOR = int(gr.__version__.split(".")[0])
@@ -42,9 +44,12 @@ gr.Dropdown.get_expected_parent = FormComponent.get_expected_parent
 class ToolButton(FormComponent, gr.Button):
     """Small button with single emoji as text, fits inside gradio forms"""
 
-    def __init__(self, *args, **kwargs):
-        classes = kwargs.pop("elem_classes", [])
-        super().__init__(*args, elem_classes=["tool", *classes], **kwargs)
+    # gradio 4 lists a component's props from its __init__ signature (without the wrap the button
+    # would lose its elem_id on the page) and binds positional arguments by the names in it (a bare
+    # *args would lose the label); Forge's ToolButton is declared the same way.
+    @functools.wraps(gr.Button.__init__)
+    def __init__(self, value="", *args, elem_classes=None, **kwargs):
+        super().__init__(*args, elem_classes=["tool", *(elem_classes or [])], value=value, **kwargs)
 
     def get_block_name(self):
         return "button"
