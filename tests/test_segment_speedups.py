@@ -43,7 +43,7 @@ def test_decoder_swap_keeps_weights_and_outputs(tiny_sam_files, kind):
     convs = [m for m in model.mask_decoder.modules() if type(m) is torch.nn.ConvTranspose2d]
     torch.manual_seed(1)
     inputs = [torch.randn(1, c.in_channels, 4, 4) for c in convs]
-    expected = [reference_forward(c, x) for c, x in zip(convs, inputs)]
+    expected = [reference_forward(c, x) for c, x in zip(convs, inputs, strict=True)]
 
     swapped = speed_up_decoders(model)
     assert swapped == len(convs) > 0
@@ -54,7 +54,7 @@ def test_decoder_swap_keeps_weights_and_outputs(tiny_sam_files, kind):
     fast = [m for m in model.mask_decoder.modules() if isinstance(m, PatchExpand)]
     assert len(fast) == len(convs)
     with torch.inference_mode():
-        for layer, x, want in zip(fast, inputs, expected):
+        for layer, x, want in zip(fast, inputs, expected, strict=True):
             torch.testing.assert_close(layer(x), want, rtol=1e-5, atol=1e-5)
     # the image encoder is left alone
     assert not any(isinstance(m, PatchExpand) for m in model.image_encoder.modules())
