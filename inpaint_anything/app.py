@@ -8,6 +8,7 @@ in its checkpoint backend through :meth:`App.register_backend`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -21,6 +22,12 @@ from inpaint_anything.config import Settings
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnavailableError
 
 BACKEND_KINDS = ("diffusers", "cleaner", "webui")
+# VRAM estimates handed to the memory guard (bytes). SAM's encoder peaks at ~1-1.5 GB for ViT-H at
+# 1024 px; diffusers need their fp16 weights plus ~2.5 GB of working memory (as needs_cpu_offload).
+SAM_ENCODE_BYTES = int(1.5 * 2**30)
+DIFFUSERS_WORKING_BYTES = int(2.5 * 2**30)
+DIFFUSERS_UNKNOWN_WEIGHTS = 4 * 2**30  # a Hub model not in the cache yet: about an SD1.5/2 fp16 pipeline
+MemoryGuard = Callable[[int, str], contextlib.AbstractContextManager]
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class App:
         self._max_workspaces = max_workspaces
         self._lock = threading.Lock()
         self._backends: dict[str, Callable[..., Any]] = {}
+        self._memory_guard: MemoryGuard | None = None
         self.started = time.time()
 
     # ------------------------------------------------------------------ workspaces
@@ -137,7 +145,45 @@ class App:
         return ensure_model(entry, self.models_dir, offline=self.settings.offline, progress=progress, cancel=cancel)
 
     def load_sam(self, model_id: str):
-        return self.sam_cache.get(self.sam_model_path(model_id))
+        path = self.sam_model_path(model_id)
+        need = 0
+        if self._memory_guard is not None and path not in self.sam_cache and self._on_cuda(self.sam_cache.device):
+            need = path.stat().st_size
+        with self.memory_guard(need, "loading the SAM model"):
+            return self.sam_cache.get(path)
+
+    # ------------------------------------------------------------------ VRAM guard
+    def set_memory_guard(self, guard: MemoryGuard | None) -> None:
+        """Install ``guard(need_bytes, what)`` -> context manager. It is entered around SAM model loading
+        and image encoding and diffusers loading and generation on CUDA (the WebUI adapter moves the
+        WebUI's checkpoint out of VRAM there when VRAM is short); None removes it."""
+        self._memory_guard = guard
+
+    def memory_guard(self, need_bytes: int, what: str) -> contextlib.AbstractContextManager:
+        """The installed guard for ``need_bytes`` of VRAM, or a no-op (no guard, nothing needed)."""
+        guard = self._memory_guard
+        if guard is None or need_bytes <= 0:
+            return contextlib.nullcontext()
+        return guard(int(need_bytes), what)
+
+    def sam_encode_guard(self, session: Any, image: Any) -> contextlib.AbstractContextManager:
+        """The guard around ``session.set_image(image)``: a no-op when that image is already encoded."""
+        if self._memory_guard is None or not self._on_cuda(getattr(session, "device", "cpu")):
+            return contextlib.nullcontext()
+        if getattr(session, "image_set", False):
+            import numpy as np
+
+            from inpaint_anything.imaging import content_hash
+
+            key = str(getattr(session.embedding, "key", ""))
+            if isinstance(image, np.ndarray) and key.endswith("|" + content_hash(image)):
+                return contextlib.nullcontext()
+        return self.memory_guard(SAM_ENCODE_BYTES, "computing the SAM image embedding")
+
+    @staticmethod
+    def _on_cuda(device: Any) -> bool:
+        """Whether work on ``device`` uses CUDA memory (what the memory guard protects)."""
+        return str(device).startswith("cuda")
 
     # ------------------------------------------------------------------ inpainting backends
     def register_backend(self, kind: str, factory: Callable[..., Any]) -> None:
@@ -167,9 +213,10 @@ class App:
 
             if not model:
                 raise InvalidInputError("Choose an inpainting model.")
-            return DiffusersBackend(model, self.pipelines, device=options.get("device", "auto"),
-                                    offline=self.settings.offline, config_dir=options.get("config_dir"),
-                                    native_override=int(options.get("native_size", 0) or 0))
+            backend = DiffusersBackend(model, self.pipelines, device=options.get("device", "auto"),
+                                       offline=self.settings.offline, config_dir=options.get("config_dir"),
+                                       native_override=int(options.get("native_size", 0) or 0))
+            return backend if self._memory_guard is None else _GuardedBackend(backend, self)
         if kind == "cleaner":
             from inpaint_anything.inpaint.cleaner import cleaner_backend
 
@@ -183,3 +230,46 @@ class App:
     def unload_models(self) -> dict[str, int]:
         """Free every cached SAM model and pipeline (e.g. before the WebUI needs the VRAM)."""
         return {"sam": self.sam_cache.unload(None), "pipelines": self.pipelines.unload(None)}
+
+
+def _diffusers_need(backend: Any) -> int:
+    """VRAM a diffusers backend needs for its next run: working memory, plus its fp16 weights unless
+    the pipeline already sits on the GPU (0 when it does not run on CUDA)."""
+    from inpaint_anything.diffusion.loader import resolve_device
+    from inpaint_anything.inpaint.diffusers_backend import model_bytes
+
+    if not App._on_cuda(resolve_device(backend.device)):
+        return 0
+    source = os.path.expanduser(str(backend.source))
+    local = os.path.exists(source)
+    marker = str(Path(source).resolve()) if local else "models--" + str(backend.source).replace("/", "--")
+    cached_keys = backend.cache.keys()  # PipelineCache: a list of (path, device, dtype)
+    if any(App._on_cuda(dev) and (path == marker if local else marker in path) for path, dev, _ in cached_keys):
+        return DIFFUSERS_WORKING_BYTES
+    return (model_bytes(source) // 2 if local else DIFFUSERS_UNKNOWN_WEIGHTS) + DIFFUSERS_WORKING_BYTES
+
+
+class _GuardedBackend:
+    """A diffusers backend whose pipeline loading and generation run inside the App's memory guard."""
+
+    def __init__(self, inner: Any, app: App) -> None:
+        self._inner = inner
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @property
+    def native_size(self) -> int:
+        inner = self._inner
+        if inner.native_override or getattr(inner, "_family", None) is not None:
+            return inner.native_size  # known without loading the pipeline
+        with self._app.memory_guard(_diffusers_need(inner), "loading the inpainting model"):
+            return inner.native_size
+
+    def generate(self, image: Any, mask: Any, request: Any, seed: int, job: Any) -> Any:
+        check = getattr(self._inner, "check_request", None)
+        if check is not None:
+            check(request)  # refuse before anything is moved or loaded
+        with self._app.memory_guard(_diffusers_need(self._inner), "inpainting with a diffusers model"):
+            return self._inner.generate(image, mask, request, seed, job)

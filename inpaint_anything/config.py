@@ -47,6 +47,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_image_pixels", 48_000_000, "Largest image accepted (pixels)", "Images with more pixels are refused with a clear message."),
     Option("sam_models_in_memory", 1, "SAM models kept in memory", "How many loaded SAM models stay cached (least recently used are unloaded)."),
     Option("pipelines_in_memory", 1, "Inpainting pipelines kept in memory", "How many diffusers pipelines stay cached."),
+    Option("offload_host_model", True, "Move the WebUI model to the CPU when VRAM is short",
+           "WebUI only: before SAM or a diffusers model needs more VRAM than is free, move the WebUI's checkpoint to the "
+           "CPU, and back to the GPU afterwards (no reload from disk). Off: never touch the WebUI's model."),
 )
 
 OPTIONS_BY_KEY = {o.key: o for o in OPTIONS}
@@ -65,6 +68,7 @@ class Settings:
     max_image_pixels: int = 48_000_000
     sam_models_in_memory: int = 1
     pipelines_in_memory: int = 1
+    offload_host_model: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validated(self) -> Settings:

@@ -69,6 +69,12 @@ class UnavailableError(IAError):
     status_code = 501
 
 
+class NotReadyError(UnavailableError):
+    """A feature this installation has, but that cannot run right now (e.g. no checkpoint loaded yet)."""
+
+    status_code = 503
+
+
 class JobInterrupted(IAError):
     """The user interrupted a running job."""
 
@@ -79,9 +85,10 @@ __all__ = [
     "DownloadError",
     "IAError",
     "ImageTooLargeError",
-    "JobInterrupted",
     "InvalidInputError",
+    "JobInterrupted",
     "ModelNotFoundError",
+    "NotReadyError",
     "OfflineError",
     "UnavailableError",
     "UnrecognizedCheckpointError",

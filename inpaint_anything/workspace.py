@@ -211,7 +211,8 @@ class Workspace:
             self.sam_model = model_id
             if job is not None:
                 job.step(0, 1, "computing the image embedding")
-            self._session.set_image(img)
+            with self.app.sam_encode_guard(self._session, img):  # VRAM for the encoder (WebUI: see webui/memory.py)
+                self._session.set_image(img)
             return self._session
 
     def segment_everything(self, model_id: str | None = None, job: JobControl | None = None, **options: Any):

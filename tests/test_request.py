@@ -20,7 +20,7 @@ def test_defaults_are_valid_and_seed_is_resolved():
     ("field", "value", "message"),
     [("steps", 0, "Steps"), ("steps", 151, "Steps"), ("seed", -2, "Seed"), ("denoising_strength", 0.0, "Denoising"),
      ("masked_content", "blur", "Masked content"), ("inpaint_area", "crop", "Inpaint area"), ("mask_blur", 65, "Mask blur"),
-     ("padding", -1, "padding"), ("width", 100, "Width"), ("height", 8, "Height"), ("batch_count", 0, "Batch count"),
+     ("padding", -1, "padding"), ("batch_count", 0, "Batch count"),
      ("cfg_scale", 31, "CFG")],
 )
 def test_bad_fields_are_refused_with_the_field_named(field, value, message):

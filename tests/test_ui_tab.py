@@ -97,3 +97,69 @@ def test_interrupt_without_a_job_says_so(app):
     from inpaint_anything.ui.handlers import Controller, SessionKey
 
     assert "Nothing is running" in Controller(app).interrupt(SessionKey())
+
+
+def _deps_of(demo, elem_id: str) -> list:
+    """(BlockFunction, input components, output components) of every event whose trigger is ``elem_id``."""
+    blocks = demo.blocks
+    by_elem = {b.elem_id: i for i, b in blocks.items() if getattr(b, "elem_id", None)}
+    fns = list(demo.fns.values()) if isinstance(demo.fns, dict) else list(demo.fns)
+    out = []
+    for i, dep in enumerate(demo.config["dependencies"]):
+        if any((t[0] if isinstance(t, (list, tuple)) else t) == by_elem[elem_id] for t in dep["targets"]):
+            out.append((fns[i], [blocks[c] for c in dep["inputs"]], [blocks[c] for c in dep["outputs"]]))
+    return out
+
+
+@pytest.mark.both_stacks
+def test_webui_button_sends_soft_inpainting_and_the_hint_follows_the_checkpoint(app, astronaut):
+    from inpaint_anything.ui.handlers import HostHooks, SessionKey
+    from inpaint_anything.ui.tab import build_tab
+
+    seen = []
+
+    class Recorder:  # a host backend that records what the tab asked for
+        name = "fake"
+        native_size = 0
+        multiple = 8
+
+        def generate(self, image, mask, request, seed, job):
+            seen.append(request)
+            out = image.copy()
+            out[mask] = 255 - out[mask]
+            return out
+
+    app.register_backend("fake", lambda model="", **o: Recorder())
+    hint = ["'plain.safetensors' is not an inpainting checkpoint"]
+    tab = build_tab(app, HostHooks(extra_backends=[("Fake", "fake")], checkpoint_hint=lambda: hint[0],
+                                   soft_inpainting=lambda: None))
+    ids = {getattr(b, "elem_id", None): b for b in tab.blocks.values()}
+    assert "not an inpainting checkpoint" in ids["ia_hint_fake"].value
+    for name in ("soft_enabled", "soft_schedule_bias", "soft_preservation_strength", "soft_transition_contrast",
+                 "soft_mask_influence", "soft_difference_threshold", "soft_difference_contrast"):
+        assert f"ia_{name}" in ids
+    key = SessionKey()
+    ws = app.workspace(key.id)
+    ws.set_image(astronaut[:128, :128])
+    mask = np.zeros((128, 128), np.uint8)
+    mask[40:80, 40:80] = 255
+    ws.set_mask(mask)
+    (run, inputs, outputs), = [d for d in _deps_of(tab, "ia_run_fake") if ids["ia_status"] in d[2]]
+    values = {c: getattr(c, "value", None) for c in inputs}
+    values.update({ids["ia_soft_enabled"]: True, ids["ia_soft_schedule_bias"]: 2.5, ids["ia_steps"]: 3,
+                   ids["ia_seed"]: 7, ids["ia_inpaint_area"]: "whole",
+                   ids["ia_prompt"]: "a cat", ids["ia_negative_prompt"]: ""})
+    values.update({c: key for c in inputs if c.elem_id is None and isinstance(c.value, SessionKey)})
+    result = run.fn(values, None)
+    status = result.get(ids["ia_status"], "")
+    assert "ia-error" not in status, status
+    assert len(seen) == 1 and seen[0].soft_inpainting is True and seen[0].soft_schedule_bias == 2.5
+    assert seen[0].steps == 3 and seen[0].soft_preservation_strength == 0.5  # untouched sliders keep the host defaults
+    # after the run, and on a new picture, the hint is asked again (the user may have switched checkpoints)
+    hint[0] = None
+    refresh = _deps_of(tab, "ia_run_fake") + _deps_of(tab, "ia_tab_inpaint")
+    fns = [fn for fn, _i, outs in refresh if [o.elem_id for o in outs] == ["ia_hint_fake"]]
+    assert fns and fns[0].fn() == [""]
+    # the Hub model's run never carries soft inpainting
+    (hub, hub_inputs, _o), = [d for d in _deps_of(tab, "ia_run_inpaint") if ids["ia_status"] in d[2]]
+    assert ids["ia_soft_enabled"] not in hub_inputs

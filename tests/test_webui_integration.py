@@ -137,8 +137,9 @@ def test_checkpoint_backend_without_a_model_says_so(webui_host):
     from inpaint_anything.webui.backend import WebuiCheckpointBackend
 
     image, mask = _photo_and_mask()
-    with pytest.raises(UnavailableError, match="No checkpoint"):
+    with pytest.raises(UnavailableError, match="No checkpoint") as caught:
         run_inpaint(image, mask, InpaintRequest(steps=2), WebuiCheckpointBackend(native_override=64))
+    assert caught.value.status_code == 503  # the API says "not now", not "not implemented"
 
 
 def test_host_interrupt_stops_our_job(webui_host):
@@ -235,3 +236,33 @@ def test_send_buttons_join_the_host_result_rows_and_extras_is_a_target(webui_hos
     extras = [names[o] for d in wired("ia_send_extras") for o in d["outputs"]]
     assert "extras_image" in extras
     assert by_id["ia_send_extras"].visible is not False
+
+
+def test_api_auth_from_the_host_flag_guards_our_routes(webui_host):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    webui_host.load_extension(argv=["--api", "--api-auth", "user:pw,other:pw2"])
+    app = FastAPI()
+    webui_host.stub.fire("app_started", None, app)
+    client = TestClient(app)
+    assert client.get("/inpaint-anything/v1/version").status_code == 401
+    assert client.get("/inpaint-anything/v1/version", auth=("user", "wrong")).status_code == 401
+    ok = client.get("/inpaint-anything/v1/version", auth=("other", "pw2"))
+    assert ok.status_code == 200 and ok.json()
+
+
+def test_building_the_tab_never_loads_a_checkpoint(webui_host, tiny_sd_dir, tiny_sam_files, tmp_path):
+    """v1.10.1's ``shared.sd_model`` loads the selected checkpoint when read before any load: the tab,
+    its hint and the backend's name must not read it (the WebUI may start with --skip-load-model-at-start)."""
+    from inpaint_anything.webui.backend import WebuiCheckpointBackend, checkpoint_hint
+
+    webui_host.sd_models.stub_select_checkpoint(tiny_sd_dir)
+    webui_host.load_extension()
+    webui_host.stub.fire("ui_tabs")
+    assert "No checkpoint is loaded" in checkpoint_hint()
+    assert WebuiCheckpointBackend().name == "webui:WebUI checkpoint"
+    assert webui_host.sd_models.model_data.stub_load_attempts == 0
+    assert webui_host.sd_models.model_data.sd_model is None
+    assert webui_host.shared.sd_model is not None  # the stand-in does load on read, as the host
+    assert webui_host.sd_models.model_data.stub_load_attempts == 1

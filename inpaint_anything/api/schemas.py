@@ -185,8 +185,13 @@ class RequestParams(ApiModel):
     padding: StrictInt = _D.padding
     color_match: StrictBool = _D.color_match
     batch_count: StrictInt = _D.batch_count
-    width: StrictInt = Field(_D.width, description="0 = the model's native resolution")
-    height: StrictInt = _D.height
+    soft_inpainting: StrictBool = Field(_D.soft_inpainting, description="The WebUI's Soft Inpainting (backend 'webui' only).")
+    soft_schedule_bias: float = Field(_D.soft_schedule_bias, description="Soft inpainting: schedule bias, 0..8.")
+    soft_preservation_strength: float = Field(_D.soft_preservation_strength, description="Soft inpainting: preservation strength, 0..8.")
+    soft_transition_contrast: float = Field(_D.soft_transition_contrast, description="Soft inpainting: transition contrast boost, 1..32.")
+    soft_mask_influence: float = Field(_D.soft_mask_influence, description="Soft inpainting: mask influence, 0..1.")
+    soft_difference_threshold: float = Field(_D.soft_difference_threshold, description="Soft inpainting: difference threshold, 0..8.")
+    soft_difference_contrast: float = Field(_D.soft_difference_contrast, description="Soft inpainting: difference contrast, 0..8.")
 
 
 class BackendOptions(ApiModel):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from inpaint_anything.errors import IAError, UnavailableError
+from inpaint_anything.errors import IAError, InvalidInputError, UnavailableError
 from inpaint_anything.inpaint.request import InpaintRequest
 from inpaint_anything.jobs import JobControl
 
@@ -153,11 +153,19 @@ class DiffusersBackend:
             self.pipeline()
         return NATIVE_SIZE.get(self._family or "sd1", 512)
 
+    @staticmethod
+    def check_request(request: InpaintRequest) -> None:
+        """Refuse what this backend cannot do (before any model is loaded)."""
+        if getattr(request, "soft_inpainting", False):
+            raise InvalidInputError("Soft inpainting is a WebUI feature: use the 'WebUI checkpoint' backend for it, "
+                                    "or turn soft inpainting off for diffusers models.")
+
     def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
         import torch
 
         from inpaint_anything.diffusion.schedulers import make_scheduler
 
+        self.check_request(request)
         with self._lock:
             pipe, info = self.pipeline()
             base = getattr(pipe, "_ia_base_scheduler_config", None)

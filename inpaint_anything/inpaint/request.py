@@ -14,6 +14,19 @@ MASKED_CONTENT = ("fill", "original", "latent noise", "latent nothing")
 INPAINT_AREAS = ("whole", "only masked")
 MAX_SEED = 2**32 - 1
 
+# Soft inpainting (the WebUI's built-in "Soft Inpainting" script, v1.10.1): our field, the infotext
+# key the script writes, its default and its slider range, in the order of the script's arguments
+# (after its "enabled" checkbox).
+SOFT_INPAINTING_ENABLED = ("soft_inpainting", "Soft inpainting enabled")
+SOFT_INPAINTING_PARAMS: tuple[tuple[str, str, float, float, float], ...] = (
+    ("soft_schedule_bias", "Soft inpainting schedule bias", 1.0, 0.0, 8.0),
+    ("soft_preservation_strength", "Soft inpainting preservation strength", 0.5, 0.0, 8.0),
+    ("soft_transition_contrast", "Soft inpainting transition contrast boost", 4.0, 1.0, 32.0),
+    ("soft_mask_influence", "Soft inpainting mask influence", 0.0, 0.0, 1.0),
+    ("soft_difference_threshold", "Soft inpainting difference threshold", 0.5, 0.0, 8.0),
+    ("soft_difference_contrast", "Soft inpainting difference contrast", 2.0, 0.0, 8.0),
+)
+
 
 @dataclass
 class InpaintRequest:
@@ -23,6 +36,9 @@ class InpaintRequest:
     ``masked_content`` follows the WebUI: fill / original / latent noise / latent nothing.
     ``inpaint_area`` "only masked" crops around the mask (plus ``padding`` pixels of context) and
     generates that crop at the model's native resolution.
+    ``soft_inpainting`` and the ``soft_*`` parameters drive the WebUI's Soft Inpainting script (WebUI
+    checkpoint backend only): schedule bias, preservation strength, transition contrast boost, and
+    the pixel composite's mask influence, difference threshold and difference contrast.
     """
 
     prompt: str = ""
@@ -39,9 +55,14 @@ class InpaintRequest:
     padding: int = 32
     color_match: bool = False
     batch_count: int = 1
-    width: int = 0  # 0 = the model's native resolution
-    height: int = 0
     model: str = ""
+    soft_inpainting: bool = False
+    soft_schedule_bias: float = 1.0
+    soft_preservation_strength: float = 0.5
+    soft_transition_contrast: float = 4.0
+    soft_mask_influence: float = 0.0
+    soft_difference_threshold: float = 0.5
+    soft_difference_contrast: float = 2.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validated(self) -> InpaintRequest:
@@ -60,11 +81,16 @@ class InpaintRequest:
         need(isinstance(self.mask_blur, int) and 0 <= self.mask_blur <= 64, "Mask blur must be 0..64 pixels.")
         need(isinstance(self.padding, int) and 0 <= self.padding <= 512, "Only-masked padding must be 0..512 pixels.")
         need(isinstance(self.batch_count, int) and 1 <= self.batch_count <= 16, "Batch count must be 1..16.")
-        for name in ("width", "height"):
+        need(isinstance(self.soft_inpainting, bool), "Soft inpainting must be true or false.")
+        for name, label, _default, low, high in SOFT_INPAINTING_PARAMS:
             value = getattr(self, name)
-            need(isinstance(value, int) and (value == 0 or (64 <= value <= 4096 and value % 8 == 0)),
-                 f"{name.capitalize()} must be 0 (model default) or a multiple of 8 between 64 and 4096.")
+            need(isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high,
+                 f"{label[0].upper() + label[1:]} must be between {low:g} and {high:g}.")
         return self
+
+    def soft_inpainting_args(self) -> list[Any]:
+        """The Soft Inpainting script's arguments: enabled, then its six parameters (host order)."""
+        return [bool(self.soft_inpainting), *(float(getattr(self, name)) for name, *_ in SOFT_INPAINTING_PARAMS)]
 
     def resolved(self, rng: random.Random | None = None) -> InpaintRequest:
         """A validated copy whose seed is concrete (a random one replaces -1)."""
@@ -101,7 +127,10 @@ _INFOTEXT_FIELDS = (
     ("Inpaint area", "inpaint_area"),
     ("Only masked padding, pixels", "padding"),
     ("Color match", "color_match"),
+    (SOFT_INPAINTING_ENABLED[1], SOFT_INPAINTING_ENABLED[0]),
+    *((label, name) for name, label, *_ in SOFT_INPAINTING_PARAMS),
 )
+_SOFT_FIELDS = {SOFT_INPAINTING_ENABLED[0], *(name for name, *_ in SOFT_INPAINTING_PARAMS)}
 
 
 def _quote(value: str) -> str:
@@ -120,7 +149,7 @@ def infotext(request: InpaintRequest, size: tuple[int, int], extra: dict[str, An
     ``sampling=False`` (weight-free fills) leaves out the fields that did not influence the result."""
     parts = []
     for label, attr in _INFOTEXT_FIELDS:
-        if not sampling and attr in _SAMPLING_FIELDS:
+        if not sampling and attr in _SAMPLING_FIELDS or attr in _SOFT_FIELDS and not (sampling and request.soft_inpainting):
             continue
         if attr is None:
             value: Any = f"{size[0]}x{size[1]}"

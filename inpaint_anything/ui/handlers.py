@@ -39,6 +39,8 @@ class HostHooks:
 
     extra_backends: list[tuple[str, str]] = field(default_factory=list)  # (label, backend kind)
     checkpoint_hint: Callable[[], str | None] | None = None
+    # the host's Soft Inpainting for the "webui" backend: () -> None when usable, else why not
+    soft_inpainting: Callable[[], str | None] | None = None
     job_context: Callable[[str], Any] | None = None  # name -> context manager yielding a JobControl
     save: Callable[[np.ndarray, str, str], str] | None = None  # (image, infotext, kind) -> saved path
     img2img_targets: tuple[Any, Any] | None = None  # img2img Inpaint upload (base, mask) components

@@ -71,6 +71,30 @@ def _generation_controls(hooks: HostHooks) -> dict[str, Any]:
     return c
 
 
+def _hint_html(hooks: HostHooks) -> str:
+    """The checkpoint hint as shown under the WebUI-checkpoint button ("" when there is nothing to say)."""
+    hint = hooks.checkpoint_hint() if hooks.checkpoint_hint else None
+    return message(hint) if hint else ""
+
+
+def _soft_inpainting_controls(hooks: HostHooks) -> dict[str, Any]:
+    """The host's Soft Inpainting settings (WebUI checkpoint only), named as InpaintRequest's fields."""
+    from inpaint_anything.inpaint.request import SOFT_INPAINTING_PARAMS
+
+    c: dict[str, Any] = {}
+    reason = hooks.soft_inpainting() if hooks.soft_inpainting else None
+    with gr.Accordion("Soft inpainting (WebUI checkpoint)", open=False, elem_id="ia_soft_inpainting"):
+        if reason:
+            gr.HTML(message(reason), elem_id="ia_soft_unavailable")
+        c["soft_inpainting"] = gr.Checkbox(label="Soft inpainting", value=False, interactive=reason is None, elem_id="ia_soft_enabled")
+        for name, label, default, low, high in SOFT_INPAINTING_PARAMS:
+            step = 0.01 if high <= 1 else 0.05 if high <= 8 else 0.5
+            text = label.replace("Soft inpainting ", "")
+            c[name] = gr.Slider(label=text[0].upper() + text[1:], minimum=low, maximum=high, step=step, value=default,
+                                elem_id=f"ia_{name}")
+    return c
+
+
 def _request(names: list[str], values: tuple):
     from inpaint_anything.inpaint.request import InpaintRequest
 
@@ -112,16 +136,16 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                                           [("grow", "Grow"), ("shrink", "Shrink"), ("fill_holes", "Fill holes"),
                                            ("remove_specks", "Remove specks"), ("invert", "Invert"), ("reset", "Reset")]}
                 with gr.Tabs():
-                    with gr.Tab("Inpaint", elem_id="ia_tab_inpaint"):
+                    with gr.Tab("Inpaint", elem_id="ia_tab_inpaint") as inpaint_tab:
                         hub_model = gr.Dropdown(label="Inpainting model (Hugging Face id or local)", choices=app.inpaint_models(),
                                                 value=(app.inpaint_models() or [None])[0], allow_custom_value=True, elem_id="ia_hub_model")
                         with gr.Accordion("Generation settings", open=True):
                             gen = _generation_controls(hooks)
                         run_hub = gr.Button("Inpaint", variant="primary", elem_id="ia_run_inpaint")
-                        run_extra = {}
+                        run_extra, hints = {}, []
+                        soft = _soft_inpainting_controls(hooks) if hooks.extra_backends and hooks.soft_inpainting else {}
                         for label, kind in hooks.extra_backends:
-                            hint = hooks.checkpoint_hint() if hooks.checkpoint_hint else None
-                            gr.HTML(message(hint) if hint else "", elem_id=f"ia_hint_{kind}")
+                            hints.append(gr.HTML(_hint_html(hooks), elem_id=f"ia_hint_{kind}"))
                             run_extra[kind] = gr.Button(f"Inpaint with {label}", variant="primary", elem_id=f"ia_run_{kind}")
                     with gr.Tab("Remove object", elem_id="ia_tab_remove"):
                         from inpaint_anything.inpaint.cleaner import available_cleaners
@@ -180,9 +204,14 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
         gen_outputs = [results, infotext, status]
         _on(run_hub.click, lambda k, m, *v: ctl.inpaint(k, "diffusers", m, _request(names, v[:-1]), v[-1]),
             [key, hub_model, *gen.values()], gen_outputs, status, progress=True)
+        extra_names = names + list(soft)
         for kind, button in run_extra.items():
-            _on(button.click, lambda k, *v, _kind=kind: ctl.inpaint(k, _kind, "", _request(names, v[:-1]), v[-1]),
-                [key, *gen.values()], gen_outputs, status, progress=True)
+            _on(button.click, lambda k, *v, _kind=kind: ctl.inpaint(k, _kind, "", _request(extra_names, v[:-1]), v[-1]),
+                [key, *gen.values(), *soft.values()], gen_outputs, status, progress=True).then(
+                lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
+        if hints:  # the user may switch checkpoints in the WebUI at any time: the hint follows
+            loaded.then(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
+            inpaint_tab.select(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
         _on(run_remove.click, ctl.remove, [key, cleaner, cleaner_grow], gen_outputs, status, progress=True)
         out["wire"](ctl, key, hub_model, gen, names, gen_outputs, status, loaded)
         _on(get_mask.click, lambda k: ctl.export(k, "mask"), [key], [mask_file], status)

@@ -5,6 +5,11 @@ feathered paste-back); this backend receives that processing-size image and runs
 ``StableDiffusionProcessingImg2Img`` on it with the request's masked content, mask blur, denoising,
 sampler, schedule type, seed, steps and CFG. Any checkpoint works: inpainting checkpoints (detected
 from the model) get the host's inpainting conditioning, normal ones its latent-blend inpainting.
+
+Soft inpainting is the host's built-in always-on img2img script "Soft Inpainting"; a request that
+asks for it runs the processing with the img2img script runner, every always-on script at its UI
+defaults and that script at the request's values. When the script is missing (extension disabled,
+a build without it) such a request fails with a message saying so.
 """
 
 from __future__ import annotations
@@ -13,10 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inpaint_anything.errors import JobInterrupted, UnavailableError
+from inpaint_anything.errors import JobInterrupted, NotReadyError, UnavailableError
 from inpaint_anything.inpaint.request import MASKED_CONTENT, InpaintRequest
 from inpaint_anything.jobs import JobControl
 from inpaint_anything.webui import compat
+
+SOFT_INPAINTING_TITLE = "Soft Inpainting"
+SOFT_INPAINTING_ARGS = 7  # enabled + six parameters (InpaintRequest.soft_inpainting_args)
+SOFT_INPAINTING_MARK = "Soft inpainting enabled"  # the infotext key the script writes when it ran
 
 
 def _shared():
@@ -26,14 +35,41 @@ def _shared():
 
 
 def checkpoint_hint() -> str | None:
-    """A hint for the UI when the loaded checkpoint is not an inpainting one (None if it is)."""
-    sd_model = getattr(_shared(), "sd_model", None)
+    """A hint for the UI when the loaded checkpoint is not an inpainting one (None if it is, or when
+    Forge has a checkpoint selected that loads on first use)."""
+    sd_model = compat.loaded_sd_model()
     if sd_model is None:
-        return "No checkpoint is loaded in the WebUI yet."
+        return None if compat.pending_checkpoint() is not None else "No checkpoint is loaded in the WebUI yet."
     if compat.sd_model_is_inpainting(sd_model):
         return None
     return (f"'{compat.sd_model_title(sd_model)}' is not an inpainting checkpoint: it works, but an inpainting "
             "checkpoint blends better. Use masked content 'original' or 'fill' and a denoising strength below 1.")
+
+
+def soft_inpainting_status() -> str | None:
+    """None when the host's Soft Inpainting can be used; otherwise a sentence saying why not."""
+    runner = compat.img2img_script_runner()
+    script = compat.find_alwayson_script(runner, SOFT_INPAINTING_TITLE) if runner is not None else None
+    if script is None:
+        return ("Soft inpainting is not available in this WebUI: its built-in 'soft-inpainting' extension is "
+                "disabled or missing (see the Extensions tab).")
+    if script.args_from is None or script.args_to is None or script.args_to - script.args_from < SOFT_INPAINTING_ARGS:
+        return "Soft inpainting is not available yet: the WebUI has not set up its img2img scripts."
+    return None
+
+
+def soft_inpainting_scripts(request: InpaintRequest) -> tuple:
+    """``(runner, script_args)`` for a processing object: UI defaults for every always-on script and
+    the request's soft inpainting values at the Soft Inpainting script's positions."""
+    reason = soft_inpainting_status()
+    if reason:
+        raise UnavailableError(reason + " Turn soft inpainting off to inpaint without it.")
+    runner = compat.img2img_script_runner()
+    script = compat.find_alwayson_script(runner, SOFT_INPAINTING_TITLE)
+    args = compat.default_script_args(runner)
+    values = request.soft_inpainting_args()
+    args[script.args_from:script.args_from + len(values)] = values
+    return runner, args
 
 
 @dataclass
@@ -45,24 +81,35 @@ class WebuiCheckpointBackend:
 
     @property
     def name(self) -> str:
-        return "webui:" + compat.sd_model_title(getattr(_shared(), "sd_model", None))
+        return "webui:" + compat.sd_model_title(compat.loaded_sd_model())
 
     @property
     def native_size(self) -> int:
         if self.native_override:
             return self.native_override
-        return 1024 if compat.sd_model_is_sdxl(getattr(_shared(), "sd_model", None)) else 512
+        return 1024 if compat.sd_model_is_sdxl(compat.ensure_sd_model()) else 512
+
+    @staticmethod
+    def check_request(request: InpaintRequest) -> None:
+        """Refuse what this host cannot do before anything runs (soft inpainting without its script)."""
+        if request.soft_inpainting:
+            reason = soft_inpainting_status()
+            if reason:
+                raise UnavailableError(reason + " Turn soft inpainting off to inpaint without it.")
 
     def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
         from modules import processing
         from PIL import Image
 
         shared = _shared()
-        if getattr(shared, "sd_model", None) is None:
-            raise UnavailableError("No checkpoint is loaded in the WebUI. Pick one in the checkpoint dropdown first.")
+        self.check_request(request)
+        sd_model = compat.ensure_sd_model()
+        if sd_model is None:
+            raise NotReadyError("No checkpoint is loaded in the WebUI. Pick one in the checkpoint dropdown first.")
+        scripts = soft_inpainting_scripts(request) if request.soft_inpainting else None
         h, w = image.shape[:2]
         p = processing.StableDiffusionProcessingImg2Img(
-            sd_model=shared.sd_model,
+            sd_model=sd_model,
             outpath_samples=getattr(shared.opts, "outdir_img2img_samples", None),
             outpath_grids=getattr(shared.opts, "outdir_img2img_grids", None),
             prompt=request.prompt,
@@ -90,6 +137,10 @@ class WebuiCheckpointBackend:
         if compat.processing_has_scheduler() and request.scheduler:
             p.scheduler = request.scheduler
         p.extra_generation_params = {"Inpaint Anything": "webui checkpoint"}
+        if scripts is not None:
+            p.is_api = True  # as the host's API: the UI-only setup scripts (seed, sampler...) keep our values
+            p.scripts = scripts[0]
+            p.script_args = tuple(scripts[1])
         job.step(0, int(request.steps), "generating with the WebUI checkpoint")
         try:
             processed = processing.process_images(p)
@@ -101,6 +152,9 @@ class WebuiCheckpointBackend:
             raise JobInterrupted("Interrupted.")
         if not processed.images:
             raise UnavailableError("The WebUI returned no image; see the console for its error.")
+        if scripts is not None and not p.extra_generation_params.get(SOFT_INPAINTING_MARK):
+            raise UnavailableError("The WebUI's Soft Inpainting script did not run (see the console for its error); "
+                                   "turn soft inpainting off to inpaint without it.")
         out = np.asarray(processed.images[-1].convert("RGB"))
         if out.shape[:2] != (h, w):
             out = np.asarray(processed.images[-1].convert("RGB").resize((w, h), Image.LANCZOS))

@@ -34,6 +34,55 @@ def processing_has_scheduler() -> bool:
     return "scheduler" in fields
 
 
+# ---------------------------------------------------------------------------------------------- the model
+def loaded_sd_model():
+    """The host's loaded checkpoint, or None.
+
+    A1111: ``shared.sd_model`` (None until a checkpoint loaded). Forge: ``shared.sd_model`` is a
+    placeholder (FakeInitialModel) until the first generation loads the selected checkpoint; an
+    object without ``sd_checkpoint_info`` is no checkpoint.
+    """
+    from modules import sd_models
+
+    model_data = getattr(sd_models, "model_data", None)
+    if model_data is not None:
+        sd_model = getattr(model_data, "sd_model", None)  # not shared.sd_model: A1111 would load one
+    else:
+        from modules import shared
+
+        sd_model = getattr(shared, "sd_model", None)
+    if sd_model is None or getattr(sd_model, "sd_checkpoint_info", None) is None:
+        return None
+    return sd_model
+
+
+def pending_checkpoint():
+    """Forge: the CheckpointInfo selected but not loaded yet (it loads on first use); else None."""
+    if not is_forge():
+        return None
+    from modules import sd_models
+
+    params = getattr(getattr(sd_models, "model_data", None), "forge_loading_parameters", None) or {}
+    return params.get("checkpoint_info")
+
+
+def ensure_sd_model():
+    """The loaded checkpoint, loading it now if the host would on first use (A1111: reading
+    ``shared.sd_model``; Forge: its selected checkpoint, with ``forge_model_reload``); None if none."""
+    sd_model = loaded_sd_model()
+    if sd_model is not None:
+        return sd_model
+    if pending_checkpoint() is not None:
+        from modules import sd_models
+
+        sd_models.forge_model_reload()
+    elif not is_forge():
+        from modules import shared
+
+        getattr(shared, "sd_model", None)
+    return loaded_sd_model()
+
+
 def sd_model_is_inpainting(sd_model) -> bool:
     """True for a 9-channel inpainting checkpoint, detected from the loaded model, not its file name.
 
@@ -55,5 +104,102 @@ def sd_model_is_sdxl(sd_model) -> bool:
 
 
 def sd_model_title(sd_model) -> str:
-    info = getattr(sd_model, "sd_checkpoint_info", None)
+    info = getattr(sd_model, "sd_checkpoint_info", None) or pending_checkpoint()
     return getattr(info, "title", None) or getattr(info, "name", None) or "WebUI checkpoint"
+
+
+# ---------------------------------------------------------------------------------------------- scripts
+def img2img_script_runner():
+    """The host's img2img ScriptRunner (None before the scripts are loaded)."""
+    from modules import scripts
+
+    return getattr(scripts, "scripts_img2img", None)
+
+
+def find_alwayson_script(runner, title: str):
+    """The always-on script of ``runner`` titled ``title`` (case-insensitive), or None."""
+    for script in list(getattr(runner, "alwayson_scripts", None) or []):
+        try:
+            if str(script.title()).lower() == title.lower():
+                return script
+        except Exception:  # noqa: BLE001 - a broken extension's title() must not break us
+            continue
+    return None
+
+
+def default_script_args(runner) -> list:
+    """Script arguments as the img2img UI starts with them: 0 (no selectable script) at position 0,
+    then every control's initial value at its position (what each always-on script gets when its
+    controls are left alone)."""
+    inputs = list(getattr(runner, "inputs", None) or [])
+    last = max([1, len(inputs), *(int(s.args_to) for s in getattr(runner, "scripts", []) if s.args_to is not None)])
+    args: list = [None] * last
+    args[0] = 0
+    for i, control in enumerate(inputs[1:last], start=1):
+        args[i] = getattr(control, "value", None)
+    return args
+
+
+# ---------------------------------------------------------------------------------------------- memory
+def forge_memory_management():
+    """Forge's ``backend.memory_management`` (its model memory manager), or None (A1111)."""
+    if not is_forge():
+        return None
+    try:
+        from backend import memory_management
+    except ImportError:
+        return None
+    return memory_management if hasattr(memory_management, "free_memory") else None
+
+
+def cuda_free_bytes() -> int | None:
+    """Free memory of the host's CUDA device, or None when the host does not run on CUDA."""
+    mm = forge_memory_management()
+    try:
+        if mm is not None:
+            device = mm.get_torch_device()
+            return int(mm.get_free_memory(device)) if getattr(device, "type", "") == "cuda" else None
+        import torch
+        from modules import devices
+
+        device = getattr(devices, "device", None)
+        if getattr(device, "type", "") != "cuda" or not torch.cuda.is_available():
+            return None
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    except (RuntimeError, AttributeError, ImportError):
+        return None
+
+
+def host_manages_vram(sd_model) -> bool:
+    """A1111 with --lowvram / --medvram (/ --medvram-sdxl for SDXL): the host already keeps the model's
+    parts on the CPU and moves them itself."""
+    if getattr(sd_model, "lowvram", False):
+        return True
+    try:
+        from modules import lowvram
+
+        return bool(lowvram.is_needed(sd_model))
+    except (ImportError, AttributeError):
+        return False
+
+
+def sd_model_on_gpu(sd_model) -> bool:
+    """Whether the model's weights are on a GPU (not the CPU, nor A1111's 'meta' trash device)."""
+    device = getattr(sd_model, "device", None)
+    return getattr(device, "type", str(device)) not in ("cpu", "meta", "None")
+
+
+def sd_model_bytes(sd_model) -> int:
+    """Bytes of the model's weights (0 when it is not a torch module)."""
+    params = getattr(sd_model, "parameters", None)
+    if params is None:
+        return 0
+    return sum(p.numel() * p.element_size() for p in params())
+
+
+def queue_lock():
+    """The host's FIFO queue lock (held while the host generates)."""
+    from modules import call_queue
+
+    return call_queue.queue_lock

@@ -38,8 +38,11 @@ class WebuiExtension:
 
         with self._lock:
             if self._app is None:
+                from inpaint_anything.webui import memory
+
                 self._app = App(settings.current(), host_models_root=settings.models_root())
                 self._app.register_backend("webui", self._webui_backend)
+                memory.install(self._app)  # our SAM / diffusers work moves the checkpoint out only when VRAM is short
             return self._app
 
     @staticmethod
@@ -70,6 +73,7 @@ class WebuiExtension:
         return HostHooks(
             extra_backends=[("WebUI checkpoint", "webui")],
             checkpoint_hint=backend.checkpoint_hint,
+            soft_inpainting=backend.soft_inpainting_status,
             job_context=jobs.queued_job,
             save=saving.save_result,
             img2img_targets=targets,
@@ -138,20 +142,9 @@ def _api_auth_dependency(cmd_opts):
     creds_text = getattr(cmd_opts, "api_auth", None)
     if not creds_text:
         return None
-    import secrets
+    from inpaint_anything.server import basic_auth_dependency
 
-    from fastapi import Depends, HTTPException
-    from fastapi.security import HTTPBasic, HTTPBasicCredentials
-
-    credentials = dict(item.split(":", 1) for item in creds_text.split(",") if ":" in item)
-    basic = HTTPBasic()
-
-    def check(given: HTTPBasicCredentials = Depends(basic)) -> None:
-        expected = credentials.get(given.username)
-        if expected is None or not secrets.compare_digest(given.password, expected):
-            raise HTTPException(status_code=401, detail="Incorrect username or password", headers={"WWW-Authenticate": "Basic"})
-
-    return check
+    return basic_auth_dependency(creds_text)
 
 
 def register() -> None:

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 from inpaint_anything.jobs import JobControl
+
+# Which threads hold the host's queue lock through queued_job (the FIFO lock has no owner to ask);
+# the memory guard must not wait for a lock its own thread holds.
+_QUEUE_HOLDERS = threading.local()
+
+
+def holds_queue_lock() -> bool:
+    """True inside :func:`queued_job` on this thread."""
+    return getattr(_QUEUE_HOLDERS, "depth", 0) > 0
 
 
 class HostJobControl(JobControl):
@@ -50,8 +60,10 @@ def queued_job(name: str) -> Iterator[HostJobControl]:
     from modules import call_queue, shared
 
     with call_queue.queue_lock:
+        _QUEUE_HOLDERS.depth = getattr(_QUEUE_HOLDERS, "depth", 0) + 1
         shared.state.begin(job=name)
         try:
             yield HostJobControl()
         finally:
+            _QUEUE_HOLDERS.depth -= 1
             shared.state.end()

@@ -3,19 +3,31 @@
 #   WEBUI_DIR=/path/to/stable-diffusion-webui bash tests/real_host/run.sh
 # Without WEBUI_DIR it prints "skipped" and exits 0. It links this checkout into
 # $WEBUI_DIR/extensions/, starts the WebUI on the CPU with --api on a free local port, and checks:
-# the tab is in the UI config, the Settings entries exist, the img2img script is listed, and the
-# REST API answers. The WebUI's own venv/launcher is used (webui.sh / launch.py), nothing is installed here.
+# the tab is in the UI config, the Settings entries exist, the img2img script is listed, the
+# REST API answers and removes an object without any model, install.py reported no failure, and
+# no traceback in the log passes through this extension's code. When the WebUI lists a checkpoint
+# it also generates at 64x64 (img2img + our outpainting script; our API's "webui" backend).
+# The WebUI's own launcher (launch.py, which runs our install.py) and Python are used; this
+# script installs nothing itself.
+# Optional: WEBUI_PYTHON (default: $WEBUI_DIR/venv/bin/python, else python3), WEBUI_ARGS (extra
+# launch.py flags, e.g. "--no-download-sd-model --skip-load-model-at-start"), IA_REAL_HOST_PORT.
+# The log is kept; its path is printed first.
 set -euo pipefail
 if [ -z "${WEBUI_DIR:-}" ]; then echo "skipped: set WEBUI_DIR to a WebUI checkout"; exit 0; fi
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 port=${IA_REAL_HOST_PORT:-7899}
-link="$WEBUI_DIR/extensions/inpaint-anything-under-test"
-log=$(mktemp)
+name=inpaint-anything-under-test
+link="$WEBUI_DIR/extensions/$name"
+log=$(mktemp "${TMPDIR:-/tmp}/ia-real-host.XXXXXX")
+bodies=$(mktemp -d "${TMPDIR:-/tmp}/ia-real-host-bodies.XXXXXX")
+echo "log: $log"
 ln -sfn "$repo" "$link"
-cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true; rm -f "$link"; }
+cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true; rm -rf "$link" "$bodies"; }
 trap cleanup EXIT
 cd "$WEBUI_DIR"
 python=${WEBUI_PYTHON:-$( [ -x venv/bin/python ] && echo venv/bin/python || echo python3 )}
+started=$(date +%s)
+# shellcheck disable=SC2086  # WEBUI_ARGS is a list of flags
 "$python" launch.py --skip-torch-cuda-test --use-cpu all --no-half --api --port "$port" --skip-version-check \
     ${WEBUI_ARGS:-} >"$log" 2>&1 &
 pid=$!
@@ -25,6 +37,37 @@ for _ in $(seq 1 360); do
   kill -0 "$pid" 2>/dev/null || { echo "the WebUI exited; log:"; tail -50 "$log"; exit 1; }
   sleep 2
 done
+for _ in $(seq 1 20); do grep -q '^Startup time' "$log" && break; sleep 0.5; done  # printed after the API is up
+echo "WebUI answered after $(( $(date +%s) - started )) s; $(grep -m1 '^Startup time' "$log" || echo 'no startup time line')"
+# request bodies: a 32x24 picture with a red square and a mask over it (model-free object removal),
+# and 64x64 generation requests for when the WebUI has a checkpoint (img2img + our outpainting script,
+# our API's "webui" backend)
+"$python" - "$bodies" <<'PY'
+import base64, io, json, sys
+from PIL import Image
+def png(im):
+    buf = io.BytesIO(); im.save(buf, "PNG"); return base64.b64encode(buf.getvalue()).decode()
+img = Image.new("RGB", (32, 24), (40, 120, 200)); img.paste((250, 20, 20), (12, 8, 20, 16))
+mask = Image.new("L", (32, 24), 0); mask.paste(255, (10, 6, 22, 18))
+big, big_mask = img.resize((64, 64)), mask.resize((64, 64))
+script_args = ["pixels", 16, 16, 0, 0, "16:9", 1.5, 0.5, 0.5, "edge", 8, "all", 4]
+bodies = {
+    "remove": {"image": png(img), "mask": png(mask), "method": "telea"},
+    "img2img": {"init_images": [png(big)], "prompt": "test", "steps": 1, "width": 64, "height": 64, "seed": 1,
+                "denoising_strength": 0.75, "script_name": "outpainting (inpaint anything)", "script_args": script_args},
+    "inpaint": {"image": png(big), "mask": png(big_mask), "backend": "webui", "options": {"native_size": 64},
+                "request": {"prompt": "test", "steps": 1, "seed": 1}},
+    "inpaint_soft": {"image": png(big), "mask": png(big_mask), "backend": "webui", "options": {"native_size": 64},
+                     "request": {"prompt": "test", "steps": 1, "seed": 1, "denoising_strength": 0.75,
+                                 "soft_inpainting": True, "soft_schedule_bias": 2.0}},
+}
+for name, body in bodies.items():
+    with open(f"{sys.argv[1]}/{name}.json", "w") as fh:
+        json.dump(body, fh)
+PY
+# prints WxH of the first image of a JSON answer on stdin
+first_size() { "$python" -c 'import base64, io, json, sys; from PIL import Image; im = Image.open(io.BytesIO(base64.b64decode(json.load(sys.stdin)["images"][0]))); print(f"{im.width}x{im.height}")'; }
+post() { curl -sf -X POST -H 'Content-Type: application/json' -d "@$bodies/$1.json" "$base$2"; }
 fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 check "tab 'Inpaint Anything' in the UI" "curl -sf $base/config | grep -q 'Inpaint Anything'"
@@ -32,5 +75,23 @@ check "settings registered" "curl -sf $base/sdapi/v1/options | grep -q ia_models
 check "img2img script listed" "curl -sf $base/sdapi/v1/scripts | grep -qi 'outpainting (inpaint anything)'"
 check "REST API answers" "curl -sf $base/inpaint-anything/v1/version | grep -q api_version"
 check "SAM catalogue listed" "curl -sf $base/inpaint-anything/v1/models/sam | grep -q sam_vit_b"
-check "no extension errors in the log" "! grep -q 'Error loading script: inpaint_anything' $log"
-[ $fail = 0 ] && echo "real host: all checks passed" || { echo "log: $log"; exit 1; }
+case " ${WEBUI_ARGS:-} " in *" --skip-load-model-at-start "*)  # nothing of ours may load the checkpoint (tab, hint, API)
+  check "no checkpoint loaded before the first generation" "! grep -q 'Loading weights \[' $log" ;;
+esac
+check "object removal without a model (telea)" "[ \"\$(post remove /inpaint-anything/v1/remove | first_size)\" = 32x24 ]"
+if [ "$(curl -sf "$base/sdapi/v1/sd-models" || echo '[]')" != "[]" ]; then
+  check "img2img with our outpainting script (64x64 -> 96x64)" "[ \"\$(post img2img /sdapi/v1/img2img | first_size)\" = 96x64 ]"
+  check "our API's webui backend inpaints with the checkpoint" "[ \"\$(post inpaint /inpaint-anything/v1/inpaint | first_size)\" = 64x64 ]"
+  check "our API's webui backend with the WebUI's soft inpainting" \
+    "[ \"\$(post inpaint_soft /inpaint-anything/v1/inpaint | first_size)\" = 64x64 ]"
+else
+  echo "skip generation checks: the WebUI lists no checkpoint"
+fi
+check "no extension errors in the log" "! grep -qE 'Error (loading script|executing callback).*inpaint_anything' $log"
+check "install.py reported no failure" \
+  "! grep -qE '\[Inpaint Anything\] (could not install|install.py failed)|Error running install.py for extension .*$name' $log"
+check "no traceback through the extension's code" "! grep -qE 'extensions/$name/.*\.py\", line [0-9]+' $log"
+if [ $fail = 0 ]; then echo "real host: all checks passed"; else
+  grep -nE "extensions/$name/.*\.py\", line [0-9]+|Error (loading script|executing callback)|\[Inpaint Anything\]" "$log" | head -20 || true
+  echo "log: $log"; exit 1
+fi

@@ -39,6 +39,12 @@ def get_learned_conditioning(sd_model, prompts):
     return {"crossattn": torch.cat([h1, out2.hidden_states[-2]], dim=-1), "vector": out2.text_embeds}
 
 
+def conditioning_key(sd_model) -> str:
+    """The ldm wrapper's conditioning key (A1111); Forge engines have no wrapper: the stand-in's own."""
+    wrapper = getattr(sd_model, "model", None)
+    return getattr(wrapper, "conditioning_key", None) or sd_model.stub_conditioning_key
+
+
 def _pair(uncond, cond):
     """Batch uncond and cond along dim 0 (dicts key by key), as the CFG denoiser does."""
     if isinstance(cond, dict):
@@ -71,7 +77,7 @@ class StubSampler:
     def __init__(self, sd_model):
         self.sd_model = sd_model
         self.config = None
-        self.conditioning_key = sd_model.model.conditioning_key
+        self.conditioning_key = conditioning_key(sd_model)
         self.last_latent = None
         self.step = 0
         self.total_steps = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from modules import _stub_flavour
 from modules.paths_internal import (
     data_path,
     models_path,
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subpath", type=str, default=None)
     p.add_argument("--filenames-max-length", type=int, default=128)
     p.add_argument("--cors-allow-origins", type=str, default=None)
+    if _stub_flavour.FORGE:  # Forge's backend/args.py flags (memory ones; --lowvram/--medvram stay, unused)
+        for name in ("--always-gpu", "--always-high-vram", "--always-normal-vram", "--always-low-vram",
+                     "--always-no-vram", "--always-cpu", "--always-offload-from-vram", "--cuda-malloc",
+                     "--cuda-stream", "--pin-shared-memory", "--disable-gpu-warning"):
+            flag(name)
+        p.add_argument("--gpu-device-id", type=int, default=None)
     return p
 
 

@@ -19,6 +19,9 @@ dtype_vae: torch.dtype = torch.float32
 dtype_unet: torch.dtype = torch.float32
 dtype_inference: torch.dtype = torch.float32
 unet_needs_upcast = False
+# Stand-in only: set to e.g. torch.device("cuda", 0) to make a loaded model report that device while it
+# is placed on the device (sd_models.send_model_to_cpu/_to_device switch it); tensors stay on the CPU.
+stub_gpu: torch.device | None = None
 
 
 def has_xpu() -> bool:
@@ -42,7 +45,13 @@ def get_device_for(task) -> torch.device:
 
 
 def torch_gc() -> None:
-    """The host empties the CUDA/MPS/XPU caches; nothing to do on the CPU."""
+    """The host empties the CUDA/MPS/XPU caches (Forge: through its memory manager); nothing to do on the CPU."""
+    from modules import _stub_flavour
+
+    if _stub_flavour.FORGE:
+        from backend import memory_management
+
+        memory_management.soft_empty_cache()
 
 
 def cond_cast_unet(input):

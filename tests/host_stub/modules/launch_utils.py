@@ -45,7 +45,19 @@ def commit_hash() -> str:
     return STUB_COMMIT
 
 
+def git_tag_a1111() -> str:
+    """Forge: the A1111 tag its checkout carries."""
+    return STUB_VERSION
+
+
 def git_tag() -> str:
+    """A1111: its tag. Forge: ``f<forge version>-<A1111 tag>``."""
+    from modules import _stub_flavour
+
+    if _stub_flavour.FORGE:
+        from modules_forge import forge_version
+
+        return "f" + forge_version.version + "-" + git_tag_a1111()
     return STUB_VERSION
 
 

@@ -2,6 +2,10 @@
 process_images. The img2img/inpaint pipeline follows the host step by step (binary mask, blur,
 Only masked crop/expand/resize, fill modes, latent mask, overlay paste-back); sampling runs the
 tiny diffusers model through modules/_stub_diffusion.py.
+
+Forge flavour: the dataclasses gain Forge's ``distilled_cfg_scale`` / ``hr_distilled_cfg`` fields;
+``process_images`` loads the checkpoint with ``sd_models.forge_model_reload()`` (not
+``reload_model_weights``) and has the memory manager load the model's parts before generating.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import modules.images as images
 import modules.sd_models as sd_models
 import modules.shared as shared
 import torch
-from modules import _stub_diffusion, rng, sd_samplers
+from modules import _stub_diffusion, _stub_flavour, rng, sd_samplers
 from modules._stub_img2img import img2img_init, img2img_sample
 from modules._stub_processed import Processed, create_infotext, program_version  # noqa: F401 - host API names
 from modules.shared import opts, state
@@ -74,6 +78,8 @@ class StableDiffusionProcessing:
     n_iter: int = 1
     steps: int = 50
     cfg_scale: float = 7.0
+    if _stub_flavour.FORGE:
+        distilled_cfg_scale: float = 3.5
     width: int = 512
     height: int = 512
     restore_faces: bool = None
@@ -267,11 +273,17 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
     try:
         if sd_models.checkpoint_aliases.get(p.override_settings.get("sd_model_checkpoint")) is None:
             p.override_settings.pop("sd_model_checkpoint", None)
-            sd_models.reload_model_weights()
+            if not _stub_flavour.FORGE:
+                sd_models.reload_model_weights()
         for k, v in p.override_settings.items():
             opts.set(k, v, is_api=True, run_callbacks=False)
-            if k == "sd_model_checkpoint":
+            if k == "sd_model_checkpoint" and not _stub_flavour.FORGE:
                 sd_models.reload_model_weights(info=sd_models.checkpoint_aliases.get(v))
+            elif k == "sd_model_checkpoint":
+                sd_models.model_data.forge_loading_parameters = {**sd_models.model_data.forge_loading_parameters,
+                                                                 "checkpoint_info": sd_models.checkpoint_aliases.get(v)}
+        if _stub_flavour.FORGE:
+            _forge_prepare_model(p)
         sd_samplers.fix_p_invalid_sampler_and_scheduler(p)
         res = process_images_inner(p)
     finally:
@@ -279,6 +291,16 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
             for k, v in stored_opts.items():
                 setattr(opts, k, v)
     return res
+
+
+def _forge_prepare_model(p) -> None:
+    """Forge: (re)load the selected checkpoint, then let the memory manager load its parts (Forge
+    loads each part right before it is used; the stand-in loads all three up front)."""
+    from backend import memory_management
+
+    p.sd_model, _just_reloaded = sd_models.forge_model_reload()
+    objects = shared.sd_model.forge_objects
+    memory_management.load_models_gpu([objects.unet, objects.clip, objects.vae])
 
 
 from modules._stub_process import process_images_inner  # noqa: E402
@@ -308,7 +330,7 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
     def sample(self, conditioning, unconditional_conditioning, seeds, subseeds, subseed_strength, prompts):
         x = self.rng.next()
         image_conditioning = None
-        if self.sd_model.model.conditioning_key in {"hybrid", "concat"} or self.sd_model.is_sdxl_inpaint:
+        if _stub_diffusion.conditioning_key(self.sd_model) in {"hybrid", "concat"} or self.sd_model.is_sdxl_inpaint:
             self.is_using_inpainting_conditioning = True
             half = torch.full((x.shape[0], 3, self.height, self.width), 0.5, device=x.device)
             latent = _stub_diffusion.images_tensor_to_samples(half, model=self.sd_model)
@@ -334,6 +356,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
     initial_noise_multiplier: float = None
     latent_mask: Image = None
     force_task_id: str = None
+    if _stub_flavour.FORGE:
+        hr_distilled_cfg: float = 3.5
 
     image_mask: Any = field(default=None, init=False)
     nmask: torch.Tensor = field(default=None, init=False)

@@ -1,21 +1,24 @@
-"""``modules.sd_models`` (v1.10.1 subset) and the stand-in's model object.
+"""``modules.sd_models`` (v1.10.1 subset; Forge flavour: Forge's version of the same names).
 
-``shared.sd_model`` is a ``StubSdModel``: a torch module exposing what extensions probe on the
-host's LatentDiffusion (``model.diffusion_model.input_blocks[0][0].in_channels``, ``is_sdxl``,
-``is_sdxl_inpaint``, ``sd_checkpoint_info``, ``model.conditioning_key``...), built from tiny
-diffusers components. ``load_model_from_diffusers`` is the stand-in's way to "load a checkpoint".
+``shared.sd_model`` is a ``StubSdModel`` (A1111) or ``StubForgeModel`` (Forge), see
+modules/_stub_sd_model.py. ``load_model_from_diffusers`` is the stand-in's way to "load a checkpoint".
+
+A1111: ``send_model_to_cpu``/``send_model_to_device`` move the model (``lowvram`` models through
+modules/lowvram.py) and set its ``stub_placement``. Forge: those do nothing (its memory manager,
+backend/memory_management.py, moves models); ``model_data`` starts with a ``FakeInitialModel``;
+``forge_model_reload`` loads the checkpoint in ``model_data.forge_loading_parameters``.
+Both record every move call in :data:`stub_moves` (stand-in only) as ``(kind, model)``.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
 import os
 import threading
 
-import torch
-from modules import devices, paths, script_callbacks, shared
+from modules import _stub_flavour, devices, lowvram, paths, script_callbacks, shared
+from modules._stub_sd_model import StubForgeModel, StubSdModel  # noqa: F401 - the model classes live there
 
 model_dir = "Stable-diffusion"
 model_path = os.path.abspath(os.path.join(paths.models_path, model_dir))
@@ -114,110 +117,39 @@ def select_checkpoint():
     return next(iter(checkpoints_list.values()))
 
 
-class _UNetView(torch.nn.Module):
-    """Looks like the host's ldm UNetModel where extensions probe it."""
+class FakeInitialModel:
+    """Forge: what ``shared.sd_model`` is before the first checkpoint load."""
 
-    def __init__(self, unet):
-        super().__init__()
-        self.input_blocks = torch.nn.ModuleList([torch.nn.Sequential(unet.conv_in)])
-        self.in_channels = unet.config.in_channels
-        self.out_channels = unet.config.out_channels
-        self.model_channels = unet.config.block_out_channels[0]
+    def __init__(self):
+        self.cond_stage_model = None
+        self.chunk_length = 75
 
-
-class _DiffusionWrapper(torch.nn.Module):
-    def __init__(self, unet, conditioning_key):
-        super().__init__()
-        self.diffusion_model = _UNetView(unet)
-        self.conditioning_key = conditioning_key
+    def get_prompt_lengths_on_ui(self, prompt):
+        count = len([t for t in prompt.replace(".", ",").replace(" ", ",").split(",") if t])
+        return count, max(1, -(-count // self.chunk_length)) * self.chunk_length
 
 
-class _Conditioner(torch.nn.Module):
-    """SDXL models have a ``conditioner`` with ``embedders`` on the host (an SDXL probe)."""
-
-    def __init__(self, embedders):
-        super().__init__()
-        self.embedders = torch.nn.ModuleList(embedders)
-
-
-class StubSdModel(torch.nn.Module):
-    """The loaded model (``shared.sd_model``) built from diffusers components."""
-
-    def __init__(self, unet, vae, text_encoder, tokenizer, scheduler_config, checkpoint_info, *, is_sdxl=False,
-                 text_encoder_2=None, tokenizer_2=None):
-        super().__init__()
-        in_channels = unet.config.in_channels
-        self.diffusers_unet = unet
-        self.first_stage_model = vae
-        self.cond_stage_model = text_encoder
-        self.tokenizer = tokenizer
-        self.text_encoder_2 = text_encoder_2
-        self.tokenizer_2 = tokenizer_2
-        if is_sdxl:
-            self.conditioner = _Conditioner([m for m in (text_encoder, text_encoder_2) if m is not None])
-        self.scheduler_config = dict(scheduler_config)
-        self.is_sdxl = is_sdxl
-        self.is_sd1 = not is_sdxl
-        self.is_sd2 = self.is_ssd = self.is_sd3 = False
-        self.is_sdxl_inpaint = is_sdxl and in_channels == 9
-        conditioning_key = "crossattn" if is_sdxl else ("hybrid" if in_channels in (8, 9) else "crossattn")
-        self.model = _DiffusionWrapper(unet, conditioning_key)
-        self.cond_stage_key = "txt"
-        self.parameterization = "eps"
-        self.latent_channels = 4
-        self.scale_factor = float(getattr(vae.config, "scaling_factor", 0.18215))
-        self.register_buffer("alphas_cumprod", self.make_scheduler().alphas_cumprod.clone().float(), persistent=False)
-        self.sd_checkpoint_info = checkpoint_info
-        self.sd_model_checkpoint = checkpoint_info.filename
-        self.sd_model_hash = checkpoint_info.calculate_shorthash()
-        self.lowvram = False
-        self.used_config = None
-        self.base_vae = None
-        self.loaded_vae_file = None
-
-    def make_scheduler(self):
-        from diffusers import DDIMScheduler
-
-        return DDIMScheduler.from_config(self.scheduler_config)
-
-    @property
-    def device(self):
-        return next(self.parameters()).device
-
-    @property
-    def dtype(self):
-        return next(self.diffusers_unet.parameters()).dtype
-
-    def ema_scope(self, context=None):
-        return contextlib.nullcontext()
-
-    def get_learned_conditioning(self, prompts):
-        from modules import _stub_diffusion
-
-        return _stub_diffusion.get_learned_conditioning(self, prompts)
-
-    def encode_first_stage(self, x):
-        from modules import _stub_diffusion
-
-        return _stub_diffusion.encode_first_stage(self, x) / self.scale_factor
-
-    def get_first_stage_encoding(self, encoder_posterior):
-        return encoder_posterior * self.scale_factor
-
-    def decode_first_stage(self, z):
-        from modules import _stub_diffusion
-
-        return _stub_diffusion.decode_first_stage(self, z)
-
-
-class SdModelData:
+class _A1111SdModelData:
     def __init__(self):
         self.sd_model = None
         self.loaded_sd_models = []
         self.was_loaded_at_least_once = False
         self.lock = threading.Lock()
+        self.stub_load_attempts = 0  # stand-in only: how often reading shared.sd_model tried to load one
 
     def get_sd_model(self):
+        """As v1.10.1: reading ``shared.sd_model`` before any checkpoint was loaded loads the selected
+        one (and reports the error, leaving None, when there is none)."""
+        if self.was_loaded_at_least_once or self.sd_model is not None:
+            return self.sd_model
+        with self.lock:
+            self.stub_load_attempts += 1
+            try:
+                info = select_checkpoint()
+                load_model_from_diffusers(info.filename, checkpoint_info=info)
+            except Exception as exc:  # noqa: BLE001 - the host prints and carries on
+                print(f"Failed to load checkpoint, restoring previous: {exc}")
+                self.sd_model = None
         return self.sd_model
 
     def set_sd_model(self, v, already_loaded=False):
@@ -229,7 +161,22 @@ class SdModelData:
             self.was_loaded_at_least_once = True
 
 
+class _ForgeSdModelData:
+    def __init__(self):
+        self.sd_model = FakeInitialModel()
+        self.forge_loading_parameters = {}
+        self.forge_hash = ""
+
+    def get_sd_model(self):
+        return self.sd_model
+
+    def set_sd_model(self, v):
+        self.sd_model = v
+
+
+SdModelData = _ForgeSdModelData if _stub_flavour.FORGE else _A1111SdModelData
 model_data = SdModelData()
+stub_moves: list = []
 
 
 def load_diffusers_components(folder) -> dict:
@@ -263,35 +210,113 @@ def _components(source) -> dict:
             "text_encoder_2": getattr(source, "text_encoder_2", None), "tokenizer_2": getattr(source, "tokenizer_2", None)}
 
 
-def load_model_from_diffusers(pipeline_or_folder, *, is_sdxl=None):
+def load_model_from_diffusers(pipeline_or_folder, *, is_sdxl=None, checkpoint_info=None):
     """Stand-in only: wrap a (tiny) diffusers pipeline, folder or load_diffusers_components() dict as the
     loaded checkpoint.
 
     Registers its CheckpointInfo, sets ``opts.sd_model_checkpoint`` and ``shared.sd_model``, then
     fires ``on_model_loaded`` like the host. ``is_sdxl`` defaults to "has a second text encoder";
-    forcing it on an SD1 model only changes the flags extensions probe.
+    forcing it on an SD1 model only changes the flags extensions probe. ``checkpoint_info``: the
+    registered CheckpointInfo to use (Forge's reload passes the selected one).
     """
     parts = _components(pipeline_or_folder)
     te2 = parts.get("text_encoder_2")
     for module in (parts["unet"], parts["vae"], parts["text_encoder"], te2):
         if module is not None:
             module.to(devices.device).eval().requires_grad_(False)
-    info = CheckpointInfo(parts["filename"] or "in-memory-pipeline")
+    info = checkpoint_info or CheckpointInfo(parts["filename"] or "in-memory-pipeline")
     info.register()
-    sd_model = StubSdModel(parts["unet"], parts["vae"], parts["text_encoder"], parts["tokenizer"], parts["scheduler_config"], info,
-                           is_sdxl=te2 is not None if is_sdxl is None else is_sdxl, text_encoder_2=te2,
-                           tokenizer_2=parts.get("tokenizer_2"))
+    cls = StubForgeModel if _stub_flavour.FORGE else StubSdModel
+    sd_model = cls(parts["unet"], parts["vae"], parts["text_encoder"], parts["tokenizer"], parts["scheduler_config"], info,
+                   is_sdxl=te2 is not None if is_sdxl is None else is_sdxl, text_encoder_2=te2, tokenizer_2=parts.get("tokenizer_2"))
     shared.opts.data["sd_model_checkpoint"] = info.title
-    model_data.set_sd_model(sd_model)
+    if _stub_flavour.FORGE:
+        model_data.forge_loading_parameters = {"checkpoint_info": info, "additional_modules": [], "unet_storage_dtype": None}
+        model_data.forge_hash = str(model_data.forge_loading_parameters)
+        model_data.set_sd_model(sd_model)
+        sd_model.sd_model_hash = info.calculate_shorthash()
+    else:
+        lowvram.apply(sd_model)
+        model_data.set_sd_model(sd_model)
     script_callbacks.model_loaded_callback(sd_model)
     return sd_model
+
+
+def stub_select_checkpoint(folder):
+    """Stand-in only (Forge): pick a checkpoint without loading it, as Forge's dropdown does (the
+    first generation, or ``forge_model_reload``, loads it)."""
+    info = CheckpointInfo(os.fspath(folder))
+    info.register()
+    shared.opts.data["sd_model_checkpoint"] = info.title
+    model_data.forge_loading_parameters = {"checkpoint_info": info, "additional_modules": [], "unet_storage_dtype": None}
+    return info
+
+
+def forge_model_reload():
+    """Forge: load the checkpoint in ``model_data.forge_loading_parameters`` unless it is the loaded one;
+    returns ``(sd_model, just_reloaded)``."""
+    from backend import memory_management
+
+    current_hash = str(model_data.forge_loading_parameters)
+    if model_data.forge_hash == current_hash:
+        return model_data.sd_model, False
+    if model_data.sd_model:
+        model_data.sd_model = None
+        memory_management.unload_all_models()
+        memory_management.soft_empty_cache()
+    checkpoint_info = model_data.forge_loading_parameters.get("checkpoint_info")
+    if checkpoint_info is None:
+        raise ValueError("You do not have any model! Please download at least one model in [models/Stable-diffusion].")
+    sd_model = load_model_from_diffusers(checkpoint_info.filename, checkpoint_info=checkpoint_info)
+    return sd_model, True
+
+
+def send_model_to_cpu(m):
+    stub_moves.append(("cpu", m))
+    if _stub_flavour.FORGE:
+        return
+    if m is not None:
+        if m.lowvram:
+            lowvram.send_everything_to_cpu()
+        else:
+            m.to(devices.cpu)
+            m.stub_placement = "cpu"
+    devices.torch_gc()
+
+
+def model_target_device(m):
+    if not _stub_flavour.FORGE and lowvram.is_needed(m):
+        return devices.cpu
+    return devices.device
+
+
+def send_model_to_device(m):
+    stub_moves.append(("device", m))
+    if _stub_flavour.FORGE:
+        return
+    lowvram.apply(m)
+    if not m.lowvram:
+        m.to(shared.device)
+        m.stub_placement = "device"
+
+
+def send_model_to_trash(m):
+    """The host moves the weights to the meta device; the stand-in (whose modules are shared between
+    tests) only marks the model."""
+    stub_moves.append(("trash", m))
+    if not _stub_flavour.FORGE:
+        m.stub_placement = "trash"
+        devices.torch_gc()
 
 
 def reload_model_weights(sd_model=None, info=None, forced_reload=False):
     """Load ``info`` (default: the ``sd_model_checkpoint`` setting) unless it is already loaded.
 
     As on the host, with nothing loaded and no checkpoint registered this raises FileNotFoundError.
+    Forge: does nothing (processing calls ``forge_model_reload``).
     """
+    if _stub_flavour.FORGE:
+        return None
     sd_model = sd_model or model_data.sd_model
     info = info or select_checkpoint()
     if sd_model is not None and not forced_reload and (sd_model.sd_checkpoint_info is info or sd_model.sd_model_checkpoint == info.filename):
@@ -300,7 +325,13 @@ def reload_model_weights(sd_model=None, info=None, forced_reload=False):
 
 
 def unload_model_weights(sd_model=None, info=None):
-    """The host moves the model to the CPU; the stand-in already runs there."""
+    """A1111: the model goes to the CPU. Forge: every model is unloaded by the memory manager."""
+    if _stub_flavour.FORGE:
+        from backend import memory_management
+
+        memory_management.unload_all_models()
+        return None
+    send_model_to_cpu(sd_model or shared.sd_model)
     return sd_model
 
 

@@ -1,9 +1,12 @@
-"""``modules.sd_schedulers`` (v1.9+): the Schedule type list (names and labels as in v1.10.1)."""
+"""``modules.sd_schedulers`` (v1.9+): the Schedule type list (names and labels as in v1.10.1; the
+Forge flavour adds Forge's Turbo and Align Your Steps GITS/11/32)."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
+
+from modules import _stub_flavour
 
 
 @dataclasses.dataclass
@@ -30,5 +33,12 @@ schedulers = [
     Scheduler("ddim", "DDIM", None, need_inner_model=True),
     Scheduler("beta", "Beta", None, need_inner_model=True),
 ]
+if _stub_flavour.FORGE:
+    schedulers += [
+        Scheduler("turbo", "Turbo", None, need_inner_model=True),
+        Scheduler("align_your_steps_GITS", "Align Your Steps GITS", None),
+        Scheduler("align_your_steps_11", "Align Your Steps 11", None),
+        Scheduler("align_your_steps_32", "Align Your Steps 32", None),
+    ]
 
 schedulers_map = {**{x.name: x for x in schedulers}, **{x.label: x for x in schedulers}}

@@ -9,7 +9,7 @@ import os
 import sys
 import types
 
-from modules import devices, options, shared_cmd_options, shared_options
+from modules import _stub_flavour, devices, options, shared_cmd_options, shared_options
 from modules.paths_internal import (  # noqa: F401
     data_path,
     default_sd_model_file,
@@ -35,6 +35,10 @@ demo = None
 device = devices.device
 weight_load_location = None
 xformers_available = False
+if _stub_flavour.FORGE:  # Forge's shared imports its memory manager first thing
+    from backend import memory_management
+
+    xformers_available = memory_management.xformers_enabled()
 hypernetworks: dict = {}
 loaded_hypernetworks: list = []
 interrogator = None
