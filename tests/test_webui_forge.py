@@ -182,6 +182,29 @@ def test_forge_loads_the_selected_checkpoint_on_first_use(webui_host_forge, tiny
     assert WebuiCheckpointBackend().native_size == 512 and result.images[0].shape == image.shape
 
 
+def test_forge_switching_checkpoints_uses_the_selected_one(webui_host_forge, tiny_sd_dir, tiny_sd_inpaint_dir):
+    """Forge keeps the old checkpoint loaded until the next generation after the dropdown (or the
+    options API) picks another: the hint, the name and the native size must be about the new one."""
+    from inpaint_anything.inpaint.engine import run_inpaint
+    from inpaint_anything.inpaint.request import InpaintRequest
+    from inpaint_anything.webui import compat
+    from inpaint_anything.webui.backend import WebuiCheckpointBackend, checkpoint_hint
+
+    host = webui_host_forge
+    old = host.load_model(tiny_sd_dir, is_sdxl=True)  # flags only: a loaded "SDXL" normal checkpoint
+    assert WebuiCheckpointBackend().native_size == 1024 and "not an inpainting checkpoint" in checkpoint_hint()
+    info = host.sd_models.stub_select_checkpoint(tiny_sd_inpaint_dir)
+    assert compat.loaded_sd_model() is old and compat.forge_reload_pending()
+    assert checkpoint_hint() is None  # not a hint about the checkpoint being replaced
+    assert WebuiCheckpointBackend().name == "webui:" + info.title
+    assert WebuiCheckpointBackend().native_size == 512  # planned for the selected SD1 checkpoint: loads it
+    assert compat.loaded_sd_model().sd_checkpoint_info is info and not compat.forge_reload_pending()
+    image, mask = _photo_and_mask()
+    result = run_inpaint(image, mask, InpaintRequest(prompt="x", steps=2, seed=5, mask_blur=2, padding=8), _backend())
+    assert result.images[0].shape == image.shape and compat.loaded_sd_model().sd_checkpoint_info is info
+    assert checkpoint_hint() is None
+
+
 def test_forge_memory_goes_through_its_memory_manager(webui_host_forge, tiny_sd_inpaint_dir):
     import torch
 

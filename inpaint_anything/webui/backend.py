@@ -36,10 +36,12 @@ def _shared():
 
 def checkpoint_hint() -> str | None:
     """A hint for the UI when the loaded checkpoint is not an inpainting one (None if it is, or when
-    Forge has a checkpoint selected that loads on first use)."""
+    Forge has a checkpoint selected that loads on first use, even with another one still loaded)."""
     sd_model = compat.loaded_sd_model()
     if sd_model is None:
         return None if compat.pending_checkpoint() is not None else "No checkpoint is loaded in the WebUI yet."
+    if compat.forge_reload_pending():
+        return None
     if compat.sd_model_is_inpainting(sd_model):
         return None
     return (f"'{compat.sd_model_title(sd_model)}' is not an inpainting checkpoint: it works, but an inpainting "
@@ -81,7 +83,9 @@ class WebuiCheckpointBackend:
 
     @property
     def name(self) -> str:
-        return "webui:" + compat.sd_model_title(compat.loaded_sd_model())
+        # Forge with another checkpoint selected than loaded: the selected one is what the next generation uses
+        sd_model = None if compat.forge_reload_pending() else compat.loaded_sd_model()
+        return "webui:" + compat.sd_model_title(sd_model)
 
     @property
     def native_size(self) -> int:

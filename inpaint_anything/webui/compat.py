@@ -66,11 +66,26 @@ def pending_checkpoint():
     return params.get("checkpoint_info")
 
 
+def forge_reload_pending() -> bool:
+    """Forge: a checkpoint is selected (dropdown or ``sd_model_checkpoint`` through the API) that is not
+    the loaded one; Forge loads it at the next generation (``forge_model_reload``). False on A1111."""
+    if not is_forge():
+        return False
+    from modules import sd_models
+
+    model_data = getattr(sd_models, "model_data", None)
+    params = getattr(model_data, "forge_loading_parameters", None) or {}
+    if params.get("checkpoint_info") is None:
+        return False
+    return getattr(model_data, "forge_hash", None) != str(params)
+
+
 def ensure_sd_model():
-    """The loaded checkpoint, loading it now if the host would on first use (A1111: reading
-    ``shared.sd_model``; Forge: its selected checkpoint, with ``forge_model_reload``); None if none."""
+    """The checkpoint the next generation uses, loading it now if the host would on first use (A1111:
+    reading ``shared.sd_model``; Forge: its selected checkpoint, with ``forge_model_reload``, also when
+    another one is still loaded); None if none."""
     sd_model = loaded_sd_model()
-    if sd_model is not None:
+    if sd_model is not None and not forge_reload_pending():
         return sd_model
     if pending_checkpoint() is not None:
         from modules import sd_models

@@ -26,9 +26,13 @@ cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true; rm -rf "$link"
 trap cleanup EXIT
 cd "$WEBUI_DIR"
 python=${WEBUI_PYTHON:-$( [ -x venv/bin/python ] && echo venv/bin/python || echo python3 )}
+# CPU flags per host: Forge's backend ignores A1111's --use-cpu and needs its own --always-cpu
+if [ -d modules_forge ]; then host=forge; cpu_flags="--always-cpu --skip-torch-cuda-test"
+else host=a1111; cpu_flags="--skip-torch-cuda-test --use-cpu all --no-half"; fi
+echo "host: $host ($cpu_flags)"
 started=$(date +%s)
-# shellcheck disable=SC2086  # WEBUI_ARGS is a list of flags
-"$python" launch.py --skip-torch-cuda-test --use-cpu all --no-half --api --port "$port" --skip-version-check \
+# shellcheck disable=SC2086  # cpu_flags and WEBUI_ARGS are lists of flags
+"$python" launch.py $cpu_flags --api --port "$port" --skip-version-check \
     ${WEBUI_ARGS:-} >"$log" 2>&1 &
 pid=$!
 base="http://127.0.0.1:$port"
@@ -66,17 +70,25 @@ for name, body in bodies.items():
         json.dump(body, fh)
 PY
 # prints WxH of the first image of a JSON answer on stdin
-first_size() { "$python" -c 'import base64, io, json, sys; from PIL import Image; im = Image.open(io.BytesIO(base64.b64decode(json.load(sys.stdin)["images"][0]))); print(f"{im.width}x{im.height}")'; }
+first_size() { "$python" -c 'import base64, io, json, sys; from PIL import Image; im = Image.open(io.BytesIO(base64.b64decode(json.load(sys.stdin)["images"][0]))); print(f"{im.width}x{im.height}")' 2>/dev/null || echo none; }
 post() { curl -sf -X POST -H 'Content-Type: application/json' -d "@$bodies/$1.json" "$base$2"; }
 fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 check "tab 'Inpaint Anything' in the UI" "curl -sf $base/config | grep -q 'Inpaint Anything'"
-check "settings registered" "curl -sf $base/sdapi/v1/options | grep -q ia_models_dir"
+if [ $host = forge ]; then
+  # Forge's GET /sdapi/v1/options answers through a pydantic model frozen when modules.api.models is first
+  # imported - by its built-in ControlNet, before any user extension loads - so it lists no extension's
+  # settings (its own SwinIR ones neither); check the Settings UI component instead
+  check "settings registered (Settings UI)" "curl -sf $base/config | grep -q setting_ia_models_dir"
+else
+  check "settings registered" "curl -sf $base/sdapi/v1/options | grep -q ia_models_dir"
+fi
 check "img2img script listed" "curl -sf $base/sdapi/v1/scripts | grep -qi 'outpainting (inpaint anything)'"
 check "REST API answers" "curl -sf $base/inpaint-anything/v1/version | grep -q api_version"
 check "SAM catalogue listed" "curl -sf $base/inpaint-anything/v1/models/sam | grep -q sam_vit_b"
 case " ${WEBUI_ARGS:-} " in *" --skip-load-model-at-start "*)  # nothing of ours may load the checkpoint (tab, hint, API)
-  check "no checkpoint loaded before the first generation" "! grep -q 'Loading weights \[' $log" ;;
+  loading='Loading weights \['; [ $host = forge ] && loading='^Loading Model: '  # what each host prints when it loads
+  check "no checkpoint loaded before the first generation" "! grep -q '$loading' $log" ;;
 esac
 check "object removal without a model (telea)" "[ \"\$(post remove /inpaint-anything/v1/remove | first_size)\" = 32x24 ]"
 if [ "$(curl -sf "$base/sdapi/v1/sd-models" || echo '[]')" != "[]" ]; then
