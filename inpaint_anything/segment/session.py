@@ -85,9 +85,10 @@ class SegmentSession:
 
     def __init__(self, loaded: LoadedSam, *, max_cached_images: int = 2, max_pixels: int | None = None):
         from inpaint_anything.segment.arch import import_sam_package
-        from inpaint_anything.segment.speedups import speed_up_decoders
+        from inpaint_anything.segment.speedups import settle_malloc, speed_up_decoders
 
         speed_up_decoders(loaded.model)  # exact; idempotent on a cached, shared model
+        settle_malloc()  # no fresh page faults for each click's feature maps (glibc)
         self.loaded = loaded
         self.model = loaded.model
         self.spec = loaded.spec
@@ -95,11 +96,12 @@ class SegmentSession:
         self.max_pixels = max_pixels
         pkg = import_sam_package(self.spec.predictor_package)
         self._transform = pkg.utils.transforms.ResizeLongestSide(self.model.image_encoder.img_size)
-        self._hq_package = self.spec.predictor_package == "segment_anything_hq"
         self._embeddings: OrderedDict[str, ImageEmbedding] = OrderedDict()
         self._current: ImageEmbedding | None = None
         self.lock = threading.RLock()  # held while the current image is used (re-entrant)
+        self._hq_package = self.spec.predictor_package == "segment_anything_hq"
         self.encoder_runs = 0
+        self._dense_pe: Any = None  # the decoder's positional encoding (image-independent)
 
     # ----------------------------------------------------------------- properties
     @property
@@ -192,12 +194,14 @@ class SegmentSession:
             out = model.image_encoder(x)
             self.encoder_runs += 1
             features, interm = (out[0], out[1]) if isinstance(out, (tuple, list)) else (out, None)
-            features = features.to(self._dtype).contiguous()
+            # channels-last: what the decoder's transformer and convolutions read fastest (speedups.py)
+            features = features.to(self._dtype).contiguous(memory_format=torch.channels_last)
             hq = None
             if self.is_hq:
                 dec = model.mask_decoder
                 early = interm[0].permute(0, 3, 1, 2).to(self._dtype)
                 hq = dec.embedding_encoder(features) + dec.compress_vit_feat(early)
+                hq = hq.contiguous(memory_format=torch.channels_last)
         lowres = int(model.prompt_encoder.mask_input_size[0])
         geometry = Geometry(
             original_size=(int(rgb.shape[0]), int(rgb.shape[1])),
@@ -238,7 +242,10 @@ class SegmentSession:
                 boxes=None if boxes is None else boxes.to(self.device, dtype),
                 masks=None if mask_input is None else mask_input.to(self.device, dtype),
             )
-            pe = model.prompt_encoder.get_dense_pe()
+            if self._dense_pe is None:
+                pe = model.prompt_encoder.get_dense_pe()
+                self._dense_pe = pe.contiguous(memory_format=torch.channels_last)
+            pe = self._dense_pe
             dec = model.mask_decoder
             if self.is_hq:
                 logits, scores = self._decode_hq(emb, pe, sparse, dense, multimask, hq_token_only)
