@@ -411,3 +411,97 @@ def test_settle_malloc_is_harmless_and_repeatable():
     assert settle_malloc() is glibc
     x = torch.ones(4 << 20)  # allocation still works afterwards
     assert float(x.sum()) == float(4 << 20)
+
+
+# --------------------------------------------------------------------------- per-image cache
+
+
+def _count_calls(module: torch.nn.Module) -> list:
+    calls: list = []
+    module.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_image_cache_reuses_the_first_layers_image_projections(tiny_sam_files, kind):
+    from inpaint_anything.segment.speedups import image_cache
+
+    original = load_sam(tiny_sam_files[kind]).model
+    fast = load_sam(tiny_sam_files[kind]).model
+    _randomised(original.mask_decoder, seed=5)
+    fast.load_state_dict(original.state_dict())
+    speed_up_decoders(fast)
+    dec = fast.mask_decoder
+    first = dec.transformer.layers[0]
+    k_calls = _count_calls(first.cross_attn_token_to_image.k_proj)
+    q_calls = _count_calls(first.cross_attn_image_to_token.q_proj)
+    image, pe, sparse, dense, interm = _decoder_inputs(original, n_prompts=3)
+    assert dense.stride()[2:] == (0, 0)  # the package's "no mask" embedding
+    cache: dict = {}
+    with torch.inference_mode():
+        for n in (3, 1, 2):  # batches of prompts of different sizes share the cache
+            want = _forward(original.mask_decoder, image, pe, sparse[:n], dense[:n], interm, True)
+            with image_cache(dec, cache):
+                got = _forward(dec, image.contiguous(memory_format=CL), pe, sparse[:n], dense[:n], interm, True)
+            for g, w in zip(got, want, strict=True):
+                assert_rounding_close(g, w)
+    assert {"k0", "v0", "q0"} <= cache.keys()
+    assert len(k_calls) == len(q_calls) == 1  # computed for the first call only
+
+    # a mask prompt changes the image side: computed afresh every time, cache untouched
+    _, _, msparse, mdense, _ = _decoder_inputs(original, n_prompts=1, with_mask=True, seed=2)
+    k0 = cache["k0"]
+    with torch.inference_mode():
+        want = _forward(original.mask_decoder, image, pe, msparse, mdense, interm, False)
+        with image_cache(dec, cache):
+            got = _forward(dec, image, pe, msparse, mdense, interm, False)
+    for g, w in zip(got, want, strict=True):
+        assert_rounding_close(g, w)
+    assert len(k_calls) == 2 and cache["k0"] is k0
+
+    # outside the block, or for another decoder, nothing is cached
+    other: dict = {}
+    with torch.inference_mode():
+        _forward(dec, image, pe, sparse, dense, interm, True)
+        with image_cache(original.mask_decoder, other):
+            _forward(dec, image, pe, sparse, dense, interm, True)
+    assert len(k_calls) == 4 and other == {}
+
+
+def test_image_cache_starts_again_when_the_no_mask_embedding_changes(tiny_sam_files):
+    from inpaint_anything.segment.speedups import image_cache
+
+    model = load_sam(tiny_sam_files["sam"]).model
+    speed_up_decoders(model)
+    image, pe, sparse, dense, _ = _decoder_inputs(model, n_prompts=1)
+    cache: dict = {}
+    with torch.inference_mode(), image_cache(model.mask_decoder, cache):
+        model.mask_decoder(image, pe, sparse, dense, True)
+        k0 = cache["k0"]
+        model.prompt_encoder.no_mask_embed.weight.add_(0.5)  # e.g. other weights loaded in place
+        _, dense2 = model.prompt_encoder(points=None, boxes=torch.tensor([[1.0, 2.0, 30.0, 40.0]]), masks=None)
+        got = model.mask_decoder(image, pe, sparse, dense2, True)
+    fresh = load_sam(tiny_sam_files["sam"]).model
+    fresh.load_state_dict(model.state_dict())
+    with torch.inference_mode():
+        want = fresh.mask_decoder(image, pe, sparse, dense2, True)
+    assert cache["k0"] is not k0
+    for g, w in zip(got, want, strict=True):
+        assert_rounding_close(g, w)
+
+
+def test_session_caches_image_work_per_image_and_not_for_refinement(tiny_sam_files, synthetic):
+    session = SegmentSession(load_sam(tiny_sam_files["sam_hq"]))
+    first = session.model.mask_decoder.transformer.layers[0]
+    calls = _count_calls(first.cross_attn_token_to_image.k_proj)
+    session.set_image(synthetic[0].image)
+    a = session.predict(points=[(50, 60)])
+    session.predict(points=[(80, 90)], labels=[1])
+    session.predict(box=(10, 10, 100, 100))
+    assert len(calls) == 1
+    session.predict(points=[(55, 65)], refine_from=a)  # mask prompt: not from the cache
+    assert len(calls) == 2
+    session.set_image(synthetic[1].image)  # another image: its own cache
+    session.predict(points=[(50, 60)])
+    session.predict(points=[(20, 30)])
+    assert len(calls) == 3

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,6 +71,8 @@ class ImageEmbedding:
     geometry: Geometry
     features: Any  # torch [1, C, g, g]
     hq_features: Any = None  # torch [1, C/8, 4g, 4g] for HQ decoders
+    # the decoder's image-side work shared by clicks without a mask prompt (speedups.image_cache)
+    decoder_cache: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- session
@@ -226,7 +228,11 @@ class SegmentSession:
         hq_token_only: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Batched prompts in the input frame -> (low-res logits ``[B, k, S, S]``, scores ``[B, k]``), float32."""
+        import contextlib
+
         import torch
+
+        from inpaint_anything.segment.speedups import image_cache
 
         model = self.model
         dtype = self._dtype
@@ -247,12 +253,14 @@ class SegmentSession:
                 self._dense_pe = pe.contiguous(memory_format=torch.channels_last)
             pe = self._dense_pe
             dec = model.mask_decoder
-            if self.is_hq:
-                logits, scores = self._decode_hq(emb, pe, sparse, dense, multimask, hq_token_only)
-            elif self._hq_package:  # MobileSAM: segment_anything_hq's vanilla decoder (extra args ignored)
-                logits, scores = dec(emb.features, pe, sparse, dense, multimask, False, None)
-            else:
-                logits, scores = dec(emb.features, pe, sparse, dense, multimask)
+            shared = image_cache(dec, emb.decoder_cache) if mask_input is None else contextlib.nullcontext()
+            with shared:
+                if self.is_hq:
+                    logits, scores = self._decode_hq(emb, pe, sparse, dense, multimask, hq_token_only)
+                elif self._hq_package:  # MobileSAM: segment_anything_hq's vanilla decoder (extra args ignored)
+                    logits, scores = dec(emb.features, pe, sparse, dense, multimask, False, None)
+                else:
+                    logits, scores = dec(emb.features, pe, sparse, dense, multimask)
             return logits.float(), scores.float()
 
     def decode_points(
