@@ -98,10 +98,10 @@ class SegmentSession:
         self.max_pixels = max_pixels
         pkg = import_sam_package(self.spec.predictor_package)
         self._transform = pkg.utils.transforms.ResizeLongestSide(self.model.image_encoder.img_size)
+        self._hq_package = self.spec.predictor_package == "segment_anything_hq"
         self._embeddings: OrderedDict[str, ImageEmbedding] = OrderedDict()
         self._current: ImageEmbedding | None = None
         self.lock = threading.RLock()  # held while the current image is used (re-entrant)
-        self._hq_package = self.spec.predictor_package == "segment_anything_hq"
         self.encoder_runs = 0
         self._dense_pe: Any = None  # the decoder's positional encoding (image-independent)
 

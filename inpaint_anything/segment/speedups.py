@@ -214,7 +214,7 @@ _TWO_WAY_MODULES = frozenset({"segment_anything.modeling.transformer", "segment_
 
 def _plain_two_way(transformer: nn.Module) -> bool:
     """The packages' own TwoWayTransformer with their own blocks and attention layers."""
-    if (type(transformer).__module__, type(transformer).__name__) not in {(m, "TwoWayTransformer") for m in _TWO_WAY_MODULES}:
+    if type(transformer).__module__ not in _TWO_WAY_MODULES or type(transformer).__name__ != "TwoWayTransformer":
         return False
     layers = getattr(transformer, "layers", None)
     if not layers:
