@@ -24,153 +24,23 @@ from typing import Any
 
 import numpy as np
 
+from inpaint_anything.batch_inputs import collect_items, find_mask, list_images, load_manifest
+from inpaint_anything.batch_spec import (
+    IMAGE_EXTS,
+    OPS,
+    BatchItem,
+    BatchOptions,
+    KeepRule,
+    _resolved,
+    mask_from_picture,
+    plan_expansion,
+)
 from inpaint_anything.errors import IAError, InvalidInputError, JobInterrupted
-from inpaint_anything.inpaint.request import InpaintRequest
 from inpaint_anything.jobs import ChildJob, JobControl
 
 log = logging.getLogger(__name__)
 
-OPS = ("inpaint", "remove", "outpaint")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 REPORT_NAME = "batch-report.json"
-
-
-# ---------------------------------------------------------------------------------------------- masks
-def mask_from_picture(image: np.ndarray) -> np.ndarray:
-    """A mask picture -> bool HxW: its alpha where it has transparency, else luminance >= 128."""
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        return arr >= 128
-    if arr.shape[2] == 4 and (arr[..., 3] < 255).any():
-        return arr[..., 3] >= 128
-    rgb = arr[..., :3].astype(np.uint32)
-    return (rgb[..., 0] * 299 + rgb[..., 1] * 587 + rgb[..., 2] * 114 + 500) // 1000 >= 128
-
-
-@dataclass
-class KeepRule:
-    """Which segments of "segment everything" make the mask: exact ``indices``, or every segment
-    within the area/score limits, the ``largest`` N of them when set."""
-
-    largest: int | None = None
-    min_area: int = 0
-    max_area: int | None = None
-    min_score: float = 0.0
-    indices: Sequence[int] | None = None
-
-    def validated(self) -> KeepRule:
-        def whole(v: Any) -> bool:
-            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-        if self.largest is not None and (not whole(self.largest) or not 1 <= self.largest <= 10_000):
-            raise InvalidInputError("'Keep the largest N segments' needs N from 1 to 10000.")
-        if not whole(self.min_area) or self.min_area < 0:
-            raise InvalidInputError("The minimum segment area must be a whole number of pixels (0 or more).")
-        if self.max_area is not None and (not whole(self.max_area) or self.max_area < self.min_area):
-            raise InvalidInputError("The maximum segment area must be a whole number at least the minimum area.")
-        if not 0.0 <= float(self.min_score) <= 1.0:
-            raise InvalidInputError("The minimum segment score must be between 0 and 1.")
-        if self.indices is not None and not all(whole(i) for i in self.indices):
-            raise InvalidInputError("Segment indices must be whole numbers.")
-        return self
-
-    def select(self, segment_map: Any) -> list[int]:
-        """Indices of the kept segments (ascending)."""
-        self.validated()
-        n = len(segment_map)
-        if self.indices is not None:
-            bad = [i for i in self.indices if not 0 <= i < n]
-            if bad:
-                raise InvalidInputError(f"There is no segment {bad[0]}; the map has {n} segments (0..{n - 1}).")
-            return sorted({int(i) for i in self.indices})
-        areas, scores = segment_map.areas, segment_map.scores
-        keep = [i for i in range(n) if areas[i] >= self.min_area and scores[i] >= self.min_score
-                and (self.max_area is None or areas[i] <= self.max_area)]
-        keep.sort(key=lambda i: (-int(areas[i]), i))
-        if self.largest is not None:
-            keep = keep[: self.largest]
-        return sorted(keep)
-
-    def mask(self, segment_map: Any) -> np.ndarray:
-        """The union of the kept segments at full resolution."""
-        out = np.zeros(segment_map.image_size, bool)
-        for i in self.select(segment_map):
-            segment_map.mask(i, out=out)
-        return out
-
-
-def plan_expansion(spec: dict[str, Any], width: int, height: int):
-    """An outpaint :class:`~inpaint_anything.outpaint.geometry.Expansion` for an image of this size from
-    ``{"mode": "pixels", left/right/up/down}``, ``{"mode": "aspect", "preset", balance_x/y}`` or
-    ``{"mode": "scale", "scale", balance_x/y}``."""
-    from inpaint_anything.outpaint import geometry
-
-    mode = spec.get("mode", "pixels")
-    bx, by = float(spec.get("balance_x", 0.5)), float(spec.get("balance_y", 0.5))
-    if mode == "pixels":
-        return geometry.by_pixels(width, height, *(int(spec.get(s, 0)) for s in ("left", "right", "up", "down")))
-    if mode == "aspect":
-        return geometry.by_aspect(width, height, str(spec.get("preset", "16:9")), bx, by)
-    if mode == "scale":
-        return geometry.by_scale(width, height, float(spec.get("scale", 1.5)), bx, by)
-    raise InvalidInputError(f"Unknown expansion mode {mode!r}; use pixels, aspect or scale.")
-
-
-# ---------------------------------------------------------------------------------------------- items
-@dataclass
-class BatchItem:
-    """One image to process; ``image``/``mask`` are file paths, arrays, or data the runner's
-    :meth:`BatchRunner.load_image` understands (the API's runner reads base64 strings)."""
-
-    name: str
-    image: Any
-    mask: Any = None
-    points: list | None = None  # [[x, y], ...] or [[x, y, label], ...]
-    labels: list | None = None
-    box: list | None = None
-    prompt: str | None = None
-    problem: str = ""  # known to be unusable before processing (reported as failed)
-
-
-@dataclass
-class BatchOptions:
-    """What to do with every item."""
-
-    op: str = "inpaint"
-    request: InpaintRequest = field(default_factory=InpaintRequest)
-    method: str = "telea"  # remove: the cleaner
-    segmenter: str = "sam"  # items with points/box: sam | grabcut
-    sam_model: str | None = None
-    everything: dict[str, Any] | None = None  # segment_everything options for items without mask/prompts
-    keep: KeepRule | None = None
-    mask_grow: int = 0
-    expansion: dict[str, Any] = field(default_factory=lambda: {"mode": "pixels", "right": 64})
-    prefill: str = "blur"
-    overlap_px: int = 16
-    strategy: str = "all"
-
-    def validated(self) -> BatchOptions:
-        if self.op not in OPS:
-            raise InvalidInputError(f"Unknown batch operation {self.op!r}; choose one of: {', '.join(OPS)}.")
-        if self.segmenter not in ("sam", "grabcut"):
-            raise InvalidInputError("The segmenter must be 'sam' or 'grabcut'.")
-        if isinstance(self.mask_grow, bool) or not isinstance(self.mask_grow, int) or not 0 <= self.mask_grow <= 512:
-            raise InvalidInputError("Mask grow must be 0..512 pixels.")
-        if self.keep is not None:
-            self.keep.validated()
-        if self.op == "outpaint":
-            from inpaint_anything.outpaint.engine import STRATEGIES
-            from inpaint_anything.outpaint.prefill import PREFILLS
-
-            spec = self.expansion
-            if spec.get("mode", "pixels") == "pixels" and not any(spec.get(s) for s in ("left", "right", "up", "down")):
-                raise InvalidInputError("Nothing to outpaint: give the pixels to add on some side, an aspect preset "
-                                        "or a scale.")
-            if self.prefill not in PREFILLS or self.strategy not in STRATEGIES:
-                raise InvalidInputError(f"Pre-fill must be one of {', '.join(PREFILLS)}; strategy one of "
-                                        f"{', '.join(STRATEGIES)}.")
-        self.request.validated()
-        return self
 
 
 class BatchRunner:
@@ -383,10 +253,6 @@ def try_item(runner: BatchRunner, item: BatchItem, job: JobControl) -> tuple[str
         return "failed", f"unexpected error: {type(exc).__name__}: {exc}"
 
 
-def _resolved(p: str | os.PathLike[str]) -> str:
-    return os.path.normcase(os.path.realpath(os.fspath(p)))
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError):
         return f"file not found: {exc.filename}"
@@ -394,9 +260,6 @@ def _reason(exc: BaseException) -> str:
         return f"could not read the file: {exc.strerror or exc}"
     return str(exc)
 
-
-# Input discovery lives in batch_inputs.py (imported last: it uses BatchItem from this module).
-from inpaint_anything.batch_inputs import collect_items, find_mask, list_images, load_manifest  # noqa: E402, F401
 
 __all__ = [
     "IMAGE_EXTS",

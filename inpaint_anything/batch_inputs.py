@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from inpaint_anything.batch import IMAGE_EXTS, BatchItem, _resolved
+from inpaint_anything.batch_spec import IMAGE_EXTS, BatchItem, _resolved
 from inpaint_anything.errors import InvalidInputError
 
 
