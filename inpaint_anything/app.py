@@ -20,6 +20,7 @@ from typing import Any
 
 from inpaint_anything.config import Settings
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnavailableError
+from inpaint_anything.sessions import SessionStore
 
 BACKEND_KINDS = ("diffusers", "cleaner", "webui")
 # VRAM estimates handed to the memory guard (bytes). SAM's encoder peaks at ~1-1.5 GB for ViT-H at
@@ -50,7 +51,7 @@ class SamModelInfo:
 class App:
     """Process-wide state: settings, caches and per-session workspaces."""
 
-    def __init__(self, settings: Settings | None = None, *, host_models_root: str | None = None, max_workspaces: int = 32):
+    def __init__(self, settings: Settings | None = None, *, host_models_root: str | None = None, max_workspaces: int = 4096):
         from inpaint_anything.diffusion.loader import PipelineCache
         from inpaint_anything.models.files import ModelScanner
         from inpaint_anything.segment.model_cache import SamModelCache
@@ -62,33 +63,34 @@ class App:
         self.sam_cache = SamModelCache(self.settings.sam_models_in_memory, self.settings.sam_device)
         self.pipelines = PipelineCache(self.settings.pipelines_in_memory)
         self.scanner = ModelScanner()
-        self._workspaces: OrderedDict[str, Any] = OrderedDict()
-        self._max_workspaces = max_workspaces
+        self.sessions = SessionStore(self._new_workspace, lambda: int(self.settings.session_memory_mb) * 2**20,
+                                     max_count=max_workspaces)
         self._lock = threading.Lock()
         self._backends: dict[str, Callable[..., Any]] = {}
         self._memory_guard: MemoryGuard | None = None
         self.started = time.time()
 
     # ------------------------------------------------------------------ workspaces
-    def workspace(self, session_id: str):
-        """The workspace of ``session_id`` (created on first use; least recently used ones expire)."""
+    def _new_workspace(self, session_id: str):
         from inpaint_anything.workspace import Workspace
 
-        if not isinstance(session_id, str) or not session_id or len(session_id) > 128:
-            raise InvalidInputError("A session id (1-128 characters) is required.")
-        with self._lock:
-            ws = self._workspaces.get(session_id)
-            if ws is None:
-                ws = Workspace(self, session_id)
-                self._workspaces[session_id] = ws
-                while len(self._workspaces) > self._max_workspaces:
-                    self._workspaces.popitem(last=False)
-            self._workspaces.move_to_end(session_id)
-            return ws
+        return Workspace(self, session_id)
+
+    def workspace(self, session_id: str, *, revive: bool = False):
+        """The workspace of ``session_id`` (created on first use). All sessions share one memory
+        budget; a session dropped to free memory raises SessionExpiredError (410) until ``revive``."""
+        return self.sessions.get(session_id, revive=revive)
+
+    @property
+    def _workspaces(self) -> OrderedDict[str, Any]:  # the live workspaces, least recently used first
+        return self.sessions._items
 
     def drop_workspace(self, session_id: str) -> bool:
-        with self._lock:
-            return self._workspaces.pop(session_id, None) is not None
+        return self.sessions.drop(session_id)
+
+    def enforce_memory_budget(self, keep: str | None = None) -> list[str]:
+        """Drop least recently used sessions (not ``keep``) until all fit ``session_memory_mb``."""
+        return self.sessions.enforce_budget(keep)
 
     # ------------------------------------------------------------------ SAM models
     def sam_models(self) -> list[SamModelInfo]:

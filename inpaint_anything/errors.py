@@ -33,6 +33,12 @@ class ImageTooLargeError(InvalidInputError):
     status_code = 413
 
 
+class SessionExpiredError(IAError):
+    """The session was dropped to free memory for other sessions; its image, mask and results are gone."""
+
+    status_code = 410
+
+
 class ModelNotFoundError(IAError):
     """A model id that is not in the catalogue, or a model file that is not on disk."""
 

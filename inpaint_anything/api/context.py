@@ -22,7 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inpaint_anything.api.codec import decode_image_data, decode_mask_data
 from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry
-from inpaint_anything.errors import IAError, InvalidInputError, ModelNotFoundError
+from inpaint_anything.errors import IAError, InvalidInputError, ModelNotFoundError, SessionExpiredError
+from inpaint_anything.sessions import EXPIRED_MESSAGE
 
 if TYPE_CHECKING:
     from inpaint_anything.app import App
@@ -118,7 +119,7 @@ class ApiContext:
     app: App
     tasks: TaskRegistry
     job_factory: JobFactory
-    max_sessions: int = 256
+    max_sessions: int = 4096
     _sessions: OrderedDict[str, None] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -129,7 +130,7 @@ class ApiContext:
             self._sessions[session_id] = None
             while len(self._sessions) > self.max_sessions:
                 old, _ = self._sessions.popitem(last=False)
-                self.app.drop_workspace(WORKSPACE_PREFIX + old)
+                self.app.sessions.expire(WORKSPACE_PREFIX + old)  # its next request answers 410, not 404
         return session_id
 
     def drop_session(self, session_id: str) -> None:
@@ -144,12 +145,18 @@ class ApiContext:
             if known:
                 self._sessions.move_to_end(session_id)
         if not known:
+            if isinstance(session_id, str) and self.app.sessions.expired(WORKSPACE_PREFIX + session_id):
+                raise SessionExpiredError(EXPIRED_MESSAGE)
             raise NotFoundError(f"There is no session {session_id!r}; create one with POST /sessions.")
 
-    def workspace(self, session_id: str) -> Workspace:
-        """The workspace of an API session (404 for ids this server did not hand out)."""
+    def workspace(self, session_id: str, *, revive: bool = False) -> Workspace:
+        """The workspace of an API session (404 for ids this server did not hand out, 410 for a
+        session dropped to free memory unless ``revive``: a new image starts it over)."""
+        if revive and isinstance(session_id, str) and self.app.sessions.expired(WORKSPACE_PREFIX + session_id):
+            with self._lock:
+                self._sessions[session_id] = None
         self._known(session_id)
-        return self.app.workspace(WORKSPACE_PREFIX + session_id)
+        return self.app.workspace(WORKSPACE_PREFIX + session_id, revive=revive)
 
     def scratch(self) -> Workspace:
         """A throwaway workspace for one stateless request (never registered with the App)."""

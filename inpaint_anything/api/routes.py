@@ -98,6 +98,7 @@ def build_router(app: App, *, auth_dependency: Callable[..., Any] | None = None,
 
     factory = job_factory or plain_job
     ctx = ApiContext(app, tasks or TaskRegistry(factory), factory)
+    ctx.tasks.set_ttl(lambda: float(app.settings.task_result_minutes) * 60.0)
     deps = [Depends(auth_dependency)] if auth_dependency is not None else []
     router = APIRouter(prefix=API_PREFIX, route_class=IARoute, dependencies=deps, tags=["Inpaint Anything"])
     _meta_routes(router, ctx)
@@ -153,6 +154,16 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
         return {"diffusers": app.inpaint_models(), "cleaner": available_cleaners(str(lama) if lama.is_file() else None),
                 "prefills": list(PREFILLS)}
 
+    @router.get("/status")
+    def status() -> dict[str, Any]:
+        """Sessions (browser tabs and API) and the memory they hold against the session budget."""
+        stats = app.sessions.stats()
+        return {"sessions": stats.sessions, "api_sessions": stats.api_sessions,
+                "ui_sessions": stats.sessions - stats.api_sessions, "bytes_used": stats.bytes_used,
+                "budget_bytes": stats.budget_bytes, "expired_sessions": stats.expired,
+                "results_per_session": int(app.settings.results_per_session),
+                "tasks": len(ctx.tasks.list())}
+
     @router.get("/backends")
     def backends() -> dict[str, Any]:
         return {"backends": app.available_backends()}
@@ -182,8 +193,9 @@ def _session_routes(router: APIRouter, ctx: ApiContext) -> None:
 
     @router.post("/sessions/{session_id}/image", openapi_extra=upload_body("image", "base64 or data URL"))
     async def set_image(session_id: str, request: Request) -> dict[str, Any]:
-        """Upload the session's image (JSON base64 or a multipart file); the mask starts empty."""
-        ws = ctx.workspace(session_id)
+        """Upload the session's image (JSON base64 or a multipart file); the mask starts empty. This
+        also restarts a session that expired to free memory."""
+        ws = ctx.workspace(session_id, revive=True)
         data = await read_upload(request, "image")
 
         def work() -> dict[str, Any]:
@@ -227,13 +239,15 @@ def _session_routes(router: APIRouter, ctx: ApiContext) -> None:
         size = None if ws.image is None else [ws.image.shape[1], ws.image.shape[0]]
         return {"session_id": session_id, "size": size, "has_alpha": ws.alpha is not None,
                 "selected_pixels": 0 if ws.mask is None else int(ws.mask.sum()), "sam_model": ws.sam_model,
-                "segments": None if ws.segment_map is None else len(ws.segment_map), "results": len(ws.results)}
+                "segments": None if ws.segment_map is None else len(ws.segment_map), "results": len(ws.results),
+                "dropped_results": ws.dropped_results}
 
     @router.get("/sessions/{session_id}/results")
     def list_results(session_id: str) -> dict[str, Any]:
         ws = ctx.workspace(session_id)
         return {"results": [{"index": i, "kind": r.kind, "seed": r.seed, "infotext": r.infotext,
-                             "size": [r.image.shape[1], r.image.shape[0]]} for i, r in enumerate(ws.results)]}
+                             "size": [r.image.shape[1], r.image.shape[0]]} for i, r in enumerate(ws.results)],
+                "dropped": ws.dropped_results}
 
     def _result(session_id: str, index: int):
         ws = ctx.workspace(session_id)
