@@ -38,3 +38,61 @@ def test_thin_but_usable_images_still_segment(client):  # noqa: F811
     img = np.full((9, 2100, 3), 128, np.uint8)
     r = client.post(f"{P}/segment/points", json={"image": b64png(img), "points": [[1000, 4]], "model": MODEL})
     assert r.status_code == 200, r.text
+
+
+# ---------------------------------------------------------------------------------------------- limits at the door
+def _guarded_client(tmp_path, **settings):
+    from test_api import make_client
+
+    from inpaint_anything.app import App
+    from inpaint_anything.config import Settings
+    from inpaint_anything.server import create_app
+
+    app = App(Settings(models_dir=str(tmp_path / "models"), offline=True, sam_device="cpu", **settings))
+    return make_client(create_app(app=app))
+
+
+@pytest.mark.both_stacks
+def test_oversized_bodies_are_refused_with_413_before_they_are_read(tmp_path):
+    c = _guarded_client(tmp_path, max_request_mb=1)
+    big = b"x" * (2 * 2**20)
+    r = c.post(f"{P}/remove", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert "larger than 1 MB" in r.json()["detail"]
+    sid = c.post(f"{P}/sessions").json()["session_id"]
+    r = c.post(f"{P}/sessions/{sid}/image", files={"image": ("a.png", big, "image/png")})
+    assert r.status_code == 413
+
+    chunks_sent = []
+
+    def chunks():  # no Content-Length: counted while it arrives, refused before the end
+        for i in range(64):
+            chunks_sent.append(i)
+            yield b"y" * (64 * 1024)
+
+    r = c.post(f"{P}/remove", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert "larger than 1 MB" in r.json()["detail"]
+    # under the limit everything still works
+    img = np.full((16, 16, 3), 100, np.uint8)
+    mask = np.zeros((16, 16), bool)
+    mask[4:8, 4:8] = True
+    r = c.post(f"{P}/remove", json={"image": b64png(img), "mask": b64png(mask), "method": "telea"})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.both_stacks
+def test_cross_site_requests_are_refused(tmp_path):
+    c = _guarded_client(tmp_path, allowed_origins="http://localhost:3000")
+    evil = {"Origin": "http://evil.example"}
+    # a body-less POST (no preflight in a browser) that would start a 375 MB download
+    r = c.post(f"{P}/models/sam/sam_vit_b/download", headers=evil)
+    assert r.status_code == 403
+    assert "evil.example" in r.json()["detail"]
+    assert c.post(f"{P}/sessions", headers=evil).status_code == 403
+    assert c.get(f"{P}/models/sam", headers=evil).status_code == 403
+    assert c.post(f"{P}/sessions", headers={"Origin": "null"}).status_code == 403
+    # its own pages, listed origins and tools without an Origin pass
+    assert c.post(f"{P}/sessions", headers={"Origin": "http://testserver"}).status_code == 200
+    assert c.post(f"{P}/sessions", headers={"Origin": "http://localhost:3000"}).status_code == 200
+    assert c.post(f"{P}/sessions").status_code == 200

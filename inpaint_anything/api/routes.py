@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from inpaint_anything import __version__
 from inpaint_anything.api import API_PREFIX
 from inpaint_anything.api.codec import png_bytes
-from inpaint_anything.api.context import ApiContext, IARoute, check_sam_model_id
+from inpaint_anything.api.context import ApiContext, check_sam_model_id, guarded_route_class
 from inpaint_anything.api.payloads import mask_payload
 from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry, plain_job
 from inpaint_anything.errors import IAError, InvalidInputError
@@ -100,7 +100,7 @@ def build_router(app: App, *, auth_dependency: Callable[..., Any] | None = None,
     ctx = ApiContext(app, tasks or TaskRegistry(factory), factory)
     ctx.tasks.set_ttl(lambda: float(app.settings.task_result_minutes) * 60.0)
     deps = [Depends(auth_dependency)] if auth_dependency is not None else []
-    router = APIRouter(prefix=API_PREFIX, route_class=IARoute, dependencies=deps, tags=["Inpaint Anything"])
+    router = APIRouter(prefix=API_PREFIX, route_class=guarded_route_class(app), dependencies=deps, tags=["Inpaint Anything"])
     _meta_routes(router, ctx)
     _session_routes(router, ctx)
     segment_routes.add_routes(router, ctx)
