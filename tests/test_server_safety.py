@@ -96,3 +96,44 @@ def test_cross_site_requests_are_refused(tmp_path):
     assert c.post(f"{P}/sessions", headers={"Origin": "http://testserver"}).status_code == 200
     assert c.post(f"{P}/sessions", headers={"Origin": "http://localhost:3000"}).status_code == 200
     assert c.post(f"{P}/sessions").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------- paths
+def test_model_lists_show_no_absolute_paths_and_subfolder_models_work(tmp_path, tiny_sam_files):
+    import shutil
+
+    from test_api import make_client
+
+    from inpaint_anything.app import App
+    from inpaint_anything.config import Settings
+    from inpaint_anything.server import create_app
+
+    models = tmp_path / "models"
+    (models / "mine").mkdir(parents=True)
+    (models / "diffusers").mkdir()
+    shutil.copy(tiny_sam_files["sam"], models / "mine" / "x.pth")
+    (models / "junk.pth").write_bytes(b"not a checkpoint at all")
+    (models / "diffusers" / "sd.safetensors").write_bytes(b"{}")  # not a SAM file: not in the SAM list
+    app = App(Settings(models_dir=str(models), offline=True, sam_device="cpu"))
+    c = make_client(create_app(app=app))
+
+    listing = c.get(f"{P}/models/sam")
+    assert str(tmp_path) not in listing.text
+    by_id = {m["id"]: m for m in listing.json()["models"]}
+    assert by_id["file:mine/x.pth"]["available"] is True
+    assert by_id["file:mine/x.pth"]["path"] == "mine/x.pth"
+    assert by_id["file:junk.pth"]["available"] is False and by_id["file:junk.pth"]["reason"]
+    assert not any("sd.safetensors" in k for k in by_id)
+
+    img = np.random.default_rng(0).integers(0, 255, (32, 48, 3), np.uint8)
+    r = c.post(f"{P}/segment/points", json={"image": b64png(img), "points": [[10, 10]], "model": "file:mine/x.pth"})
+    assert r.status_code == 200, r.text
+    r = c.post(f"{P}/models/sam/file:mine/x.pth/download?async=false")
+    assert r.status_code == 200 and r.json()["path"] == "mine/x.pth"
+
+    for bad in ("file:../x.pth", "file:mine/../../x.pth", "file:/etc/passwd", "file:a/b/c.pth", "file:.hidden/x.pth"):
+        r = c.post(f"{P}/segment/points", json={"image": b64png(img), "points": [[1, 1]], "model": bad})
+        assert r.status_code == 422, (bad, r.text)
+    r = c.post(f"{P}/segment/points", json={"image": b64png(img), "points": [[1, 1]], "model": "file:mine/nope.pth"})
+    assert r.status_code == 404
+    assert str(tmp_path) not in r.text

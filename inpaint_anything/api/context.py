@@ -187,11 +187,14 @@ def looks_like_path(name: str) -> bool:
 
 
 def check_sam_model_id(model: str | None) -> str | None:
-    """A SAM model id as the API accepts it: a catalogue id or ``file:<name>`` (never a path)."""
+    """A SAM model id as the API accepts it: a catalogue id or ``file:<name>`` / ``file:<subfolder>/<name>``
+    relative to the models folder (never a path outside it)."""
     if model is None or model == "":
         return None
     name = model[5:] if model.startswith("file:") else model
-    if looks_like_path(name) or "/" in name:
+    parts = name.split("/")
+    bad = looks_like_path(name) or (model.startswith("file:") and (len(parts) > 2 or any(not p for p in parts)))
+    if bad or ("/" in name and not model.startswith("file:")):
         raise InvalidInputError(
             f"{model!r} is not a SAM model id. Use an id from GET /models/sam (e.g. 'sam_vit_b' or "
             f"'file:<name in the models folder>'), not a file path."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -117,10 +118,11 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
 
     @router.get("/models/sam")
     def sam_models() -> dict[str, Any]:
-        return {"models": [m.as_dict() for m in app.sam_models()], "default": app.settings.default_sam_model,
+        models = [{**m.as_dict(), "path": app.relative(Path(m.path)) if m.path else None} for m in app.sam_models()]
+        return {"models": models, "default": app.settings.default_sam_model,
                 "offline": bool(app.settings.offline)}
 
-    @router.post("/models/sam/{model_id}/download", responses=ASYNC_RESPONSES)
+    @router.post("/models/sam/{model_id:path}/download", responses=ASYNC_RESPONSES)
     def download_sam(model_id: str, asynchronous: bool = Query(True, alias="async", description=ASYNC_DOC)) -> Any:
         """Download a catalogue model (a task; ``async=false`` waits for it)."""
         from inpaint_anything.models.catalogue import get_entry
@@ -141,7 +143,7 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
                 return True
 
             path = app.sam_model_path(model_id, download=True, progress=progress, cancel=lambda: job.interrupted)
-            return {"model": model_id, "path": str(path), "size_bytes": path.stat().st_size}
+            return {"model": model_id, "path": app.relative(path), "size_bytes": path.stat().st_size}
 
         return ctx.run(f"download {model_id}", work, asynchronous)
 
