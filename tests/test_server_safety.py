@@ -137,3 +137,41 @@ def test_model_lists_show_no_absolute_paths_and_subfolder_models_work(tmp_path, 
     r = c.post(f"{P}/segment/points", json={"image": b64png(img), "points": [[1, 1]], "model": "file:mine/nope.pth"})
     assert r.status_code == 404
     assert str(tmp_path) not in r.text
+
+
+# ---------------------------------------------------------------------------------------------- interrupt
+@pytest.mark.parametrize(("method", "size"), [("telea", (1500, 2000)), ("ns", (1500, 2000)), ("patchmatch", (300, 400))])
+def test_interrupt_reaches_a_running_classical_fill(method, size):
+    import threading
+
+    from inpaint_anything.errors import JobInterrupted
+    from inpaint_anything.inpaint.cleaner import ClassicalBackend, patchmatch_available, removal_request
+    from inpaint_anything.jobs import JobControl
+
+    if method == "patchmatch" and not patchmatch_available():
+        pytest.skip("pypatchmatch is not installed")
+    h, w = size
+    image = np.random.default_rng(0).integers(0, 255, (h, w, 3), np.uint8)
+    mask = np.zeros(image.shape[:2], bool)
+    mask[h // 8: h * 7 // 8, w // 8: w * 7 // 8] = True  # a large hole: seconds of native work on this CPU
+    job = JobControl()
+    threading.Timer(0.2, job.interrupt).start()
+    with pytest.raises(JobInterrupted):
+        ClassicalBackend(method).generate(image, mask, removal_request(), 0, job)
+    # control came back while the native fill was still running (it finishes in the background)
+    assert any(t.name == "ia-native-call" and t.is_alive() for t in threading.enumerate())
+
+
+def test_uninterrupted_fills_are_unchanged():
+    import cv2
+
+    from inpaint_anything.inpaint.cleaner import ClassicalBackend, removal_request
+    from inpaint_anything.jobs import JobControl
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (64, 80, 3), np.uint8)
+    mask = np.zeros(image.shape[:2], bool)
+    mask[20:40, 30:50] = True
+    out = ClassicalBackend("telea").generate(image, mask, removal_request(), 0, JobControl())
+    expected = cv2.inpaint(image, mask.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
+    assert np.array_equal(out, expected)

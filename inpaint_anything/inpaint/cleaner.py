@@ -10,6 +10,7 @@ pixel outside the blend band exactly.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from inpaint_anything.errors import UnavailableError
 from inpaint_anything.inpaint.request import InpaintRequest
-from inpaint_anything.jobs import JobControl
+from inpaint_anything.jobs import JobControl, run_interruptible
 
 CLEANERS = ("telea", "ns", "patchmatch", "lama")
 
@@ -65,12 +66,14 @@ class ClassicalBackend:
 
             if hasattr(patchmatch, "set_random_seed"):
                 patchmatch.set_random_seed(int(seed))
-            out = np.asarray(patchmatch.inpaint(np.ascontiguousarray(image), mask=hole, patch_size=self.patch_size)).astype(np.uint8)
+            fill = functools.partial(patchmatch.inpaint, mask=hole, patch_size=self.patch_size)
+            out = run_interruptible(job, fill, np.ascontiguousarray(image))
+            out = np.asarray(out).astype(np.uint8)
         else:
             import cv2
 
             flag = cv2.INPAINT_TELEA if self.method == "telea" else cv2.INPAINT_NS
-            out = cv2.inpaint(np.ascontiguousarray(image), hole, self.radius, flag)
+            out = run_interruptible(job, cv2.inpaint, np.ascontiguousarray(image), hole, self.radius, flag)
         job.step(1, 1)
         return out
 
