@@ -13,10 +13,11 @@ from __future__ import annotations
 import functools
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from inpaint_anything.errors import UnavailableError
+from inpaint_anything.errors import UnavailableError, UnrecognizedCheckpointError
 from inpaint_anything.inpaint.request import InpaintRequest
 from inpaint_anything.jobs import JobControl, run_interruptible
 
@@ -100,7 +101,10 @@ class LamaBackend:
             try:
                 self._model = torch.jit.load(self.path, map_location=self.device).eval()
             except (RuntimeError, ValueError, OSError) as exc:
-                raise UnavailableError(f"Could not load LaMa from {self.path}: {exc}. Expected the TorchScript big-lama.pt.") from exc
+                raise UnrecognizedCheckpointError(
+                    f"Could not load LaMa from {Path(self.path).name} (damaged, or not the TorchScript big-lama.pt: "
+                    f"{str(exc).strip().splitlines()[0][:200]}). Replace it with the TorchScript big-lama.pt, or use "
+                    "another removal method.") from exc
         return self._model
 
     def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
