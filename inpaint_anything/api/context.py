@@ -22,7 +22,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inpaint_anything.api.codec import decode_image_data, decode_mask_data
 from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry
-from inpaint_anything.errors import IAError, InvalidInputError, ModelNotFoundError, SessionExpiredError
+from inpaint_anything.errors import (
+    IAError,
+    InvalidInputError,
+    ModelNotFoundError,
+    SessionExpiredError,
+    error_code,
+)
 from inpaint_anything.sessions import EXPIRED_MESSAGE
 
 if TYPE_CHECKING:
@@ -35,8 +41,25 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WORKSPACE_PREFIX = "api:"  # API sessions never share a workspace with a browser tab
 
 
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 410: "session_expired", 413: "too_large",
+              415: "unsupported_media_type", 422: "invalid_input", 429: "busy", 500: "internal_error",
+              501: "unavailable", 502: "download_failed", 503: "not_ready"}
+
+
+def error_body(detail: str, code: str, status: int, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """Every error this API answers: ``{"detail": <message for a person>, "code": <stable id>}``."""
+    return JSONResponse({"detail": detail, "code": code, **extra}, status_code=status, headers=headers)
+
+
 def error_response(exc: IAError) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=int(exc.status_code))
+    return error_body(str(exc), error_code(exc), int(exc.status_code))
+
+
+def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return error_body(detail, HTTP_CODES.get(exc.status_code, "error"), exc.status_code,
+                      headers=getattr(exc, "headers", None))
 
 
 def _json_safe(value: Any) -> Any:
@@ -50,16 +73,18 @@ def _json_safe(value: Any) -> Any:
 
 
 def validation_response(exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 ``{"detail": [...]}``, rendered here so that an echoed NaN input (pydantic 2
-    includes the input) cannot turn it into a 500."""
-    from fastapi.encoders import jsonable_encoder
-
-    try:
-        detail = jsonable_encoder(exc.errors())
-    except Exception:  # an error context that cannot be encoded: keep the essentials
-        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-                  for e in exc.errors()]
-    return JSONResponse({"detail": _json_safe(detail)}, status_code=422)
+    """A 422 in the API's one error shape: ``detail`` says in words which fields are wrong, ``errors``
+    lists pydantic's entries (``loc``, ``msg``, ``type``). Rendered here so that an echoed NaN input
+    (pydantic 2 includes the input) cannot turn it into a 500."""
+    errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+              for e in exc.errors()]
+    parts = []
+    for e in errors[:8]:
+        loc = [p for p in e["loc"] if p != "body"] or e["loc"]
+        parts.append(f"{'.'.join(loc) or 'body'}: {e['msg']}")
+    more = f" (and {len(errors) - 8} more)" if len(errors) > 8 else ""
+    detail = "Invalid request: " + "; ".join(parts) + more + "." if parts else "Invalid request."
+    return error_body(detail, "validation_error", 422, errors=_json_safe(errors))
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -92,17 +117,17 @@ def refuse_request(request: Any, max_body_bytes: int, allowed_origins: tuple[str
         host = (request.headers.get("host") or "").lower()
         same = _origin_host(origin) is not None and _origin_host(origin) == host
         if not same and "*" not in allowed_origins and origin.rstrip("/") not in allowed_origins:
-            return JSONResponse({"detail": f"Requests from {origin[:100]!r} are not allowed: this API only answers "
-                                           "its own pages and tools without an Origin (add the site to "
-                                           "--ia-allowed-origins to allow it)."}, status_code=403)
+            return error_body(f"Requests from {origin[:100]!r} are not allowed: this API only answers its own "
+                              "pages and tools without an Origin (add the site to --ia-allowed-origins to allow it).",
+                              "cross_site", 403)
     length = request.headers.get("content-length")
     if length is not None:
         try:
             declared = int(length)
         except ValueError:
-            return JSONResponse({"detail": "Invalid Content-Length header."}, status_code=400)
+            return error_body("Invalid Content-Length header.", "bad_request", 400)
         if declared > max_body_bytes:
-            return JSONResponse({"detail": too_large_text(max_body_bytes)}, status_code=413)
+            return error_body(too_large_text(max_body_bytes), "too_large", 413)
     return None
 
 
@@ -156,11 +181,11 @@ class IARoute(APIRoute):
                 return error_response(exc)
             except RequestValidationError as exc:
                 return validation_response(exc)
-            except StarletteHTTPException:
-                raise
+            except StarletteHTTPException as exc:  # auth (401), a body over the limit (413), ...
+                return http_error_response(exc)
             except Exception as exc:
                 log.exception("Inpaint Anything API: unexpected error in %s %s", request.method, request.url.path)
-                return JSONResponse({"detail": f"Unexpected error: {type(exc).__name__}: {exc}"}, status_code=500)
+                return error_body(f"Unexpected error: {type(exc).__name__}: {exc}", "internal_error", 500)
 
         return handler
 

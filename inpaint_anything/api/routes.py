@@ -106,7 +106,68 @@ def build_router(app: App, *, auth_dependency: Callable[..., Any] | None = None,
     _session_routes(router, ctx)
     segment_routes.add_routes(router, ctx)
     generate_routes.add_routes(router, ctx)
+    _document_errors(router, with_auth=auth_dependency is not None)
+    _method_not_allowed_route(router)
     return router
+
+
+def _document_errors(router: APIRouter, *, with_auth: bool) -> None:
+    """Every route documents the error statuses it can answer, all in one shape (:class:`ErrorBody`);
+    this replaces FastAPI's default 422 schema, which does not match what the API sends."""
+    from fastapi.routing import APIRoute
+
+    from inpaint_anything.api.schemas import ErrorBody
+
+    statuses = dict(ERROR_STATUSES)
+    if with_auth:
+        statuses[401] = "Missing or wrong credentials (--api-auth)."
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            for status, text in statuses.items():
+                route.responses.setdefault(status, {"model": ErrorBody, "description": text})
+
+
+def _method_not_allowed_route(router: APIRouter) -> None:
+    """Under the API prefix, a known path with another method answers 405 (with ``Allow``) and an
+    unknown path 404, both as JSON, even when a UI mounted at ``/`` would otherwise take them."""
+    import re
+
+    from fastapi.routing import APIRoute
+
+    from inpaint_anything.api.context import error_body
+
+    own = [r for r in router.routes if isinstance(r, APIRoute)]
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "TRACE"]
+
+    @router.api_route("/{rest:path}", methods=methods, include_in_schema=False)
+    def not_here(rest: str, request: Request) -> Any:
+        path = request.scope.get("path", "")
+        root = request.scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        allowed = sorted({m for r in own if r.path_regex.match(path) for m in (r.methods or ())})
+        if allowed:
+            return error_body(f"{request.method} is not allowed here; use {', '.join(allowed)}.", "method_not_allowed",
+                              405, headers={"Allow": ", ".join(allowed)})
+        return error_body(f"There is no API route {re.sub(r'[^ -~]', '?', path)[:200]!r}; see /docs or "
+                          "/openapi.json for the routes.", "not_found", 404)
+
+
+ERROR_STATUSES: dict[int, str] = {
+    400: "The request cannot be used (e.g. a malformed header).",
+    403: "A cross-site request (Origin not allowed).",
+    404: "Unknown session, task, result, model or route.",
+    409: "Offline and the file is missing, or the job was interrupted.",
+    410: "The session expired to free memory; upload the image again.",
+    413: "The body or the image is larger than allowed.",
+    415: "Unsupported content type (send JSON or multipart/form-data).",
+    422: "Invalid input: the message says which field and why.",
+    429: "Too many tasks waiting.",
+    500: "Unexpected error (a bug; the server log has the details).",
+    501: "A feature this installation does not have (a package or file is missing).",
+    502: "A download failed.",
+    503: "Not ready (e.g. no WebUI checkpoint loaded).",
+}
 
 
 def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:

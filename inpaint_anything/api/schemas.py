@@ -60,6 +60,14 @@ Device = Literal["auto", "cpu", "cuda", "mps"]
 
 
 # ---------------------------------------------------------------------------------------------- images
+class ErrorBody(ApiModel):
+    """Every error answer of the API."""
+
+    detail: StrictStr = Field(..., description="What went wrong and what to do, for a person.")
+    code: StrictStr = Field(..., description="A stable id of the kind of error, e.g. invalid_input, session_expired.")
+    errors: list[dict[str, Any]] | None = Field(None, description="Validation errors only: pydantic's entries (loc, msg, type).")
+
+
 class ImageBody(ApiModel):
     image: ImageB64 = Field(..., description=IMAGE_DOC)
 

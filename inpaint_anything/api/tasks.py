@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from inpaint_anything.errors import IAError, JobInterrupted
+from inpaint_anything.errors import IAError, JobInterrupted, error_code
 from inpaint_anything.jobs import JobControl
 
 log = logging.getLogger(__name__)
@@ -191,13 +191,16 @@ class TaskRegistry:
                 result = fn(job)
             task.result, task.status = result, "done"
         except JobInterrupted as exc:
-            task.status, task.error = "interrupted", {"status_code": exc.status_code, "detail": str(exc)}
+            task.status, task.error = "interrupted", {"status_code": exc.status_code, "detail": str(exc),
+                                                      "code": error_code(exc)}
         except IAError as exc:
-            task.status, task.error = "failed", {"status_code": exc.status_code, "detail": str(exc)}
+            task.status, task.error = "failed", {"status_code": exc.status_code, "detail": str(exc),
+                                                 "code": error_code(exc)}
         except Exception as exc:  # a bug, not bad input: keep the server alive and say what happened
             log.exception("Inpaint Anything: task %s (%s) failed", task.id, task.name)
             task.status = "failed"
-            task.error = {"status_code": 500, "detail": f"Unexpected error: {type(exc).__name__}: {exc}"}
+            task.error = {"status_code": 500, "detail": f"Unexpected error: {type(exc).__name__}: {exc}",
+                          "code": "internal_error"}
         finally:
             task.finished = time.time()
             if task.started is None:
