@@ -181,3 +181,24 @@ def test_batch_quiet_prints_no_progress(photos, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0 and captured.err == ""
     assert "remove: 3 done" in captured.out and len(list(out.glob("*.png"))) == 3
+
+
+# ---------------------------------------------------------------------------------------------- tools/run.sh
+def test_run_sh_keeps_the_callers_working_directory(photos, tmp_path):
+    """Relative --input/--masks/--output resolve against where the user ran tools/run.sh."""
+    images, masks = photos
+    work = tmp_path
+    env = {**os.environ, "IA_VENV": sys.prefix, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run(["bash", str(ROOT / "tools" / "run.sh"), "batch", "--input", images.name, "--masks", masks.name,
+                          "--op", "remove", "--method", "ns", "--output", "results/", "--quiet",
+                          "--ia-models-dir", "models", "--ia-offline"],
+                         capture_output=True, text=True, env=env, cwd=work, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "remove: 3 done" in out.stdout and out.stderr == ""
+    assert sorted(p.name for p in (work / "results").glob("*.png")) == ["p0.png", "p1.png", "p2.png"]
+    assert not (ROOT / "results").exists()
+    out = subprocess.run(["bash", str(ROOT / "tools" / "run.sh"), "doctor", "--ia-models-dir", "models"],
+                         capture_output=True, text=True, env=env, cwd=work, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"Models folder: {work / 'models'}" in out.stdout
+    assert f"Output folder: {work / 'outputs' / 'inpaint-anything'}" in out.stdout
