@@ -137,3 +137,25 @@ def test_host_save_hook_is_used(tmp_path):
     assert r.status_code == 200, r.text
     assert calls == ["remove"] and r.json()["saved"] == ["2026-12-04/00000-ia-remove.png"]
     check_saved(r.json(), folder, tmp_path)
+
+
+def test_webui_api_saves_through_the_host(webui_host, tmp_path):
+    """Inside the WebUI, ``save: true`` goes through the host's image saving (its on_image_saved hooks
+    run) into our output folder setting, and the answer names the file relative to it."""
+    from fastapi import FastAPI
+    from test_api import make_client
+
+    out = tmp_path / "webui-results"
+    hooked = []
+    webui_host.load_extension(argv=["--api", "--ia-output-dir", str(out), "--ia-models-dir", str(tmp_path / "m")])
+    webui_host.script_callbacks.on_image_saved(lambda params: hooked.append(params.filename))
+    fastapi_app = FastAPI()
+    webui_host.stub.fire("app_started", None, fastapi_app)
+    api = make_client(fastapi_app)
+    img, mask = scene()
+    r = api.post(f"{P}/remove", json={"image": b64png(img), "mask": b64png(mask), "save": True})
+    assert r.status_code == 200, r.text
+    (saved,) = r.json()["saved"]
+    assert not Path(saved).is_absolute() and "-ia-remove" in saved
+    assert hooked and Path(hooked[0]).resolve() == (out / saved).resolve()
+    check_saved(r.json(), out, tmp_path)

@@ -20,6 +20,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -281,6 +282,9 @@ def _params():
 @pytest.mark.parametrize("block", list(_params()))
 def test_readme_block(block: Block, user_folder, app_url):
     work, env, img = user_folder
+    for tool in ("curl", "python3", "base64"):
+        if tool in block.code and shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
     checks = [check for key, check in CHECKS.items() if key in block.code]
     assert checks, f"README block at line {block.line} has no check in tests/test_readme.py; add one to CHECKS"
     run = subprocess.run(["bash", "-euo", "pipefail", "-c", block.code], cwd=work, env={**env, "IA": app_url},
