@@ -18,7 +18,9 @@ END = "<!-- sam-table:end -->"
 def _size(entry: ModelEntry) -> str:
     if entry.size_bytes is None:
         return "not published (the Hub reports it)"
-    return f"{entry.size_bytes:,} bytes ({entry.size_bytes / 1e6:,.1f} MB)"
+    size = entry.size_bytes
+    shown = f"{size / 1e9:.2f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
+    return f"{shown} ({size:,} bytes)"
 
 
 def _sha(entry: ModelEntry) -> str:
