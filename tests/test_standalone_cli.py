@@ -202,3 +202,26 @@ def test_run_sh_keeps_the_callers_working_directory(photos, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"Models folder: {work / 'models'}" in out.stdout
     assert f"Output folder: {work / 'outputs' / 'inpaint-anything'}" in out.stdout
+
+
+def test_download_fetches_a_catalogue_file_with_a_progress_bar(tmp_path, monkeypatch, capsys):
+    """``download ID`` against a local stand-in of the Hub (HF_ENDPOINT); doctor then lists it verified."""
+    import hashlib
+
+    from fixtures.fake_hub import FakeHub
+
+    data = bytes(range(256)) * 8192  # 2 MiB
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    models = tmp_path / "models"
+    with FakeHub() as hub:
+        hub.add_hub_file("lkeab/hq-sam", "sam_hq_vit_b.pth", data)  # a catalogue entry without a pinned hash
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        assert cli.main(["download", "sam_hq_vit_b", "--ia-models-dir", str(models)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == f"sam_hq_vit_b: {models / 'sam_hq_vit_b.pth'}"
+    assert "sam_hq_vit_b: 100%" in captured.err.replace("\r", "\n") and "2.00M" in captured.err
+    assert hashlib.sha256((models / "sam_hq_vit_b.pth").read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert cli.main(["doctor", "--ia-models-dir", str(models), "--ia-offline"]) == 0
+    assert "sam_hq_vit_b  (sam_hq)  verified: SHA-256 checked" in capsys.readouterr().out
