@@ -75,19 +75,20 @@ def test_entry_point_turns_gradio_analytics_off(monkeypatch, tmp_path):
 @pytest.mark.both_stacks
 def test_standalone_page_is_built_with_analytics_off(tmp_path):
     """In a fresh interpreter with analytics asked for: after the entry point's preparation, the page
-    that mount_ui builds does not report to gradio's analytics."""
+    that the server mounts with mount_ui (as ``python -m inpaint_anything`` does) has analytics off."""
     code = (
         "import os; os.environ['GRADIO_ANALYTICS_ENABLED'] = 'True'\n"
         "from inpaint_anything.__main__ import prepare_environment; prepare_environment()\n"
-        "from inpaint_anything.app import App; from inpaint_anything.config import Settings\n"
-        "from inpaint_anything.ui.standalone import build_blocks\n"
-        f"blocks = build_blocks(App(Settings(models_dir={str(tmp_path)!r}, offline=True)))\n"
-        "print('analytics', blocks.analytics_enabled)\n"
+        "from inpaint_anything.config import Settings\n"
+        "from inpaint_anything.server import create_app; from inpaint_anything.ui.standalone import mount_ui\n"
+        f"app = create_app(Settings(models_dir={str(tmp_path)!r}, offline=True), mount_ui)\n"
+        "pages = [r.app.blocks for r in app.routes if hasattr(getattr(r, 'app', None), 'blocks')]\n"
+        "print('pages', len(pages), 'analytics', [b.analytics_enabled for b in pages])\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "analytics False" in out.stdout
+    assert "pages 1 analytics [False]" in out.stdout
 
 
 # ---------------------------------------------------------------------------------------------- doctor
