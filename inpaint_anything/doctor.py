@@ -58,6 +58,7 @@ class Report:
     sam_missing: list[str] = field(default_factory=list)  # catalogue ids not downloaded
     diffusers_local: list[str] = field(default_factory=list)
     diffusers_cached: list[str] = field(default_factory=list)  # Hub models already in the HF cache
+    other: list[tuple[str, str]] = field(default_factory=list)  # (file name, why it is not used)
     lama: bool = False
     patchmatch: bool = False
     sam2_problem: str | None = None
@@ -67,7 +68,7 @@ class Report:
 def _sam_state(info: Any) -> tuple[str, str]:
     """(state, detail) of a SamModelInfo whose file is present."""
     reason = info.reason or ""
-    if reason.lower().startswith("refused"):
+    if "refused" in reason.lower():  # e.g. a pickle that would run code
         return "refused", reason
     if info.id.startswith("file:"):
         return ("recognised", "recognised from its weights") if info.available else ("not usable", reason)
@@ -103,6 +104,10 @@ def collect(settings: Settings, app: Any = None) -> Report:
         state, detail = _sam_state(info)
         report.sam.append(SamFile(info.id, info.title, info.family, state, state in ("verified", "unverified", "recognised"),
                                   info.path, detail))
+    listed = {s.path for s in report.sam}
+    for found in core.scanner.scan(core.models_dir):
+        if found.family is None and str(found.path) not in listed and found.path.name != LAMA_FILE:
+            report.other.append((found.path.name, found.problem or "not a SAM model"))
     for model in core.inpaint_models():
         if os.path.isabs(model):
             report.diffusers_local.append(model)
@@ -169,6 +174,11 @@ def render(report: Report) -> str:
             lines.append(f"    {s.id}  ({s.family})  {s.state}{': ' + s.detail if s.detail else ''}  {Path(s.path).name}")
     else:
         lines.append(f"  SAM models: none (catalogue files: {', '.join(report.sam_missing)})")
+    if report.other:
+        lines.append("  other files in the models folder, not used:")
+    for name, why in report.other:
+        state = "refused" if "refused" in why.lower() else "not used"
+        lines.append(f"    {name}  {state}: {why}")
     if report.diffusers_local:
         lines.append("  diffusers models: " + ", ".join(Path(p).name for p in report.diffusers_local))
     else:

@@ -226,3 +226,23 @@ def test_download_fetches_a_catalogue_file_with_a_progress_bar(tmp_path, monkeyp
     assert hashlib.sha256((models / "sam_hq_vit_b.pth").read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
     assert cli.main(["doctor", "--ia-models-dir", str(models), "--ia-offline"]) == 0
     assert "sam_hq_vit_b  (sam_hq)  verified: SHA-256 checked" in capsys.readouterr().out
+
+
+def test_doctor_marks_a_refused_file(tmp_path, capsys):
+    """A pickle that would run code is listed as refused, with the reason, and is not offered."""
+    import pickle
+
+    models = tmp_path / "models"
+    models.mkdir()
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this would run",))
+
+    (models / "evil.pth").write_bytes(pickle.dumps({"image_encoder.x": Payload()}))
+    assert cli.main(["doctor", "--ia-models-dir", str(models), "--ia-offline"]) == 0
+    text = capsys.readouterr().out
+    assert "this would run" not in text
+    line = next(ln for ln in text.splitlines() if "evil.pth" in ln)
+    assert re.search(r"evil\.pth  (refused|not usable|not used): \S", line), line
+    assert "Selection: GrabCut only" in text
