@@ -227,14 +227,30 @@ def check_sam_model_id(model: str | None) -> str | None:
     return model
 
 
+class OutputFolderError(IAError):
+    """A result asked for with ``save: true`` could not be written."""
+
+    status_code = 503
+
+
+SaveHook = Callable[[np.ndarray, str, str], str]  # (image, infotext, kind) -> saved file path
+
+
 @dataclass
 class ApiContext:
-    """Shared state of one router: the App, its API sessions and its task registry."""
+    """Shared state of one router: the App, its API sessions and its task registry.
+
+    ``save_hook``/``output_folder`` are how results asked for with ``save: true`` are written (the
+    WebUI adapter passes its own image saving); by default :func:`inpaint_anything.outputs.save_png`
+    into the output folder setting (standalone: ``./outputs/inpaint-anything``).
+    """
 
     app: App
     tasks: TaskRegistry
     job_factory: JobFactory
     max_sessions: int = 4096
+    save_hook: SaveHook | None = None
+    output_folder: Callable[[], str | os.PathLike[str]] | None = None
     _sessions: OrderedDict[str, None] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -299,6 +315,32 @@ class ApiContext:
         with self.job_factory(name) as job:
             return fn(job)
 
+    # ------------------------------------------------------------------ saving
+    def results_folder(self) -> Path:
+        from inpaint_anything.outputs import output_folder
+
+        return Path(os.path.abspath(self.output_folder() if self.output_folder else output_folder(self.app.settings)))
+
+    def save_results(self, images: list[np.ndarray], infotexts: list[str], kind: str) -> list[str]:
+        """Write each image with its infotext; the paths relative to the output folder (never an
+        absolute server path). A failed write is a 500-free error saying which folder to check."""
+        from inpaint_anything.outputs import save_png
+
+        folder = self.results_folder()
+        saved = []
+        for image, text in zip(images, infotexts, strict=True):
+            try:
+                path = self.save_hook(image, text, kind) if self.save_hook else save_png(image, folder, text, suffix=kind)
+            except OSError as exc:
+                raise OutputFolderError(f"The result could not be saved in the output folder ({exc.strerror or exc}); "
+                                       "check that the folder is writable, or send the request without 'save'.") from None
+            absolute = Path(os.path.abspath(path))
+            try:
+                saved.append(absolute.relative_to(folder).as_posix())
+            except ValueError:  # the host saved elsewhere (e.g. its own folder setting): the name only
+                saved.append(absolute.name)
+        return saved
+
     # ------------------------------------------------------------------ models
     def diffusers_model(self, model: str) -> str:
         """A listed diffusers model: a Hub id from the list, a local name, or a listed local path."""
@@ -342,4 +384,5 @@ class ApiContext:
             raise ModelNotFoundError(f"LaMa needs its model file big-lama.pt in {self.app.models_dir}.")
 
 
-__all__ = ["WORKSPACE_PREFIX", "ApiContext", "IARoute", "guarded_route_class", "refuse_request", "check_sam_model_id", "error_response", "looks_like_path"]
+__all__ = ["WORKSPACE_PREFIX", "ApiContext", "IARoute", "SaveHook", "check_sam_model_id", "error_response",
+           "guarded_route_class", "looks_like_path", "refuse_request"]

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from inpaint_anything import __version__
 from inpaint_anything.api import API_PREFIX
 from inpaint_anything.api.codec import png_bytes
-from inpaint_anything.api.context import ApiContext, check_sam_model_id, guarded_route_class
+from inpaint_anything.api.context import ApiContext, SaveHook, check_sam_model_id, guarded_route_class
 from inpaint_anything.api.payloads import mask_payload
 from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry, plain_job
 from inpaint_anything.errors import IAError, InvalidInputError
@@ -88,17 +88,20 @@ async def read_upload(request: Request, field: str) -> str | bytes:
 
 
 def build_router(app: App, *, auth_dependency: Callable[..., Any] | None = None,
-                 job_factory: JobFactory | None = None, tasks: TaskRegistry | None = None) -> APIRouter:
+                 job_factory: JobFactory | None = None, tasks: TaskRegistry | None = None,
+                 save: SaveHook | None = None, output_folder: Callable[[], Any] | None = None) -> APIRouter:
     """The API router for ``app``.
 
     ``auth_dependency`` guards every route; ``job_factory(name)`` is a context manager yielding the
     JobControl of one job (the WebUI adapter holds the host's queue lock in it); ``tasks`` is the
-    registry for ``?async=true`` jobs (default: a new one using ``job_factory``).
+    registry for ``?async=true`` jobs (default: a new one using ``job_factory``). ``save(image,
+    infotext, kind) -> path`` and ``output_folder()`` write the results of requests with
+    ``save: true`` (default: PNGs in the output folder setting).
     """
     from inpaint_anything.api import generate_routes, segment_routes
 
     factory = job_factory or plain_job
-    ctx = ApiContext(app, tasks or TaskRegistry(factory), factory)
+    ctx = ApiContext(app, tasks or TaskRegistry(factory), factory, save_hook=save, output_folder=output_folder)
     ctx.tasks.set_ttl(lambda: float(app.settings.task_result_minutes) * 60.0)
     deps = [Depends(auth_dependency)] if auth_dependency is not None else []
     router = APIRouter(prefix=API_PREFIX, route_class=guarded_route_class(app), dependencies=deps, tags=["Inpaint Anything"])

@@ -52,6 +52,8 @@ ImageB64 = StrictStr  # base64 PNG/JPEG/WebP, or a data URL
 IMAGE_DOC = "Image as base64 (PNG, JPEG or WebP) or a data URL."
 MASK_DOC = "Mask image as base64 or a data URL: white (or opaque where it has transparency) = selected."
 
+SAVE_DOC = ("Also write the results as PNG files (infotext in their 'parameters' chunk) to the output folder; the "
+            "response then lists them in 'saved', relative to that folder. Default: not saved.")
 MaskMode = Literal["replace", "add", "subtract"]
 MaskOp = Literal["grow", "shrink", "fill_holes", "remove_specks", "invert", "clear", "all"]
 Cleaner = Literal["telea", "ns", "patchmatch", "lama"]
@@ -217,6 +219,7 @@ class GenerateBody(ApiModel):
 class InpaintBody(GenerateBody):
     image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.")
     mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.")
+    save: StrictBool = Field(False, description=SAVE_DOC)
 
 
 class RemoveBody(ApiModel):
@@ -225,6 +228,7 @@ class RemoveBody(ApiModel):
     method: Cleaner = "telea"
     mask_blur: StrictInt = 2
     padding: StrictInt = 64
+    save: StrictBool = Field(False, description=SAVE_DOC)
 
 
 class ExpansionBody(ApiModel):
@@ -255,6 +259,7 @@ class OutpaintBody(GenerateBody):
     strategy: Literal["all", "per_side"] = Field("all", description="One pass, or one pass per side.")
     zoom_out: ZoomOutBody | None = Field(None, description="Make zoom-out frames (the image's size) instead of "
                                                              "one larger outpaint; 'expansion' is then not used.")
+    save: StrictBool = Field(False, description=SAVE_DOC)
 
 
 # ---------------------------------------------------------------------------------------------- batch
