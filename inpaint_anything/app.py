@@ -20,6 +20,7 @@ from typing import Any
 
 from inpaint_anything.config import Settings
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnavailableError
+from inpaint_anything.preparer import Preparer, no_scope
 from inpaint_anything.sessions import SessionStore
 
 BACKEND_KINDS = ("diffusers", "cleaner", "webui")
@@ -67,6 +68,8 @@ class App:
         self.sam_cache = SamModelCache(self.settings.sam_models_in_memory, self.settings.sam_device)
         self.pipelines = PipelineCache(self.settings.pipelines_in_memory)
         self.scanner = ModelScanner()
+        self.preparer = Preparer(self)
+        self._job_scope: Callable[[str], contextlib.AbstractContextManager] = no_scope
         self.sessions = SessionStore(self._new_workspace, lambda: int(self.settings.session_memory_mb) * 2**20,
                                      max_count=max_workspaces)
         self._lock = threading.Lock()
@@ -88,6 +91,14 @@ class App:
     @property
     def _workspaces(self) -> OrderedDict[str, Any]:  # the live workspaces, least recently used first
         return self.sessions._items
+
+    def set_job_scope(self, scope: Callable[[str], contextlib.AbstractContextManager] | None) -> None:
+        """``scope(name)``: the context work started by the App itself (background SAM preparation)
+        runs in; the WebUI adapter holds the host's queue lock in it. None: no scope."""
+        self._job_scope = scope or no_scope
+
+    def job_scope(self, name: str) -> contextlib.AbstractContextManager:
+        return self._job_scope(name)
 
     def drop_workspace(self, session_id: str) -> bool:
         return self.sessions.drop(session_id)

@@ -70,6 +70,7 @@ class Workspace:
     refinements: list[tuple[str, int]] = field(default_factory=list)  # mask ops re-applied to it
     ui: dict[str, Any] = field(default_factory=dict)  # front-end state (last canvas event, chosen candidate)
     dropped_results: int = 0  # older results dropped to keep ``results_per_session``
+    prepare_state: Any = None  # the latest background SAM preparation (inpaint_anything.preparer)
     _session: Any = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -83,6 +84,8 @@ class Workspace:
         rgb, alpha = to_rgb_uint8(image)
         check_size(rgb.shape[0], rgb.shape[1], self.app.settings.max_image_pixels)
         with self._lock:
+            if self.prepare_state is not None:  # the picture it was preparing is gone
+                self.prepare_state.cancel.set()
             self.image, self.alpha = rgb, alpha
             self.mask = np.zeros(rgb.shape[:2], bool)
             self.history.clear()
@@ -100,6 +103,8 @@ class Workspace:
     def clear_image(self) -> None:
         """Forget the image and everything derived from it (the page cleared its input)."""
         with self._lock:
+            if self.prepare_state is not None:
+                self.prepare_state.cancel.set()
             self.image = self.alpha = self.mask = self.selection = self.segment_map = self.candidates = None
             self.points, self.box, self.refinements = [], None, []
             self.history.clear()
@@ -204,7 +209,13 @@ class Workspace:
 
     # ------------------------------------------------------------------ segmentation
     def segment_session(self, model_id: str | None = None, job: JobControl | None = None):
-        """The SAM session for the current image (the embedding is computed once per image)."""
+        """The SAM session for the current image (the embedding is computed once per image).
+
+        The encode runs outside the workspace lock (the session has its own), so a mask edit or a
+        new picture never waits for it; ``job`` gets the encoder's progress stage by stage and can
+        stop it between stages. A background preparation of the same image (:meth:`prepare`) is
+        simply waited for: the click then finds the embedding cached."""
+        from inpaint_anything.segment.progress import install_stage_hooks, watching
         from inpaint_anything.segment.sam2_session import session_for
 
         img = self.require_image()
@@ -215,13 +226,42 @@ class Workspace:
                 # SegmentSession for SAM / HQ-SAM / MobileSAM, Sam2Session for SAM 2 / 2.1
                 self._session = session_for(loaded, max_pixels=self.app.settings.max_image_pixels)
             self.sam_model = model_id
-            if job is not None:
-                job.step(0, 1, "computing the image embedding")
-            with self.app.sam_encode_guard(self._session, img):  # VRAM for the encoder (WebUI: see webui/memory.py)
-                self._session.set_image(img)
             session = self._session
+        install_stage_hooks(session.model.image_encoder)
+
+        def on_stage(index: int, total: int) -> None:
+            if job is not None:
+                job.step(index, total, "computing the image embedding")
+                job.check()
+
+        if job is not None:
+            job.step(0, 1, "computing the image embedding")
+        with watching(on_stage if job is not None else None), self.app.sam_encode_guard(session, img):
+            session.set_image(img)  # VRAM for the encoder (WebUI: see webui/memory.py)
         self._fit_budget()
         return session
+
+    # ------------------------------------------------------------------ background preparation
+    def prepare(self, model_id: str | None = None):
+        """Start encoding the current image with SAM in the background (see :mod:`inpaint_anything.preparer`);
+        a later click waits only for what is left. Returns the preparation's state."""
+        self.require_image()
+        return self.app.preparer.submit(self, model_id or self.sam_model or self.app.settings.default_sam_model)
+
+    def embedding_state(self) -> dict[str, Any]:
+        """``{"embedding": none|pending|ready|failed, "progress": 0..1, "model": id, "error": text}``
+        for the current image."""
+        from inpaint_anything.segment.progress import is_encoded
+
+        state = self.prepare_state
+        session = self._session
+        ready = self.image is not None and session is not None and is_encoded(session, self.image)
+        if ready:
+            return {"embedding": "ready", "progress": 1.0, "model": self.sam_model, "error": ""}
+        if state is None or state.image is not self.image:
+            return {"embedding": "none", "progress": 0.0, "model": self.sam_model, "error": ""}
+        status = {"queued": "pending", "running": "pending", "ready": "ready"}.get(state.status, state.status)
+        return {"embedding": status, "progress": state.fraction, "model": state.model, "error": state.error}
 
     def segment_everything(self, model_id: str | None = None, job: JobControl | None = None, **options: Any):
         from inpaint_anything.segment.everything import segment_everything

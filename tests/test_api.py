@@ -278,7 +278,7 @@ def test_no_models_end_to_end_grabcut_remove_outpaint(bare):
     img, truth = scene(60, 80)
     sid = bare.post(f"{P}/sessions").json()["session_id"]
     r = bare.post(f"{P}/sessions/{sid}/image", files={"image": ("s.png", png_bytes(img), "image/png")})
-    assert r.json() == {"width": 80, "height": 60, "has_alpha": False}
+    assert r.json() == {"width": 80, "height": 60, "has_alpha": False, "embedding": "none"}
     ys, xs = np.nonzero(truth)
     r = bare.post(f"{P}/sessions/{sid}/grabcut", json={"box": [int(xs.min()) - 3, int(ys.min()) - 3,
                                                                 int(xs.max()) + 4, int(ys.max()) + 4]})

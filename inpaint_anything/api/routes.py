@@ -8,6 +8,7 @@ include in their FastAPI app. Errors come back as ``{"detail": "<message>"}`` wi
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,8 @@ class UnsupportedMediaError(IAError):
 
 
 PNG_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "A PNG image."}}
+PREPARE_DOC = ("SAM model id to start encoding the image with in the background; by default a session that "
+               "already used a SAM model prepares with it; 'none' never prepares.")
 ASYNC_DOC = "Run in the background: answer 202 with a task id at once; poll GET /tasks/{task_id}."
 ASYNC_RESPONSES: dict[int | str, dict[str, Any]] = {202: {"description": "With async=true: the queued task."}}
 
@@ -258,16 +261,26 @@ def _session_routes(router: APIRouter, ctx: ApiContext) -> None:
         return {"session_id": session_id, "deleted": True}
 
     @router.post("/sessions/{session_id}/image", openapi_extra=upload_body("image", "base64 or data URL"))
-    async def set_image(session_id: str, request: Request) -> dict[str, Any]:
+    async def set_image(session_id: str, request: Request,
+                        prepare: str | None = Query(None, description=PREPARE_DOC)) -> dict[str, Any]:
         """Upload the session's image (JSON base64 or a multipart file); the mask starts empty. This
         also restarts a session that expired to free memory."""
         ws = ctx.workspace(session_id, revive=True)
+        model = check_sam_model_id(prepare) if prepare not in (None, "", "none") else None
+        if model:
+            ctx.app.sam_model_path(model)  # an unknown or missing model is an error before the upload counts
         data = await read_upload(request, "image")
 
         def work() -> dict[str, Any]:
             image = ctx.image(data)
             width, height = ws.set_image(image)
-            return {"width": width, "height": height, "has_alpha": image.shape[2] == 4}
+            out = {"width": width, "height": height, "has_alpha": image.shape[2] == 4}
+            if model:  # encode in the background while the client decides where to click
+                ws.prepare(model)
+            elif ws.sam_model and prepare != "none":
+                with contextlib.suppress(IAError):  # the model used before is gone: the click will say so
+                    ws.prepare(ws.sam_model)
+            return {**out, "embedding": ws.embedding_state()["embedding"]}
 
         return await run_in_threadpool(work)
 
@@ -303,7 +316,10 @@ def _session_routes(router: APIRouter, ctx: ApiContext) -> None:
     def session_info(session_id: str) -> dict[str, Any]:
         ws = ctx.workspace(session_id)
         size = None if ws.image is None else [ws.image.shape[1], ws.image.shape[0]]
+        embedding = ws.embedding_state()
         return {"session_id": session_id, "size": size, "has_alpha": ws.alpha is not None,
+                "embedding": embedding["embedding"], "embedding_progress": embedding["progress"],
+                "embedding_model": embedding["model"], "embedding_error": embedding["error"] or None,
                 "selected_pixels": 0 if ws.mask is None else int(ws.mask.sum()), "sam_model": ws.sam_model,
                 "segments": None if ws.segment_map is None else len(ws.segment_map), "results": len(ws.results),
                 "dropped_results": ws.dropped_results}

@@ -156,6 +156,10 @@ class ClickBody(ApiModel):
     reset: StrictBool = Field(False, description="Forget the previous points first.")
 
 
+class PrepareBody(ApiModel):
+    model: StrictStr | None = Field(None, description="SAM model id (default: the session's last one, else the setting).")
+
+
 class ScribbleBody(ApiModel):
     scribble: ImageB64 = Field(..., description="Scribble image (image or segment-map size), white = drawn.")
     mode: MaskMode = "add"

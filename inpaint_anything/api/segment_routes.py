@@ -22,6 +22,7 @@ from inpaint_anything.api.schemas import (
     GrabCutSegmentBody,
     MaskOpBody,
     PointsSegmentBody,
+    PrepareBody,
     ScribbleBody,
     SessionEverythingBody,
     dump,
@@ -126,6 +127,15 @@ def _stateless(router: APIRouter, ctx: ApiContext) -> None:
 
 
 def _session(router: APIRouter, ctx: ApiContext) -> None:
+    @router.post("/sessions/{session_id}/prepare", status_code=202)
+    def prepare(session_id: str, body: PrepareBody) -> dict[str, Any]:
+        """Start computing the SAM embedding of the session's image in the background (202 at once).
+        A click that comes later waits only for what is left; ``GET /sessions/{id}`` says
+        ``embedding``: none, pending, ready or failed, with ``embedding_progress``."""
+        ws = ctx.workspace(session_id)
+        ws.prepare(check_sam_model_id(body.model))
+        return ws.embedding_state()
+
     @router.post("/sessions/{session_id}/click", responses=ASYNC_RESPONSES)
     def click(session_id: str, body: ClickBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
         """Add a point; the best candidate becomes the mask (``reset`` starts a new object)."""

@@ -38,11 +38,12 @@ class WebuiExtension:
 
         with self._lock:
             if self._app is None:
-                from inpaint_anything.webui import memory
+                from inpaint_anything.webui import jobs, memory
 
                 self._app = App(settings.current(), host_models_root=settings.models_root())
                 self._app.register_backend("webui", self._webui_backend)
                 memory.install(self._app)  # our SAM / diffusers work moves the checkpoint out only when VRAM is short
+                self._app.set_job_scope(jobs.background_scope)  # background SAM encodes wait for the queue
             return self._app
 
     @staticmethod

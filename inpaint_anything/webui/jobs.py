@@ -67,3 +67,18 @@ def queued_job(name: str) -> Iterator[HostJobControl]:
         finally:
             _QUEUE_HOLDERS.depth -= 1
             shared.state.end()
+
+
+@contextlib.contextmanager
+def background_scope(name: str) -> Iterator[None]:
+    """Work the extension starts by itself (preparing SAM for a picture the user just opened): under
+    the host's queue lock, so it never shares the GPU with a generation, but without claiming the
+    WebUI's progress bar (shared.state) that belongs to the user's own jobs."""
+    from modules import call_queue
+
+    with call_queue.queue_lock:
+        _QUEUE_HOLDERS.depth = getattr(_QUEUE_HOLDERS, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            _QUEUE_HOLDERS.depth -= 1
