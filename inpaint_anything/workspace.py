@@ -248,6 +248,17 @@ class Workspace:
         self.require_image()
         return self.app.preparer.submit(self, model_id or self.sam_model or self.app.settings.default_sam_model)
 
+    def hover(self, x: float, y: float):
+        """The low-res mask SAM would pick for a click at (x, y), or None when the embedding is not
+        ready or the session is busy (see :mod:`inpaint_anything.segment.hover`). Changes nothing."""
+        from inpaint_anything.segment.hover import hover_mask
+        from inpaint_anything.segment.prompts import validate_points
+
+        img = self.require_image()
+        validate_points([(x, y)], None, img.shape[:2])
+        session = self._session
+        return None if session is None else hover_mask(session, img, x, y)
+
     def embedding_state(self) -> dict[str, Any]:
         """``{"embedding": none|pending|ready|failed, "progress": 0..1, "model": id, "error": text}``
         for the current image."""

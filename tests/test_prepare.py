@@ -130,6 +130,7 @@ def test_preparing_the_same_image_twice_is_one_job(app):
     assert ws.prepare(MODEL) is first  # already ready
 
 
+@pytest.mark.both_stacks
 def test_api_prepare_and_embedding_state(app):
     from inpaint_anything.server import create_app
 
@@ -178,3 +179,69 @@ def test_webui_background_preparation_waits_for_the_host_queue(webui_host, app):
     assert state.status == "ready"
     assert not holds_queue_lock() and not lock.locked()
     assert webui_host.shared.state.job == ""  # the user's progress bar was left alone
+
+
+# ---------------------------------------------------------------------------------------------- hover
+def test_hover_is_the_clicks_best_mask_at_low_resolution(app):
+    import torch
+
+    ws = app.workspace("s")
+    img = photo()
+    ws.set_image(img)
+    assert ws.hover(10, 10) is None  # nothing encoded yet: never encodes for a hover
+    wait(ws.prepare(MODEL))
+    runs = ws._session.encoder_runs
+    found = ws.hover(30.0, 20.0)
+    assert found is not None and ws._session.encoder_runs == runs
+    session = ws._session
+    logits, scores = session.decode_points(np.array([[30.0, 20.0]]))
+    best = int(scores[0].argmax())
+    full = session.upscale_logits(logits[:, best:best + 1])[0, 0] > 0
+    # the low-res cells cover the whole picture: upsampled nearest, they agree with the full mask
+    h, w = found.mask.shape
+    assert found.scale == pytest.approx((64 / w, 48 / h))
+    assert h <= session.geometry.lowres and w <= session.geometry.lowres
+    up = torch.nn.functional.interpolate(torch.as_tensor(found.mask, dtype=torch.float32)[None, None],
+                                         size=(48, 64), mode="nearest")[0, 0] > 0.5
+    assert (up == full).float().mean() > 0.9
+    assert ws.mask is not None and not ws.mask.any()  # the selection is untouched
+
+
+def test_hover_does_not_wait_for_a_busy_session(app):
+    slow_encoder(app, 0.3)
+    ws = app.workspace("s")
+    ws.set_image(photo(0))
+    wait(ws.prepare(MODEL))
+    ws.set_image(photo(1))
+    state = ws.prepare(MODEL)  # the session is now busy encoding the new picture
+    while state.status != "running":
+        time.sleep(0.01)
+    time.sleep(0.05)
+    started = time.monotonic()
+    assert ws.hover(5, 5) is None
+    assert time.monotonic() - started < 0.25  # answered without waiting for the encode
+    wait(state)
+
+
+@pytest.mark.both_stacks
+def test_api_hover(app):
+    from test_api import decode_png
+
+    from inpaint_anything.server import create_app
+
+    c = make_client(create_app(app=app))
+    sid = c.post(f"{P}/sessions").json()["session_id"]
+    c.post(f"{P}/sessions/{sid}/image", json={"image": b64png(photo())})
+    r = c.post(f"{P}/sessions/{sid}/hover", json={"x": 5, "y": 5})
+    assert r.status_code == 200 and r.json() == {"ready": False, "embedding": "none"}
+    c.post(f"{P}/sessions/{sid}/prepare", json={"model": MODEL})
+    for _ in range(200):
+        if c.get(f"{P}/sessions/{sid}").json()["embedding"] == "ready":
+            break
+        time.sleep(0.05)
+    body = c.post(f"{P}/sessions/{sid}/hover", json={"x": 5, "y": 5}).json()
+    assert body["ready"] is True
+    mask, _ = decode_png(body["mask"])
+    assert mask.shape == (body["height"], body["width"]) and body["width"] <= 256
+    assert set(np.unique(mask)) <= {0, 255}
+    assert c.post(f"{P}/sessions/{sid}/hover", json={"x": 500, "y": 5}).status_code == 422

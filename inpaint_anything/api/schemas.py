@@ -156,6 +156,11 @@ class ClickBody(ApiModel):
     reset: StrictBool = Field(False, description="Forget the previous points first.")
 
 
+class HoverBody(ApiModel):
+    x: float = Field(..., description="Pointer position in image pixels.")
+    y: float
+
+
 class PrepareBody(ApiModel):
     model: StrictStr | None = Field(None, description="SAM model id (default: the session's last one, else the setting).")
 

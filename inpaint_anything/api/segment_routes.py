@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import base64
 import math
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Query
 
 from inpaint_anything.api.context import ApiContext, check_sam_model_id
@@ -20,6 +22,7 @@ from inpaint_anything.api.schemas import (
     EverythingSegmentBody,
     GrabCutPrompt,
     GrabCutSegmentBody,
+    HoverBody,
     MaskOpBody,
     PointsSegmentBody,
     PrepareBody,
@@ -127,6 +130,22 @@ def _stateless(router: APIRouter, ctx: ApiContext) -> None:
 
 
 def _session(router: APIRouter, ctx: ApiContext) -> None:
+    @router.post("/sessions/{session_id}/hover")
+    def hover(session_id: str, body: HoverBody) -> dict[str, Any]:
+        """The mask SAM would pick for a click at (x, y), at low resolution (at most 256x256, covering
+        the whole image; ``scale`` = original pixels per cell) as a base64 PNG. Never encodes and
+        never waits: ``ready: false`` while the embedding is not ready (see ``/prepare``) or the
+        session is busy. Changes nothing in the session."""
+        from inpaint_anything.api.codec import png_bytes
+
+        ws = ctx.workspace(session_id)
+        found = ws.hover(body.x, body.y)
+        if found is None:
+            return {"ready": False, **{k: ws.embedding_state()[k] for k in ("embedding",)}}
+        h, w = found.mask.shape
+        return {"ready": True, "width": w, "height": h, "scale": list(found.scale), "score": found.score,
+                "mask": base64.b64encode(png_bytes(found.mask.astype(np.uint8) * 255)).decode()}
+
     @router.post("/sessions/{session_id}/prepare", status_code=202)
     def prepare(session_id: str, body: PrepareBody) -> dict[str, Any]:
         """Start computing the SAM embedding of the session's image in the background (202 at once).
