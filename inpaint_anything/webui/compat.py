@@ -123,6 +123,16 @@ def sd_model_title(sd_model) -> str:
     return getattr(info, "title", None) or getattr(info, "name", None) or "WebUI checkpoint"
 
 
+def is_nans_exception(exc: BaseException) -> bool:
+    """True for the host's NaN check failure (``modules.devices.NansException``, A1111 and Forge)."""
+    try:
+        from modules import devices
+    except ImportError:
+        return False
+    cls = getattr(devices, "NansException", None)
+    return isinstance(cls, type) and isinstance(exc, cls)
+
+
 # ---------------------------------------------------------------------------------------------- scripts
 def img2img_script_runner():
     """The host's img2img ScriptRunner (None before the scripts are loaded)."""
