@@ -14,7 +14,7 @@ a build without it) such a request fails with a message saying so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -94,6 +94,9 @@ class WebuiCheckpointBackend:
 
     multiple: int = 8
     native_override: int = 0
+    # a request's override_settings (img2img API / "Override settings"), already applied by the caller
+    # (compat.override_settings_applied) and carried by every processing object built here
+    override_settings: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -152,6 +155,9 @@ class WebuiCheckpointBackend:
             do_not_save_samples=True,
             do_not_save_grid=True,
         )
+        if self.override_settings:
+            p.override_settings = dict(self.override_settings)
+            p.override_settings_restore_afterwards = False  # the caller restores them after all its passes
         if compat.processing_has_scheduler() and request.scheduler:
             p.scheduler = request.scheduler
         p.extra_generation_params = {"Inpaint Anything": "webui checkpoint"}
