@@ -172,9 +172,11 @@ class InpaintAnythingOutpaint(scripts.Script):
                                 elem_id=self.elem_id("strategy"))
             blur = gr.Slider(label="Mask blur (px)", minimum=0, maximum=64, step=1, value=4, elem_id=self.elem_id("mask_blur"))
         controls = [mode, *sides, preset, scale, bx, by, pre, overlap, strategy, blur]
-        self._size = gr.State(None)
         self._controls = controls
-        self._preview = gr.HTML(self._preview_html(None, None, *(c.value for c in controls)), elem_id=self.elem_id("size"))
+        self._size = gr.State(None)  # img2img's picture size, once known
+        denoising = getattr(self.host_components.get("denoising"), "value", None)
+        self._denoising = gr.State(denoising)  # img2img's denoising strength (its slider may come later)
+        self._preview = gr.HTML(self._preview_html(None, denoising, *(c.value for c in controls)), elem_id=self.elem_id("size"))
 
         def visibility(shown_mode):
             shown = visible_groups(shown_mode)
@@ -192,20 +194,18 @@ class InpaintAnythingOutpaint(scripts.Script):
         cls = "ia-error" if "⚠" in text else "ia-hint"
         return f"<p class='{cls}'>{html.escape(text)}</p>"
 
-    def preview(self, size, *rest):
-        """Preview event: (size state, [denoising], *controls) -> HTML."""
-        denoising = rest[0] if "denoising" in self.host_components else None
-        values = rest[1:] if "denoising" in self.host_components else rest
+    def preview(self, size, denoising, *values):
+        """A control changed: (size, denoising, *controls) -> HTML."""
         return self._preview_html(size, denoising, *values)
 
-    def preview_for_image(self, image, *rest):
-        """img2img's picture changed: (image, [denoising], *controls) -> (its size, HTML)."""
+    def preview_for_image(self, image, denoising, *values):
+        """img2img's picture changed: (image, denoising, *controls) -> (its size, HTML)."""
         size = _image_size(image)
-        return size, self.preview(size, *rest)
+        return size, self._preview_html(size, denoising, *values)
 
-    def _preview_inputs(self) -> list:
-        extra = [self.host_components["denoising"]] if "denoising" in self.host_components else []
-        return [self._size, *extra, *self._controls]
+    def preview_for_denoising(self, denoising, size, *values):
+        """img2img's denoising strength changed: (denoising, size, *controls) -> (denoising, HTML)."""
+        return denoising, self._preview_html(size, denoising, *values)
 
     def _capture(self, name: str, component) -> None:
         self.host_components[name] = component
@@ -217,17 +217,20 @@ class InpaintAnythingOutpaint(scripts.Script):
             return
         self._wired.add(name)
         kwargs = {"queue": False, "show_progress": False}
-        if name == "image":
-            image = self.host_components["image"]
-            if not hasattr(image, "change"):
-                return
-            image.change(self.preview_for_image, inputs=[image, *self._preview_inputs()[1:]],
-                         outputs=[self._size, self._preview], **kwargs)
+        if name == "controls":
+            for comp in self._controls:
+                comp.change(self.preview, inputs=[self._size, self._denoising, *self._controls], outputs=[self._preview], **kwargs)
             return
-        sources = self._controls if name == "controls" else [self.host_components[name]]
-        for comp in sources:
-            if hasattr(comp, "change"):
-                comp.change(self.preview, inputs=self._preview_inputs(), outputs=[self._preview], **kwargs)
+        comp = self.host_components[name]
+        if not hasattr(comp, "change"):  # e.g. Forge's ForgeCanvas: the preview works without the picture's size
+            return
+        if name == "image":
+            comp.change(self.preview_for_image, inputs=[comp, self._denoising, *self._controls],
+                        outputs=[self._size, self._preview], **kwargs)
+        else:
+            self._denoising.value = getattr(comp, "value", None)
+            comp.change(self.preview_for_denoising, inputs=[comp, self._size, *self._controls],
+                        outputs=[self._denoising, self._preview], **kwargs)
 
     # ------------------------------------------------------------------ running
     def run(self, p, *args):
