@@ -97,7 +97,8 @@ def _inside(component, layout) -> bool:
 def _handlers(demo, component):
     """(fn, input ids, output ids) of every change handler gradio would call for ``component``."""
     out = []
-    for dep, fn in zip(demo.config["dependencies"], demo.fns, strict=True):
+    for i, dep in enumerate(demo.config["dependencies"]):
+        fn = demo.fns[dep.get("id", i)] if isinstance(demo.fns, dict) else demo.fns[i]  # gradio 4: {id: fn}
         triggers = [t[0] if isinstance(t, (list, tuple)) else t for t in dep["targets"]]
         if component._id in triggers:
             out.append((fn.fn, dep["inputs"], dep["outputs"]))
