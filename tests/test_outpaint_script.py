@@ -193,3 +193,28 @@ def test_script_honours_the_requests_override_settings(restore, any_webui_host, 
         assert host.shared.opts.sd_model_checkpoint == loaded.title and host.shared.opts.img2img_fix_steps is False
     else:
         assert host.shared.opts.sd_model_checkpoint == other.title and host.shared.opts.img2img_fix_steps is True
+
+
+def test_forge_canvas_html_is_not_taken_for_the_picture(webui_host_forge):
+    """Forge's img2img picture is a ForgeCanvas whose element "img2img_image" is an HTML block: the
+    preview then shows the expansion without the input size instead of reading HTML as a picture."""
+    import gradio as gr
+    from webui_stub import component_callbacks
+
+    from inpaint_anything.webui.outpaint_script import TITLE
+
+    host = webui_host_forge
+    host.load_extension()
+    runner = host.scripts.scripts_img2img
+    runner.initialize_scripts(is_img2img=True)
+    runner.prepare_ui()
+    host.scripts.scripts_current = runner
+    try:
+        with component_callbacks(), gr.Blocks(analytics_enabled=False) as demo:
+            canvas = gr.HTML("<div>canvas</div>", elem_id="img2img_image")
+            runner.setup_ui()
+    finally:
+        host.scripts.scripts_current = None
+    script = next(s for s in runner.selectable_scripts if s.title() == TITLE)
+    assert script.host_components["image"] is canvas and not _handlers(demo, canvas)
+    assert "the input + 128 px wide" in script._preview.value

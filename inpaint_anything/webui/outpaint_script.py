@@ -221,9 +221,11 @@ class InpaintAnythingOutpaint(scripts.Script):
             for comp in self._controls:
                 comp.change(self.preview, inputs=[self._size, self._denoising, *self._controls], outputs=[self._preview], **kwargs)
             return
+        import gradio as gr
+
         comp = self.host_components[name]
-        if not hasattr(comp, "change"):  # e.g. Forge's ForgeCanvas: the preview works without the picture's size
-            return
+        if name == "image" and not isinstance(comp, gr.Image):
+            return  # Forge: "img2img_image" is its canvas' HTML block; the preview works without the picture's size
         if name == "image":
             comp.change(self.preview_for_image, inputs=[comp, self._denoising, *self._controls],
                         outputs=[self._size, self._preview], **kwargs)
