@@ -81,7 +81,9 @@ def test_counts_are_whole_number_inputs(any_webui_host):
 
     any_webui_host.load_extension()
     shared = any_webui_host.shared
-    for key in ("ia_max_image_pixels", "ia_sam_models_in_memory", "ia_pipelines_in_memory"):
+    counts = [k for k, v in shared.opts.data_labels.items() if k.startswith("ia_") and type(v.default) is int]
+    assert {"ia_max_image_pixels", "ia_sam_models_in_memory", "ia_pipelines_in_memory"} <= set(counts)
+    for key in counts:
         comp = host_component(shared, key)
         assert isinstance(comp, gr.Number) and comp.precision == 0, key
         value = comp.preprocess(3.0)

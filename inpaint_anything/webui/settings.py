@@ -24,7 +24,8 @@ from inpaint_anything.config import OPTIONS, SAM_DEVICES, Settings, settings_fro
 
 SECTION = ("inpaint_anything", "Inpaint Anything")
 LABEL_PREFIX = "Inpaint Anything: "
-COUNT_KEYS = ("max_image_pixels", "sam_models_in_memory", "pipelines_in_memory")
+# every whole-number setting (counts, sizes, minutes; all at least 1): a number input without decimals
+COUNT_KEYS = tuple(o.key for o in OPTIONS if isinstance(o.default, int) and not isinstance(o.default, bool))
 
 
 def sam_model_choices() -> list[tuple[str, str]]:
