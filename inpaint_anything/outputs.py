@@ -60,3 +60,24 @@ def read_infotext(path: str | os.PathLike[str]) -> str | None:
 
     with Image.open(path) as im:
         return im.info.get("parameters")
+
+
+def saved_folder(paths: list[str]) -> str | None:
+    """The absolute folder of the first saved file (a host may return paths relative to its working
+    directory), or None when nothing was saved. Entries that are not paths (``"not saved (...)"``) are skipped."""
+    for path in paths:
+        if path and not path.startswith("not saved"):
+            return os.path.dirname(os.path.abspath(path))
+    return None
+
+
+def done_text(count: int, paths: list[str]) -> str:
+    """The status after a run: how many images, and the absolute folder they were saved in (or why not)."""
+    text = f"Done: {count} image(s)"
+    folder = saved_folder(paths)
+    failed = [p for p in paths if p.startswith("not saved")]
+    if folder:
+        text += f", saved in {folder}"
+    if failed:
+        text += f"; {len(failed)} {failed[0]}"
+    return text + "."

@@ -138,7 +138,7 @@ def test_lowvram_and_medvram_are_left_to_the_host(webui_host, tiny_sd_inpaint_di
 
 def test_the_setting_turns_it_off_and_a_model_in_ram_stays_there(gpu_host):
     shared = gpu_host.shared
-    assert shared.opts.data_labels["ia_offload_host_model"].label == "Move the WebUI model to the CPU when VRAM is short"
+    assert shared.opts.data_labels["ia_offload_host_model"].label == "Inpaint Anything: Move the WebUI model to the CPU when VRAM is short"
     assert shared.opts.ia_offload_host_model is True
     shared.opts.set("ia_offload_host_model", False)
     with _guard()(2 * GiB, "a test"):

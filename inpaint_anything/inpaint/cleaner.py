@@ -59,6 +59,11 @@ class ClassicalBackend:
     def name(self) -> str:
         return f"cleaner:{self.method}"
 
+    @property
+    def seeded(self) -> bool:
+        """PatchMatch draws random patches (seeded); Telea and NS are deterministic."""
+        return self.method == "patchmatch"
+
     def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
         job.step(0, 1, f"removing with {self.method}")
         hole = mask.astype(np.uint8) * 255
@@ -121,8 +126,32 @@ class LamaBackend:
         return arr[: image.shape[0], : image.shape[1]]
 
 
+@dataclass
+class PrefillOnlyBackend:
+    """No model: the masked area keeps what it holds. Outpainting with it returns the pre-filled canvas
+    (blur, edge, noise... as chosen), blended into the original across the overlap."""
+
+    native_size: int = 0
+    multiple: int = 1
+    name: str = "pre-fill only"
+    samples: bool = False
+
+    @staticmethod
+    def infotext_fields() -> dict[str, object]:
+        return {}  # the outpaint fields name the pre-fill ("Outpaint pre-fill: blur")
+
+    def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
+        job.step(1, 1, "pre-fill only")
+        return np.ascontiguousarray(image[..., :3])
+
+
+PREFILL_ONLY = "prefill"  # the cleaner "method" that keeps the pre-fill
+
+
 def cleaner_backend(method: str, lama_path: str | None = None, device: str = "cpu"):
-    """The backend for a cleaner method name."""
+    """The backend for a cleaner method name (``prefill``: keep the pre-fill, no model)."""
+    if method == PREFILL_ONLY:
+        return PrefillOnlyBackend()
     if method == "lama":
         if not lama_path:
             raise UnavailableError("LaMa needs its model file (big-lama.pt) in the models folder.")

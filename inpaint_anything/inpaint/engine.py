@@ -53,6 +53,14 @@ class _Plan:
     process_size: tuple[int, int]  # (w, h) handed to the backend before padding
 
 
+def backend_infotext(backend: InpaintBackend) -> dict[str, object]:
+    """The infotext fields naming what generated the pixels: the backend's own ``infotext_fields()``
+    (the pre-fill only outpaint: none, its pre-fill is named by the outpaint fields), else
+    ``Inpaint backend: <name>`` (a model, or a cleaner such as ``cleaner:telea``)."""
+    fields = getattr(backend, "infotext_fields", None)
+    return dict(fields()) if callable(fields) else {"Inpaint backend": backend.name}
+
+
 def _plan(size: tuple[int, int], mask: np.ndarray, req: InpaintRequest, backend: InpaintBackend, band: int) -> _Plan:
     w, h = size
     multiple = max(1, int(getattr(backend, "multiple", 8)))
@@ -154,7 +162,7 @@ def run_inpaint(
         images.append(pasted.image)
         seeds.append(seed)
         texts.append(infotext(InpaintRequest(**{**req.to_dict(), "seed": seed}), (w, h),
-                              {"Inpaint backend": backend.name, **(extra_infotext or {})},
-                              sampling=getattr(backend, "samples", True)))
+                              {**backend_infotext(backend), **(extra_infotext or {})},
+                              sampling=getattr(backend, "samples", True), seeded=getattr(backend, "seeded", False)))
         job.next_job()
     return InpaintResult(images, seeds, texts, req, alpha)

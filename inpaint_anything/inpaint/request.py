@@ -141,15 +141,23 @@ def _quote(value: str) -> str:
 
 
 _SAMPLING_FIELDS = ("steps", "sampler", "scheduler", "cfg_scale", "denoising_strength", "masked_content")
+# what a weight-free fill (a cleaner, a pre-fill) does not use: sampling, the seed (unless the fill is
+# seeded, e.g. PatchMatch) and the only-masked crop (a removal always works on its own crop)
+_FILL_UNUSED = (*_SAMPLING_FIELDS, "seed", "inpaint_area", "padding")
 
 
-def infotext(request: InpaintRequest, size: tuple[int, int], extra: dict[str, Any] | None = None, *, sampling: bool = True) -> str:
+def infotext(request: InpaintRequest, size: tuple[int, int], extra: dict[str, Any] | None = None, *,
+             sampling: bool = True, seeded: bool | None = None) -> str:
     """The WebUI-style parameters text for a result of ``size`` (width, height).
 
-    ``sampling=False`` (weight-free fills) leaves out the fields that did not influence the result."""
+    ``sampling=False`` (weight-free fills) writes only what influenced the result: no sampler, steps,
+    CFG, denoising, masked content, inpaint area or padding, and no seed unless ``seeded``. The text
+    never starts with an empty line: without a prompt it is the parameters line alone (which the
+    WebUI's PNG Info and our parser read as parameters, it has at least three of them)."""
+    omit = set() if sampling else set(_FILL_UNUSED) - ({"seed"} if seeded else set())
     parts = []
     for label, attr in _INFOTEXT_FIELDS:
-        if not sampling and attr in _SAMPLING_FIELDS or attr in _SOFT_FIELDS and not (sampling and request.soft_inpainting):
+        if attr in omit or attr in _SOFT_FIELDS and not (sampling and request.soft_inpainting):
             continue
         if attr is None:
             value: Any = f"{size[0]}x{size[1]}"
@@ -162,10 +170,10 @@ def infotext(request: InpaintRequest, size: tuple[int, int], extra: dict[str, An
         parts.append(f"{label}: {_quote(value)}")
     for key, value in (extra or {}).items():
         parts.append(f"{key}: {_quote(value)}")
-    text = request.prompt
+    lines = [request.prompt] if request.prompt else []
     if request.negative_prompt:
-        text += f"\nNegative prompt: {request.negative_prompt}"
-    return text + "\n" + ", ".join(parts)
+        lines.append(f"Negative prompt: {request.negative_prompt}")
+    return "\n".join([*lines, ", ".join(parts)])
 
 
 _PAIR = re.compile(r'\s*([\w ,\-+./()]+?):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')

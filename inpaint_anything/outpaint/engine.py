@@ -47,6 +47,7 @@ from inpaint_anything.outpaint.prefill import prefill as prefill_canvas
 STRATEGIES = ("all", "per_side")
 PER_SIDE_ORDER = ("left", "right", "up", "down")
 DEFAULT_OVERLAP_PX = 16
+SEEDED_PREFILLS = ("noise", "patchmatch")  # pre-fills that draw random numbers from the seed
 MAX_OVERLAP_PX = 256
 MAX_ZOOM_STEPS = 100
 ZOOM_SCALE_RANGE = (1.05, 4.0)
@@ -182,8 +183,10 @@ def _run_passes(rgb: np.ndarray, settings: OutpaintSettings, request: InpaintReq
         canvas, known = place_on_canvas(current, exp)
         filled = prefill_canvas(canvas, known, settings.prefill, seed=seed)
         alpha = seam_alpha(exp, overlap)
-        result = run_inpaint(filled, alpha > 0, req, backend, ChildJob(job),
-                             extra_infotext={**settings.infotext_fields(), **extra})
+        fields = {**settings.infotext_fields(), **extra}
+        if not getattr(backend, "samples", True) and not getattr(backend, "seeded", False) and settings.prefill in SEEDED_PREFILLS:
+            fields["Seed"] = seed  # no model, but a random pre-fill: its seed made the pixels
+        result = run_inpaint(filled, alpha > 0, req, backend, ChildJob(job), extra_infotext=fields)
         current = _blend(filled, result.images[0], alpha)
         text = result.infotexts[0]
         side = next((s for s in SIDES if getattr(exp, s)), "") if settings.strategy == "per_side" else "all sides"

@@ -86,14 +86,28 @@ def _read_safetensors(path: Path) -> dict[str, Any]:
         ) from exc
 
 
+def weights_only_load(path: str, *, mmap: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, with torch's own loader.
+
+    The WebUI replaces ``torch.load`` with a pickle check (``modules/safe.py``) that refuses files
+    written by a recent torch (their zip holds ``.format_version``, a name it does not know) and then
+    returns None. That check exists to stop code execution from a pickle; ``weights_only=True``
+    already refuses every global that is not a plain tensor/container type, so calling
+    ``torch.serialization.load`` (the function ``torch.load`` names before any patch) is as safe and
+    loads those files.
+    """
+    import torch.serialization
+
+    return torch.serialization.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+
+
 def _read_torch(path: Path) -> Any:
     import pickle
 
-    import torch
 
     zipped = _is_zip(path)
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True, mmap=zipped)
+        return weights_only_load(str(path), mmap=zipped)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL\s+([\w.]+)", str(exc))
         if found:

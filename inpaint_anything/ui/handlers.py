@@ -275,8 +275,9 @@ class Controller:
         ws = self.ws(key)
         gallery = [(r.image, f"seed {r.seed}") for r in reversed(ws.results[-12:])]
         info = result.infotexts[0] if result.infotexts else ""
-        where = os.path.dirname(saved[0]) if saved and os.path.isabs(saved[0]) else ""
-        return gallery, info, message(f"Done: {len(result.images)} image(s)" + (f", saved in {where}." if where else "."))
+        from inpaint_anything.outputs import done_text
+
+        return gallery, info, message(done_text(len(result.images), saved))
 
     def _save(self, image: np.ndarray, infotext: str, kind: str) -> str:
         if self.hooks.save is not None:

@@ -322,7 +322,7 @@ def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
             req = _request(names, tuple(values[len(geo):]))
             kind = dict(backends)[backend_label]
             settings = OutpaintSettings(expansion=exp, prefill=pre, overlap_px=int(overlap), strategy=strategy)
-            return ctl.outpaint(k, settings, req, kind, model if kind == "diffusers" else ("telea" if kind == "cleaner" else ""), progress)
+            return ctl.outpaint(k, settings, req, kind, model if kind == "diffusers" else ("prefill" if kind == "cleaner" else ""), progress)
 
         _on(run.click, go, [key, c["prefill"], c["strategy"], c["overlap"], c["backend"], hub_model, *geo, *gen.values()],
             outputs, status, progress=True)

@@ -14,11 +14,11 @@ a build without it) such a request fails with a message saying so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from inpaint_anything.errors import JobInterrupted, NotReadyError, UnavailableError
+from inpaint_anything.errors import IAError, JobInterrupted, NotReadyError, UnavailableError
 from inpaint_anything.inpaint.request import MASKED_CONTENT, InpaintRequest
 from inpaint_anything.jobs import JobControl
 from inpaint_anything.webui import compat
@@ -26,6 +26,20 @@ from inpaint_anything.webui import compat
 SOFT_INPAINTING_TITLE = "Soft Inpainting"
 SOFT_INPAINTING_ARGS = 7  # enabled + six parameters (InpaintRequest.soft_inpainting_args)
 SOFT_INPAINTING_MARK = "Soft inpainting enabled"  # the infotext key the script writes when it ran
+
+
+class ModelNaNError(IAError):
+    """The host's NaN check stopped a generation (its ``modules.devices.NansException``)."""
+
+    status_code = 500
+
+
+def nan_message(exc: BaseException) -> str:
+    """What the WebUI advises for NaNs, in one message (the host's own detail after it)."""
+    detail = str(exc).strip()
+    return ("The model produced NaNs (not-a-number values) instead of an image. Try starting the WebUI with --no-half "
+            "(or --no-half-vae when the VAE is named), a different VAE, or --disable-nan-check."
+            + (f" The WebUI said: {detail}" if detail else ""))
 
 
 def _shared():
@@ -80,6 +94,9 @@ class WebuiCheckpointBackend:
 
     multiple: int = 8
     native_override: int = 0
+    # a request's override_settings (img2img API / "Override settings"), already applied by the caller
+    # (compat.override_settings_applied) and carried by every processing object built here
+    override_settings: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -138,6 +155,9 @@ class WebuiCheckpointBackend:
             do_not_save_samples=True,
             do_not_save_grid=True,
         )
+        if self.override_settings:
+            p.override_settings = dict(self.override_settings)
+            p.override_settings_restore_afterwards = False  # the caller restores them after all its passes
         if compat.processing_has_scheduler() and request.scheduler:
             p.scheduler = request.scheduler
         p.extra_generation_params = {"Inpaint Anything": "webui checkpoint"}
@@ -148,6 +168,10 @@ class WebuiCheckpointBackend:
         job.step(0, int(request.steps), "generating with the WebUI checkpoint")
         try:
             processed = processing.process_images(p)
+        except Exception as exc:
+            if compat.is_nans_exception(exc):
+                raise ModelNaNError(nan_message(exc)) from None  # a known failure: the message, no traceback
+            raise
         finally:
             close = getattr(p, "close", None)
             if close:

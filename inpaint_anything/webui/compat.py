@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import inspect
+from collections.abc import Iterator
 from functools import cache
 
 
@@ -121,6 +124,93 @@ def sd_model_is_sdxl(sd_model) -> bool:
 def sd_model_title(sd_model) -> str:
     info = getattr(sd_model, "sd_checkpoint_info", None) or pending_checkpoint()
     return getattr(info, "title", None) or getattr(info, "name", None) or "WebUI checkpoint"
+
+
+def is_nans_exception(exc: BaseException) -> bool:
+    """True for the host's NaN check failure (``modules.devices.NansException``, A1111 and Forge)."""
+    try:
+        from modules import devices
+    except ImportError:
+        return False
+    cls = getattr(devices, "NansException", None)
+    return isinstance(cls, type) and isinstance(exc, cls)
+
+
+# ---------------------------------------------------------------------------------------------- override_settings
+def _forge_set_config():
+    """Forge's ``modules.sysinfo.set_config`` (how its process_images applies overrides), or None."""
+    if not is_forge():
+        return None
+    try:
+        from modules import sysinfo
+    except ImportError:
+        return None
+    fn = getattr(sysinfo, "set_config", None)
+    try:
+        return fn if fn is not None and "save_config" in inspect.signature(fn).parameters else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _set_option(key: str, value) -> None:
+    """One override, as the host's process_images sets it (a checkpoint is selected/loaded too)."""
+    from modules import shared
+
+    if key == "sd_model_checkpoint" and is_forge():
+        from modules_forge import main_entry  # Forge before sysinfo.set_config: the dropdown's handler
+
+        main_entry.checkpoint_change(value)
+        return
+    shared.opts.set(key, value, is_api=True, run_callbacks=False)
+    if key == "sd_model_checkpoint":
+        from modules import sd_models
+
+        sd_models.reload_model_weights(info=sd_models.checkpoint_aliases.get(value))
+    elif key == "sd_vae":
+        from modules import sd_vae
+
+        sd_vae.reload_vae_weights()
+
+
+@contextlib.contextmanager
+def override_settings_applied(p) -> Iterator[dict]:
+    """Apply ``p.override_settings`` (an API request's, or the img2img "Override settings") for a block
+    that runs several generations of its own, as the host's ``process_images`` does around one: an
+    unknown checkpoint is dropped, the others are set (a checkpoint is selected and loaded, a VAE
+    reloaded), and the stored values come back afterwards when ``p.override_settings_restore_afterwards``.
+    Yields the overrides in effect (to be carried by the processing objects built inside)."""
+    from modules import sd_models, shared
+
+    overrides = dict(getattr(p, "override_settings", None) or {})
+    if sd_models.checkpoint_aliases.get(overrides.get("sd_model_checkpoint")) is None:
+        overrides.pop("sd_model_checkpoint", None)
+    if not overrides:
+        yield {}
+        return
+    opts = shared.opts
+    stored = {k: opts.data[k] for k in overrides if k in opts.data}
+    set_config = _forge_set_config()
+    try:
+        if set_config is not None:
+            set_config(overrides, is_api=True, run_callbacks=False, save_config=False)
+        else:
+            for key, value in overrides.items():
+                _set_option(key, value)
+        yield overrides
+    finally:
+        if getattr(p, "override_settings_restore_afterwards", True):
+            if set_config is not None:
+                set_config(stored, save_config=False)
+            else:
+                for key, value in stored.items():
+                    if key == "sd_model_checkpoint" and is_forge():
+                        _set_option(key, value)
+                    else:
+                        setattr(opts, key, value)  # A1111: the next generation loads the stored checkpoint
+                        if key == "sd_vae":
+                            from modules import sd_vae
+
+                            sd_vae.reload_vae_weights()
 
 
 # ---------------------------------------------------------------------------------------------- scripts

@@ -2,40 +2,120 @@
 
 Uses the loaded checkpoint through the host's processing (inpainting checkpoints are used as such,
 normal ones work too) and the core outpainting engine: pre-filled canvas, feathered overlap, every
-original pixel outside the overlap kept bit-exact, output size = input + expansion.
+original pixel outside the overlap kept bit-exact, output size = input + expansion. The output size
+is set by the script (img2img's Width/Height are ignored), shown in a preview line under its
+controls; only the controls of the chosen mode are shown.
+
+Denoising strength: the script uses img2img's value as it is; the preview line warns when it is
+below :data:`MIN_DENOISING` (the new area would stay close to the pre-fill).
+
+The request's ``override_settings`` (API, or img2img's "Override settings") are applied for the
+whole run as the host's process_images applies them (checkpoint, VAE, any option), carried by every
+processing object the script builds, and restored afterwards.
 
 API (``/sdapi/v1/img2img`` with ``script_name`` "outpainting (inpaint anything)"): ``script_args`` in
 this order: mode ("pixels" | "aspect" | "scale"), left, right, up, down, aspect preset, scale,
 balance left/right (0..1), balance up/down (0..1), pre-fill, overlap px, strategy ("all" |
-"per_side"), mask blur.
+"per_side"), mask blur. The words the UI shows ("one side at a time", "blurred edge", ...) are
+accepted too.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import html
 
 import numpy as np
 from modules import scripts
 
+from inpaint_anything.errors import IAError, InvalidInputError
 from inpaint_anything.outpaint import geometry, prefill
 
 TITLE = "Outpainting (Inpaint Anything)"
 ARG_NAMES = ("mode", "left", "right", "up", "down", "preset", "scale", "balance_x", "balance_y", "prefill", "overlap",
              "strategy", "mask_blur")
 DEFAULTS = ("pixels", 0, 128, 0, 0, "16:9", 1.5, 0.5, 0.5, prefill.DEFAULT_PREFILL, 16, "all", 4)
+MIN_DENOISING = 0.8
+# id -> the words the UI shows (the API accepts both)
+MODE_WORDS = {"pixels": "pixels per side", "aspect": "aspect ratio", "scale": "scale"}
+STRATEGY_WORDS = {"all": "all sides at once", "per_side": "one side at a time"}
+PREFILL_WORDS = {"blur": "blurred edge", "edge": "stretched edge", "reflect": "mirror image", "telea": "smooth fill (Telea)",
+                 "ns": "smooth fill (Navier-Stokes)", "patchmatch": "texture (PatchMatch)", "noise": "matched noise",
+                 "solid": "average colour"}
+HOST_IMAGE = "img2img_image"
+HOST_DENOISING = "img2img_denoising_strength"
+
+
+def choice_id(value: object, words: dict[str, str], what: str) -> str:
+    """The id for a choice given as its id or as the words the UI shows."""
+    text = str(value).strip()
+    if text in words:
+        return text
+    for key, shown in words.items():
+        if text.lower() == shown.lower():
+            return key
+    choices = ", ".join(f"{k!r} ({v})" for k, v in words.items())
+    raise InvalidInputError(f"Unknown {what} {text!r}; use one of {choices}.")
+
+
+def normalized(args: dict) -> dict:
+    out = dict(args)
+    out["mode"] = choice_id(args["mode"], MODE_WORDS, "outpaint mode")
+    out["strategy"] = choice_id(args["strategy"], STRATEGY_WORDS, "pass strategy")
+    out["prefill"] = choice_id(args["prefill"], {k: PREFILL_WORDS.get(k, k) for k in prefill.PREFILLS}, "pre-fill")
+    return out
 
 
 def expansion_from(args: dict, width: int, height: int) -> geometry.Expansion:
-    mode = args["mode"]
+    mode = choice_id(args["mode"], MODE_WORDS, "outpaint mode")
     if mode == "pixels":
         return geometry.by_pixels(width, height, int(args["left"]), int(args["right"]), int(args["up"]), int(args["down"]))
     if mode == "aspect":
         return geometry.by_aspect(width, height, str(args["preset"]), float(args["balance_x"]), float(args["balance_y"]))
-    if mode == "scale":
-        return geometry.by_scale(width, height, float(args["scale"]), float(args["balance_x"]), float(args["balance_y"]))
-    from inpaint_anything.errors import InvalidInputError
+    return geometry.by_scale(width, height, float(args["scale"]), float(args["balance_x"]), float(args["balance_y"]))
 
-    raise InvalidInputError(f"Unknown outpaint mode {mode!r}; use pixels, aspect or scale.")
+
+def preview_text(args: dict, size: tuple[int, int] | None, denoising: float | None = None) -> str:
+    """The line under the controls: the output size (img2img's Width/Height are ignored) and, when
+    img2img's denoising strength is too low for a pre-filled area, a warning."""
+    ignored = "img2img's Width/Height are ignored"
+    try:
+        mode = choice_id(args["mode"], MODE_WORDS, "outpaint mode")
+        if size:
+            exp = expansion_from(args, *size)
+            cw, ch = exp.canvas_size
+            text = f"Output size is set here: {exp.width}×{exp.height} → {cw}×{ch} ({ignored})."
+        elif mode == "pixels":
+            text = (f"Output size is set here: the input + {int(args['left']) + int(args['right'])} px wide, "
+                    f"+ {int(args['up']) + int(args['down'])} px high ({ignored}).")
+        elif mode == "aspect":
+            text = f"Output size is set here: the input widened or heightened to {args['preset']} ({ignored})."
+        else:
+            text = f"Output size is set here: the input × {float(args['scale']):g} ({ignored})."
+    except IAError as exc:
+        text = f"⚠ {exc}"
+    if denoising is not None and float(denoising) < MIN_DENOISING:
+        text += (f" ⚠ Denoising strength {float(denoising):g} is below {MIN_DENOISING:g}: the new area stays close to "
+                 f"the pre-fill. Use {MIN_DENOISING:g}–1 in img2img.")
+    return text
+
+
+def visible_groups(mode: object) -> dict[str, bool]:
+    """Which controls the chosen mode uses: the four sides (pixels), the aspect ratio, the scale, and
+    the balance sliders (aspect and scale)."""
+    chosen = choice_id(mode, MODE_WORDS, "outpaint mode")
+    return {"sides": chosen == "pixels", "preset": chosen == "aspect", "scale": chosen == "scale", "balance": chosen != "pixels"}
+
+
+def _image_size(image) -> tuple[int, int] | None:
+    """(width, height) of an img2img image value (PIL, numpy, or gradio 4's dict), None when empty."""
+    if isinstance(image, dict):
+        image = image.get("image") if "image" in image else image.get("background")
+    if image is None:
+        return None
+    if hasattr(image, "size") and isinstance(image.size, tuple):
+        return tuple(image.size[:2])
+    shape = getattr(image, "shape", None)
+    return (int(shape[1]), int(shape[0])) if shape is not None and len(shape) >= 2 else None
 
 
 def request_from(p, mask_blur: int):
@@ -50,6 +130,15 @@ def request_from(p, mask_blur: int):
 
 
 class InpaintAnythingOutpaint(scripts.Script):
+    def __init__(self):
+        super().__init__()
+        # img2img's picture and denoising slider, captured as the host builds them (before or after ui())
+        self.host_components: dict = {}
+        self._preview = None
+        self._wired: set[str] = set()
+        self.on_after_component(lambda c: self._capture("image", c.component), elem_id=HOST_IMAGE)
+        self.on_after_component(lambda c: self._capture("denoising", c.component), elem_id=HOST_DENOISING)
+
     def title(self):
         return TITLE
 
@@ -59,52 +148,122 @@ class InpaintAnythingOutpaint(scripts.Script):
     def ui(self, is_img2img):
         import gradio as gr
 
-        gr.HTML("<p class='ia-hint'>Adds pixels around the image with the loaded checkpoint; the original is kept exactly. "
-                "Inpainting checkpoints blend best. Denoising strength 0.8-1.</p>")
-        mode = gr.Radio(label="Expand by", choices=["pixels", "aspect", "scale"], value=DEFAULTS[0], elem_id=self.elem_id("mode"))
-        with gr.Row():
-            sides = [gr.Slider(label=s.capitalize(), minimum=0, maximum=2048, step=8, value=v, elem_id=self.elem_id(s))
+        gr.HTML("<p class='ia-hint'>Adds pixels around the image with the loaded checkpoint; the original is kept "
+                "exactly. Inpainting checkpoints blend best.</p>")
+        mode = gr.Radio(label="Expand by", choices=list(MODE_WORDS.values()), value=MODE_WORDS[DEFAULTS[0]],
+                        elem_id=self.elem_id("mode"))
+        with gr.Row(visible=True) as pixels_row:
+            sides = [gr.Slider(label=f"{s.capitalize()} (px)", minimum=0, maximum=2048, step=8, value=v, elem_id=self.elem_id(s))
                      for s, v in zip(("left", "right", "up", "down"), DEFAULTS[1:5], strict=True)]
         with gr.Row():
-            preset = gr.Dropdown(label="Aspect", choices=list(geometry.ASPECT_PRESETS), value=DEFAULTS[5], elem_id=self.elem_id("preset"))
-            scale = gr.Slider(label="Scale", minimum=1.25, maximum=2.0, step=0.05, value=DEFAULTS[6], elem_id=self.elem_id("scale"))
+            preset = gr.Dropdown(label="Aspect ratio", choices=list(geometry.ASPECT_PRESETS), value=DEFAULTS[5], visible=False,
+                                 elem_id=self.elem_id("preset"))
+            scale = gr.Slider(label="Scale (× the input size)", minimum=1.25, maximum=2.0, step=0.05, value=DEFAULTS[6],
+                              visible=False, elem_id=self.elem_id("scale"))
+        with gr.Row(visible=False) as balance_row:
             bx = gr.Slider(label="Balance left/right", minimum=0, maximum=1, step=0.05, value=0.5, elem_id=self.elem_id("balance_x"))
             by = gr.Slider(label="Balance up/down", minimum=0, maximum=1, step=0.05, value=0.5, elem_id=self.elem_id("balance_y"))
         with gr.Row():
-            pre = gr.Dropdown(label="Pre-fill", choices=list(prefill.PREFILLS), value=DEFAULTS[9], elem_id=self.elem_id("prefill"))
-            overlap = gr.Slider(label="Overlap into the original (px)", minimum=0, maximum=128, step=4, value=16, elem_id=self.elem_id("overlap"))
-            strategy = gr.Radio(label="Passes", choices=["all", "per_side"], value="all", elem_id=self.elem_id("strategy"))
-            blur = gr.Slider(label="Mask blur", minimum=0, maximum=64, step=1, value=4, elem_id=self.elem_id("mask_blur"))
-        return [mode, *sides, preset, scale, bx, by, pre, overlap, strategy, blur]
+            pre = gr.Dropdown(label="Pre-fill", choices=[PREFILL_WORDS.get(k, k) for k in prefill.PREFILLS],
+                              value=PREFILL_WORDS[DEFAULTS[9]], elem_id=self.elem_id("prefill"))
+            overlap = gr.Slider(label="Overlap into the original (px)", minimum=0, maximum=128, step=4, value=16,
+                                elem_id=self.elem_id("overlap"))
+            strategy = gr.Radio(label="Passes", choices=list(STRATEGY_WORDS.values()), value=STRATEGY_WORDS["all"],
+                                elem_id=self.elem_id("strategy"))
+            blur = gr.Slider(label="Mask blur (px)", minimum=0, maximum=64, step=1, value=4, elem_id=self.elem_id("mask_blur"))
+        controls = [mode, *sides, preset, scale, bx, by, pre, overlap, strategy, blur]
+        self._controls = controls
+        self._size = gr.State(None)  # img2img's picture size, once known
+        denoising = getattr(self.host_components.get("denoising"), "value", None)
+        self._denoising = gr.State(denoising)  # img2img's denoising strength (its slider may come later)
+        self._preview = gr.HTML(self._preview_html(None, denoising, *(c.value for c in controls)), elem_id=self.elem_id("size"))
 
+        def visibility(shown_mode):
+            shown = visible_groups(shown_mode)
+            return tuple(gr.update(visible=shown[g]) for g in ("sides", "preset", "scale", "balance"))
+
+        mode.change(visibility, inputs=[mode], outputs=[pixels_row, preset, scale, balance_row], queue=False, show_progress=False)
+        for name in ("controls", "image", "denoising"):
+            self._wire(name)
+        return controls
+
+    # ------------------------------------------------------------------ the preview line
+    def _preview_html(self, size, denoising, *values):
+        args = dict(zip(ARG_NAMES, values, strict=True))
+        text = preview_text(args, tuple(size) if size else None, denoising)
+        cls = "ia-error" if "⚠" in text else "ia-hint"
+        return f"<p class='{cls}'>{html.escape(text)}</p>"
+
+    def preview(self, size, denoising, *values):
+        """A control changed: (size, denoising, *controls) -> HTML."""
+        return self._preview_html(size, denoising, *values)
+
+    def preview_for_image(self, image, denoising, *values):
+        """img2img's picture changed: (image, denoising, *controls) -> (its size, HTML)."""
+        size = _image_size(image)
+        return size, self._preview_html(size, denoising, *values)
+
+    def preview_for_denoising(self, denoising, size, *values):
+        """img2img's denoising strength changed: (denoising, size, *controls) -> (denoising, HTML)."""
+        return denoising, self._preview_html(size, denoising, *values)
+
+    def _capture(self, name: str, component) -> None:
+        self.host_components[name] = component
+        self._wire(name)
+
+    def _wire(self, name: str) -> None:
+        """Connect the preview to ``name`` once both exist (host components may come before or after ui())."""
+        if self._preview is None or name in self._wired or (name != "controls" and name not in self.host_components):
+            return
+        self._wired.add(name)
+        kwargs = {"queue": False, "show_progress": False}
+        if name == "controls":
+            for comp in self._controls:
+                comp.change(self.preview, inputs=[self._size, self._denoising, *self._controls], outputs=[self._preview], **kwargs)
+            return
+        import gradio as gr
+
+        comp = self.host_components[name]
+        if name == "image" and not isinstance(comp, gr.Image):
+            return  # Forge: "img2img_image" is its canvas' HTML block; the preview works without the picture's size
+        if name == "image":
+            comp.change(self.preview_for_image, inputs=[comp, self._denoising, *self._controls],
+                        outputs=[self._size, self._preview], **kwargs)
+        else:
+            self._denoising.value = getattr(comp, "value", None)
+            comp.change(self.preview_for_denoising, inputs=[comp, self._size, *self._controls],
+                        outputs=[self._denoising, self._preview], **kwargs)
+
+    # ------------------------------------------------------------------ running
     def run(self, p, *args):
         from modules import images, processing, shared
+        from PIL import Image
 
         from inpaint_anything.outpaint.engine import OutpaintSettings, outpaint
+        from inpaint_anything.webui import compat
         from inpaint_anything.webui.backend import WebuiCheckpointBackend
         from inpaint_anything.webui.jobs import HostJobControl
 
-        values = dict(zip(ARG_NAMES, (list(args) + list(DEFAULTS[len(args):]))[: len(ARG_NAMES)], strict=True))
+        values = normalized(dict(zip(ARG_NAMES, (list(args) + list(DEFAULTS[len(args):]))[: len(ARG_NAMES)], strict=True)))
         processing.fix_seed(p)
         source = p.init_images[0]
         width, height = source.size
         settings = OutpaintSettings(expansion=expansion_from(values, width, height), prefill=str(values["prefill"]),
                                     overlap_px=int(values["overlap"]), strategy=str(values["strategy"]))
         request = request_from(p, int(values["mask_blur"]))
-        result = outpaint(np.asarray(source.convert("RGBA") if source.mode == "RGBA" else source.convert("RGB")),
-                          settings, request, WebuiCheckpointBackend(), HostJobControl())
-        from PIL import Image
-
-        pil_images = [Image.fromarray(img) for img in result.images]
-        p.width, p.height = result.canvas_size
-        infotexts = [t + f", Script: {TITLE}" for t in result.infotexts]
-        if getattr(shared.opts, "samples_save", True) and not p.do_not_save_samples:
-            for img, seed, text in zip(pil_images, result.seeds, infotexts, strict=True):
-                images.save_image(img, p.outpath_samples, "", seed, request.prompt, getattr(shared.opts, "samples_format", "png"),
-                                  info=text, p=p)
-        processed = processing.Processed(p, pil_images, result.seeds[0], infotexts[0], all_seeds=list(result.seeds),
-                                         infotexts=infotexts)
-        return processed
+        with compat.override_settings_applied(p) as overrides:
+            result = outpaint(np.asarray(source.convert("RGBA") if source.mode == "RGBA" else source.convert("RGB")),
+                              settings, request, WebuiCheckpointBackend(override_settings=overrides), HostJobControl())
+            pil_images = [Image.fromarray(img) for img in result.images]
+            p.width, p.height = result.canvas_size
+            infotexts = [t + f", Script: {TITLE}" for t in result.infotexts]
+            if getattr(shared.opts, "samples_save", True) and not p.do_not_save_samples:
+                for img, seed, text in zip(pil_images, result.seeds, infotexts, strict=True):
+                    images.save_image(img, p.outpath_samples, "", seed, request.prompt,
+                                      getattr(shared.opts, "samples_format", "png"), info=text, p=p)
+        return processing.Processed(p, pil_images, result.seeds[0], infotexts[0], all_seeds=list(result.seeds),
+                                    infotexts=infotexts)
 
 
-__all__ = ["ARG_NAMES", "DEFAULTS", "TITLE", "InpaintAnythingOutpaint", "dataclasses"]
+__all__ = ["ARG_NAMES", "DEFAULTS", "MODE_WORDS", "PREFILL_WORDS", "STRATEGY_WORDS", "TITLE", "InpaintAnythingOutpaint",
+           "preview_text", "visible_groups"]

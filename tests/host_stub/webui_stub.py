@@ -201,7 +201,8 @@ def _js_kw(js: str) -> dict:
 @contextmanager
 def component_callbacks():
     """While open, every gradio component and layout block fires on_after_component(component,
-    **its constructor keywords) after construction, like the host's patch of gradio (v1.10.1
+    **its constructor keywords) after construction, then ``scripts.scripts_current.after_component``
+    (the scripts' elem_id hooks) when a runner is current, like the host's patch of gradio (v1.10.1
     gradio_extensons.py: IOComponent / BlockContext ``__init__``; Forge: Component). ``tooltip`` is
     taken out of the keywords as the host does."""
     import gradio as gr
@@ -215,6 +216,10 @@ def component_callbacks():
             kwargs.pop("tooltip", None)
             result = original(self, *args, **kwargs)
             script_callbacks.after_component_callback(self, **kwargs)
+            from modules import scripts
+
+            if scripts.scripts_current is not None:  # the scripts' on_after_component(elem_id=...) hooks
+                scripts.scripts_current.after_component(self, **kwargs)
             return result
         return init
 

@@ -4,9 +4,11 @@
 # Without WEBUI_DIR it prints "skipped" and exits 0. It links this checkout into
 # $WEBUI_DIR/extensions/, starts the WebUI on the CPU with --api on a free local port, and checks:
 # the tab is in the UI config, the Settings entries exist, the img2img script is listed, the
-# REST API answers and removes an object without any model, install.py reported no failure, and
+# REST API answers and removes an object without any model (and saves it through the host with a
+# file name without an empty seed), install.py reported no failure, and
 # no traceback in the log passes through this extension's code. When the WebUI lists a checkpoint
-# it also generates at 64x64 (img2img + our outpainting script; our API's "webui" backend).
+# it also generates at 64x64 (img2img + our outpainting script, also with override_settings and img2img's
+# Width/Height at 512, which the script ignores; our API's "webui" backend).
 # The WebUI's own launcher (launch.py, which runs our install.py) and Python are used; this
 # script installs nothing itself.
 # Optional: WEBUI_PYTHON (default: $WEBUI_DIR/venv/bin/python, else python3), WEBUI_ARGS (extra
@@ -46,8 +48,8 @@ echo "WebUI answered after $(( $(date +%s) - started )) s; $(grep -m1 '^Startup 
 # request bodies: a 32x24 picture with a red square and a mask over it (model-free object removal),
 # and 64x64 generation requests for when the WebUI has a checkpoint (img2img + our outpainting script,
 # our API's "webui" backend)
-"$python" - "$bodies" <<'PY'
-import base64, io, json, sys
+"$python" - "$bodies" "$base" <<'PY'
+import base64, io, json, sys, urllib.request
 from PIL import Image
 def png(im):
     buf = io.BytesIO(); im.save(buf, "PNG"); return base64.b64encode(buf.getvalue()).decode()
@@ -65,10 +67,25 @@ bodies = {
                      "request": {"prompt": "test", "steps": 1, "seed": 1, "denoising_strength": 0.75,
                                  "soft_inpainting": True, "soft_schedule_bias": 2.0}},
 }
+# the same script run with the UI's words for its choices, img2img's 512x512 (ignored) and override_settings
+# naming the first listed checkpoint (the request's overrides must reach the processing the script builds)
+try:
+    with urllib.request.urlopen(sys.argv[2] + "/sdapi/v1/sd-models", timeout=30) as answer:
+        models = json.load(answer)
+except Exception:
+    models = []
+if models:
+    words = ["pixels per side", 16, 16, 0, 0, "16:9", 1.5, 0.5, 0.5, "stretched edge", 8, "all sides at once", 4]
+    bodies["img2img_override"] = {**bodies["img2img"], "width": 512, "height": 512, "script_args": words,
+                                  "override_settings": {"sd_model_checkpoint": models[0]["title"]},
+                                  "override_settings_restore_afterwards": True}
+bodies["remove_save"] = {**bodies["remove"], "save": True}
 for name, body in bodies.items():
     with open(f"{sys.argv[1]}/{name}.json", "w") as fh:
         json.dump(body, fh)
 PY
+# prints the file name (no folder) of the first saved result of a JSON answer on stdin
+first_saved() { "$python" -c 'import json, os, sys; print(os.path.basename(json.load(sys.stdin)["saved"][0]))' 2>/dev/null || echo none; }
 # prints WxH of the first image of a JSON answer on stdin
 first_size() { "$python" -c 'import base64, io, json, sys; from PIL import Image; im = Image.open(io.BytesIO(base64.b64decode(json.load(sys.stdin)["images"][0]))); print(f"{im.width}x{im.height}")' 2>/dev/null || echo none; }
 post() { curl -sf -X POST -H 'Content-Type: application/json' -d "@$bodies/$1.json" "$base$2"; }
@@ -91,8 +108,13 @@ case " ${WEBUI_ARGS:-} " in *" --skip-load-model-at-start "*)  # nothing of ours
   check "no checkpoint loaded before the first generation" "! grep -q '$loading' $log" ;;
 esac
 check "object removal without a model (telea)" "[ \"\$(post remove /inpaint-anything/v1/remove | first_size)\" = 32x24 ]"
+# a removal saved through the host's save_image: named NNNNN-ia-remove.png, never with an empty seed (NNNNN--ia-remove)
+check "a saved removal has no empty seed in its file name" \
+  "post remove_save /inpaint-anything/v1/remove | first_saved | grep -qE '^[0-9]{5}-ia-remove\.[a-z]+\$'"
 if [ "$(curl -sf "$base/sdapi/v1/sd-models" || echo '[]')" != "[]" ]; then
   check "img2img with our outpainting script (64x64 -> 96x64)" "[ \"\$(post img2img /sdapi/v1/img2img | first_size)\" = 96x64 ]"
+  check "our outpainting script with override_settings and img2img 512x512 (64x64 -> 96x64)" \
+    "[ \"\$(post img2img_override /sdapi/v1/img2img | first_size)\" = 96x64 ]"
   check "our API's webui backend inpaints with the checkpoint" "[ \"\$(post inpaint /inpaint-anything/v1/inpaint | first_size)\" = 64x64 ]"
   check "our API's webui backend with the WebUI's soft inpainting" \
     "[ \"\$(post inpaint_soft /inpaint-anything/v1/inpaint | first_size)\" = 64x64 ]"

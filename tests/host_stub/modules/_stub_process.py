@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import torch
-from modules import _stub_diffusion, images, paths, rng, scripts, sd_models, sd_vae, shared
+from modules import _stub_diffusion, devices, images, paths, rng, scripts, sd_models, sd_vae, shared
 from modules.shared import cmd_opts, opts, state
 from PIL import Image
 
@@ -15,7 +15,12 @@ def _decode(p, samples):
     if getattr(samples, "already_decoded", False):
         decoded = samples
     else:
-        decoded = [_stub_diffusion.decode_first_stage(p.sd_model, samples[i:i + 1])[0].cpu() for i in range(samples.shape[0])]
+        devices.test_for_nans(samples, "unet")  # as v1.10.1: the latents, then every decoded sample
+        decoded = []
+        for i in range(samples.shape[0]):
+            sample = _stub_diffusion.decode_first_stage(p.sd_model, samples[i:i + 1])[0].cpu()
+            devices.test_for_nans(sample, "vae")
+            decoded.append(sample)
     return torch.clamp((torch.stack(list(decoded)).float() + 1.0) / 2.0, min=0.0, max=1.0)
 
 

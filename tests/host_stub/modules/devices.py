@@ -75,5 +75,24 @@ class NansException(Exception):
 
 
 def test_for_nans(x, where):
-    if torch.all(torch.isnan(x)).item():
-        raise NansException(f"A tensor with all NaNs was produced in {where}.")
+    """As v1.10.1: looks at the first element only, skipped with --disable-nan-check; the message names
+    where (Unet / VAE) and the flags that help (worded by the stand-in)."""
+    from modules import shared
+
+    opts = shared.cmd_opts
+    if getattr(opts, "disable_nan_check", False):
+        return
+    if not torch.isnan(x[(0,) * len(x.shape)]):
+        return
+    if where == "unet":
+        message = "A tensor with NaNs was produced in Unet."
+        if not getattr(opts, "no_half", False):
+            message += " (half precision: try the upcast-cross-attention setting or --no-half.)"
+    elif where == "vae":
+        message = "A tensor with NaNs was produced in VAE."
+        if not getattr(opts, "no_half", False) and not getattr(opts, "no_half_vae", False):
+            message += " (half precision: try --no-half-vae.)"
+    else:
+        message = "A tensor with NaNs was produced."
+    message += " --disable-nan-check turns this check off."
+    raise NansException(message)

@@ -276,12 +276,14 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
             if not _stub_flavour.FORGE:
                 sd_models.reload_model_weights()
         for k, v in p.override_settings.items():
+            if k == "sd_model_checkpoint" and _stub_flavour.FORGE:
+                from modules_forge import main_entry  # Forge selects it; the reload below loads it
+
+                main_entry.checkpoint_change(v, save=False)
+                continue
             opts.set(k, v, is_api=True, run_callbacks=False)
-            if k == "sd_model_checkpoint" and not _stub_flavour.FORGE:
+            if k == "sd_model_checkpoint":
                 sd_models.reload_model_weights(info=sd_models.checkpoint_aliases.get(v))
-            elif k == "sd_model_checkpoint":
-                sd_models.model_data.forge_loading_parameters = {**sd_models.model_data.forge_loading_parameters,
-                                                                 "checkpoint_info": sd_models.checkpoint_aliases.get(v)}
         if _stub_flavour.FORGE:
             _forge_prepare_model(p)
         sd_samplers.fix_p_invalid_sampler_and_scheduler(p)
@@ -289,6 +291,11 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
     finally:
         if p.override_settings_restore_afterwards:
             for k, v in stored_opts.items():
+                if k == "sd_model_checkpoint" and _stub_flavour.FORGE:
+                    from modules_forge import main_entry
+
+                    main_entry.checkpoint_change(v, save=False)
+                    continue
                 setattr(opts, k, v)
     return res
 
