@@ -50,10 +50,34 @@ class ModelInfo:
         return self.format == "single_file"
 
 
+NOT_INPAINTING = "not an inpainting model"
+UNKNOWN_ARCHITECTURE = "unknown architecture"
+DAMAGED = "damaged"
+
+
+def unusable(path: str | os.PathLike[str], kind: str, why: str) -> UnrecognizedCheckpointError:
+    """The error for a model file that cannot be used: ``<file name> cannot be used: <kind>: <why>``.
+
+    ``kind`` is one of :data:`NOT_INPAINTING`, :data:`UNKNOWN_ARCHITECTURE`, :data:`DAMAGED`; the error's
+    ``reason`` attribute holds ``<kind>: <why>`` (what the model list shows next to the file).
+    """
+    err = UnrecognizedCheckpointError(f"{Path(path).name} cannot be used: {kind}: {why}")
+    err.reason = f"{kind}: {why}"  # type: ignore[attr-defined]
+    return err
+
+
 def _unrecognized(path: str | os.PathLike[str], why: str) -> UnrecognizedCheckpointError:
-    return UnrecognizedCheckpointError(
-        f"{Path(path).name} is not a Stable Diffusion 1.x/2.x/XL model this extension can load: {why}"
-    )
+    return unusable(path, UNKNOWN_ARCHITECTURE, "it is not a Stable Diffusion 1.x/2.x/XL model this extension "
+                    f"can load: {why}")
+
+
+def _damaged(path: str | os.PathLike[str], why: str) -> UnrecognizedCheckpointError:
+    return unusable(path, DAMAGED, why)
+
+
+def not_inpainting(path: str | os.PathLike[str], in_channels: int) -> UnrecognizedCheckpointError:
+    return unusable(path, NOT_INPAINTING, f"{in_channels} input channels; use the WebUI checkpoint backend or an "
+                    "inpainting file")
 
 
 def read_safetensors_header(path: str | os.PathLike[str]) -> dict[str, dict]:
@@ -66,15 +90,15 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> dict[str, dict]:
     with open(path, "rb") as fh:
         head = fh.read(8)
         if len(head) < 8:
-            raise _unrecognized(path, "the file is empty or too short to be a .safetensors file.")
+            raise _damaged(path, "the file is empty or too short to be a .safetensors file.")
         (length,) = struct.unpack("<Q", head)
         if length < 2 or length > min(_MAX_HEADER_BYTES, size - 8):
-            raise _unrecognized(path, "the .safetensors header is damaged (incomplete download?).")
+            raise _damaged(path, "the .safetensors header is broken (incomplete download?).")
         raw = fh.read(length)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise _unrecognized(path, "the .safetensors header is damaged (incomplete download?).") from None
+        raise _damaged(path, "the .safetensors header is broken (incomplete download?).") from None
     if not isinstance(header, dict):
         raise _unrecognized(path, "the .safetensors header is not a table of tensors.")
     header.pop("__metadata__", None)
@@ -86,7 +110,7 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> dict[str, dict]:
         except (TypeError, KeyError, ValueError):
             ok = False
         if not ok:
-            raise _unrecognized(path, f"tensor {name!r} lies outside the file (incomplete download?).")
+            raise _damaged(path, f"tensor {name!r} lies outside the file (incomplete download?).")
     return header
 
 
@@ -105,13 +129,13 @@ def _pickle_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
     except pickle.UnpicklingError as exc:
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
         if found is None:
-            raise _unrecognized(path, "the file is damaged or not a PyTorch checkpoint.") from None
+            raise _damaged(path, "the file is broken or not a PyTorch checkpoint.") from None
         raise UnsafeCheckpointError(
             f"{Path(path).name} contains Python objects besides weights ({found.group(1)}) and was not loaded, "
             "because loading it could run code. Use a .safetensors version of this model."
         ) from None
     except Exception as exc:  # zip errors, EOF, ... : a damaged file
-        raise _unrecognized(path, f"the file could not be read ({type(exc).__name__}); it may be damaged.") from None
+        raise _damaged(path, f"the file could not be read ({type(exc).__name__}: {str(exc)[:120]}).") from None
     while isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
@@ -164,6 +188,9 @@ def classify_state_dict(shapes: Mapping[str, Sequence[int]], name: str = "checkp
     if has("conditioner.embedders.1.model."):
         return "sdxl", in_channels
     if has("conditioner.embedders.0.model."):
+        width = tuple(shapes.get("conditioner.embedders.0.model.ln_final.weight", (0,)))
+        if width[:1] == (1024,):  # SD 2.1 (Turbo) saved in the SGM layout; the WebUI renames it to SD2's keys
+            return "sd2", in_channels
         raise _unrecognized(name, "it is an SDXL refiner, which cannot inpaint on its own.")
     if has("cond_stage_model.model."):
         return "sd2", in_channels

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inpaint_anything.diffusion.detect import ModelInfo, detect_model
+from inpaint_anything.diffusion.detect import DAMAGED, UNKNOWN_ARCHITECTURE, ModelInfo, detect_model, unusable
 from inpaint_anything.diffusion.tokenizer import copy_tokenizer, default_cache_dir, ensure_clip_tokenizer
 from inpaint_anything.errors import IAError, InvalidInputError, UnavailableError, UnrecognizedCheckpointError
 
@@ -154,10 +154,8 @@ def _check_complete(pipe: Any, name: str) -> None:
             continue
         missing = [n for n, p in module.named_parameters() if p.is_meta]
         if missing:
-            raise UnrecognizedCheckpointError(
-                f"{name} is incomplete: {len(missing)} {component} weights are missing (e.g. {missing[0]}). "
-                "Use a full checkpoint that includes the UNet, VAE and text encoder."
-            )
+            raise unusable(name, DAMAGED, f"incomplete: {len(missing)} {component} weights are missing (e.g. "
+                           f"{missing[0]}). Use a full checkpoint that includes the UNet, VAE and text encoder.")
 
 
 def _realign_cpu_tensors(pipe: Any, alignment: int = 64) -> int:
@@ -178,13 +176,60 @@ def _realign_cpu_tensors(pipe: Any, alignment: int = 64) -> int:
     return moved
 
 
+def load_single_file(cls: type, model: ModelInfo, config_dir: Path, *, torch_dtype: Any, offline: bool = True) -> Any:
+    """Build ``cls`` from a single-file checkpoint: its weights, read and repaired (:mod:`.checkpoint`), go
+    through diffusers' converters for the UNet, VAE and text encoders; tokenizers and scheduler come from
+    ``config_dir``. Only local files are read."""
+    import importlib
+    import inspect
+
+    import diffusers
+    from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
+
+    from inpaint_anything.diffusion.checkpoint import read_state_dict, repair_state_dict
+
+    state = read_state_dict(model.path)
+    repair_state_dict(state, model.family, model.path)
+    index = json.loads((config_dir / "model_index.json").read_text(encoding="utf-8"))
+    accepted = set(inspect.signature(cls.__init__).parameters)
+    parts: dict[str, Any] = {}
+    common = {"torch_dtype": torch_dtype, "local_files_only": offline}
+    for name, spec in index.items():
+        if name.startswith("_") or name not in accepted:
+            continue
+        if not (isinstance(spec, list) and len(spec) == 2):
+            parts[name] = spec  # a plain setting (requires_aesthetics_score, force_zeros_for_empty_prompt, ...)
+            continue
+        library, class_name = spec
+        if library is None or class_name is None:
+            parts[name] = None
+            continue
+        part_cls = getattr(importlib.import_module(library), class_name)
+        if name in ("unet", "vae"):
+            parts[name] = part_cls.from_single_file(state, config=str(config_dir), subfolder=name, **common)
+        elif name.startswith("text_encoder"):
+            parts[name] = create_diffusers_clip_model_from_ldm(part_cls, state, subfolder=name, config=str(config_dir),
+                                                               **common)
+        else:  # tokenizers, scheduler
+            parts[name] = part_cls.from_pretrained(str(config_dir), subfolder=name, local_files_only=offline)
+    del state
+    if "safety_checker" in accepted:
+        parts.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe = cls(**parts)
+    if not isinstance(pipe, diffusers.DiffusionPipeline):  # pragma: no cover - a wrong class passed in
+        raise TypeError(f"{cls.__name__} is not a diffusers pipeline")
+    return pipe
+
+
 def _load_error(exc: Exception, name: str, family: str) -> IAError:
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
     if "expected shape" in str(exc) or "size mismatch" in str(exc):
-        why = f"its weights do not fit the standard {family.upper()} architecture ({first})"
-    else:
-        why = f"{type(exc).__name__}: {first}"
-    return UnrecognizedCheckpointError(f"Could not load {name} as a {family.upper()} inpainting pipeline: {why}")
+        return unusable(name, UNKNOWN_ARCHITECTURE, f"its weights do not fit the standard {family.upper()} "
+                        f"architecture ({first})")
+    if "appear to be missing" in str(exc) or "does not seem to contain" in str(exc):
+        return unusable(name, DAMAGED, f"incomplete: a part of the {family.upper()} pipeline is missing ({first})")
+    return unusable(name, DAMAGED, f"it could not be loaded as a {family.upper()} inpainting pipeline "
+                    f"({type(exc).__name__}: {first})")
 
 
 def load_inpaint_pipeline(
@@ -223,7 +268,7 @@ def load_inpaint_pipeline(
         else:
             used_config = Path(config_dir) if config_dir is not None else prepare_config_dir(
                 model.family, in_channels=model.in_channels, cache_dir=cache_dir)
-            pipe = cls.from_single_file(model.path, config=str(used_config), **kwargs)
+            pipe = load_single_file(cls, model, used_config, torch_dtype=torch_dtype, offline=bool(offline))
     except IAError:
         raise
     except Exception as exc:
