@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -182,12 +180,8 @@ class ApiContext:
         """A listed diffusers model: a Hub id from the list, a local name, or a listed local path."""
         if not model:
             raise InvalidInputError("Choose an inpainting model (GET /models/inpaint lists them).")
-        listed = self.app.inpaint_models()
-        if model in listed:
-            return model
-        local = {Path(p).name: p for p in listed if os.path.isabs(p)}
-        if model in local:
-            return local[model]
+        if model in {e.name for e in self.app.inpaint_model_entries()}:
+            return model  # App.backend resolves the name, or says why that model cannot be used
         if looks_like_path(model):
             raise InvalidInputError(
                 f"{model!r} looks like a file path. Put the model in {self.app.models_dir / 'diffusers'} and use "

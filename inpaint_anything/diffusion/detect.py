@@ -40,6 +40,7 @@ class ModelInfo:
     in_channels: int  # UNet input channels: 9 for inpainting models, 4 for ordinary ones
     pipeline_class: str | None = None  # from model_index.json (diffusers folders only)
     prediction_type: str | None = None  # "epsilon" / "v_prediction"; None when the files do not say
+    has_vae: bool = True  # single files: a VAE is baked in (first_stage_model.decoder.*)
 
     @property
     def is_inpaint(self) -> bool:
@@ -188,8 +189,10 @@ def classify_state_dict(shapes: Mapping[str, Sequence[int]], name: str = "checkp
     if has("conditioner.embedders.1.model."):
         return "sdxl", in_channels
     if has("conditioner.embedders.0.model."):
+        # SD 2.1 (Turbo) saved in the SGM layout (the WebUI renames it to SD2's keys when 1024 wide); the
+        # refiner, with the same single OpenCLIP encoder, has SDXL's size conditioning (label_emb)
         width = tuple(shapes.get("conditioner.embedders.0.model.ln_final.weight", (0,)))
-        if width[:1] == (1024,):  # SD 2.1 (Turbo) saved in the SGM layout; the WebUI renames it to SD2's keys
+        if width[:1] == (1024,) or not has(UNET_PREFIX + "label_emb."):
             return "sd2", in_channels
         raise _unrecognized(name, "it is an SDXL refiner, which cannot inpaint on its own.")
     if has("cond_stage_model.model."):
@@ -267,4 +270,5 @@ def detect_model(path: str | os.PathLike[str]) -> ModelInfo:
         return _detect_folder(p.parent)
     shapes = read_checkpoint_shapes(p)
     family, in_channels = classify_state_dict(shapes, p.name)
-    return ModelInfo(str(p), "single_file", family, in_channels, None, _prediction_hint(p, shapes))
+    has_vae = any(k.startswith("first_stage_model.decoder.") for k in shapes)
+    return ModelInfo(str(p), "single_file", family, in_channels, None, _prediction_hint(p, shapes), has_vae)

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inpaint_anything.diffusion.detect import DAMAGED, UNKNOWN_ARCHITECTURE, ModelInfo, detect_model, unusable
+from inpaint_anything.diffusion.detect import (
+    DAMAGED,
+    UNKNOWN_ARCHITECTURE,
+    ModelInfo,
+    detect_model,
+    not_inpainting,
+    unusable,
+)
 from inpaint_anything.diffusion.tokenizer import copy_tokenizer, default_cache_dir, ensure_clip_tokenizer
 from inpaint_anything.errors import IAError, InvalidInputError, UnavailableError, UnrecognizedCheckpointError
 
@@ -241,6 +248,7 @@ def load_inpaint_pipeline(
     offline: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     prediction_type: str | None = None,
+    require_inpaint: bool = False,
 ) -> tuple[Any, PipelineInfo]:
     """Load ``source`` (diffusers folder or single file) as an inpainting pipeline on ``device``.
 
@@ -248,10 +256,13 @@ def load_inpaint_pipeline(
     architecture). ``prediction_type`` ("epsilon"/"v_prediction") overrides the scheduler's; by default
     a v-prediction hint found by detection is applied. The safety checker is never loaded. A checkpoint
     with a 4-channel UNet loads into the inpainting pipeline class too (diffusers then blends the
-    original latents outside the mask at every step).
+    original latents outside the mask at every step); with ``require_inpaint`` it is refused before any
+    weights are read ("not an inpainting model").
     """
     model = detect_model(source)
     name = Path(model.path).name
+    if require_inpaint and not model.is_inpaint:
+        raise not_inpainting(name, model.in_channels)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dev, dtype)
     try:
