@@ -2,7 +2,8 @@
 
 Two kinds of source are accepted: a diffusers folder (``model_index.json``), loaded with
 ``from_pretrained(local_files_only=True)``, and a single-file checkpoint (``.safetensors``/``.ckpt``),
-loaded with ``from_single_file(config=<dir>)``. For single files the config directory is the shipped
+read and repaired as the WebUI's loader would (:mod:`.checkpoint`), then converted by diffusers' single-file
+converters with a config directory (:func:`load_single_file`). For single files the config directory is the shipped
 one for the detected family (``configs/``) plus tokenizer files derived from open_clip's BPE table,
 assembled once in the user cache; nothing is fetched from the Hugging Face Hub.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -33,6 +35,7 @@ from inpaint_anything.diffusion.detect import (
 from inpaint_anything.diffusion.tokenizer import copy_tokenizer, default_cache_dir, ensure_clip_tokenizer
 from inpaint_anything.errors import IAError, InvalidInputError, UnavailableError, UnrecognizedCheckpointError
 
+_log = logging.getLogger(__name__)
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
 SHIPPED_CONFIGS = {"sd1": "sd1_inpaint", "sd2": "sd2_inpaint", "sdxl": "sdxl_inpaint"}
 # tokenizer subfolder -> variant (see tokenizer.PAD_TOKENS)
@@ -53,6 +56,7 @@ class PipelineInfo:
     device: str
     dtype: str  # "float32", "float16" or "bfloat16"
     config_dir: str | None  # the config directory used for a single file
+    repairs: tuple[str, ...] = ()  # what was repaired in a single file's weights (see .checkpoint)
 
     @property
     def family(self) -> str:
@@ -183,10 +187,11 @@ def _realign_cpu_tensors(pipe: Any, alignment: int = 64) -> int:
     return moved
 
 
-def load_single_file(cls: type, model: ModelInfo, config_dir: Path, *, torch_dtype: Any, offline: bool = True) -> Any:
+def load_single_file(cls: type, model: ModelInfo, config_dir: Path, *, torch_dtype: Any,
+                     offline: bool = True) -> tuple[Any, tuple[str, ...]]:
     """Build ``cls`` from a single-file checkpoint: its weights, read and repaired (:mod:`.checkpoint`), go
     through diffusers' converters for the UNet, VAE and text encoders; tokenizers and scheduler come from
-    ``config_dir``. Only local files are read."""
+    ``config_dir``. Only local files are read. Returns the pipeline and what was repaired."""
     import importlib
     import inspect
 
@@ -196,7 +201,8 @@ def load_single_file(cls: type, model: ModelInfo, config_dir: Path, *, torch_dty
     from inpaint_anything.diffusion.checkpoint import read_state_dict, repair_state_dict
 
     state = read_state_dict(model.path)
-    repair_state_dict(state, model.family, model.path)
+    repairs = repair_state_dict(state, model.family, model.path,
+                                log=lambda text: _log.info("%s: %s", Path(model.path).name, text))
     index = json.loads((config_dir / "model_index.json").read_text(encoding="utf-8"))
     accepted = set(inspect.signature(cls.__init__).parameters)
     parts: dict[str, Any] = {}
@@ -225,7 +231,7 @@ def load_single_file(cls: type, model: ModelInfo, config_dir: Path, *, torch_dty
     pipe = cls(**parts)
     if not isinstance(pipe, diffusers.DiffusionPipeline):  # pragma: no cover - a wrong class passed in
         raise TypeError(f"{cls.__name__} is not a diffusers pipeline")
-    return pipe
+    return pipe, tuple(repairs)
 
 
 def _load_error(exc: Exception, name: str, family: str) -> IAError:
@@ -273,13 +279,14 @@ def load_inpaint_pipeline(
     if model.family != "sdxl":
         kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     used_config: Path | None = None
+    repairs: tuple[str, ...] = ()
     try:
         if model.format == "diffusers":
             pipe = cls.from_pretrained(model.path, **kwargs)
         else:
             used_config = Path(config_dir) if config_dir is not None else prepare_config_dir(
                 model.family, in_channels=model.in_channels, cache_dir=cache_dir)
-            pipe = load_single_file(cls, model, used_config, torch_dtype=torch_dtype, offline=bool(offline))
+            pipe, repairs = load_single_file(cls, model, used_config, torch_dtype=torch_dtype, offline=bool(offline))
     except IAError:
         raise
     except Exception as exc:
@@ -296,6 +303,7 @@ def load_inpaint_pipeline(
     info = PipelineInfo(
         source=model.path, model=model, pipeline_class=type(pipe).__name__, device=dev,
         dtype=str(torch_dtype).removeprefix("torch."), config_dir=str(used_config) if used_config else None,
+        repairs=repairs,
     )
     return pipe, info
 
