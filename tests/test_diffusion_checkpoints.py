@@ -162,3 +162,45 @@ def test_damaged_and_unknown_files_say_so(tiny_sd_inpaint_dir: Path, tmp_path: P
     lora = save_checkpoint({"lora_unet_down_blocks_0.alpha": torch.ones(1)}, tmp_path / "lora.safetensors")
     with pytest.raises(UnrecognizedCheckpointError, match=r"^lora\.safetensors cannot be used: unknown architecture"):
         loader.load_inpaint_pipeline(lora)
+
+
+class _Evil:
+    pass
+
+
+@pytest.mark.both_stacks
+def test_lightning_era_ckpt_loads_without_lightning(tiny_sd_inpaint_dir: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """SD 1.x .ckpt files hold the Lightning ModelCheckpoint class as a dict key and numpy scalars; the WebUI
+    reads them, so do we (without importing Lightning, and still refusing anything else)."""
+    import sys
+    import types
+
+    import torch
+
+    modules = ["pytorch_lightning", "pytorch_lightning.callbacks", "pytorch_lightning.callbacks.model_checkpoint"]
+    for name in modules:
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    # pickled by reference, as PyTorch Lightning 1.4 saved its callbacks' classes
+    model_checkpoint = type("ModelCheckpoint", (), {"__module__": modules[-1]})
+    sys.modules[modules[-1]].ModelCheckpoint = model_checkpoint  # type: ignore[attr-defined]
+    state = ldm_state(tiny_sd_inpaint_dir)
+    path = tmp_path / "sd-v1-5-inpainting.ckpt"
+    torch.save({"epoch": 6, "global_step": np.int64(440000), "pytorch-lightning_version": "1.4.2",
+                "callbacks": {model_checkpoint: {"best_model_score": None}}, "state_dict": state}, path)
+    for name in modules:  # Lightning is not installed where the file is read
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(Exception, match="Unsupported global"):
+        torch.load(path, weights_only=True)  # what torch alone says
+    assert detect.detect_model(path).family == "sd1"
+    pipe, _ = loader.load_inpaint_pipeline(path, config_dir=tiny_sd_inpaint_dir)
+    reference, _ = loader.load_inpaint_pipeline(tiny_sd_inpaint_dir)
+    np.testing.assert_array_equal(_inpaint(pipe), _inpaint(reference))
+    assert "pytorch_lightning" not in sys.modules
+
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"global_step": np.int64(1), "state_dict": state, "x": _Evil()}, evil)
+    from inpaint_anything.errors import UnsafeCheckpointError
+
+    with pytest.raises(UnsafeCheckpointError, match=r"evil\.ckpt contains Python objects besides weights"):
+        loader.load_inpaint_pipeline(evil, config_dir=tiny_sd_inpaint_dir)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from inpaint_anything.diffusion.detect import ModelInfo, detect_model, not_inpainting, unusable
-from inpaint_anything.errors import IAError, UnrecognizedCheckpointError
+from inpaint_anything.errors import IAError, UnrecognizedCheckpointError, UnsafeCheckpointError
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
 VAE_MARKERS = (".vae.safetensors", ".vae.ckpt", ".vae.pt")
@@ -55,6 +55,8 @@ def _reason(exc: Exception) -> str:
     reason = getattr(exc, "reason", None)
     if reason:
         return str(reason)
+    if isinstance(exc, UnsafeCheckpointError):
+        return f"unsafe: {exc}"
     return f"unknown architecture: {exc}" if isinstance(exc, IAError) else f"damaged: {type(exc).__name__}: {exc}"
 
 

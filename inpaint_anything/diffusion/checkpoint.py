@@ -27,8 +27,6 @@ pipeline runs in.
 from __future__ import annotations
 
 import os
-import pickle
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,9 +36,9 @@ from inpaint_anything.diffusion.detect import (
     SAFETENSORS_SUFFIXES,
     _damaged,
     _unrecognized,
+    read_pickle_weights,
     unusable,
 )
-from inpaint_anything.errors import UnsafeCheckpointError
 
 VAE_PREFIX = "first_stage_model."
 VAE_SUFFIXES = (".vae.safetensors", ".vae.pt", ".vae.ckpt")
@@ -49,28 +47,6 @@ _OLD_CLIP_PARTS = ("embeddings.", "encoder.", "final_layer_norm.")
 _SGM_SD2_PREFIX = "conditioner.embedders.0.model."
 _SD2_PREFIX = "cond_stage_model.model."
 _DROP_PREFIXES = ("model_ema.", "loss.", "lora_", "optimizer")
-
-
-def _torch_load(path: Path) -> Any:
-    import torch
-
-    try:
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:  # legacy (non-zip) files cannot be memory-mapped
-            if "mmap" not in str(exc):
-                raise
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
-        if found is None:
-            raise _damaged(path, "the file is broken or not a PyTorch checkpoint.") from None
-        raise UnsafeCheckpointError(
-            f"{path.name} contains Python objects besides weights ({found.group(1)}) and was not loaded, "
-            "because loading it could run code. Use a .safetensors version of this model."
-        ) from None
-    except Exception as exc:  # zip errors, EOF, ... : a damaged file
-        raise _damaged(path, f"the file could not be read ({type(exc).__name__}: {str(exc)[:120]}).") from None
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -85,7 +61,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
         except Exception as exc:  # SafetensorError, OSError, ...: the header was checked, the data is not
             raise _damaged(p, f"the weights could not be read ({type(exc).__name__}: {str(exc)[:120]}).") from None
     elif suffix in PICKLE_SUFFIXES:
-        state = _torch_load(p)
+        state = read_pickle_weights(p)
         while isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]
     else:

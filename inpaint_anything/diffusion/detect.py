@@ -115,28 +115,25 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> dict[str, dict]:
     return header
 
 
-def _pickle_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
+def read_pickle_weights(path: str | os.PathLike[str]) -> object:
+    """What a ``.ckpt``/``.pt`` file holds, read without running code (:mod:`.pickles`); damaged files and
+    files with other Python objects raise clear errors."""
     import pickle
 
-    import torch
+    from inpaint_anything.diffusion.pickles import load_weights_pickle
 
     try:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:  # legacy (non-zip) files cannot be memory-mapped
-            if "mmap" not in str(exc):
-                raise
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
-        if found is None:
-            raise _damaged(path, "the file is broken or not a PyTorch checkpoint.") from None
-        raise UnsafeCheckpointError(
-            f"{Path(path).name} contains Python objects besides weights ({found.group(1)}) and was not loaded, "
-            "because loading it could run code. Use a .safetensors version of this model."
-        ) from None
+        return load_weights_pickle(path)
+    except UnsafeCheckpointError:
+        raise
+    except pickle.UnpicklingError:
+        raise _damaged(path, "the file is broken or not a PyTorch checkpoint.") from None
     except Exception as exc:  # zip errors, EOF, ... : a damaged file
         raise _damaged(path, f"the file could not be read ({type(exc).__name__}: {str(exc)[:120]}).") from None
+
+
+def _pickle_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
+    obj = read_pickle_weights(path)
     while isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
