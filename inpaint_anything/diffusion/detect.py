@@ -260,7 +260,8 @@ def detect_model(path: str | os.PathLike[str]) -> ModelInfo:
     """Describe a diffusers folder or single-file checkpoint; raise a clear error for anything else."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise ModelNotFoundError(f"Model not found: {p}. Check the path or put the file there.")
+        raise ModelNotFoundError(f"Model not found: {p.name} is not in its folder (any more). Check the name, or "
+                                 "put the file back.")
     if p.is_dir():
         return _detect_folder(p)
     if p.suffix.lower() == ".json" and p.name == "model_index.json":

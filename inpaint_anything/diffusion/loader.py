@@ -234,8 +234,11 @@ def load_single_file(cls: type, model: ModelInfo, config_dir: Path, *, torch_dty
     return pipe, tuple(repairs)
 
 
-def _load_error(exc: Exception, name: str, family: str) -> IAError:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+def _load_error(exc: Exception, name: str, family: str, path: str = "") -> IAError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if path:  # name the model, never its folder on this machine
+        first = first.replace(path, name).replace(str(Path(path).parent) + os.sep, "")
+    first = first[:300]
     if "expected shape" in str(exc) or "size mismatch" in str(exc):
         return unusable(name, UNKNOWN_ARCHITECTURE, f"its weights do not fit the standard {family.upper()} "
                         f"architecture ({first})")
@@ -292,7 +295,7 @@ def load_inpaint_pipeline(
     except Exception as exc:
         if "out of memory" in str(exc).lower():
             raise
-        raise _load_error(exc, name, model.family) from exc
+        raise _load_error(exc, name, model.family, model.path) from exc
     _check_complete(pipe, name)
     wanted = prediction_type or model.prediction_type
     if wanted and pipe.scheduler.config.get("prediction_type") != wanted:
