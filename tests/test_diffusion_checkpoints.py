@@ -67,7 +67,7 @@ def test_checkpoint_from_the_wild_loads_and_inpaints(family: str, quirk: str, fo
     assert detect.detect_model(path).family == family
     pipe, info = loader.load_inpaint_pipeline(path, config_dir=folder)
     assert info.model.format == "single_file" and info.dtype == "float32"
-    repaired = quirk in ("float_position_ids", "broken_position_ids", "ema", "old_clip_names", "sgm_layout",
+    repaired = quirk in ("float_position_ids", "broken_position_ids", "flat_position_ids", "ema", "old_clip_names", "sgm_layout",
                          "no_text_projection") or (quirk in ("fp16", "bf16") and family != "sd2")  # float position_ids
     assert bool(info.repairs) == repaired, info.repairs
     _assert_position_ids_clean(pipe, family)
