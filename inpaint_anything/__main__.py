@@ -3,7 +3,8 @@
 Sub-commands:
   serve    (default) the standalone server: REST API + UI on http://127.0.0.1:7870/
   batch    inpaint / remove / outpaint a folder, a file list or a manifest of images
-  doctor   report the environment: package versions, devices, models folder, what works here.
+  doctor   report the environment: packages, devices, models found, output folder, what works here
+  download download SAM model files from the catalogue into the models folder
 
 Every ``--ia-*`` setting flag works before or after the sub-command.
 """
@@ -11,48 +12,64 @@ Every ``--ia-*`` setting flag works before or after the sub-command.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from inpaint_anything import __version__, config
 
 
-def _version(dist: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "missing"
+def prepare_environment(environ: dict[str, str] | None = None) -> None:
+    """Before gradio or huggingface_hub is imported: no analytics or telemetry from the standalone app
+    (gradio reads GRADIO_ANALYTICS_ENABLED when a page is built; the Hub client reads its flag on import)."""
+    env = os.environ if environ is None else environ
+    env["GRADIO_ANALYTICS_ENABLED"] = "False"
+    env.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 def doctor(settings: config.Settings) -> int:
-    """Print what this installation can do; exit code 1 if a required package is missing."""
-    required = ["torch", "torchvision", "numpy", "pillow", "opencv-python-headless", "segment-anything", "segment-anything-hq", "timm", "diffusers", "transformers", "huggingface-hub", "safetensors"]
-    optional = ["gradio", "fastapi", "pydantic", "uvicorn", "python-multipart", "pypatchmatch", "open-clip-torch", "accelerate"]
-    print(f"Inpaint Anything {__version__} (Python {sys.version.split()[0]})")
-    missing = []
-    for dist in required + optional:
-        version = _version(dist)
-        if version == "missing" and dist == "opencv-python-headless" and _version("opencv-python") != "missing":
-            version = "via opencv-python " + _version("opencv-python")
-        print(f"  {dist:24s} {version}{'' if dist in required else '  (optional)'}")
-        if version == "missing" and dist in required:
-            missing.append(dist)
-    try:
-        import torch
+    from inpaint_anything.doctor import doctor as run_doctor
 
-        devices = ["cpu"] + (["cuda: " + torch.cuda.get_device_name(0)] if torch.cuda.is_available() else [])
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            devices.append("mps")
-        print("  devices:", ", ".join(devices))
-    except ImportError:
-        pass
-    print("  models folder:", settings.resolved_models_dir(None), "(offline)" if settings.offline else "")
-    if missing:
-        print("Missing required packages:", ", ".join(missing))
-        return 1
-    return 0
+    return run_doctor(settings)
+
+
+def download(settings: config.Settings, args: argparse.Namespace) -> int:
+    """Download catalogue SAM files into the models folder (SHA-256 checked), with a progress bar."""
+    from inpaint_anything.app import App
+    from inpaint_anything.errors import IAError
+    from inpaint_anything.models.catalogue import CATALOGUE
+
+    if not args.models:
+        print("Catalogue models (python -m inpaint_anything download ID ...):")
+        for entry in CATALOGUE:
+            print(f"  {entry.id:22s} {entry.title}: {entry.description}")
+        return 0
+    app = App(settings)
+    status = 0
+    for model_id in args.models:
+        bar = None
+        if not args.quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=model_id, file=sys.stderr)
+
+        def progress(done: int, total: int, bar: Any = bar) -> None:
+            if bar is not None:
+                bar.total = total or None
+                bar.n = done
+                bar.refresh()
+
+        try:
+            path = app.sam_model_path(model_id, download=True, progress=progress)
+        except IAError as exc:
+            print(f"error: {model_id}: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        finally:
+            if bar is not None:
+                bar.close()
+        print(f"{model_id}: {path}")
+    return status
 
 
 # ---------------------------------------------------------------------------------------------- serve
@@ -112,6 +129,15 @@ def _expansion(args: argparse.Namespace) -> dict:
             "down": args.expand_down}
 
 
+def progress_bar(total: int, what: str) -> Any:
+    """A tqdm bar on stderr: images done/total, percent, elapsed and ETA; the postfix says how many are
+    left and the last item's outcome."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="image", desc=what, file=sys.stderr, dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} done [{elapsed}<{remaining} ETA]{postfix}")
+
+
 def batch(settings: config.Settings, args: argparse.Namespace) -> int:
     from inpaint_anything.app import App
     from inpaint_anything.batch import BatchOptions, KeepRule, collect_items, load_manifest, run_batch
@@ -141,21 +167,12 @@ def batch(settings: config.Settings, args: argparse.Namespace) -> int:
         if not items:
             print("Nothing to do: no images found.", file=sys.stderr)
             return 1
-        bar = None
-        if not args.no_progress:
-            try:
-                from tqdm import tqdm
-
-                bar = tqdm(total=len(items), unit="image", desc=args.op, file=sys.stderr)
-            except ImportError:
-                bar = None
+        bar = None if args.quiet else progress_bar(len(items), args.op)
 
         def on_item(index: int, total: int, name: str, status: str) -> None:
             if bar is not None:
-                bar.set_postfix_str(f"{name}: {status}", refresh=False)
+                bar.set_postfix_str(f"{total - index - 1} left; {name}: {status}", refresh=False)
                 bar.update(1)
-            elif not args.no_progress:
-                print(f"[{index + 1}/{total}] {name}: {status}", file=sys.stderr, flush=True)
 
         try:
             report = run_batch(app, items, options, args.output, backend=backend, overwrite=args.overwrite,
@@ -187,7 +204,8 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     src.add_argument("--op", choices=OPS, default="inpaint")
     src.add_argument("--overwrite", action="store_true", help="redo images whose output exists")
     src.add_argument("--report", help="JSON report path (default: <output>/batch-report.json)")
-    src.add_argument("--no-progress", action="store_true")
+    src.add_argument("--quiet", "-q", "--no-progress", dest="quiet", action="store_true",
+                     help="no progress bar on stderr (for scripts); the summary is still printed")
     gen = p.add_argument_group("generation")
     gen.add_argument("--backend", default="diffusers", help="diffusers | cleaner")
     gen.add_argument("--model", help="diffusers: Hub id or local folder/file; cleaner: telea | ns | patchmatch | lama")
@@ -258,7 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-ui", action="store_true", default=default, help="serve only the REST API (no gradio page)")
     _ia_flags_after_command(serve_p)
     _ia_flags_after_command(_add_batch_parser(sub))
-    _ia_flags_after_command(sub.add_parser("doctor", help="report packages, devices and the models folder"))
+    _ia_flags_after_command(sub.add_parser("doctor", help="report packages, models, folders and what will work here"))
+    dl = sub.add_parser("download", help="download SAM model files into the models folder (no ID: list them)")
+    dl.add_argument("models", nargs="*", metavar="ID", help="catalogue id, e.g. mobile_sam or sam_vit_b")
+    dl.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _ia_flags_after_command(dl)
     return parser
 
 
@@ -266,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     from inpaint_anything.errors import IAError
     from inpaint_anything.server import DEFAULT_HOST, DEFAULT_PORT
 
+    prepare_environment()
     parser = build_parser()
     args = parser.parse_args(config.explicit_bool_flags(sys.argv[1:] if argv is None else list(argv)))
     try:
@@ -277,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         return doctor(settings)
     if command == "batch":
         return batch(settings, args)
+    if command == "download":
+        return download(settings, args)
     if command == "serve":
         args.host = args.host or DEFAULT_HOST
         args.port = DEFAULT_PORT if args.port is None else args.port

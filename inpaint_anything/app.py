@@ -20,6 +20,7 @@ from typing import Any
 
 from inpaint_anything.config import Settings
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnavailableError
+from inpaint_anything.sessions import SessionStore
 
 BACKEND_KINDS = ("diffusers", "cleaner", "webui")
 # VRAM estimates handed to the memory guard (bytes). SAM's encoder peaks at ~1-1.5 GB for ViT-H at
@@ -47,10 +48,14 @@ class SamModelInfo:
         return dict(self.__dict__)
 
 
+NON_SAM_FOLDERS = ("diffusers",)  # subfolders of the models folder that hold other kinds of model
+NON_SAM_FILES = ("big-lama.pt",)
+
+
 class App:
     """Process-wide state: settings, caches and per-session workspaces."""
 
-    def __init__(self, settings: Settings | None = None, *, host_models_root: str | None = None, max_workspaces: int = 32):
+    def __init__(self, settings: Settings | None = None, *, host_models_root: str | None = None, max_workspaces: int = 4096):
         from inpaint_anything.diffusion.catalog import InpaintModelCatalog
         from inpaint_anything.diffusion.loader import PipelineCache
         from inpaint_anything.models.files import ModelScanner
@@ -64,58 +69,78 @@ class App:
         self.pipelines = PipelineCache(self.settings.pipelines_in_memory)
         self.scanner = ModelScanner()
         self.inpaint_catalog = InpaintModelCatalog()
-        self._workspaces: OrderedDict[str, Any] = OrderedDict()
-        self._max_workspaces = max_workspaces
+        self.sessions = SessionStore(self._new_workspace, lambda: int(self.settings.session_memory_mb) * 2**20,
+                                     max_count=max_workspaces)
         self._lock = threading.Lock()
         self._backends: dict[str, Callable[..., Any]] = {}
         self._memory_guard: MemoryGuard | None = None
         self.started = time.time()
 
     # ------------------------------------------------------------------ workspaces
-    def workspace(self, session_id: str):
-        """The workspace of ``session_id`` (created on first use; least recently used ones expire)."""
+    def _new_workspace(self, session_id: str):
         from inpaint_anything.workspace import Workspace
 
-        if not isinstance(session_id, str) or not session_id or len(session_id) > 128:
-            raise InvalidInputError("A session id (1-128 characters) is required.")
-        with self._lock:
-            ws = self._workspaces.get(session_id)
-            if ws is None:
-                ws = Workspace(self, session_id)
-                self._workspaces[session_id] = ws
-                while len(self._workspaces) > self._max_workspaces:
-                    self._workspaces.popitem(last=False)
-            self._workspaces.move_to_end(session_id)
-            return ws
+        return Workspace(self, session_id)
+
+    def workspace(self, session_id: str, *, revive: bool = False):
+        """The workspace of ``session_id`` (created on first use). All sessions share one memory
+        budget; a session dropped to free memory raises SessionExpiredError (410) until ``revive``."""
+        return self.sessions.get(session_id, revive=revive)
+
+    @property
+    def _workspaces(self) -> OrderedDict[str, Any]:  # the live workspaces, least recently used first
+        return self.sessions._items
 
     def drop_workspace(self, session_id: str) -> bool:
-        with self._lock:
-            return self._workspaces.pop(session_id, None) is not None
+        return self.sessions.drop(session_id)
+
+    def enforce_memory_budget(self, keep: str | None = None) -> list[str]:
+        """Drop least recently used sessions (not ``keep``) until all fit ``session_memory_mb``."""
+        return self.sessions.enforce_budget(keep)
 
     # ------------------------------------------------------------------ SAM models
     def sam_models(self) -> list[SamModelInfo]:
-        """Catalogue models (with download state) plus recognised files the user put in the folder."""
+        """Catalogue models (with download state), files the user put in the folder or its direct
+        subfolders (recognised from their weights; id ``file:<path relative to the folder>``), and
+        files that cannot be used, with the reason. ``path`` is absolute here; the API shows it
+        relative to the models folder (:meth:`relative`)."""
         from inpaint_anything.models.catalogue import available_entries, sam2_unavailable_reason
 
         sam2_reason = None
         found = self.scanner.scan(self.models_dir) if self.models_dir.is_dir() else []
-        by_name = {f.path.name: f for f in found}
+        found = [f for f in found if self.relative(f.path).split("/")[0] not in NON_SAM_FOLDERS
+                 and self.relative(f.path) not in NON_SAM_FILES]
+        in_root = {f.path.name: f for f in found if f.path.parent == self.models_dir}
         out = []
         for status in available_entries():
             entry = status.entry
-            file = by_name.pop(entry.filename, None)
+            file = in_root.get(entry.filename)
+            if file is not None:
+                found.remove(file)
             out.append(SamModelInfo(entry.id, entry.title, entry.family, status.available, bool(file and file.usable),
-                                    str(file.path) if file else None, status.reason or (file.problem if file else ""), entry.size_bytes))
-        for f in by_name.values():
+                                    str(file.path) if file else None,
+                                    status.reason or (file.problem if file else ""), entry.size_bytes))
+        for f in found:
+            rel = self.relative(f.path)
             if f.family:
                 problem = f.problem
                 if f.family == "sam2":
                     sam2_reason = sam2_reason or sam2_unavailable_reason() or ""
                     problem = problem or sam2_reason
                 usable = f.usable and (f.family != "sam2" or not sam2_reason)
-                out.append(SamModelInfo("file:" + f.path.name, f"{f.path.name} ({f.family} {f.arch})", f.family,
+                out.append(SamModelInfo("file:" + rel, f"{rel} ({f.family} {f.arch})", f.family,
                                         usable, True, str(f.path), problem, f.size))
+            else:  # listed with its reason, never silently left out
+                out.append(SamModelInfo("file:" + rel, rel, "", False, True, str(f.path),
+                                        f.problem or "not a Segment Anything checkpoint", f.size))
         return out
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the models folder, with forward slashes (what clients see)."""
+        try:
+            return path.relative_to(self.models_dir).as_posix()
+        except ValueError:
+            return path.name
 
     def sam_model_path(self, model_id: str, *, download: bool = False, progress=None, cancel=None) -> Path:
         """The checkpoint file for ``model_id``; downloads it when ``download`` (never in offline mode)."""
@@ -126,11 +151,15 @@ class App:
             raise InvalidInputError("Choose a SAM model.")
         if model_id.startswith("file:"):
             name = model_id[5:]
-            if os.sep in name or "/" in name or name in ("", ".", ".."):
-                raise InvalidInputError(f"Invalid model file name {name!r}.")
-            path = self.models_dir / name
+            parts = name.split("/")
+            if ("\\" in name or os.path.isabs(name) or len(parts) > 2
+                    or any(p in ("", ".", "..") or p.startswith(".") for p in parts)):
+                raise InvalidInputError(f"Invalid model file name {name!r}: use a name from the SAM model list "
+                                        "(a file in the models folder or one of its subfolders).")
+            path = self.models_dir.joinpath(*parts)
             if not path.is_file():
-                raise ModelNotFoundError(f"The model file {name} is not in {self.models_dir}.")
+                raise ModelNotFoundError(f"The model file {name} is not in the models folder; GET /models/sam "
+                                         "or the SAM model list shows the files that are.")
             return path
         entry = get_entry(model_id)
         if entry.family == "sam2":

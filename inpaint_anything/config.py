@@ -50,6 +50,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_image_pixels", 48_000_000, "Largest image accepted (pixels)", "Images with more pixels are refused with a clear message."),
     Option("sam_models_in_memory", 1, "SAM models kept in memory", "How many loaded SAM models stay cached (least recently used are unloaded)."),
     Option("pipelines_in_memory", 1, "Inpainting pipelines kept in memory", "How many diffusers pipelines stay cached."),
+    Option("session_memory_mb", 8192, "Memory for sessions (MB)",
+           "Images, masks, SAM embeddings and results of all browser tabs and API sessions together. When it is "
+           "full, the least recently used session is dropped and told so (HTTP 410, or a message in the tab)."),
+    Option("results_per_session", 16, "Results kept per session",
+           "Older results of a session are dropped first (files already saved stay on disk)."),
+    Option("task_result_minutes", 60, "Keep finished API task results (minutes)",
+           "Results of asynchronous API tasks are forgotten this long after the task finished."),
+    Option("max_request_mb", 64, "Largest API request (MB)",
+           "Bodies over this size are refused with HTTP 413 before they are read (only this extension's routes)."),
+    Option("allowed_origins", "", "Allowed origins for the API (comma-separated)",
+           "Web pages of other sites may not call this extension's API (HTTP 403); list the origins that may, "
+           "e.g. http://localhost:3000, or * for any."),
     Option("offload_host_model", True, "Move the WebUI model to the CPU when VRAM is short",
            "WebUI only: before SAM or a diffusers model needs more VRAM than is free, move the WebUI's checkpoint to the "
            "CPU, and back to the GPU afterwards (no reload from disk). Off: never touch the WebUI's model."),
@@ -72,6 +84,11 @@ class Settings:
     max_image_pixels: int = 48_000_000
     sam_models_in_memory: int = 1
     pipelines_in_memory: int = 1
+    session_memory_mb: int = 8192
+    results_per_session: int = 16
+    task_result_minutes: int = 60
+    max_request_mb: int = 64
+    allowed_origins: str = ""
     offload_host_model: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -80,7 +97,8 @@ class Settings:
 
         if self.sam_device not in SAM_DEVICES:
             raise InvalidInputError(f"SAM device must be one of {', '.join(SAM_DEVICES)}, not {self.sam_device!r}.")
-        for name in ("max_image_pixels", "sam_models_in_memory", "pipelines_in_memory"):
+        for name in ("max_image_pixels", "sam_models_in_memory", "pipelines_in_memory", "session_memory_mb",
+                     "results_per_session", "task_result_minutes", "max_request_mb"):
             if int(getattr(self, name)) < 1:
                 raise InvalidInputError(f"{OPTIONS_BY_KEY[name].label} must be at least 1.")
         return self

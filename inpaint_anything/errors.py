@@ -21,6 +21,16 @@ class IAError(Exception):
         return self.message
 
 
+def error_code(exc: BaseException) -> str:
+    """A stable machine-readable code for an error: its class name in snake case without "Error"
+    (InvalidInputError -> "invalid_input", SessionExpiredError -> "session_expired")."""
+    import re
+
+    name = type(exc).__name__
+    name = name[: -len("Error")] if name.endswith("Error") and name != "Error" else name
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 class InvalidInputError(IAError):
     """An image, mask, prompt or parameter the request cannot use."""
 
@@ -31,6 +41,12 @@ class ImageTooLargeError(InvalidInputError):
     """The image has more pixels than the configured limit."""
 
     status_code = 413
+
+
+class SessionExpiredError(IAError):
+    """The session was dropped to free memory for other sessions; its image, mask and results are gone."""
+
+    status_code = 410
 
 
 class ModelNotFoundError(IAError):

@@ -10,8 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from inpaint_anything.errors import JobInterrupted
+
+T = TypeVar("T")
 
 
 class JobControl:
@@ -107,3 +110,29 @@ class ChildJob(JobControl):
     @property
     def interrupted(self) -> bool:
         return self._parent.interrupted
+
+
+def run_interruptible(job: JobControl, fn: Callable[..., T], *args: Any, poll_s: float = 0.05) -> T:
+    """``fn(*args)`` for one long call into native code that cannot look at ``job`` (OpenCV's and
+    PatchMatch's fills release the GIL while they work). It runs in a helper thread; this waits for it
+    and raises JobInterrupted as soon as the job is interrupted, so the user gets control back at
+    once. An interrupted call finishes in the background and its result is dropped."""
+    job.check()
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # handed to the waiting thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="ia-native-call", daemon=True).start()
+    while not done.wait(poll_s):
+        if job.interrupted:
+            raise JobInterrupted("Interrupted (the fill still running in the background is discarded).")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

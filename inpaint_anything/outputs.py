@@ -5,10 +5,20 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 _NUMBERED = re.compile(r"^(\d{5})-")
+
+
+def output_folder(settings: Any) -> Path:
+    """Where the standalone app saves results: the output folder setting, else
+    ``./outputs/inpaint-anything`` under the working directory (absolute either way)."""
+    chosen = getattr(settings, "output_dir", "") or ""
+    if chosen:
+        return Path(os.path.abspath(os.path.expanduser(chosen)))
+    return Path(os.getcwd()) / "outputs" / "inpaint-anything"
 
 
 def _next_number(folder: Path) -> int:

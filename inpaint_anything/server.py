@@ -1,17 +1,23 @@
-"""The standalone server: a FastAPI app with the REST API and (later) the tab's UI, run by uvicorn.
+"""The standalone server: a FastAPI app with the REST API and the tab's UI, run by uvicorn.
 
 ``create_app(settings, ui_builder=None)`` builds the app; ``ui_builder(fastapi_app, app)`` is the hook
 where the gradio UI gets mounted (it then owns ``/``; without it ``/`` is a small placeholder page).
 ``python -m inpaint_anything`` (or ``serve``) calls :func:`serve`, which binds 127.0.0.1 by default.
+
+``/docs`` is Swagger UI served from this machine (the files of the ``swagger-ui-py`` package under
+``/docs-assets/``), never from a CDN, so it works offline; without that package ``/docs`` is a plain
+page listing the routes. There is no ReDoc page.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.util
 import logging
 import secrets
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from inpaint_anything import __version__
@@ -22,6 +28,9 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7870
 
+DOCS_URL = "/docs"
+DOCS_ASSETS_URL = "/docs-assets"
+SWAGGER_PACKAGE = "swagger-ui-py"  # PyPI name; imported as swagger_ui (Swagger UI 5: OpenAPI 3.0 and 3.1)
 UiBuilder = Callable[[Any, Any], None]  # (fastapi_app, App) -> None; mounts the UI on the app
 
 
@@ -64,6 +73,67 @@ def _placeholder_page() -> str:
     )
 
 
+def swagger_assets_dir() -> Path | None:
+    """The folder of Swagger UI's JS/CSS inside the installed ``swagger_ui`` package, or None. Found
+    without importing the package (it imports its web-framework handlers)."""
+    try:
+        spec = importlib.util.find_spec("swagger_ui")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        static = Path(location) / "static"
+        if (static / "swagger-ui-bundle.js").is_file() and (static / "swagger-ui.css").is_file():
+            return static
+    return None
+
+
+def _routes_page(fastapi_app: Any) -> str:
+    """/docs without Swagger UI's files: the routes as a plain list (no script, nothing remote)."""
+    rows = []
+    for path, ops in sorted(fastapi_app.openapi().get("paths", {}).items()):
+        for method, op in ops.items():
+            summary = html.escape(op.get("summary") or "")
+            rows.append(f"<li><code>{html.escape(method.upper())} {html.escape(path)}</code> {summary}</li>")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Inpaint Anything API</title></head><body>"
+        f"<h1>Inpaint Anything {html.escape(__version__)}: REST API</h1>"
+        f"<p>The interactive documentation needs the Python package <code>{SWAGGER_PACKAGE}</code> "
+        f"(<code>pip install {SWAGGER_PACKAGE}</code>). The full schema is at <a href='openapi.json'>openapi.json</a>.</p>"
+        f"<ul>{''.join(rows)}</ul></body></html>"
+    )
+
+
+def add_offline_docs(fastapi_app: Any) -> bool:
+    """``GET /docs``: Swagger UI with every script, style sheet and icon served by this app (True),
+    or the plain list of routes when the package is missing (False)."""
+    from fastapi.responses import HTMLResponse
+
+    assets = swagger_assets_dir()
+    if assets is None:
+        @fastapi_app.get(DOCS_URL, response_class=HTMLResponse, include_in_schema=False)
+        def plain_docs() -> str:
+            return _routes_page(fastapi_app)
+
+        return False
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    fastapi_app.mount(DOCS_ASSETS_URL, StaticFiles(directory=str(assets)), name="docs-assets")
+
+    @fastapi_app.get(DOCS_URL, include_in_schema=False)
+    def swagger_docs() -> Any:
+        return get_swagger_ui_html(
+            openapi_url=fastapi_app.openapi_url, title=f"{fastapi_app.title} - API",
+            swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS_URL}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None})  # no badge fetched from validator.swagger.io
+
+    return True
+
+
 def create_app(settings: Settings | None = None, ui_builder: UiBuilder | None = None, *, app: Any = None,
                api_auth: str | None = None, job_factory: Any = None) -> Any:
     """The standalone FastAPI app: the REST API router, then the UI via ``ui_builder`` (or a
@@ -80,12 +150,13 @@ def create_app(settings: Settings | None = None, ui_builder: UiBuilder | None = 
 
     # startup/shutdown events rather than a lifespan function: gradio's mount registers a startup
     # event (its queue) that a custom lifespan would skip on gradio 3.
-    fastapi_app = FastAPI(title="Inpaint Anything", version=__version__)
+    fastapi_app = FastAPI(title="Inpaint Anything", version=__version__, docs_url=None, redoc_url=None)
     fastapi_app.add_event_handler("shutdown", tasks.shutdown)
     fastapi_app.state.ia_app = core
     fastapi_app.state.ia_tasks = tasks
     auth = basic_auth_dependency(api_auth) if api_auth else None
     fastapi_app.include_router(build_router(core, auth_dependency=auth, job_factory=job_factory, tasks=tasks))
+    add_offline_docs(fastapi_app)  # before the UI: gradio mounted at / would answer /docs otherwise
     if ui_builder is not None:
         ui_builder(fastapi_app, core)
     else:
@@ -133,5 +204,5 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
         sock.close()
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "basic_auth_dependency", "bind_socket", "create_app", "make_server",
-           "serve", "url_for"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DOCS_ASSETS_URL", "DOCS_URL", "add_offline_docs", "basic_auth_dependency",
+           "bind_socket", "create_app", "make_server", "serve", "swagger_assets_dir", "url_for"]

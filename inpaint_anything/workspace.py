@@ -69,6 +69,7 @@ class Workspace:
     selection: np.ndarray | None = None  # raw selection from the canvas (prompts, scribbles, brush)
     refinements: list[tuple[str, int]] = field(default_factory=list)  # mask ops re-applied to it
     ui: dict[str, Any] = field(default_factory=dict)  # front-end state (last canvas event, chosen candidate)
+    dropped_results: int = 0  # older results dropped to keep ``results_per_session``
     _session: Any = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -89,7 +90,12 @@ class Workspace:
             self.segment_map = self.candidates = None
             self.points, self.box = [], None
             self.selection, self.refinements = None, []
-            return rgb.shape[1], rgb.shape[0]
+        self._fit_budget()
+        return rgb.shape[1], rgb.shape[0]
+
+    def _fit_budget(self) -> None:
+        """After this session grew: drop least recently used other sessions if all exceed the budget."""
+        self.app.enforce_memory_budget(self.session_id)
 
     def clear_image(self) -> None:
         """Forget the image and everything derived from it (the page cleared its input)."""
@@ -213,7 +219,9 @@ class Workspace:
                 job.step(0, 1, "computing the image embedding")
             with self.app.sam_encode_guard(self._session, img):  # VRAM for the encoder (WebUI: see webui/memory.py)
                 self._session.set_image(img)
-            return self._session
+            session = self._session
+        self._fit_budget()
+        return session
 
     def segment_everything(self, model_id: str | None = None, job: JobControl | None = None, **options: Any):
         from inpaint_anything.segment.everything import segment_everything
@@ -221,7 +229,9 @@ class Workspace:
         session = self.segment_session(model_id, job)
         with self._lock:
             self.segment_map = segment_everything(session, job=job, **options)
-            return self.segment_map
+            segments = self.segment_map
+        self._fit_budget()
+        return segments
 
     def scribble(self, scribble_mask: Any, *, mode: str = "add", ignore_unsegmented: bool = True) -> np.ndarray:
         """Select every segment the scribble touches; ``mode`` add / replace / subtract."""
@@ -332,9 +342,16 @@ class Workspace:
         return self._record(result, kind)
 
     def _record(self, result, kind: str):
+        """Keep the new results; beyond ``results_per_session`` the oldest are dropped (and counted)."""
+        keep = max(1, int(self.app.settings.results_per_session))
         with self._lock:
             self.results.extend(Result(img, text, seed, kind) for img, text, seed in
                                 zip(result.images, result.infotexts, result.seeds, strict=True))
+            excess = len(self.results) - keep
+            if excess > 0:
+                del self.results[:excess]
+                self.dropped_results += excess
+        self._fit_budget()
         return result
 
     def remove(self, method: str = "telea", job: JobControl | None = None, *, mask_blur: int = 2, padding: int = 64,

@@ -163,7 +163,7 @@ def fuzz_env(tmp_path_factory, tiny_sam_files):
     models = tmp_path_factory.mktemp("fuzz-models")
     shutil.copy(tiny_sam_files["sam"], models / "tiny.pth")
     app = App(Settings(models_dir=str(models), offline=True, sam_device="cpu", default_sam_model="file:tiny.pth",
-                       max_image_pixels=60_000))
+                       max_image_pixels=60_000, output_dir=str(tmp_path_factory.mktemp("fuzz-results"))))  # save: true
     client = build_client(app)
     schema = client.get("/openapi.json").json()
     size = (32, 40)

@@ -298,3 +298,43 @@ def test_fake_hub_serves_what_hf_hub_download_needs(hub, tmp_path):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert Path(out.stdout.strip().splitlines()[-1]).read_bytes() == DATA[:200_000]
+
+
+def test_hub_verified_file_without_catalogue_hash_is_rechecked_when_truncated(hub, session, tmp_path):
+    """Entries whose size and SHA-256 the catalogue does not know (HQ-SAM ViT-B/L): the Hub's
+    numbers recorded at download catch a file truncated or changed afterwards."""
+    from inpaint_anything.models.download import check_file
+
+    hub.add_hub_file("org/repo", "model.pth", DATA)
+    e = entry(Source.hf("org/repo", "model.pth"), sha=None, size=None)
+    path = fetch(e, tmp_path, session, endpoint=hub.url)
+    assert check_file(e, path) is None
+    with open(path, "r+b") as f:
+        f.truncate(len(DATA) // 2)
+    problem = check_file(e, path)
+    assert problem is not None and f"instead of the {len(DATA)}" in problem
+    with pytest.raises(OfflineError, match="renamed to 'model.pth.damaged'"):
+        fetch(e, tmp_path, session, endpoint=hub.url, offline=True)
+    # same size, other bytes: the recorded Hub SHA-256 catches it
+    path = fetch(e, tmp_path, session, endpoint=hub.url)
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert "the Hub's" in check_file(e, path)
+
+
+def test_model_list_marks_a_truncated_hub_verified_catalogue_file(tmp_path):
+    from inpaint_anything.models.catalogue import get_entry
+    from inpaint_anything.models.files import ModelScanner
+
+    e = get_entry("sam_hq_vit_b")
+    assert e.size_bytes is None and e.sha256 is None  # the case this guards
+    path = tmp_path / e.filename
+    path.write_bytes(DATA)
+    VerifiedHashes(tmp_path).put(path, SHA, "server")
+    (found,) = [f for f in ModelScanner().scan(tmp_path) if f.path.name == e.filename]
+    assert found.usable
+    with open(path, "r+b") as f:
+        f.truncate(1000)
+    (found,) = [f for f in ModelScanner().scan(tmp_path) if f.path.name == e.filename]
+    assert not found.usable and "instead of the" in found.problem

@@ -8,7 +8,7 @@ import torch
 
 from inpaint_anything.app import App
 from inpaint_anything.config import Settings
-from inpaint_anything.errors import UnavailableError
+from inpaint_anything.errors import UnavailableError, UnrecognizedCheckpointError
 
 
 class MeanFill(torch.nn.Module):
@@ -50,5 +50,7 @@ def test_a_broken_lama_file_gives_a_clear_error(tmp_path, synthetic):
     case = synthetic[0]
     ws.set_image(case.image)
     ws.set_mask(case.mask)
-    with pytest.raises(UnavailableError, match="Could not load LaMa"):
+    with pytest.raises(UnrecognizedCheckpointError, match="Could not load LaMa") as err:
         ws.remove("lama")
+    assert err.value.status_code == 422  # the user's file, not a missing feature (501)
+    assert str(tmp_path) not in str(err.value)

@@ -259,6 +259,16 @@ def test_pickle_with_custom_class_is_refused(tmp_path):
         read_state_dict(path)
 
 
+def test_raw_pickle_is_refused_not_called_damaged(tmp_path):
+    import pickle
+
+    path = tmp_path / "raw.pth"
+    path.write_bytes(pickle.dumps({"x": [1, 2, 3], "f": os.path.join}))  # a plain pickle naming a function
+    with pytest.raises(UnsafeCheckpointError, match="refused") as err:
+        read_state_dict(path)
+    assert "Download it again" not in str(err.value)
+
+
 def test_damaged_files_give_clear_errors(tiny_sam_files, tmp_path):
     pth = tiny_sam_files["sam"].read_bytes()
     st = tiny_sam_files["sam_hq"].read_bytes()

@@ -3,7 +3,8 @@
 #   - the whole suite on the "a1111" stack (gradio 3.41.2, pydantic 1, transformers 4.30.2), and
 #   - the tests marked both_stacks on the "forge" stack (gradio 4.40, pydantic 2).
 # Extra arguments go to pytest (e.g. tools/test.sh -k mask). IA_STACKS="a1111" limits the stacks;
-# IA_BROWSER=0 skips installing Chromium/Playwright for the browser tests; IA_LINT=0 skips ruff.
+# IA_BROWSER=0 skips installing Chromium/Playwright for the browser tests; IA_LINT=0 skips ruff;
+# IA_FUZZ=0 skips building schemathesis (tests/test_api_schemathesis.py then skips).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,6 +15,11 @@ if [ "${IA_BROWSER:-1}" != 0 ]; then
   # Chromium (apt) + the Playwright driver (PyPI, outside the checkout) for tests/browser;
   # without them those tests skip and say why.
   bash tools/browser_setup.sh >/dev/null || echo "== browser tools unavailable: browser tests will be skipped"
+fi
+if [ "${IA_FUZZ:-1}" != 0 ]; then
+  # schemathesis in its own environment, for tests/test_api_schemathesis.py (skipped without it)
+  if fuzz=$(bash tools/venv.sh fuzz); then export IA_SCHEMATHESIS="$fuzz/bin/st"
+  else echo "== schemathesis unavailable: the API fuzz test will be skipped"; fi
 fi
 for stack in ${IA_STACKS:-a1111 forge}; do
   venv=$(bash tools/venv.sh "$stack") || { echo "== could not build the $stack stack" >&2; exit 1; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: tools/venv.sh STACK   (STACK = a1111 | forge)
+# Usage: tools/venv.sh STACK   (STACK = a1111 | forge | fuzz)
 # Creates (once) and prints the path of a virtual environment for a test stack. Environments live
 # outside the checkout, in $IA_CACHE_DIR (default ~/.cache/inpaint-anything), keyed by a hash of the
 # requirements files and the Python version, so an unchanged stack is reused and a changed one is
@@ -22,8 +22,10 @@ if [ ! -f "$venv/.complete" ]; then
   # setuptools >= 77 is needed by torch 2.14's metadata; < 81 keeps pkg_resources for old packages.
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -U pip wheel "setuptools>=77,<81" >&2
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2
-  # sam2 is an sdist whose build imports torch: build it against the torch just installed
-  SAM2_BUILD_CUDA=0 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation -r "$root/requirements/sam2.txt" >&2
+  if [ "$stack" != fuzz ]; then  # the fuzz stack is only the schemathesis client
+    # sam2 is an sdist whose build imports torch: build it against the torch just installed
+    SAM2_BUILD_CUDA=0 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation -r "$root/requirements/sam2.txt" >&2
+  fi
   "$venv/bin/python" -m pip check >&2 || echo "warning: pip check reports conflicts in $venv" >&2
   touch "$venv/.complete"
   # keep only the two newest environments of this stack

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +22,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inpaint_anything.api.codec import decode_image_data, decode_mask_data
 from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry
-from inpaint_anything.errors import IAError, InvalidInputError, ModelNotFoundError
+from inpaint_anything.errors import (
+    IAError,
+    InvalidInputError,
+    ModelNotFoundError,
+    SessionExpiredError,
+    error_code,
+)
+from inpaint_anything.sessions import EXPIRED_MESSAGE
 
 if TYPE_CHECKING:
     from inpaint_anything.app import App
@@ -32,8 +41,25 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WORKSPACE_PREFIX = "api:"  # API sessions never share a workspace with a browser tab
 
 
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 410: "session_expired", 413: "too_large",
+              415: "unsupported_media_type", 422: "invalid_input", 429: "busy", 500: "internal_error",
+              501: "unavailable", 502: "download_failed", 503: "not_ready"}
+
+
+def error_body(detail: str, code: str, status: int, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """Every error this API answers: ``{"detail": <message for a person>, "code": <stable id>}``."""
+    return JSONResponse({"detail": detail, "code": code, **extra}, status_code=status, headers=headers)
+
+
 def error_response(exc: IAError) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=int(exc.status_code))
+    return error_body(str(exc), error_code(exc), int(exc.status_code))
+
+
+def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return error_body(detail, HTTP_CODES.get(exc.status_code, "error"), exc.status_code,
+                      headers=getattr(exc, "headers", None))
 
 
 def _json_safe(value: Any) -> Any:
@@ -47,42 +73,131 @@ def _json_safe(value: Any) -> Any:
 
 
 def validation_response(exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 ``{"detail": [...]}``, rendered here so that an echoed NaN input (pydantic 2
-    includes the input) cannot turn it into a 500."""
-    from fastapi.encoders import jsonable_encoder
+    """A 422 in the API's one error shape: ``detail`` says in words which fields are wrong, ``errors``
+    lists pydantic's entries (``loc``, ``msg``, ``type``). Rendered here so that an echoed NaN input
+    (pydantic 2 includes the input) cannot turn it into a 500."""
+    errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+              for e in exc.errors()]
+    parts = []
+    for e in errors[:8]:
+        loc = [p for p in e["loc"] if p != "body"] or e["loc"]
+        parts.append(f"{'.'.join(loc) or 'body'}: {e['msg']}")
+    more = f" (and {len(errors) - 8} more)" if len(errors) > 8 else ""
+    detail = "Invalid request: " + "; ".join(parts) + more + "." if parts else "Invalid request."
+    return error_body(detail, "validation_error", 422, errors=_json_safe(errors))
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised while a request body is read, as soon as it passes the limit (FastAPI answers 413)."""
+
+
+def _origin_host(origin: str) -> str | None:
+    from urllib.parse import urlsplit
 
     try:
-        detail = jsonable_encoder(exc.errors())
-    except Exception:  # an error context that cannot be encoded: keep the essentials
-        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-                  for e in exc.errors()]
-    return JSONResponse({"detail": _json_safe(detail)}, status_code=422)
+        parts = urlsplit(origin)
+    except ValueError:
+        return None
+    return parts.netloc.lower() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def refuse_request(request: Any, max_body_bytes: int, allowed_origins: tuple[str, ...]) -> JSONResponse | None:
+    """The answer for a request we must not serve, before its body is read (None: serve it).
+
+    - 403 for a request whose ``Origin`` is another site (a page the user visits must not start
+      downloads or jobs here); same-origin pages, tools without an Origin (curl, scripts) and the
+      origins in ``allowed_origins`` (Settings: "Allowed origins") pass. Preflights are left alone.
+    - 413 when the declared Content-Length is over the limit; bodies without one are counted as
+      they arrive (:func:`limit_body`).
+    """
+    if request.method == "OPTIONS":
+        return None
+    origin = request.headers.get("origin")
+    if origin is not None:
+        host = (request.headers.get("host") or "").lower()
+        same = _origin_host(origin) is not None and _origin_host(origin) == host
+        if not same and "*" not in allowed_origins and origin.rstrip("/") not in allowed_origins:
+            return error_body(f"Requests from {origin[:100]!r} are not allowed: this API only answers its own "
+                              "pages and tools without an Origin (add the site to --ia-allowed-origins to allow it).",
+                              "cross_site", 403)
+    length = request.headers.get("content-length")
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            return error_body("Invalid Content-Length header.", "bad_request", 400)
+        if declared > max_body_bytes:
+            return error_body(too_large_text(max_body_bytes), "too_large", 413)
+    return None
+
+
+def too_large_text(limit: int) -> str:
+    return (f"The request body is larger than {limit // 2**20} MB (Settings: 'Largest API request'); send a smaller "
+            f"image (PNG/JPEG of at most that size) or raise --ia-max-request-mb.")
+
+
+def limit_body(request: Any, max_body_bytes: int) -> None:
+    """Make reading ``request``'s body raise BodyTooLarge (413) once more than the limit has arrived,
+    so an oversized chunked upload is never buffered whole."""
+    receive = request._receive
+    seen = 0
+
+    async def counted() -> dict:
+        nonlocal seen
+        message = await receive()
+        if message.get("type") == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > max_body_bytes:
+                raise BodyTooLarge(status_code=413, detail=too_large_text(max_body_bytes))
+        return message
+
+    request._receive = counted
 
 
 class IARoute(APIRoute):
     """A route whose IAError becomes ``{"detail": message}`` with the error's status code.
 
-    Installed per route (not as an app-wide handler) because inside the WebUI the host owns the app.
-    Unexpected exceptions become a JSON 500 and are logged; request validation stays FastAPI's 422.
+    Installed per route (not as an app-wide handler or middleware) because inside the WebUI the host
+    owns the app. Unexpected exceptions become a JSON 500 and are logged; request validation stays
+    FastAPI's 422. Before anything is read, :func:`refuse_request` turns away cross-site requests and
+    oversized bodies (limits from :attr:`limits`, set by :func:`guarded_route_class`).
     """
+
+    limits: Callable[[], tuple[int, tuple[str, ...]]] = staticmethod(lambda: (64 * 2**20, ()))
 
     def get_route_handler(self) -> Callable[..., Any]:
         original = super().get_route_handler()
+        limits = self.limits
 
         async def handler(request):
+            max_body, origins = limits()
+            refused = refuse_request(request, max_body, origins)
+            if refused is not None:
+                return refused
+            limit_body(request, max_body)
             try:
                 return await original(request)
             except IAError as exc:
                 return error_response(exc)
             except RequestValidationError as exc:
                 return validation_response(exc)
-            except StarletteHTTPException:
-                raise
+            except StarletteHTTPException as exc:  # auth (401), a body over the limit (413), ...
+                return http_error_response(exc)
             except Exception as exc:
                 log.exception("Inpaint Anything API: unexpected error in %s %s", request.method, request.url.path)
-                return JSONResponse({"detail": f"Unexpected error: {type(exc).__name__}: {exc}"}, status_code=500)
+                return error_body(f"Unexpected error: {type(exc).__name__}: {exc}", "internal_error", 500)
 
         return handler
+
+
+def guarded_route_class(app: App) -> type[IARoute]:
+    """IARoute reading the body limit and allowed origins from ``app``'s settings at each request."""
+
+    def limits() -> tuple[int, tuple[str, ...]]:
+        origins = tuple(o.strip().rstrip("/") for o in str(app.settings.allowed_origins or "").split(",") if o.strip())
+        return int(app.settings.max_request_mb) * 2**20, origins
+
+    return type("GuardedIARoute", (IARoute,), {"limits": staticmethod(limits)})
 
 
 def looks_like_path(name: str) -> bool:
@@ -97,11 +212,14 @@ def looks_like_path(name: str) -> bool:
 
 
 def check_sam_model_id(model: str | None) -> str | None:
-    """A SAM model id as the API accepts it: a catalogue id or ``file:<name>`` (never a path)."""
+    """A SAM model id as the API accepts it: a catalogue id or ``file:<name>`` / ``file:<subfolder>/<name>``
+    relative to the models folder (never a path outside it)."""
     if model is None or model == "":
         return None
     name = model[5:] if model.startswith("file:") else model
-    if looks_like_path(name) or "/" in name:
+    parts = name.split("/")
+    bad = looks_like_path(name) or (model.startswith("file:") and (len(parts) > 2 or any(not p for p in parts)))
+    if bad or ("/" in name and not model.startswith("file:")):
         raise InvalidInputError(
             f"{model!r} is not a SAM model id. Use an id from GET /models/sam (e.g. 'sam_vit_b' or "
             f"'file:<name in the models folder>'), not a file path."
@@ -109,14 +227,30 @@ def check_sam_model_id(model: str | None) -> str | None:
     return model
 
 
+class OutputFolderError(IAError):
+    """A result asked for with ``save: true`` could not be written."""
+
+    status_code = 503
+
+
+SaveHook = Callable[[np.ndarray, str, str], str]  # (image, infotext, kind) -> saved file path
+
+
 @dataclass
 class ApiContext:
-    """Shared state of one router: the App, its API sessions and its task registry."""
+    """Shared state of one router: the App, its API sessions and its task registry.
+
+    ``save_hook``/``output_folder`` are how results asked for with ``save: true`` are written (the
+    WebUI adapter passes its own image saving); by default :func:`inpaint_anything.outputs.save_png`
+    into the output folder setting (standalone: ``./outputs/inpaint-anything``).
+    """
 
     app: App
     tasks: TaskRegistry
     job_factory: JobFactory
-    max_sessions: int = 256
+    max_sessions: int = 4096
+    save_hook: SaveHook | None = None
+    output_folder: Callable[[], str | os.PathLike[str]] | None = None
     _sessions: OrderedDict[str, None] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -127,7 +261,7 @@ class ApiContext:
             self._sessions[session_id] = None
             while len(self._sessions) > self.max_sessions:
                 old, _ = self._sessions.popitem(last=False)
-                self.app.drop_workspace(WORKSPACE_PREFIX + old)
+                self.app.sessions.expire(WORKSPACE_PREFIX + old)  # its next request answers 410, not 404
         return session_id
 
     def drop_session(self, session_id: str) -> None:
@@ -142,12 +276,18 @@ class ApiContext:
             if known:
                 self._sessions.move_to_end(session_id)
         if not known:
+            if isinstance(session_id, str) and self.app.sessions.expired(WORKSPACE_PREFIX + session_id):
+                raise SessionExpiredError(EXPIRED_MESSAGE)
             raise NotFoundError(f"There is no session {session_id!r}; create one with POST /sessions.")
 
-    def workspace(self, session_id: str) -> Workspace:
-        """The workspace of an API session (404 for ids this server did not hand out)."""
+    def workspace(self, session_id: str, *, revive: bool = False) -> Workspace:
+        """The workspace of an API session (404 for ids this server did not hand out, 410 for a
+        session dropped to free memory unless ``revive``: a new image starts it over)."""
+        if revive and isinstance(session_id, str) and self.app.sessions.expired(WORKSPACE_PREFIX + session_id):
+            with self._lock:
+                self._sessions[session_id] = None
         self._known(session_id)
-        return self.app.workspace(WORKSPACE_PREFIX + session_id)
+        return self.app.workspace(WORKSPACE_PREFIX + session_id, revive=revive)
 
     def scratch(self) -> Workspace:
         """A throwaway workspace for one stateless request (never registered with the App)."""
@@ -175,6 +315,32 @@ class ApiContext:
         with self.job_factory(name) as job:
             return fn(job)
 
+    # ------------------------------------------------------------------ saving
+    def results_folder(self) -> Path:
+        from inpaint_anything.outputs import output_folder
+
+        return Path(os.path.abspath(self.output_folder() if self.output_folder else output_folder(self.app.settings)))
+
+    def save_results(self, images: list[np.ndarray], infotexts: list[str], kind: str) -> list[str]:
+        """Write each image with its infotext; the paths relative to the output folder (never an
+        absolute server path). A failed write is a 500-free error saying which folder to check."""
+        from inpaint_anything.outputs import save_png
+
+        folder = self.results_folder()
+        saved = []
+        for image, text in zip(images, infotexts, strict=True):
+            try:
+                path = self.save_hook(image, text, kind) if self.save_hook else save_png(image, folder, text, suffix=kind)
+            except OSError as exc:
+                raise OutputFolderError(f"The result could not be saved in the output folder ({exc.strerror or exc}); "
+                                       "check that the folder is writable, or send the request without 'save'.") from None
+            absolute = Path(os.path.abspath(path))
+            try:
+                saved.append(absolute.relative_to(folder).as_posix())
+            except ValueError:  # the host saved elsewhere (e.g. its own folder setting): the name only
+                saved.append(absolute.name)
+        return saved
+
     # ------------------------------------------------------------------ models
     def diffusers_model(self, model: str) -> str:
         """A listed diffusers model: a Hub id from the list, a local name, or a listed local path."""
@@ -184,8 +350,8 @@ class ApiContext:
             return model  # App.backend resolves the name, or says why that model cannot be used
         if looks_like_path(model):
             raise InvalidInputError(
-                f"{model!r} looks like a file path. Put the model in {self.app.models_dir / 'diffusers'} and use "
-                f"its name, or a model id from GET /models/inpaint."
+                f"{model!r} looks like a file path. Put the model in the 'diffusers' folder inside the models folder "
+                "(or in the --ia-ckpt-dir folder) and use its name, or a model id from GET /models/inpaint."
             )
         raise ModelNotFoundError(f"Unknown inpainting model {model!r}. GET /models/inpaint lists the available ones.")
 
@@ -214,4 +380,5 @@ class ApiContext:
             raise ModelNotFoundError(f"LaMa needs its model file big-lama.pt in {self.app.models_dir}.")
 
 
-__all__ = ["WORKSPACE_PREFIX", "ApiContext", "IARoute", "check_sam_model_id", "error_response", "looks_like_path"]
+__all__ = ["WORKSPACE_PREFIX", "ApiContext", "IARoute", "SaveHook", "check_sam_model_id", "error_response",
+           "guarded_route_class", "looks_like_path", "refuse_request"]

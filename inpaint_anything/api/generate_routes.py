@@ -47,10 +47,13 @@ def prepare(ctx: ApiContext, body: GenerateBody) -> tuple[InpaintRequest, Any]:
     return request, backend
 
 
-def _payload(result: Any, request: InpaintRequest) -> dict[str, Any]:
+def _payload(result: Any, request: InpaintRequest, ctx: ApiContext | None = None, kind: str = "") -> dict[str, Any]:
+    """The JSON answer of a generation; with ``ctx`` (the request asked for ``save``) the results are
+    written first and ``saved`` lists their paths relative to the output folder."""
     img = result.images[0]
+    extra = {"saved": ctx.save_results(result.images, result.infotexts, kind)} if ctx is not None else {}
     return result_payload(result.images, result.infotexts, result.seeds, size=[img.shape[1], img.shape[0]],
-                          parameters=getattr(result, "request", request).to_dict())
+                          parameters=getattr(result, "request", request).to_dict(), **extra)
 
 
 def add_routes(router: APIRouter, ctx: ApiContext) -> None:
@@ -76,7 +79,9 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
     def inpaint(session_id: str | None, body: InpaintBody, asynchronous: bool) -> Any:
         request, backend = prepare(ctx, body)
         ws = start(session_id, body.image, body.mask, True)
-        return ctx.run("inpaint", lambda job: _payload(ws.inpaint(request, backend, job), request), asynchronous)
+        saving = ctx if body.save else None
+        return ctx.run("inpaint", lambda job: _payload(ws.inpaint(request, backend, job), request, saving, "inpaint"),
+                       asynchronous)
 
     @router.post("/inpaint", responses=ASYNC_RESPONSES)
     def inpaint_stateless(body: InpaintBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
@@ -96,8 +101,9 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         request = removal_request(mask_blur=body.mask_blur, padding=body.padding).validated()
         backend = ctx.backend("cleaner", body.method)
         ws = start(session_id, body.image, body.mask, True)
-        return ctx.run("remove object", lambda job: _payload(ws.inpaint(request, backend, job, kind="remove"), request),
-                       asynchronous)
+        saving = ctx if body.save else None
+        return ctx.run("remove object", lambda job: _payload(ws.inpaint(request, backend, job, kind="remove"), request,
+                                                             saving, "remove"), asynchronous)
 
     @router.post("/remove", responses=ASYNC_RESPONSES)
     def remove_stateless(body: RemoveBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
@@ -126,8 +132,9 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
                                     body.strategy).validated((w, h))
         cw, ch = settings.expansion.canvas_size
         check_size(ch, cw, ctx.max_pixels)
-        return ctx.run("outpaint", lambda job: _payload(ws.outpaint(settings, request, backend, job), request),
-                       asynchronous)
+        saving = ctx if body.save else None
+        return ctx.run("outpaint", lambda job: _payload(ws.outpaint(settings, request, backend, job), request, saving,
+                                                        "outpaint"), asynchronous)
 
     def _zoom(ws: Any, body: OutpaintBody, request: InpaintRequest, backend: Any, asynchronous: bool) -> Any:
         from inpaint_anything.outpaint.engine import (
@@ -159,7 +166,8 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
                                        "Zoom per step": z.scale, "Outpaint pre-fill": body.prefill})
                      for k, s in enumerate(seeds)]
             ws.results.extend(Result(f, t, s, "zoom") for f, t, s in zip(frames, texts, seeds, strict=True))
-            return result_payload(frames, texts, seeds, size=[w, h], parameters=req.to_dict())
+            extra = {"saved": ctx.save_results(frames, texts, "zoom")} if body.save else {}
+            return result_payload(frames, texts, seeds, size=[w, h], parameters=req.to_dict(), **extra)
 
         return ctx.run("zoom out", work, asynchronous)
 

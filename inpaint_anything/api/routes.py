@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from inpaint_anything import __version__
 from inpaint_anything.api import API_PREFIX
 from inpaint_anything.api.codec import png_bytes
-from inpaint_anything.api.context import ApiContext, IARoute, check_sam_model_id
+from inpaint_anything.api.context import ApiContext, SaveHook, check_sam_model_id, guarded_route_class
 from inpaint_anything.api.payloads import mask_payload
 from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry, plain_job
 from inpaint_anything.errors import IAError, InvalidInputError
@@ -87,24 +88,89 @@ async def read_upload(request: Request, field: str) -> str | bytes:
 
 
 def build_router(app: App, *, auth_dependency: Callable[..., Any] | None = None,
-                 job_factory: JobFactory | None = None, tasks: TaskRegistry | None = None) -> APIRouter:
+                 job_factory: JobFactory | None = None, tasks: TaskRegistry | None = None,
+                 save: SaveHook | None = None, output_folder: Callable[[], Any] | None = None) -> APIRouter:
     """The API router for ``app``.
 
     ``auth_dependency`` guards every route; ``job_factory(name)`` is a context manager yielding the
     JobControl of one job (the WebUI adapter holds the host's queue lock in it); ``tasks`` is the
-    registry for ``?async=true`` jobs (default: a new one using ``job_factory``).
+    registry for ``?async=true`` jobs (default: a new one using ``job_factory``). ``save(image,
+    infotext, kind) -> path`` and ``output_folder()`` write the results of requests with
+    ``save: true`` (default: PNGs in the output folder setting).
     """
     from inpaint_anything.api import generate_routes, segment_routes
 
     factory = job_factory or plain_job
-    ctx = ApiContext(app, tasks or TaskRegistry(factory), factory)
+    ctx = ApiContext(app, tasks or TaskRegistry(factory), factory, save_hook=save, output_folder=output_folder)
+    ctx.tasks.set_ttl(lambda: float(app.settings.task_result_minutes) * 60.0)
     deps = [Depends(auth_dependency)] if auth_dependency is not None else []
-    router = APIRouter(prefix=API_PREFIX, route_class=IARoute, dependencies=deps, tags=["Inpaint Anything"])
+    router = APIRouter(prefix=API_PREFIX, route_class=guarded_route_class(app), dependencies=deps, tags=["Inpaint Anything"])
     _meta_routes(router, ctx)
     _session_routes(router, ctx)
     segment_routes.add_routes(router, ctx)
     generate_routes.add_routes(router, ctx)
+    _document_errors(router, with_auth=auth_dependency is not None)
+    _method_not_allowed_route(router)
     return router
+
+
+def _document_errors(router: APIRouter, *, with_auth: bool) -> None:
+    """Every route documents the error statuses it can answer, all in one shape (:class:`ErrorBody`);
+    this replaces FastAPI's default 422 schema, which does not match what the API sends."""
+    from fastapi.routing import APIRoute
+
+    from inpaint_anything.api.schemas import ErrorBody
+
+    statuses = dict(ERROR_STATUSES)
+    if with_auth:
+        statuses[401] = "Missing or wrong credentials (--api-auth)."
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            for status, text in statuses.items():
+                route.responses.setdefault(status, {"model": ErrorBody, "description": text})
+
+
+def _method_not_allowed_route(router: APIRouter) -> None:
+    """Under the API prefix, a known path with another method answers 405 (with ``Allow``) and an
+    unknown path 404, both as JSON, even when a UI mounted at ``/`` would otherwise take them."""
+    import re
+
+    from fastapi.routing import APIRoute
+
+    from inpaint_anything.api.context import error_body
+
+    own = [r for r in router.routes if isinstance(r, APIRoute)]
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "TRACE"]
+
+    @router.api_route("/{rest:path}", methods=methods, include_in_schema=False)
+    def not_here(rest: str, request: Request) -> Any:
+        path = request.scope.get("path", "")
+        root = request.scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        allowed = sorted({m for r in own if r.path_regex.match(path) for m in (r.methods or ())})
+        if allowed:
+            return error_body(f"{request.method} is not allowed here; use {', '.join(allowed)}.", "method_not_allowed",
+                              405, headers={"Allow": ", ".join(allowed)})
+        return error_body(f"There is no API route {re.sub(r'[^ -~]', '?', path)[:200]!r}; see /docs or "
+                          "/openapi.json for the routes.", "not_found", 404)
+
+
+ERROR_STATUSES: dict[int, str] = {
+    400: "The request cannot be used (e.g. a malformed header).",
+    403: "A cross-site request (Origin not allowed).",
+    404: "Unknown session, task, result, model or route.",
+    409: "Offline and the file is missing, or the job was interrupted.",
+    410: "The session expired to free memory; upload the image again.",
+    413: "The body or the image is larger than allowed.",
+    415: "Unsupported content type (send JSON or multipart/form-data).",
+    422: "Invalid input: the message says which field and why.",
+    429: "Too many tasks waiting.",
+    500: "Unexpected error (a bug; the server log has the details).",
+    501: "A feature this installation does not have (a package or file is missing).",
+    502: "A download failed.",
+    503: "Not ready (e.g. no WebUI checkpoint loaded).",
+}
 
 
 def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
@@ -116,10 +182,11 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
 
     @router.get("/models/sam")
     def sam_models() -> dict[str, Any]:
-        return {"models": [m.as_dict() for m in app.sam_models()], "default": app.settings.default_sam_model,
+        models = [{**m.as_dict(), "path": app.relative(Path(m.path)) if m.path else None} for m in app.sam_models()]
+        return {"models": models, "default": app.settings.default_sam_model,
                 "offline": bool(app.settings.offline)}
 
-    @router.post("/models/sam/{model_id}/download", responses=ASYNC_RESPONSES)
+    @router.post("/models/sam/{model_id:path}/download", responses=ASYNC_RESPONSES)
     def download_sam(model_id: str, asynchronous: bool = Query(True, alias="async", description=ASYNC_DOC)) -> Any:
         """Download a catalogue model (a task; ``async=false`` waits for it)."""
         from inpaint_anything.models.catalogue import get_entry
@@ -140,7 +207,7 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
                 return True
 
             path = app.sam_model_path(model_id, download=True, progress=progress, cancel=lambda: job.interrupted)
-            return {"model": model_id, "path": str(path), "size_bytes": path.stat().st_size}
+            return {"model": model_id, "path": app.relative(path), "size_bytes": path.stat().st_size}
 
         return ctx.run(f"download {model_id}", work, asynchronous)
 
@@ -154,6 +221,16 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
         return {"diffusers": [e.name for e in entries if e.usable],
                 "diffusers_models": [e.as_dict() for e in entries],  # unusable ones too, with the reason
                 "cleaner": available_cleaners(str(lama) if lama.is_file() else None), "prefills": list(PREFILLS)}
+
+    @router.get("/status")
+    def status() -> dict[str, Any]:
+        """Sessions (browser tabs and API) and the memory they hold against the session budget."""
+        stats = app.sessions.stats()
+        return {"sessions": stats.sessions, "api_sessions": stats.api_sessions,
+                "ui_sessions": stats.sessions - stats.api_sessions, "bytes_used": stats.bytes_used,
+                "budget_bytes": stats.budget_bytes, "expired_sessions": stats.expired,
+                "results_per_session": int(app.settings.results_per_session),
+                "tasks": len(ctx.tasks.list())}
 
     @router.get("/backends")
     def backends() -> dict[str, Any]:
@@ -184,8 +261,9 @@ def _session_routes(router: APIRouter, ctx: ApiContext) -> None:
 
     @router.post("/sessions/{session_id}/image", openapi_extra=upload_body("image", "base64 or data URL"))
     async def set_image(session_id: str, request: Request) -> dict[str, Any]:
-        """Upload the session's image (JSON base64 or a multipart file); the mask starts empty."""
-        ws = ctx.workspace(session_id)
+        """Upload the session's image (JSON base64 or a multipart file); the mask starts empty. This
+        also restarts a session that expired to free memory."""
+        ws = ctx.workspace(session_id, revive=True)
         data = await read_upload(request, "image")
 
         def work() -> dict[str, Any]:
@@ -229,13 +307,15 @@ def _session_routes(router: APIRouter, ctx: ApiContext) -> None:
         size = None if ws.image is None else [ws.image.shape[1], ws.image.shape[0]]
         return {"session_id": session_id, "size": size, "has_alpha": ws.alpha is not None,
                 "selected_pixels": 0 if ws.mask is None else int(ws.mask.sum()), "sam_model": ws.sam_model,
-                "segments": None if ws.segment_map is None else len(ws.segment_map), "results": len(ws.results)}
+                "segments": None if ws.segment_map is None else len(ws.segment_map), "results": len(ws.results),
+                "dropped_results": ws.dropped_results}
 
     @router.get("/sessions/{session_id}/results")
     def list_results(session_id: str) -> dict[str, Any]:
         ws = ctx.workspace(session_id)
         return {"results": [{"index": i, "kind": r.kind, "seed": r.seed, "infotext": r.infotext,
-                             "size": [r.image.shape[1], r.image.shape[0]]} for i, r in enumerate(ws.results)]}
+                             "size": [r.image.shape[1], r.image.shape[0]]} for i, r in enumerate(ws.results)],
+                "dropped": ws.dropped_results}
 
     def _result(session_id: str, index: int):
         ws = ctx.workspace(session_id)

@@ -52,6 +52,8 @@ ImageB64 = StrictStr  # base64 PNG/JPEG/WebP, or a data URL
 IMAGE_DOC = "Image as base64 (PNG, JPEG or WebP) or a data URL."
 MASK_DOC = "Mask image as base64 or a data URL: white (or opaque where it has transparency) = selected."
 
+SAVE_DOC = ("Also write the results as PNG files (infotext in their 'parameters' chunk) to the output folder; the "
+            "response then lists them in 'saved', relative to that folder. Default: not saved.")
 MaskMode = Literal["replace", "add", "subtract"]
 MaskOp = Literal["grow", "shrink", "fill_holes", "remove_specks", "invert", "clear", "all"]
 Cleaner = Literal["telea", "ns", "patchmatch", "lama"]
@@ -60,6 +62,14 @@ Device = Literal["auto", "cpu", "cuda", "mps"]
 
 
 # ---------------------------------------------------------------------------------------------- images
+class ErrorBody(ApiModel):
+    """Every error answer of the API."""
+
+    detail: StrictStr = Field(..., description="What went wrong and what to do, for a person.")
+    code: StrictStr = Field(..., description="A stable id of the kind of error, e.g. invalid_input, session_expired.")
+    errors: list[dict[str, Any]] | None = Field(None, description="Validation errors only: pydantic's entries (loc, msg, type).")
+
+
 class ImageBody(ApiModel):
     image: ImageB64 = Field(..., description=IMAGE_DOC)
 
@@ -209,6 +219,7 @@ class GenerateBody(ApiModel):
 class InpaintBody(GenerateBody):
     image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.")
     mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.")
+    save: StrictBool = Field(False, description=SAVE_DOC)
 
 
 class RemoveBody(ApiModel):
@@ -217,6 +228,7 @@ class RemoveBody(ApiModel):
     method: Cleaner = "telea"
     mask_blur: StrictInt = 2
     padding: StrictInt = 64
+    save: StrictBool = Field(False, description=SAVE_DOC)
 
 
 class ExpansionBody(ApiModel):
@@ -247,6 +259,7 @@ class OutpaintBody(GenerateBody):
     strategy: Literal["all", "per_side"] = Field("all", description="One pass, or one pass per side.")
     zoom_out: ZoomOutBody | None = Field(None, description="Make zoom-out frames (the image's size) instead of "
                                                              "one larger outpaint; 'expansion' is then not used.")
+    save: StrictBool = Field(False, description=SAVE_DOC)
 
 
 # ---------------------------------------------------------------------------------------------- batch

@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from inpaint_anything.errors import IAError, JobInterrupted
+from inpaint_anything.errors import IAError, JobInterrupted, error_code
 from inpaint_anything.jobs import JobControl
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,11 @@ class TaskRegistry:
         self._queue: queue.Queue[tuple[Task, Callable[[JobControl], Any]] | None] = queue.Queue()
         self._max_workers = max(1, max_workers)
         self._workers: list[threading.Thread] = []
+        self._ttl: Callable[[], float] = lambda: float("inf")
+
+    def set_ttl(self, seconds: Callable[[], float]) -> None:
+        """Forget finished tasks ``seconds()`` after they finished (read at every look-up)."""
+        self._ttl = seconds
 
     def submit(self, name: str, fn: Callable[[JobControl], Any]) -> Task:
         """Queue ``fn(job)``; its return value (JSON-able) becomes the task's result."""
@@ -136,6 +141,10 @@ class TaskRegistry:
             self._run(*entry)
 
     def _evict(self) -> None:
+        """Drop finished tasks past their time to live, then the oldest finished beyond ``keep``."""
+        cutoff = time.time() - float(self._ttl())
+        for task_id in [t.id for t in self._tasks.values() if not t.active and (t.finished or 0) < cutoff]:
+            del self._tasks[task_id]
         finished = [t.id for t in self._tasks.values() if not t.active]
         excess = len(self._tasks) - self._keep
         for task_id in finished[: max(0, excess)]:
@@ -143,6 +152,7 @@ class TaskRegistry:
 
     def get(self, task_id: str) -> Task:
         with self._lock:
+            self._evict()
             task = self._tasks.get(task_id)
         if task is None:
             raise NotFoundError(f"There is no task {task_id!r} (finished tasks are kept for a while, then forgotten).")
@@ -150,6 +160,7 @@ class TaskRegistry:
 
     def list(self) -> list[Task]:
         with self._lock:
+            self._evict()
             return list(self._tasks.values())
 
     def interrupt(self, task_id: str) -> Task:
@@ -180,13 +191,16 @@ class TaskRegistry:
                 result = fn(job)
             task.result, task.status = result, "done"
         except JobInterrupted as exc:
-            task.status, task.error = "interrupted", {"status_code": exc.status_code, "detail": str(exc)}
+            task.status, task.error = "interrupted", {"status_code": exc.status_code, "detail": str(exc),
+                                                      "code": error_code(exc)}
         except IAError as exc:
-            task.status, task.error = "failed", {"status_code": exc.status_code, "detail": str(exc)}
+            task.status, task.error = "failed", {"status_code": exc.status_code, "detail": str(exc),
+                                                 "code": error_code(exc)}
         except Exception as exc:  # a bug, not bad input: keep the server alive and say what happened
             log.exception("Inpaint Anything: task %s (%s) failed", task.id, task.name)
             task.status = "failed"
-            task.error = {"status_code": 500, "detail": f"Unexpected error: {type(exc).__name__}: {exc}"}
+            task.error = {"status_code": 500, "detail": f"Unexpected error: {type(exc).__name__}: {exc}",
+                          "code": "internal_error"}
         finally:
             task.finished = time.time()
             if task.started is None:

@@ -10,14 +10,16 @@ pixel outside the blend band exactly.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from inpaint_anything.errors import UnavailableError
+from inpaint_anything.errors import UnavailableError, UnrecognizedCheckpointError
 from inpaint_anything.inpaint.request import InpaintRequest
-from inpaint_anything.jobs import JobControl
+from inpaint_anything.jobs import JobControl, run_interruptible
 
 CLEANERS = ("telea", "ns", "patchmatch", "lama")
 
@@ -65,12 +67,14 @@ class ClassicalBackend:
 
             if hasattr(patchmatch, "set_random_seed"):
                 patchmatch.set_random_seed(int(seed))
-            out = np.asarray(patchmatch.inpaint(np.ascontiguousarray(image), mask=hole, patch_size=self.patch_size)).astype(np.uint8)
+            fill = functools.partial(patchmatch.inpaint, mask=hole, patch_size=self.patch_size)
+            out = run_interruptible(job, fill, np.ascontiguousarray(image))
+            out = np.asarray(out).astype(np.uint8)
         else:
             import cv2
 
             flag = cv2.INPAINT_TELEA if self.method == "telea" else cv2.INPAINT_NS
-            out = cv2.inpaint(np.ascontiguousarray(image), hole, self.radius, flag)
+            out = run_interruptible(job, cv2.inpaint, np.ascontiguousarray(image), hole, self.radius, flag)
         job.step(1, 1)
         return out
 
@@ -97,7 +101,10 @@ class LamaBackend:
             try:
                 self._model = torch.jit.load(self.path, map_location=self.device).eval()
             except (RuntimeError, ValueError, OSError) as exc:
-                raise UnavailableError(f"Could not load LaMa from {self.path}: {exc}. Expected the TorchScript big-lama.pt.") from exc
+                raise UnrecognizedCheckpointError(
+                    f"Could not load LaMa from {Path(self.path).name} (damaged, or not the TorchScript big-lama.pt: "
+                    f"{str(exc).strip().splitlines()[0][:200]}). Replace it with the TorchScript big-lama.pt, or use "
+                    "another removal method.") from exc
         return self._model
 
     def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:

@@ -67,6 +67,11 @@ class VerifiedHashes:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def recorded(self, file: Path) -> dict[str, Any] | None:
+        """The record of ``file`` whatever its size and mtime are now (None when there is none)."""
+        record = self._load().get(file.name)
+        return record if isinstance(record, dict) else None
+
     def get(self, file: Path) -> dict[str, Any] | None:
         """The record of ``file`` if it was hashed at its current size and mtime."""
         record = self._load().get(file.name)
@@ -100,8 +105,21 @@ class VerifiedHashes:
         return digest
 
 
+def verified_size_problem(path: Path, size: int) -> str | None:
+    """When ``path`` was verified against the catalogue or the Hub (size and SHA-256 recorded at
+    download), the problem if its size changed since (a truncated copy), else None."""
+    record = VerifiedHashes(path.parent).recorded(path)
+    verified = record and record.get("verified_by") in ("catalogue", "server") and isinstance(record.get("size"), int)
+    if verified and record["size"] != size:
+        return (f"has {size} bytes instead of the {record['size']} it was verified with at download "
+                    "(an incomplete or changed file)")
+    return None
+
+
 def check_file(entry: ModelEntry, path: Path, cancel: Any = None) -> str | None:
-    """None when ``path`` is a good copy of ``entry`` (size, then SHA-256 when known), else the problem."""
+    """None when ``path`` is a good copy of ``entry`` (size, then SHA-256 when known), else the problem.
+    For entries whose size or SHA-256 the catalogue does not know, the size and SHA-256 the Hub
+    reported at download time (kept in the sidecar) are checked instead."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -110,10 +128,22 @@ def check_file(entry: ModelEntry, path: Path, cancel: Any = None) -> str | None:
         return "is empty"
     if entry.size_bytes is not None and size != entry.size_bytes:
         return f"has {size} bytes instead of {entry.size_bytes} (an incomplete or different file)"
+    if entry.size_bytes is None and (problem := verified_size_problem(path, size)):
+        return problem
     if entry.sha256:
         actual = VerifiedHashes(path.parent).sha256(path, cancel)
         if actual != entry.sha256:
             return f"has SHA-256 {actual} instead of {entry.sha256} (a damaged or different file)"
+    else:
+        hashes = VerifiedHashes(path.parent)
+        record = hashes.recorded(path)
+        if record and record.get("verified_by") == "server" and is_sha256(record.get("sha256")):
+            expected = record["sha256"]
+            if hashes.get(path) is None:  # changed since it was verified: hash it again
+                actual = file_sha256(path, cancel)
+                if actual != expected:
+                    return f"has SHA-256 {actual} instead of {expected}, the Hub's (a damaged or changed file)"
+                hashes.put(path, actual, "server")
     return None
 
 
@@ -264,6 +294,7 @@ __all__ = [
     "SIDECAR_NAME",
     "VerifiedHashes",
     "check_file",
+    "verified_size_problem",
     "ensure_model",
     "file_sha256",
     "manual_download_hint",

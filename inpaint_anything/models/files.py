@@ -173,6 +173,11 @@ class ModelScanner:
             if entry.size_bytes is not None and st.st_size != entry.size_bytes:
                 problem = (f"'{path.name}' has {st.st_size} bytes instead of {entry.size_bytes}: it is incomplete "
                            "or damaged. Delete it and download it again.")
+            elif entry.size_bytes is None:
+                from inpaint_anything.models.download import verified_size_problem
+
+                if found := verified_size_problem(path, st.st_size):
+                    problem = f"'{path.name}' {found}. Delete it and download it again."
             return FoundModel(path, st.st_size, entry, entry.family, entry.arch, "catalogue", problem)
         recognised, problem = self._recognised(path, st.st_size, st.st_mtime_ns)
         if recognised is None:

@@ -66,6 +66,14 @@ def _is_zip(path: Path) -> bool:
         return f.read(4) == b"PK\x03\x04"
 
 
+def _is_pickle(path: Path) -> bool:
+    """A pickle stream's first opcode: PROTO with protocol 2..5 (what pickle.dumps and torch's legacy
+    format write)."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
 def _read_safetensors(path: Path) -> dict[str, Any]:
     from safetensors.torch import load_file
 
@@ -93,6 +101,11 @@ def _read_torch(path: Path) -> Any:
                 f"'{path.name}' was refused: loading it would run code from the file (it references "
                 f"'{found.group(1)}'). Only plain weight files are loaded. Use the .safetensors version "
                 f"of this model, or a checkpoint from a source you trust converted to safetensors."
+            ) from exc
+        if not zipped and _is_pickle(path) and not re.search(r"invalid load key|truncated|ran out of input", str(exc), re.I):
+            raise UnsafeCheckpointError(
+                f"'{path.name}' was refused by the safety check: it is a raw pickle, not a PyTorch weights file, "
+                f"and reading it could run code from the file. Use the .safetensors version of this model."
             ) from exc
         cause: BaseException = exc
     except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, AttributeError) as exc:

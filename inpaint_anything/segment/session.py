@@ -28,6 +28,18 @@ if TYPE_CHECKING:
     from inpaint_anything.segment.checkpoint import LoadedSam
 
 
+def check_sam_aspect(width: int, height: int, long_side: int = 1024) -> None:
+    """SAM scales the long side to ``long_side`` px and its masks come back at a quarter of that: the
+    short side must keep at least 2 px there (0.5 px in the masks), or the model has nothing to see."""
+    short, long = sorted((int(width), int(height)))
+    if short * long_side < 2 * long:
+        raise InvalidInputError(
+            f"This image is {width}x{height} pixels: too thin for Segment Anything, which scales the long side "
+            f"to {long_side} px (the short side would be under 2 px). Use GrabCut or the brush, or pad or crop "
+            f"the image to at most {long_side // 2}:1."
+        )
+
+
 from inpaint_anything.segment.prompts import validate_box, validate_points  # noqa: E402, F401 - re-exported
 
 # --------------------------------------------------------------------------- results
@@ -163,6 +175,7 @@ class SegmentSession:
         else:
             rgb, _alpha = to_rgb_uint8(image)
         check_size(rgb.shape[0], rgb.shape[1], self.max_pixels)
+        check_sam_aspect(rgb.shape[1], rgb.shape[0])
         key = f"{self._model_key()}|{content_hash(rgb)}"
         with self.lock:
             cached = self._embeddings.get(key)

@@ -80,8 +80,10 @@ class Controller:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ helpers
-    def ws(self, key: SessionKey):
-        return self.app.workspace(key.id if isinstance(key, SessionKey) else str(key))
+    def ws(self, key: SessionKey, *, revive: bool = False):
+        """This browser tab's workspace; SessionExpiredError ("upload the image again") when it was
+        dropped to free memory, unless ``revive`` (a new picture starts it over)."""
+        return self.app.workspace(key.id if isinstance(key, SessionKey) else str(key), revive=revive)
 
     @contextlib.contextmanager
     def job(self, key: SessionKey, name: str, progress: Any = None) -> Iterator[JobControl]:
@@ -153,7 +155,7 @@ class Controller:
 
     # ------------------------------------------------------------------ image and canvas
     def set_image(self, key: SessionKey, image: Any) -> str:
-        ws = self.ws(key)
+        ws = self.ws(key, revive=True)
         if image is None:  # cleared: later actions must not run on a picture the page no longer shows
             ws.clear_image()
             return message("Upload an image to start.")

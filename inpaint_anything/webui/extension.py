@@ -98,10 +98,11 @@ class WebuiExtension:
         if not (getattr(opts, "api", False) or getattr(opts, "nowebui", False)):
             return
         from inpaint_anything.api.routes import build_router
-        from inpaint_anything.webui import jobs
+        from inpaint_anything.webui import jobs, saving
 
         fastapi_app.include_router(build_router(self.app(), auth_dependency=_api_auth_dependency(opts),
-                                                job_factory=jobs.queued_job))
+                                                job_factory=jobs.queued_job, save=saving.save_result,
+                                                output_folder=saving.output_folder))
 
 
 def _tool_button(label: str, elem_id: str):
