@@ -57,6 +57,7 @@ class App:
     """Process-wide state: settings, caches and per-session workspaces."""
 
     def __init__(self, settings: Settings | None = None, *, host_models_root: str | None = None, max_workspaces: int = 4096):
+        from inpaint_anything.diffusion.catalog import InpaintModelCatalog
         from inpaint_anything.diffusion.loader import PipelineCache
         from inpaint_anything.models.files import ModelScanner
         from inpaint_anything.segment.model_cache import SamModelCache
@@ -70,6 +71,7 @@ class App:
         self.scanner = ModelScanner()
         self.preparer = Preparer(self)
         self._job_scope: Callable[[str], contextlib.AbstractContextManager] = no_scope
+        self.inpaint_catalog = InpaintModelCatalog()
         self.sessions = SessionStore(self._new_workspace, lambda: int(self.settings.session_memory_mb) * 2**20,
                                      max_count=max_workspaces)
         self._lock = threading.Lock()
@@ -233,17 +235,35 @@ class App:
     def available_backends(self) -> list[str]:
         return ["diffusers", "cleaner", *[k for k in self._backends if k not in ("diffusers", "cleaner")]]
 
-    def inpaint_models(self) -> list[str]:
-        """Hub ids offered for the diffusers backend plus local diffusers folders/single files."""
+    @property
+    def ckpt_dir(self) -> Path | None:
+        """The WebUI checkpoints folder listed for the diffusers backend (``--ia-ckpt-dir``), or None."""
+        folder = self.settings.resolved_ckpt_dir()
+        return Path(folder) if folder else None
+
+    def inpaint_model_entries(self) -> list[Any]:
+        """Every inpainting model of the diffusers backend (Hub ids, ``<models>/diffusers``, the checkpoints
+        folder), usable or not, each with the reason when not (:class:`~inpaint_anything.diffusion.catalog.InpaintModelEntry`)."""
         from inpaint_anything.inpaint.diffusers_backend import HUB_MODELS
 
-        local = []
-        folder = self.models_dir / "diffusers"
-        if folder.is_dir():
-            for p in sorted(folder.iterdir()):
-                if (p / "model_index.json").is_file() or p.suffix in (".safetensors", ".ckpt"):
-                    local.append(str(p))
-        return [*HUB_MODELS, *local]
+        return self.inpaint_catalog.entries(HUB_MODELS, self.models_dir / "diffusers", self.ckpt_dir)
+
+    def inpaint_models(self) -> list[str]:
+        """Names of the usable inpainting models (what the model dropdown offers): Hub ids, then local
+        models by their name relative to their folder."""
+        return [e.name for e in self.inpaint_model_entries() if e.usable]
+
+    def resolve_inpaint_model(self, model: str) -> tuple[str, str]:
+        """(source to load, name to show) for a model name, Hub id or local path. A listed name that cannot
+        be used raises its reason (a 4xx error naming the file)."""
+        from inpaint_anything.diffusion.catalog import find_entry
+
+        entry = find_entry(self.inpaint_model_entries(), model)
+        if entry is not None:
+            if not entry.usable:
+                raise entry.error()
+            return (entry.path or entry.name), entry.name
+        return model, ""
 
     def backend(self, kind: str, model: str = "", **options: Any):
         """An inpainting backend: ``diffusers`` (model = Hub id or local path), ``cleaner``
@@ -253,7 +273,8 @@ class App:
 
             if not model:
                 raise InvalidInputError("Choose an inpainting model.")
-            backend = DiffusersBackend(model, self.pipelines, device=options.get("device", "auto"),
+            source, label = self.resolve_inpaint_model(model)
+            backend = DiffusersBackend(source, self.pipelines, label=label, device=options.get("device", "auto"),
                                        offline=self.settings.offline, config_dir=options.get("config_dir"),
                                        native_override=int(options.get("native_size", 0) or 0))
             return backend if self._memory_guard is None else _GuardedBackend(backend, self)

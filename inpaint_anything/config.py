@@ -39,6 +39,9 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("models_dir", "", "Models folder", "Folder for SAM and inpainting model files (default: <WebUI models>/inpaint_anything, or ~/.cache/inpaint-anything/models standalone)."),
+    Option("ckpt_dir", "", "WebUI checkpoints folder for the diffusers backend",
+           "A WebUI models/Stable-diffusion folder whose single-file checkpoints (.safetensors/.ckpt, subfolders "
+           "included) are listed as inpainting models of the diffusers backend, so both apps share one copy."),
     Option("sam_device", "auto", "SAM device", "Device for Segment Anything: auto, cuda, mps or cpu.", SAM_DEVICES),
     Option("offline", False, "Offline mode (never download; say which file to put where)", "Never touch the network; missing model files are reported with the path to put them at."),
     Option("default_sam_model", "sam_vit_b", "Default SAM model", "Model id selected when the tab opens."),
@@ -72,6 +75,7 @@ class Settings:
     """Effective settings of a running instance (hosted or standalone)."""
 
     models_dir: str = ""
+    ckpt_dir: str = ""
     sam_device: str = "auto"
     offline: bool = False
     default_sam_model: str = "sam_vit_b"
@@ -98,6 +102,10 @@ class Settings:
             if int(getattr(self, name)) < 1:
                 raise InvalidInputError(f"{OPTIONS_BY_KEY[name].label} must be at least 1.")
         return self
+
+    def resolved_ckpt_dir(self) -> str | None:
+        """The WebUI checkpoints folder to list for the diffusers backend (absolute), or None."""
+        return os.path.abspath(os.path.expanduser(self.ckpt_dir)) if self.ckpt_dir else None
 
     def resolved_models_dir(self, host_models_root: str | None = None) -> str:
         """The models folder: the setting, else inside the host's models folder, else the user cache."""

@@ -8,7 +8,6 @@ it never downloads and never loads a model (SAM files are recognised from their 
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -110,11 +109,14 @@ def collect(settings: Settings, app: Any = None) -> Report:
     for found in core.scanner.scan(core.models_dir):
         if found.family is None and str(found.path) not in listed and found.path.name != LAMA_FILE:
             report.other.append((found.path.name, found.problem or "not a SAM model"))
-    for model in core.inpaint_models():
-        if os.path.isabs(model):
-            report.diffusers_local.append(model)
-        elif _in_hf_cache(model):
-            report.diffusers_cached.append(model)
+    for entry in core.inpaint_model_entries():  # local ones by name relative to their folder
+        if entry.source == "hub":
+            if _in_hf_cache(entry.name):
+                report.diffusers_cached.append(entry.name)
+        elif entry.usable:
+            report.diffusers_local.append(entry.name)
+        else:
+            report.other.append((entry.name, entry.reason))
     report.lama = (core.models_dir / LAMA_FILE).is_file()
     report.patchmatch = patchmatch_available()
     report.sam2_problem = sam2_unavailable_reason()

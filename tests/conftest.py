@@ -13,3 +13,4 @@ from fixtures.host import *  # noqa: E402,F403
 from fixtures.images import *  # noqa: E402,F403
 from fixtures.tiny_diffusers import *  # noqa: E402,F403
 from fixtures.tiny_sam import *  # noqa: E402,F403
+from fixtures.wild_checkpoints import *  # noqa: E402,F403

@@ -168,7 +168,10 @@ def test_listing_routes(client, models_app):
     assert ids["file:my_model_01.pth"]["downloaded"] and ids["sam_vit_b"]["downloaded"] is False
     assert sam["default"] == "file:my_model_01.pth" and sam["offline"] is True
     inpaint = client.get(f"{P}/models/inpaint").json()
-    assert str(models_app.models_dir / "diffusers" / "tiny-sd") in inpaint["diffusers"]
+    assert "tiny-sd" in inpaint["diffusers"] and not any(os.path.isabs(m) for m in inpaint["diffusers"])
+    listed = {m["name"]: m for m in inpaint["diffusers_models"]}
+    assert listed["tiny-sd"] == {"name": "tiny-sd", "source": "models", "usable": True, "reason": "",
+                                 "family": "sd1", "format": "diffusers"}
     assert {"telea", "ns"} <= set(inpaint["cleaner"]) and "blur" in inpaint["prefills"]
     assert client.get(f"{P}/backends").json()["backends"][:2] == ["diffusers", "cleaner"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from inpaint_anything.diffusion.loader import PipelineCache, load_inpaint_pipeline
-from inpaint_anything.errors import JobInterrupted
+from inpaint_anything.errors import JobInterrupted, UnrecognizedCheckpointError
 from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
 from inpaint_anything.inpaint.engine import run_inpaint
 from inpaint_anything.inpaint.request import InpaintRequest
@@ -84,10 +84,10 @@ def test_only_masked_and_whole_geometry(area, tiny_sd_inpaint_dir, cache, astron
     assert np.array_equal(result.images[0][result.alpha == 0], image[result.alpha == 0])
 
 
-def test_masked_content_modes_differ_on_a_normal_checkpoint(tiny_sd_dir, cache, astronaut):
+def test_masked_content_modes_differ(tiny_sd_inpaint_dir, cache, astronaut):
     image = odd_image(astronaut, 64, 64)
     mask = mask_for(64, 64)
-    backend = DiffusersBackend(str(tiny_sd_dir), cache, device="cpu", native_override=64)
+    backend = DiffusersBackend(str(tiny_sd_inpaint_dir), cache, device="cpu", native_override=64)
     outs = {mode: run_inpaint(image, mask, req(masked_content=mode, denoising_strength=0.6, steps=4), backend).images[0]
             for mode in ("original", "fill", "latent noise", "latent nothing")}
     modes = list(outs)
@@ -144,3 +144,25 @@ def test_cpu_offload_decision(tiny_sd_inpaint_dir):
     assert needs_cpu_offload(4 * gib, sd15_fp32)  # a 4 GB card cannot hold SD 1.5 + working memory
     assert not needs_cpu_offload(12 * gib, sd15_fp32)
     assert needs_cpu_offload(8 * gib, int(13.9 * gib))  # SDXL fp32 files on an 8 GB card
+
+
+@pytest.mark.both_stacks
+def test_an_ordinary_model_is_refused_with_the_reason(tiny_sd_dir, cache, astronaut):
+    image = odd_image(astronaut, 64, 64)
+    backend = DiffusersBackend(str(tiny_sd_dir), cache, device="cpu", native_override=64)
+    with pytest.raises(UnrecognizedCheckpointError) as err:
+        run_inpaint(image, mask_for(64, 64), req(), backend)
+    assert err.value.status_code == 422
+    assert str(err.value) == (f"{tiny_sd_dir.name} cannot be used: not an inpainting model: 4 input channels; "
+                              "use the WebUI checkpoint backend or an inpainting file")
+
+
+def test_the_backend_names_the_model_never_a_path(tiny_sd_inpaint_dir, cache, astronaut):
+    image = odd_image(astronaut, 64, 64)
+    backend = DiffusersBackend(str(tiny_sd_inpaint_dir), cache, device="cpu", native_override=64)
+    assert backend.name == f"diffusers:{tiny_sd_inpaint_dir.name}"
+    text = run_inpaint(image, mask_for(64, 64), req(), backend).infotexts[0]
+    assert f'Inpaint backend: "diffusers:{tiny_sd_inpaint_dir.name}"' in text and str(tiny_sd_inpaint_dir) not in text
+    labelled = DiffusersBackend(str(tiny_sd_inpaint_dir), cache, label="SD15/my-model", device="cpu")
+    assert labelled.name == "diffusers:SD15/my-model"
+    assert DiffusersBackend("owner/repo", cache).name == "diffusers:owner/repo"

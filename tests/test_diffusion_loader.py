@@ -176,6 +176,7 @@ def _write_safetensors(path: Path, shapes: dict[str, tuple[int, ...]]) -> Path:
         ({"conv_in.weight": (8, 4, 3, 3)}, "diffusers-format"),
         ({"model.diffusion_model.input_blocks.0.0.weight": (8, 8, 3, 3)}, "instruct-pix2pix"),
         ({"model.diffusion_model.input_blocks.0.0.weight": (8, 4, 3, 3),
+          "model.diffusion_model.label_emb.0.0.weight": (8, 8),
           "conditioner.embedders.0.model.ln_final.weight": (8,)}, "refiner"),
         ({"model.diffusion_model.input_blocks.0.0.weight": (8, 4, 3, 3)}, "match none"),
         ({"lora_unet_down_blocks_0.alpha": (1,)}, "no Stable Diffusion UNet"),

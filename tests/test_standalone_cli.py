@@ -112,12 +112,14 @@ def test_doctor_with_an_empty_models_folder(tmp_path):
     assert "generated borders need a diffusers model" in text
 
 
-def test_doctor_lists_what_is_present(tmp_path, tiny_sam_files, capsys):
+def test_doctor_lists_what_is_present(tmp_path, tiny_sam_files, tiny_sd_inpaint_dir, capsys):
     from inpaint_anything.models.download import VerifiedHashes, file_sha256
 
     models = tmp_path / "models"
-    (models / "diffusers" / "my-inpainting").mkdir(parents=True)
-    (models / "diffusers" / "my-inpainting" / "model_index.json").write_text("{}")
+    (models / "diffusers").mkdir(parents=True)
+    os.symlink(tiny_sd_inpaint_dir, models / "diffusers" / "my-inpainting")
+    (models / "diffusers" / "not-a-model").mkdir()
+    (models / "diffusers" / "not-a-model" / "model_index.json").write_text("{}")
     shutil.copy(tiny_sam_files["sam"], models / "my sam.pth")  # any name: recognised from its weights
     (models / "mobile_sam.pt").write_bytes(b"0" * 1000)  # a catalogue name with the wrong size
     hq = models / "sam_hq_vit_b.pth"  # catalogue entry whose size is not pinned
@@ -130,6 +132,7 @@ def test_doctor_lists_what_is_present(tmp_path, tiny_sam_files, capsys):
     assert "mobile_sam  (mobile_sam)  incomplete: 'mobile_sam.pt' has 1000 bytes instead of 40728226" in text
     assert "sam_hq_vit_b  (sam_hq)  unverified" in text
     assert "diffusers models: my-inpainting" in text and "LaMa (big-lama.pt): present" in text
+    assert "not-a-model  not used: unknown architecture: " in text  # listed with the reason it cannot be used
     assert "Selection: Segment Anything with sam_hq_vit_b, file:my sam.pth, and GrabCut." in text
     assert "LaMa." in text and "LaMa needs" not in text
     assert "Inpaint with a prompt: diffusers models my-inpainting." in text

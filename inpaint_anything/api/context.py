@@ -346,16 +346,12 @@ class ApiContext:
         """A listed diffusers model: a Hub id from the list, a local name, or a listed local path."""
         if not model:
             raise InvalidInputError("Choose an inpainting model (GET /models/inpaint lists them).")
-        listed = self.app.inpaint_models()
-        if model in listed:
-            return model
-        local = {Path(p).name: p for p in listed if os.path.isabs(p)}
-        if model in local:
-            return local[model]
+        if model in {e.name for e in self.app.inpaint_model_entries()}:
+            return model  # App.backend resolves the name, or says why that model cannot be used
         if looks_like_path(model):
             raise InvalidInputError(
-                f"{model!r} looks like a file path. Put the model in {self.app.models_dir / 'diffusers'} and use "
-                f"its name, or a model id from GET /models/inpaint."
+                f"{model!r} looks like a file path. Put the model in the 'diffusers' folder inside the models folder "
+                "(or in the --ia-ckpt-dir folder) and use its name, or a model id from GET /models/inpaint."
             )
         raise ModelNotFoundError(f"Unknown inpainting model {model!r}. GET /models/inpaint lists the available ones.")
 

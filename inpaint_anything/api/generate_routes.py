@@ -42,10 +42,8 @@ def prepare(ctx: ApiContext, body: GenerateBody) -> tuple[InpaintRequest, Any]:
     """The validated request and the backend of a generate body."""
     request = InpaintRequest.from_dict(dump(body.request, exclude_unset=True))
     backend = ctx.backend(body.backend, body.model, _check_options(dump(body.options)))
-    if body.backend == "diffusers":  # the infotext names the model, never a server path
-        from inpaint_anything.inpaint.diffusers_backend import HUB_MODELS
-
-        request = dataclasses.replace(request, model=body.model if body.model in HUB_MODELS else Path(body.model).name)
+    if body.backend == "diffusers":  # the infotext names the model (listed name or Hub id), never a server path
+        request = dataclasses.replace(request, model=str(getattr(backend, "model_name", "") or Path(body.model).name))
     return request, backend
 
 

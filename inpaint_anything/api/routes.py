@@ -220,8 +220,10 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
         from inpaint_anything.outpaint.prefill import PREFILLS
 
         lama = app.models_dir / "big-lama.pt"
-        return {"diffusers": app.inpaint_models(), "cleaner": available_cleaners(str(lama) if lama.is_file() else None),
-                "prefills": list(PREFILLS)}
+        entries = app.inpaint_model_entries()
+        return {"diffusers": [e.name for e in entries if e.usable],
+                "diffusers_models": [e.as_dict() for e in entries],  # unusable ones too, with the reason
+                "cleaner": available_cleaners(str(lama) if lama.is_file() else None), "prefills": list(PREFILLS)}
 
     @router.get("/status")
     def status() -> dict[str, Any]:

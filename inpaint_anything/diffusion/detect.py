@@ -40,6 +40,7 @@ class ModelInfo:
     in_channels: int  # UNet input channels: 9 for inpainting models, 4 for ordinary ones
     pipeline_class: str | None = None  # from model_index.json (diffusers folders only)
     prediction_type: str | None = None  # "epsilon" / "v_prediction"; None when the files do not say
+    has_vae: bool = True  # single files: a VAE is baked in (first_stage_model.decoder.*)
 
     @property
     def is_inpaint(self) -> bool:
@@ -50,10 +51,34 @@ class ModelInfo:
         return self.format == "single_file"
 
 
+NOT_INPAINTING = "not an inpainting model"
+UNKNOWN_ARCHITECTURE = "unknown architecture"
+DAMAGED = "damaged"
+
+
+def unusable(path: str | os.PathLike[str], kind: str, why: str) -> UnrecognizedCheckpointError:
+    """The error for a model file that cannot be used: ``<file name> cannot be used: <kind>: <why>``.
+
+    ``kind`` is one of :data:`NOT_INPAINTING`, :data:`UNKNOWN_ARCHITECTURE`, :data:`DAMAGED`; the error's
+    ``reason`` attribute holds ``<kind>: <why>`` (what the model list shows next to the file).
+    """
+    err = UnrecognizedCheckpointError(f"{Path(path).name} cannot be used: {kind}: {why}")
+    err.reason = f"{kind}: {why}"  # type: ignore[attr-defined]
+    return err
+
+
 def _unrecognized(path: str | os.PathLike[str], why: str) -> UnrecognizedCheckpointError:
-    return UnrecognizedCheckpointError(
-        f"{Path(path).name} is not a Stable Diffusion 1.x/2.x/XL model this extension can load: {why}"
-    )
+    return unusable(path, UNKNOWN_ARCHITECTURE, "it is not a Stable Diffusion 1.x/2.x/XL model this extension "
+                    f"can load: {why}")
+
+
+def _damaged(path: str | os.PathLike[str], why: str) -> UnrecognizedCheckpointError:
+    return unusable(path, DAMAGED, why)
+
+
+def not_inpainting(path: str | os.PathLike[str], in_channels: int) -> UnrecognizedCheckpointError:
+    return unusable(path, NOT_INPAINTING, f"{in_channels} input channels; use the WebUI checkpoint backend or an "
+                    "inpainting file")
 
 
 def read_safetensors_header(path: str | os.PathLike[str]) -> dict[str, dict]:
@@ -66,15 +91,15 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> dict[str, dict]:
     with open(path, "rb") as fh:
         head = fh.read(8)
         if len(head) < 8:
-            raise _unrecognized(path, "the file is empty or too short to be a .safetensors file.")
+            raise _damaged(path, "the file is empty or too short to be a .safetensors file.")
         (length,) = struct.unpack("<Q", head)
         if length < 2 or length > min(_MAX_HEADER_BYTES, size - 8):
-            raise _unrecognized(path, "the .safetensors header is damaged (incomplete download?).")
+            raise _damaged(path, "the .safetensors header is broken (incomplete download?).")
         raw = fh.read(length)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise _unrecognized(path, "the .safetensors header is damaged (incomplete download?).") from None
+        raise _damaged(path, "the .safetensors header is broken (incomplete download?).") from None
     if not isinstance(header, dict):
         raise _unrecognized(path, "the .safetensors header is not a table of tensors.")
     header.pop("__metadata__", None)
@@ -86,32 +111,29 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> dict[str, dict]:
         except (TypeError, KeyError, ValueError):
             ok = False
         if not ok:
-            raise _unrecognized(path, f"tensor {name!r} lies outside the file (incomplete download?).")
+            raise _damaged(path, f"tensor {name!r} lies outside the file (incomplete download?).")
     return header
 
 
-def _pickle_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
+def read_pickle_weights(path: str | os.PathLike[str]) -> object:
+    """What a ``.ckpt``/``.pt`` file holds, read without running code (:mod:`.pickles`); damaged files and
+    files with other Python objects raise clear errors."""
     import pickle
 
-    import torch
+    from inpaint_anything.diffusion.pickles import load_weights_pickle
 
     try:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:  # legacy (non-zip) files cannot be memory-mapped
-            if "mmap" not in str(exc):
-                raise
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
-        if found is None:
-            raise _unrecognized(path, "the file is damaged or not a PyTorch checkpoint.") from None
-        raise UnsafeCheckpointError(
-            f"{Path(path).name} contains Python objects besides weights ({found.group(1)}) and was not loaded, "
-            "because loading it could run code. Use a .safetensors version of this model."
-        ) from None
+        return load_weights_pickle(path)
+    except UnsafeCheckpointError:
+        raise
+    except pickle.UnpicklingError:
+        raise _damaged(path, "the file is broken or not a PyTorch checkpoint.") from None
     except Exception as exc:  # zip errors, EOF, ... : a damaged file
-        raise _unrecognized(path, f"the file could not be read ({type(exc).__name__}); it may be damaged.") from None
+        raise _damaged(path, f"the file could not be read ({type(exc).__name__}: {str(exc)[:120]}).") from None
+
+
+def _pickle_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
+    obj = read_pickle_weights(path)
     while isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
@@ -164,6 +186,11 @@ def classify_state_dict(shapes: Mapping[str, Sequence[int]], name: str = "checkp
     if has("conditioner.embedders.1.model."):
         return "sdxl", in_channels
     if has("conditioner.embedders.0.model."):
+        # SD 2.1 (Turbo) saved in the SGM layout (the WebUI renames it to SD2's keys when 1024 wide); the
+        # refiner, with the same single OpenCLIP encoder, has SDXL's size conditioning (label_emb)
+        width = tuple(shapes.get("conditioner.embedders.0.model.ln_final.weight", (0,)))
+        if width[:1] == (1024,) or not has(UNET_PREFIX + "label_emb."):
+            return "sd2", in_channels
         raise _unrecognized(name, "it is an SDXL refiner, which cannot inpaint on its own.")
     if has("cond_stage_model.model."):
         return "sd2", in_channels
@@ -233,11 +260,13 @@ def detect_model(path: str | os.PathLike[str]) -> ModelInfo:
     """Describe a diffusers folder or single-file checkpoint; raise a clear error for anything else."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise ModelNotFoundError(f"Model not found: {p}. Check the path or put the file there.")
+        raise ModelNotFoundError(f"Model not found: {p.name} is not in its folder (any more). Check the name, or "
+                                 "put the file back.")
     if p.is_dir():
         return _detect_folder(p)
     if p.suffix.lower() == ".json" and p.name == "model_index.json":
         return _detect_folder(p.parent)
     shapes = read_checkpoint_shapes(p)
     family, in_channels = classify_state_dict(shapes, p.name)
-    return ModelInfo(str(p), "single_file", family, in_channels, None, _prediction_hint(p, shapes))
+    has_vae = any(k.startswith("first_stage_model.decoder.") for k in shapes)
+    return ModelInfo(str(p), "single_file", family, in_channels, None, _prediction_hint(p, shapes), has_vae)

@@ -2,7 +2,8 @@
 
 Two kinds of source are accepted: a diffusers folder (``model_index.json``), loaded with
 ``from_pretrained(local_files_only=True)``, and a single-file checkpoint (``.safetensors``/``.ckpt``),
-loaded with ``from_single_file(config=<dir>)``. For single files the config directory is the shipped
+read and repaired as the WebUI's loader would (:mod:`.checkpoint`), then converted by diffusers' single-file
+converters with a config directory (:func:`load_single_file`). For single files the config directory is the shipped
 one for the detected family (``configs/``) plus tokenizer files derived from open_clip's BPE table,
 assembled once in the user cache; nothing is fetched from the Hugging Face Hub.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -22,10 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inpaint_anything.diffusion.detect import ModelInfo, detect_model
+from inpaint_anything.diffusion.detect import (
+    DAMAGED,
+    UNKNOWN_ARCHITECTURE,
+    ModelInfo,
+    detect_model,
+    not_inpainting,
+    unusable,
+)
 from inpaint_anything.diffusion.tokenizer import copy_tokenizer, default_cache_dir, ensure_clip_tokenizer
 from inpaint_anything.errors import IAError, InvalidInputError, UnavailableError, UnrecognizedCheckpointError
 
+_log = logging.getLogger(__name__)
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
 SHIPPED_CONFIGS = {"sd1": "sd1_inpaint", "sd2": "sd2_inpaint", "sdxl": "sdxl_inpaint"}
 # tokenizer subfolder -> variant (see tokenizer.PAD_TOKENS)
@@ -46,6 +56,7 @@ class PipelineInfo:
     device: str
     dtype: str  # "float32", "float16" or "bfloat16"
     config_dir: str | None  # the config directory used for a single file
+    repairs: tuple[str, ...] = ()  # what was repaired in a single file's weights (see .checkpoint)
 
     @property
     def family(self) -> str:
@@ -154,10 +165,8 @@ def _check_complete(pipe: Any, name: str) -> None:
             continue
         missing = [n for n, p in module.named_parameters() if p.is_meta]
         if missing:
-            raise UnrecognizedCheckpointError(
-                f"{name} is incomplete: {len(missing)} {component} weights are missing (e.g. {missing[0]}). "
-                "Use a full checkpoint that includes the UNet, VAE and text encoder."
-            )
+            raise unusable(name, DAMAGED, f"incomplete: {len(missing)} {component} weights are missing (e.g. "
+                           f"{missing[0]}). Use a full checkpoint that includes the UNet, VAE and text encoder.")
 
 
 def _realign_cpu_tensors(pipe: Any, alignment: int = 64) -> int:
@@ -178,13 +187,65 @@ def _realign_cpu_tensors(pipe: Any, alignment: int = 64) -> int:
     return moved
 
 
-def _load_error(exc: Exception, name: str, family: str) -> IAError:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+def load_single_file(cls: type, model: ModelInfo, config_dir: Path, *, torch_dtype: Any,
+                     offline: bool = True) -> tuple[Any, tuple[str, ...]]:
+    """Build ``cls`` from a single-file checkpoint: its weights, read and repaired (:mod:`.checkpoint`), go
+    through diffusers' converters for the UNet, VAE and text encoders; tokenizers and scheduler come from
+    ``config_dir``. Only local files are read. Returns the pipeline and what was repaired."""
+    import importlib
+    import inspect
+
+    import diffusers
+    from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
+
+    from inpaint_anything.diffusion.checkpoint import read_state_dict, repair_state_dict
+
+    state = read_state_dict(model.path)
+    repairs = repair_state_dict(state, model.family, model.path,
+                                log=lambda text: _log.info("%s: %s", Path(model.path).name, text))
+    index = json.loads((config_dir / "model_index.json").read_text(encoding="utf-8"))
+    accepted = set(inspect.signature(cls.__init__).parameters)
+    parts: dict[str, Any] = {}
+    common = {"torch_dtype": torch_dtype, "local_files_only": offline}
+    for name, spec in index.items():
+        if name.startswith("_") or name not in accepted:
+            continue
+        if not (isinstance(spec, list) and len(spec) == 2):
+            parts[name] = spec  # a plain setting (requires_aesthetics_score, force_zeros_for_empty_prompt, ...)
+            continue
+        library, class_name = spec
+        if library is None or class_name is None:
+            parts[name] = None
+            continue
+        part_cls = getattr(importlib.import_module(library), class_name)
+        if name in ("unet", "vae"):
+            parts[name] = part_cls.from_single_file(state, config=str(config_dir), subfolder=name, **common)
+        elif name.startswith("text_encoder"):
+            parts[name] = create_diffusers_clip_model_from_ldm(part_cls, state, subfolder=name, config=str(config_dir),
+                                                               **common)
+        else:  # tokenizers, scheduler
+            parts[name] = part_cls.from_pretrained(str(config_dir), subfolder=name, local_files_only=offline)
+    del state
+    if "safety_checker" in accepted:
+        parts.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe = cls(**parts)
+    if not isinstance(pipe, diffusers.DiffusionPipeline):  # pragma: no cover - a wrong class passed in
+        raise TypeError(f"{cls.__name__} is not a diffusers pipeline")
+    return pipe, tuple(repairs)
+
+
+def _load_error(exc: Exception, name: str, family: str, path: str = "") -> IAError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if path:  # name the model, never its folder on this machine
+        first = first.replace(path, name).replace(str(Path(path).parent) + os.sep, "")
+    first = first[:300]
     if "expected shape" in str(exc) or "size mismatch" in str(exc):
-        why = f"its weights do not fit the standard {family.upper()} architecture ({first})"
-    else:
-        why = f"{type(exc).__name__}: {first}"
-    return UnrecognizedCheckpointError(f"Could not load {name} as a {family.upper()} inpainting pipeline: {why}")
+        return unusable(name, UNKNOWN_ARCHITECTURE, f"its weights do not fit the standard {family.upper()} "
+                        f"architecture ({first})")
+    if "appear to be missing" in str(exc) or "does not seem to contain" in str(exc):
+        return unusable(name, DAMAGED, f"incomplete: a part of the {family.upper()} pipeline is missing ({first})")
+    return unusable(name, DAMAGED, f"it could not be loaded as a {family.upper()} inpainting pipeline "
+                    f"({type(exc).__name__}: {first})")
 
 
 def load_inpaint_pipeline(
@@ -196,6 +257,7 @@ def load_inpaint_pipeline(
     offline: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     prediction_type: str | None = None,
+    require_inpaint: bool = False,
 ) -> tuple[Any, PipelineInfo]:
     """Load ``source`` (diffusers folder or single file) as an inpainting pipeline on ``device``.
 
@@ -203,10 +265,13 @@ def load_inpaint_pipeline(
     architecture). ``prediction_type`` ("epsilon"/"v_prediction") overrides the scheduler's; by default
     a v-prediction hint found by detection is applied. The safety checker is never loaded. A checkpoint
     with a 4-channel UNet loads into the inpainting pipeline class too (diffusers then blends the
-    original latents outside the mask at every step).
+    original latents outside the mask at every step); with ``require_inpaint`` it is refused before any
+    weights are read ("not an inpainting model").
     """
     model = detect_model(source)
     name = Path(model.path).name
+    if require_inpaint and not model.is_inpaint:
+        raise not_inpainting(name, model.in_channels)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dev, dtype)
     try:
@@ -217,19 +282,20 @@ def load_inpaint_pipeline(
     if model.family != "sdxl":
         kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     used_config: Path | None = None
+    repairs: tuple[str, ...] = ()
     try:
         if model.format == "diffusers":
             pipe = cls.from_pretrained(model.path, **kwargs)
         else:
             used_config = Path(config_dir) if config_dir is not None else prepare_config_dir(
                 model.family, in_channels=model.in_channels, cache_dir=cache_dir)
-            pipe = cls.from_single_file(model.path, config=str(used_config), **kwargs)
+            pipe, repairs = load_single_file(cls, model, used_config, torch_dtype=torch_dtype, offline=bool(offline))
     except IAError:
         raise
     except Exception as exc:
         if "out of memory" in str(exc).lower():
             raise
-        raise _load_error(exc, name, model.family) from exc
+        raise _load_error(exc, name, model.family, model.path) from exc
     _check_complete(pipe, name)
     wanted = prediction_type or model.prediction_type
     if wanted and pipe.scheduler.config.get("prediction_type") != wanted:
@@ -240,6 +306,7 @@ def load_inpaint_pipeline(
     info = PipelineInfo(
         source=model.path, model=model, pipeline_class=type(pipe).__name__, device=dev,
         dtype=str(torch_dtype).removeprefix("torch."), config_dir=str(used_config) if used_config else None,
+        repairs=repairs,
     )
     return pipe, info
 

@@ -99,6 +99,7 @@ class DiffusersBackend:
 
     source: str
     cache: Any  # inpaint_anything.diffusion.loader.PipelineCache
+    label: str = ""  # the model's name for infotext and messages; default: the Hub id or the file/folder name
     device: str = "auto"
     dtype: Any = None
     config_dir: str | None = None
@@ -110,8 +111,19 @@ class DiffusersBackend:
     _family: str | None = field(default=None, repr=False)
 
     @property
+    def model_name(self) -> str:
+        """The model by Hub id or file/folder name, never a path on this machine."""
+        import os
+
+        if self.label:
+            return self.label
+        if os.path.exists(os.path.expanduser(self.source)) or self.source.startswith(("/", "~", ".")) or "\\" in self.source:
+            return os.path.basename(os.path.normpath(os.path.expanduser(self.source)))
+        return self.source
+
+    @property
     def name(self) -> str:
-        return f"diffusers:{self.source}"
+        return f"diffusers:{self.model_name}"
 
     def _local_source(self) -> str:
         import os
@@ -138,7 +150,7 @@ class DiffusersBackend:
             if free is not None and needs_cpu_offload(free, model_bytes(source)):
                 device, offload = "cpu", True
         pipe, info = self.cache.get(source, device=device, dtype=self.dtype,
-                                    config_dir=self.config_dir, offline=self.offline)
+                                    config_dir=self.config_dir, offline=self.offline, require_inpaint=True)
         if offload and not getattr(pipe, "_ia_offloaded", False):
             pipe.enable_model_cpu_offload()
             pipe._ia_offloaded = True
