@@ -61,3 +61,19 @@ def test_weights_only_still_refuses_code_in_a_pickle(host_safe, tmp_path):
     path.write_bytes(buf.getvalue())
     with pytest.raises(UnsafeCheckpointError, match="refused"):
         read_state_dict(path)
+
+
+def test_host_check_does_not_hide_a_recent_torch_ckpt_from_the_diffusers_loader(host_safe, webui_host, tmp_path):
+    """The same for single-file SD checkpoints saved as .ckpt by a recent torch (diffusion/pickles.py)."""
+    import torch
+    from modules import errors
+
+    from inpaint_anything.diffusion.pickles import load_weights_pickle
+
+    path = tmp_path / "model.ckpt"
+    torch.save({"state_dict": {"model.diffusion_model.x": torch.arange(4.0)}, "global_step": 7}, str(path))
+    assert torch.load(str(path), map_location="cpu", weights_only=True) is None  # the host refuses it
+    refused = len(errors.exception_records)
+    loaded = load_weights_pickle(path)
+    assert torch.equal(loaded["state_dict"]["model.diffusion_model.x"], torch.arange(4.0))
+    assert len(errors.exception_records) == refused

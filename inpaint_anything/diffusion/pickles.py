@@ -92,17 +92,17 @@ def load_weights_pickle(path: str | os.PathLike[str], *, mmap: bool = True) -> A
     Raises :class:`UnsafeCheckpointError` for other Python objects, ``pickle.UnpicklingError`` (or what
     torch raises) for a damaged file.
     """
-    import torch
+    import torch.serialization
 
     p = Path(path)
 
     def load(**kwargs: Any) -> Any:
         try:
-            return torch.load(p, map_location="cpu", mmap=mmap, **kwargs)
+            return torch.serialization.load(p, map_location="cpu", mmap=mmap, **kwargs)
         except RuntimeError as exc:  # legacy (non-zip) files cannot be memory-mapped
             if "mmap" not in str(exc):
                 raise
-            return torch.load(p, map_location="cpu", **kwargs)
+            return torch.serialization.load(p, map_location="cpu", **kwargs)
 
     try:
         return load(weights_only=True)
