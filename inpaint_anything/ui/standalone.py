@@ -76,7 +76,9 @@ def build_blocks(core: Any):
     with compat.standalone_blocks(PAGE_TITLE) as blocks:
         gr.HTML(f'<h1 class="ia-page-title">{PAGE_TITLE} <span class="ia-page-version">{__version__}</span></h1>',
                 elem_id="ia_page_title")
-        build_tab(core)
+        tab = build_tab(core)
+        for fn, inputs, outputs in getattr(tab, "ia_refresh", []):  # a reload sees model files added since the start
+            blocks.load(fn, inputs=inputs, outputs=outputs, queue=False)
         compat.inject_assets(blocks)
     return blocks
 
