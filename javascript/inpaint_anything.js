@@ -896,6 +896,12 @@
             const input = box && box.querySelector("input");
             if (input && input.title !== input.value) input.title = input.value;
         }
+        for (const [id, title] of [["ia_sam_refresh", "Rescan the models folder for SAM files"],
+            ["ia_hub_refresh", "Rescan the models folder and the Hugging Face cache for inpainting models"]]) {
+            const b = byId(id);
+            const button = b && (b.tagName === "BUTTON" ? b : b.querySelector("button"));
+            if (button && !button.title) button.title = title;
+        }
     }
 
     // ---------------------------------------------------------------- mounting and layer watching
@@ -924,6 +930,7 @@
     function tick() {
         const host = byId(IDS.root);
         if (!host) return;
+        if (document.body && !document.body.classList.contains("ia-wrap-toasts")) document.body.classList.add("ia-wrap-toasts");
         if (!editor) editor = new Editor();
         const mount = host.querySelector(".ia-canvas-mount") || host;
         editor.attach(mount);

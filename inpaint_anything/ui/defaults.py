@@ -22,7 +22,7 @@ SEGMENT_ANYTHING = "Segment Anything"
 GRABCUT = "GrabCut (no model)"
 SELECTORS = [SEGMENT_ANYTHING, GRABCUT]
 README_SAM_SECTION = "the README's “SAM model files” table"
-REFRESH = "\U0001f504"  # the WebUI's refresh symbol
+REFRESH = "\u21bb"  # ↻ (the WebUI uses the 🔄 emoji, which many Linux machines cannot draw)
 
 
 def env_offline() -> bool:
@@ -79,12 +79,12 @@ def sam_hint(app: Any, offline: bool) -> str:
         return ""
     folder = Path(app.models_dir)
     if offline:
-        return (f"No SAM model file here, and offline. Copy a SAM file (see {README_SAM_SECTION}) into {folder} "
-                f"and press {REFRESH}. Until then “{GRABCUT}” selects with a box.")
+        return (f"No SAM model here (offline): copy a SAM file into {folder} and press {REFRESH} "
+                f"(see {README_SAM_SECTION}). “{GRABCUT}” works without one.")
     title, size = _entry_facts(app.settings.default_sam_model)
     what = f"{title} ({size})" if title and size else "the selected model"
-    return (f"No SAM model yet: press Download for {what}, or put a SAM file into {folder} and press {REFRESH} "
-            f"(see {README_SAM_SECTION}). Until then “{GRABCUT}” selects with a box.")
+    return (f"No SAM model yet: press Download ({what}), or put a SAM file into {folder} and press {REFRESH} "
+            f"(see {README_SAM_SECTION}). “{GRABCUT}” works without one.")
 
 
 def sam_missing(app: Any, model_id: str | None, offline: bool) -> str | None:
