@@ -808,12 +808,12 @@
             const head = el("div", "ia-cmp-head");
             this.title = el("span", "ia-cmp-title", { text: "Latest result" });
             this.size = el("span", "ia-cmp-size");
-            this.rangeWrap = el("label", "ia-cmp-slider", { title: "Drag to compare the result with its input" });
-            this.rangeWrap.appendChild(el("span", "", { text: "Before" }));
+            this.rangeWrap = el("label", "ia-cmp-slider", { title: "Slide (or drag on the picture) to show the input on the left and the result on the right" });
+            this.rangeWrap.appendChild(el("span", "", { text: "Compare with the input" }));
             this.range = el("input", "ia-cmp-range", { type: "range", min: "0", max: "100", step: "1" });
             this.range.value = "0";
             this.range.addEventListener("input", () => this.split());
-            this.rangeWrap.append(this.range, el("span", "", { text: "After" }));
+            this.rangeWrap.append(this.range);
             this.link = el("a", "ia-cmp-download", { download: "inpaint-anything-result.png", text: "Download", title: "Download the result as PNG" });
             head.append(this.title, this.size, this.rangeWrap, this.link);
             this.stage = el("div", "ia-cmp-stage");
@@ -870,7 +870,7 @@
                 this.split();
                 this.shown += 1;
                 const r = this.el.getBoundingClientRect();
-                if (r.top > window.innerHeight - 120) this.el.scrollIntoView({ block: "nearest", behavior: "smooth" });
+                if (r.bottom > window.innerHeight) this.el.scrollIntoView({ block: r.height < window.innerHeight ? "end" : "start", behavior: "smooth" });
             }, (err) => console.warn(err.message));
         }
 

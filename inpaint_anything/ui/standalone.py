@@ -15,6 +15,11 @@ import re
 from typing import Any
 
 PAGE_TITLE = "Inpaint Anything"
+# the standalone page only (the WebUI has its own): use the window's width, so that the editor and the
+# controls stay side by side down to 1000 px (gradio's container would stop at 768 px there)
+PAGE_CSS = """
+.gradio-container { max-width: min(1600px, 100%) !important; padding-left: 12px !important; padding-right: 12px !important; }
+"""
 # a tag that loads something from another host: <script src="http(s)://..."></script> or <link href="http(s)://...">
 _EXTERNAL_TAGS = re.compile(
     rb"<script\b[^>]*\bsrc=[\"']https?://[^\"']*[\"'][^>]*>\s*</script>|<link\b[^>]*\bhref=[\"']https?://[^\"']*[\"'][^>]*>",
@@ -73,7 +78,7 @@ def build_blocks(core: Any):
     from inpaint_anything.ui import compat
     from inpaint_anything.ui.tab import build_tab
 
-    with compat.standalone_blocks(PAGE_TITLE) as blocks:
+    with compat.standalone_blocks(PAGE_TITLE, css=PAGE_CSS) as blocks:
         gr.HTML(f'<h1 class="ia-page-title">{PAGE_TITLE} <span class="ia-page-version">{__version__}</span></h1>',
                 elem_id="ia_page_title")
         tab = build_tab(core)

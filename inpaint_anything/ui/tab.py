@@ -119,11 +119,11 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
     with gr.Blocks(analytics_enabled=False) as tab:
         key = gr.State(SessionKey())
         with gr.Row(elem_id="ia_main_row"):
-            with gr.Column(scale=3, min_width=420, elem_id="ia_left"):
+            with gr.Column(scale=5, min_width=420, elem_id="ia_left"):
                 comps = build_canvas(input_label="Image: upload here, or drop / paste onto the editor", input_height=110)
                 status = gr.HTML(message("Upload an image to start."), elem_id="ia_status")
                 view = build_result_view()
-            with gr.Column(scale=2, min_width=340, elem_id="ia_right"):
+            with gr.Column(scale=4, min_width=360, elem_id="ia_right"):
                 with gr.Accordion("Selection", open=True):
                     choices = ctl.sam_choices()
                     selector = gr.Radio(label="Select with", choices=defaults.SELECTORS, value=defaults.default_selector(app),
@@ -131,15 +131,16 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                     with gr.Row(elem_id="ia_sam_row", elem_classes=["ia-model-row"]):
                         sam_model = gr.Dropdown(label="SAM model", choices=compat.choices(choices), scale=8, min_width=200,
                                                 value=compat.choice_value(ctl.default_sam(), choices), elem_id="ia_sam_model")
-                        sam_refresh = gr.Button(defaults.REFRESH, scale=1, min_width=42, elem_id="ia_sam_refresh",
+                        sam_refresh = gr.Button(defaults.REFRESH, scale=1, min_width=36, elem_id="ia_sam_refresh",
                                                 elem_classes=["ia-refresh"])
                     with gr.Row(elem_classes=["ia-model-row"]):
                         sam_hint = gr.HTML(ctl.sam_hint(), elem_id="ia_sam_hint")
                         download = gr.Button("Download model", size="sm", scale=0, min_width=130, elem_id="ia_sam_download",
                                              visible=not ctl.offline())
                     with gr.Row():
-                        points_per_side = gr.Slider(label="Segment everything: points per side", minimum=4, maximum=64, step=4, value=16, elem_id="ia_pps")
-                        everything = gr.Button("Segment everything", elem_id="ia_everything")
+                        points_per_side = gr.Slider(label="Points per side", minimum=4, maximum=64, step=4, value=16, scale=2,
+                                                    elem_id="ia_pps")
+                        everything = gr.Button("Segment everything", scale=1, min_width=120, elem_id="ia_everything")
                     ignore_unsegmented = gr.Checkbox(label="Scribble ignores unsegmented area", value=True, elem_id="ia_ignore_unsegmented")
                 with gr.Accordion("Refine mask", open=True):
                     amount = gr.Slider(label="Pixels", minimum=0, maximum=128, step=1, value=8, elem_id="ia_refine_px")
@@ -151,10 +152,10 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                     with gr.Tab("Inpaint", elem_id="ia_tab_inpaint") as inpaint_tab:
                         inpaint_hint = gr.HTML(ctl.inpaint_hint(), elem_id="ia_inpaint_hint")
                         models = defaults.inpaint_choices(app)
-                        with gr.Row(elem_classes=["ia-model-row"]):
+                        with gr.Row(elem_classes=["ia-model-row", "ia-has-refresh"]):
                             hub_model = gr.Dropdown(label="Inpainting model (Hugging Face id or local)", choices=models, scale=8,
                                                     value=(models or [None])[0], allow_custom_value=True, elem_id="ia_hub_model")
-                            hub_refresh = gr.Button(defaults.REFRESH, scale=1, min_width=42, elem_id="ia_hub_refresh",
+                            hub_refresh = gr.Button(defaults.REFRESH, scale=1, min_width=36, elem_id="ia_hub_refresh",
                                                     elem_classes=["ia-refresh"])
                         with gr.Accordion("Generation settings", open=True):
                             gen = _generation_controls(hooks)

@@ -217,6 +217,7 @@ def test_a_sam_file_dropped_in_while_running_appears_after_refresh(visit, standa
                                    timeout=TIMEOUT)
         assert _checked(tab, "ia_selector") == "Segment Anything"
         tab.page.wait_for_function("() => !document.querySelector('#ia_sam_hint .ia-warning')", timeout=TIMEOUT)
+        tab.page.wait_for_function("() => document.querySelector('#ia_sam_model input').title.includes('tiny_sam.pth')", timeout=TIMEOUT)
         title = tab.page.evaluate("() => document.querySelector('#ia_sam_model input').title")
         assert "tiny_sam.pth" in title and "local file" in title, title  # the full label as a tooltip
         tab.upload(marker_image)
