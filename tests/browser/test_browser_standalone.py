@@ -233,3 +233,27 @@ def test_a_sam_file_dropped_in_while_running_appears_after_refresh(visit, standa
         assert _checked(tab, "ia_selector") == "Segment Anything"
     finally:
         (standalone.models / "tiny_sam.pth").unlink()
+
+
+def _drop(tab: TabPage, path: str) -> None:
+    """Drop the file at ``path`` onto the editor, as a file dragged from the desktop."""
+    import base64
+
+    with open(path, "rb") as fh:
+        data = base64.b64encode(fh.read()).decode()
+    tab.page.evaluate("""(b64) => { const bin = atob(b64); const bytes = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+        const dt = new DataTransfer(); dt.items.add(new File([bytes], 'photo.png', {type: 'image/png'}));
+        const stage = document.querySelector('#ia_canvas_root .ia-cv-stage');
+        stage.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+        stage.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); }""", data)
+
+
+def test_a_photo_dropped_onto_the_editor_is_loaded(visit, marker_image, coffee_image):
+    tab = visit.tab
+    _drop(tab, marker_image)
+    tab.wait_info("i.image && i.image[0] === 512 && i.image[1] === 512")
+    tab.wait_status("Image 512x512")
+    _drop(tab, coffee_image)  # a second picture replaces the first
+    tab.wait_info("i.image && i.image[0] === 600 && i.image[1] === 400")
+    tab.wait_status("Image 600x400")
