@@ -90,6 +90,8 @@ def main(argv: list[str]) -> int:
                     tab.wait_status("Done: 1 image")
                     page.wait_for_function("() => { const c = window.InpaintAnything.compare.info(); return !!c && c.shown >= 1; }", timeout=TIMEOUT)
                     page.wait_for_timeout(1500)  # the smooth scroll to the result
+                    page.evaluate("""() => { const r = document.querySelector('#ia_compare_root .ia-cmp-range');
+                        r.value = '50'; r.dispatchEvent(new Event('input', {bubbles: true})); }""")  # half input, half result
                     shot("result")
                     context.close()
             browser.close()
