@@ -135,8 +135,8 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                                                 elem_classes=["ia-refresh"])
                     with gr.Row(elem_classes=["ia-model-row"]):
                         sam_hint = gr.HTML(ctl.sam_hint(), elem_id="ia_sam_hint")
-                        download = gr.Button("Download model", size="sm", scale=0, min_width=130, elem_id="ia_sam_download",
-                                             visible=not ctl.offline())
+                        # kept when offline too: pressed, it says where to put the file (offline mode can be left at run time)
+                        download = gr.Button("Download model", size="sm", scale=0, min_width=130, elem_id="ia_sam_download")
                     with gr.Row():
                         points_per_side = gr.Slider(label="Points per side", minimum=4, maximum=64, step=4, value=16, scale=2,
                                                     elem_id="ia_pps")
