@@ -159,6 +159,8 @@ def test_standalone_page_has_the_tab_once_and_loads_nothing_from_other_hosts(tmp
         assert "cdnjs.cloudflare.com" not in page.text and "fonts.googleapis.com" not in page.text
         assert "gradio_config" in page.text
         assert client.get("/inpaint-anything/v1/version").status_code == 200  # the API still answers
+        docs = client.get("/docs").text  # other pages are not rewritten (the API docs serve their own assets)
+        assert "<script" in docs and "swagger" in docs.lower()
 
 
 def test_strip_external_tags_keeps_local_ones():

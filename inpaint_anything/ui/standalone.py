@@ -32,13 +32,15 @@ def strip_external_tags(html: bytes) -> bytes:
 
 
 class LocalPageMiddleware:
-    """ASGI middleware: HTML answers lose their external ``<script src>`` / ``<link href>`` tags."""
+    """ASGI middleware: the UI page (``paths``) loses its external ``<script src>`` / ``<link href>``
+    tags. Other pages (``/docs``) are left alone."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, paths: tuple[str, ...] = ("/",)) -> None:
         self.app = app
+        self.paths = frozenset(paths)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope.get("type") != "http" or scope.get("method") != "GET":
+        if scope.get("type") != "http" or scope.get("method") != "GET" or scope.get("path") not in self.paths:
             await self.app(scope, receive, send)
             return
         start: dict | None = None
@@ -94,5 +96,6 @@ def mount_ui(fastapi_app: Any, core: Any, path: str = "/") -> Any:
 
     blocks = build_blocks(core)
     blocks.queue()
-    fastapi_app.add_middleware(LocalPageMiddleware)
+    page = "/" + path.strip("/")
+    fastapi_app.add_middleware(LocalPageMiddleware, paths=(page, page.rstrip("/") + "/"))
     return gr.mount_gradio_app(fastapi_app, blocks, path=path)
