@@ -270,7 +270,8 @@
                 uploadFile(file);
             });
             document.addEventListener("paste", (e) => {
-                if (!this.el.isConnected || !(this.active() || !this.image)) return;
+                // only while our tab is shown (the WebUI's other tabs handle their own pastes)
+                if (!this.el.isConnected || this.el.offsetParent === null || !(this.active() || !this.image)) return;
                 const t = e.target;
                 if (t && (t.isContentEditable || /^(TEXTAREA|INPUT|SELECT)$/.test(t.tagName))) return;
                 const item = e.clipboardData && Array.from(e.clipboardData.items || []).find((i) => i.kind === "file" && /^image\//.test(i.type));
