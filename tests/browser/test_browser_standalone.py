@@ -235,25 +235,26 @@ def test_a_sam_file_dropped_in_while_running_appears_after_refresh(visit, standa
         (standalone.models / "tiny_sam.pth").unlink()
 
 
-def _drop(tab: TabPage, path: str) -> None:
-    """Drop the file at ``path`` onto the editor, as a file dragged from the desktop."""
+def _drop(tab: TabPage, path: str, paste: bool = False) -> None:
+    """Drop the file at ``path`` onto the editor, as a file dragged from the desktop (or paste it)."""
     import base64
 
     with open(path, "rb") as fh:
         data = base64.b64encode(fh.read()).decode()
-    tab.page.evaluate("""(b64) => { const bin = atob(b64); const bytes = new Uint8Array(bin.length);
+    tab.page.evaluate("""([b64, paste]) => { const bin = atob(b64); const bytes = new Uint8Array(bin.length);
         for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
         const dt = new DataTransfer(); dt.items.add(new File([bytes], 'photo.png', {type: 'image/png'}));
+        if (paste) { document.body.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true})); return; }
         const stage = document.querySelector('#ia_canvas_root .ia-cv-stage');
         stage.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
-        stage.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); }""", data)
+        stage.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); }""", [data, paste])
 
 
 def test_a_photo_dropped_onto_the_editor_is_loaded(visit, marker_image, coffee_image):
     tab = visit.tab
-    _drop(tab, marker_image)
+    _drop(tab, marker_image, paste=True)  # Ctrl+V on the page with an empty editor
     tab.wait_info("i.image && i.image[0] === 512 && i.image[1] === 512")
     tab.wait_status("Image 512x512")
-    _drop(tab, coffee_image)  # a second picture replaces the first
+    _drop(tab, coffee_image)  # a second picture, dropped, replaces the first
     tab.wait_info("i.image && i.image[0] === 600 && i.image[1] === 400")
     tab.wait_status("Image 600x400")
