@@ -258,3 +258,28 @@ def test_a_photo_dropped_onto_the_editor_is_loaded(visit, marker_image, coffee_i
     _drop(tab, coffee_image)  # a second picture, dropped, replaces the first
     tab.wait_info("i.image && i.image[0] === 600 && i.image[1] === 400")
     tab.wait_status("Image 600x400")
+
+
+def test_usable_at_1000_px_wide(browser, standalone, artifacts_dir):
+    v = Visit(browser, standalone.url, artifacts_dir, "standalone_1000px", viewport={"width": 1000, "height": 800})
+    try:
+        tab = v.tab
+        got = tab.page.evaluate("""() => {
+            const box = (s) => document.querySelector(s).getBoundingClientRect();
+            const bar = document.querySelector('#ia_canvas_root .ia-cv-toolbar');
+            const button = bar.querySelector('.ia-cv-btn').getBoundingClientRect().height;
+            const mask = Array.from(document.querySelectorAll('#ia_subtabs .tab-nav button')).find((b) => b.innerText.trim() === 'Mask only');
+            const line = parseFloat(getComputedStyle(mask).lineHeight) || 20;
+            const sam = document.querySelector('#ia_sam_model input');
+            return {bar: bar.getBoundingClientRect().height, button: button, maskTab: mask.getBoundingClientRect().height, line: line,
+                    samCut: sam.scrollWidth > sam.clientWidth + 1, editor: box('#ia_canvas_root .ia-cv-stage'), controls: box('#ia_selector'),
+                    pageWidth: document.documentElement.scrollWidth};
+        }""")
+        assert got["bar"] < 2 * got["button"] + 16, got  # the toolbar takes at most two rows
+        assert got["maskTab"] < 2 * got["line"], got  # "Mask only" on one line
+        assert not got["samCut"], got  # the SAM label is shown in full
+        assert got["controls"]["x"] >= got["editor"]["right"] - 1, got  # controls beside the editor, not below it
+        assert got["pageWidth"] <= 1000, got  # nothing runs off the right edge
+        tab.full_shot("layout")
+    finally:
+        v.close()
