@@ -55,6 +55,7 @@
     const IDS = {
         root: "ia_canvas_root", events: "ia_canvas_events", submit: "ia_canvas_submit", ack: "ia_canvas_ack",
         image: "ia_layer_image", segments: "ia_layer_segments", mask: "ia_layer_mask",
+        input: "ia_input_image", compare: "ia_compare_root", before: "ia_result_before", after: "ia_result_after",
     };
     const TOOLS = [
         ["scribble", "Scribble", "Scribble over the segment map to select the segments you touch"],
@@ -254,6 +255,31 @@
             c.addEventListener("pointerenter", () => { this.over = true; });
             c.addEventListener("pointerleave", () => { this.over = false; this.hover = null; this.requestRender(); });
             c.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
+            // The editor is the image area: drop a file on it, paste one (Ctrl+V), or click it while empty.
+            this.stage.addEventListener("dragover", (e) => {
+                if (!e.dataTransfer || !Array.from(e.dataTransfer.types || []).includes("Files")) return;
+                e.preventDefault();
+                this.stage.classList.add("ia-drop");
+            });
+            this.stage.addEventListener("dragleave", () => this.stage.classList.remove("ia-drop"));
+            this.stage.addEventListener("drop", (e) => {
+                this.stage.classList.remove("ia-drop");
+                const file = e.dataTransfer && Array.from(e.dataTransfer.files || []).find((f) => /^image\//.test(f.type));
+                if (!file) return;
+                e.preventDefault();
+                uploadFile(file);
+            });
+            document.addEventListener("paste", (e) => {
+                // only while our tab is shown (the WebUI's other tabs handle their own pastes)
+                if (!this.el.isConnected || this.el.offsetParent === null || !(this.active() || !this.image)) return;
+                const t = e.target;
+                if (t && (t.isContentEditable || /^(TEXTAREA|INPUT|SELECT)$/.test(t.tagName))) return;
+                const item = e.clipboardData && Array.from(e.clipboardData.items || []).find((i) => i.kind === "file" && /^image\//.test(i.type));
+                const file = item && item.getAsFile();
+                if (!file) return;
+                e.preventDefault();
+                uploadFile(file);
+            });
             c.addEventListener("contextmenu", (e) => { if (this.drag) e.preventDefault(); });
             c.addEventListener("auxclick", (e) => { if (e.button === 1) e.preventDefault(); });
             document.addEventListener("keydown", (e) => this.onKey(e, true));
@@ -495,7 +521,10 @@
 
         // ---------------------------------------------------------------- input
         onDown(e) {
-            if (!this.image) return;
+            if (!this.image) {
+                if (e.button === 0) chooseFile();
+                return;
+            }
             this.el.focus({ preventScroll: true });
             const p = this.pointer(e);
             if (e.button === 1 || (e.button === 0 && this.spaceDown)) {
@@ -656,7 +685,7 @@
                 ctx.fillStyle = col.text;
                 ctx.font = `${14 * dpr}px sans-serif`;
                 ctx.textAlign = "center";
-                ctx.fillText("Upload an image to start", c.width / 2, c.height / 2);
+                ctx.fillText("Drop an image here, paste one (Ctrl+V), or click to choose a file", c.width / 2, c.height / 2);
                 this.status.textContent = "No image";
                 return;
             }
@@ -735,6 +764,147 @@
         }
     }
 
+    // ---------------------------------------------------------------- uploading onto the editor
+    // The picture goes into the input image component (#ia_input_image) exactly as if it had been
+    // chosen there: its <input type=file> gets the file and a change event, in gradio 3 and 4.
+    function fileInput() {
+        const box = byId(IDS.input);
+        return box ? box.querySelector("input[type=file]") : null;
+    }
+
+    function clearInput() {
+        const box = byId(IDS.input);
+        const b = box && box.querySelector("button[aria-label='Clear'], button[title='Clear'], button[aria-label='Remove Image']");
+        if (b) b.click();
+        return !!b;
+    }
+
+    function whenInput(fn, tries) {
+        const input = fileInput();
+        if (input) return fn(input);
+        if (tries === undefined && clearInput()) tries = 20;
+        if (tries > 0) setTimeout(() => whenInput(fn, tries - 1), 100);
+        else console.warn("Inpaint Anything: the image upload field is missing");
+    }
+
+    function uploadFile(file) {
+        whenInput((input) => {
+            const dt = new DataTransfer();
+            dt.items.add(file);
+            input.files = dt.files;
+            input.dispatchEvent(new Event("change", { bubbles: true }));
+        });
+    }
+
+    function chooseFile() {
+        whenInput((input) => input.click());
+    }
+
+    // ---------------------------------------------------------------- the latest result, before/after
+    // Mounted into #ia_compare_root; shows #ia_result_after (the result) over #ia_result_before (its
+    // input) with a slider for the split. Different sizes (outpainting): the result alone.
+    class Compare {
+        constructor() {
+            this.el = el("div", "ia-cmp ia-cmp-empty");
+            const head = el("div", "ia-cmp-head");
+            this.title = el("span", "ia-cmp-title", { text: "Latest result" });
+            this.size = el("span", "ia-cmp-size");
+            this.rangeWrap = el("label", "ia-cmp-slider", { title: "Slide (or drag on the picture) to show the input on the left and the result on the right" });
+            this.rangeWrap.appendChild(el("span", "", { text: "Compare with the input" }));
+            this.range = el("input", "ia-cmp-range", { type: "range", min: "0", max: "100", step: "1" });
+            this.range.value = "0";
+            this.range.addEventListener("input", () => this.split());
+            this.rangeWrap.append(this.range);
+            this.link = el("a", "ia-cmp-download", { download: "inpaint-anything-result.png", text: "Download", title: "Download the result as PNG" });
+            head.append(this.title, this.size, this.rangeWrap, this.link);
+            this.stage = el("div", "ia-cmp-stage");
+            this.after = el("img", "ia-cmp-after", { alt: "result" });
+            this.before = el("img", "ia-cmp-before", { alt: "input" });
+            this.line = el("div", "ia-cmp-line");
+            this.stage.append(this.after, this.before, this.line);
+            this.stage.addEventListener("pointerdown", (e) => { this.dragging = true; this.fromPointer(e); this.stage.setPointerCapture(e.pointerId); });
+            this.stage.addEventListener("pointermove", (e) => { if (this.dragging) this.fromPointer(e); });
+            this.stage.addEventListener("pointerup", () => { this.dragging = false; });
+            this.el.append(head, this.stage);
+            this.srcs = { before: "", after: "" };
+            this.shown = 0;
+        }
+
+        attach(mount) {
+            if (this.el.parentNode === mount) return;
+            mount.textContent = "";
+            mount.appendChild(this.el);
+        }
+
+        fromPointer(e) {
+            const r = this.after.getBoundingClientRect();
+            if (!r.width || this.el.classList.contains("ia-cmp-single")) return;
+            this.range.value = String(Math.round(clamp((e.clientX - r.left) / r.width, 0, 1) * 100));
+            this.split();
+        }
+
+        split() {
+            const p = Number(this.range.value);
+            this.before.style.clipPath = `inset(0 ${100 - p}% 0 0)`;
+            this.line.style.left = p + "%";
+            this.line.style.display = p > 0 && p < 100 ? "" : "none";
+        }
+
+        update() {
+            const read = (id) => { const c = byId(id); const i = c && c.querySelector("img"); return (i && i.getAttribute("src") && i.src) || ""; };
+            const after = read(IDS.after), before = read(IDS.before);
+            if (after === this.srcs.after && before === this.srcs.before) return;
+            this.srcs = { after: after, before: before };
+            this.el.classList.toggle("ia-cmp-empty", !after);
+            if (!after) return;
+            Promise.all([loadImage(after), before ? loadImage(before).catch(() => null) : Promise.resolve(null)]).then(([a, b]) => {
+                if (this.srcs.after !== after) return;
+                this.after.src = after;
+                this.link.href = after;
+                const same = b && b.naturalWidth === a.naturalWidth && b.naturalHeight === a.naturalHeight;
+                this.el.classList.toggle("ia-cmp-single", !same);
+                if (same) this.before.src = before;
+                else this.before.removeAttribute("src");
+                this.size.textContent = same ? `${a.naturalWidth}\u00d7${a.naturalHeight}`
+                    : (b ? `${b.naturalWidth}\u00d7${b.naturalHeight} \u2192 ${a.naturalWidth}\u00d7${a.naturalHeight}` : `${a.naturalWidth}\u00d7${a.naturalHeight}`);
+                this.range.value = "0";
+                this.split();
+                this.shown += 1;
+                const r = this.el.getBoundingClientRect();
+                if (r.bottom > window.innerHeight) this.el.scrollIntoView({ block: r.height < window.innerHeight ? "end" : "start", behavior: "smooth" });
+            }, (err) => console.warn(err.message));
+        }
+
+        info() {
+            return { shown: this.shown, empty: this.el.classList.contains("ia-cmp-empty"), single: this.el.classList.contains("ia-cmp-single"),
+                after: this.srcs.after ? [this.after.naturalWidth, this.after.naturalHeight] : null };
+        }
+    }
+    let compare = null;
+
+    function tickCompare() {
+        const host = byId(IDS.compare);
+        if (!host) return;
+        if (!compare) compare = new Compare();
+        compare.attach(host.querySelector(".ia-cmp-mount") || host);
+        compare.update();
+    }
+
+    // The SAM dropdown shows the whole label as a tooltip (a narrow dropdown may cut it).
+    function titleInputs() {
+        for (const id of ["ia_sam_model", "ia_hub_model"]) {
+            const box = byId(id);
+            const input = box && box.querySelector("input");
+            if (input && input.title !== input.value) input.title = input.value;
+        }
+        for (const [id, title] of [["ia_sam_refresh", "Rescan the models folder for SAM files"],
+            ["ia_hub_refresh", "Rescan the models folder and the Hugging Face cache for inpainting models"]]) {
+            const b = byId(id);
+            const button = b && (b.tagName === "BUTTON" ? b : b.querySelector("button"));
+            if (button && !button.title) button.title = title;
+        }
+    }
+
     // ---------------------------------------------------------------- mounting and layer watching
     let editor = null;
     const watched = {};
@@ -761,6 +931,7 @@
     function tick() {
         const host = byId(IDS.root);
         if (!host) return;
+        if (document.body && !document.body.classList.contains("ia-wrap-toasts")) document.body.classList.add("ia-wrap-toasts");
         if (!editor) editor = new Editor();
         const mount = host.querySelector(".ia-canvas-mount") || host;
         editor.attach(mount);
@@ -769,6 +940,8 @@
         watch("mask");
         const dark = isDark();
         if (dark !== editor.dark) editor.requestRender();
+        tickCompare();
+        titleInputs();
     }
 
     // ---------------------------------------------------------------- tabs and cross-tab sending
@@ -865,4 +1038,6 @@
         sendEvent: sendEvent,
         refresh: tick,
     };
+    IA.upload = uploadFile;
+    IA.compare = { info: () => (compare ? compare.info() : null) };
 })();

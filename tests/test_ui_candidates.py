@@ -130,8 +130,9 @@ def test_download_refreshes_the_label_and_keeps_the_selection(app, served_mobile
     assert "\u00b7 local file \u00b7" in _label(ctl, "file:tiny_sam.pth")
     seen = []
     chosen = compat.choice_value("mobile_sam", ctl.sam_choices())  # what the dropdown sends (label in gradio 3)
-    update, status = ctl.download_sam(chosen, lambda f, desc="": seen.append(f))
+    update, selector, hint, status = ctl.download_sam(chosen, "GrabCut (no model)", lambda f, desc="": seen.append(f))
     assert "Ready: mobile_sam.pt" in status and hub.count("GET") == 1 and seen and seen[-1] == 1.0
+    assert selector == "Segment Anything" and hint == ""  # a model is here now: select with it
     after = _label(ctl, "mobile_sam")
     assert after == "MobileSAM \u00b7 verified \u00b7 54 KB"
     pairs = ctl.sam_choices()
@@ -149,8 +150,9 @@ def test_failed_download_still_refreshes_and_keeps_the_selection(app, served_mob
     hub, entry = served_mobile_sam
     hub.files["/files/mobile_sam.pt"].status = 404
     ctl = Controller(app)
-    update, status = ctl.download_sam("mobile_sam", None)
+    update, selector, _, status = ctl.download_sam("mobile_sam", "GrabCut (no model)", None)
     assert "ia-error" in status and "Could not download" in status
+    assert selector == "GrabCut (no model)" and ctl.contact_failed and ctl.offline()  # messages now say "offline"
     assert _update_value(update) == compat.choice_value("mobile_sam", ctl.sam_choices())
     assert "\u00b7 not downloaded \u00b7" in _label(ctl, "mobile_sam")
 

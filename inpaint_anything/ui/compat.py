@@ -183,10 +183,25 @@ def asset_js() -> str:
     return "() => {\n" + read_asset(JS_PATH) + "\n}"
 
 
-def standalone_blocks(title: str = "Inpaint Anything", css: str = "", **kwargs: Any) -> Any:
-    """``gr.Blocks`` for use outside the WebUI, with our CSS; call :func:`inject_assets` inside it."""
+SYSTEM_FONTS = ("ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif")
+SYSTEM_MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Consolas", "monospace")
+
+
+def offline_theme() -> Any:
+    """gradio's default theme with system fonts: the default one loads Google Fonts, and nothing
+    of the standalone page may come from another host."""
     import gradio as gr
 
+    return gr.themes.Default(font=list(SYSTEM_FONTS), font_mono=list(SYSTEM_MONO_FONTS))
+
+
+def standalone_blocks(title: str = "Inpaint Anything", css: str = "", **kwargs: Any) -> Any:
+    """``gr.Blocks`` for use outside the WebUI, with our CSS, analytics off and a theme that loads
+    nothing from other hosts; call :func:`inject_assets` inside it."""
+    import gradio as gr
+
+    kwargs.setdefault("theme", offline_theme())
+    kwargs.setdefault("analytics_enabled", False)
     return gr.Blocks(title=title, css=read_asset(CSS_PATH) + "\n" + css, **kwargs)
 
 
@@ -213,6 +228,7 @@ __all__ = [
     "inject_assets",
     "is_gradio4",
     "js_kwargs",
+    "offline_theme",
     "select_index",
     "standalone_blocks",
     "update",

@@ -59,6 +59,15 @@ def message(text: str, error: bool = False) -> str:
     return f'<div class="{cls}">{html.escape(text)}</div>'
 
 
+def warning(text: str) -> str:
+    """A visible warning (not an error, not grey success text): something to do next."""
+    return f'<div class="ia-warning">{html.escape(text)}</div>'
+
+
+EMPTY_SELECTION = ("Nothing was selected. Try Brush + to paint over the object, or a larger box around it "
+                   "(GrabCut needs some background inside the box).")
+
+
 def error_message(exc: Exception) -> str:
     if isinstance(exc, IAError):
         return message(str(exc), error=True)
@@ -78,6 +87,7 @@ class Controller:
         self._sam_labels: dict[str, str] = {}  # dropdown label -> model id
         self._tmp: str | None = None  # folder for exported files, one subfolder per session
         self._lock = threading.Lock()
+        self.contact_failed = False  # a download could not reach its host: messages then say "offline"
 
     # ------------------------------------------------------------------ helpers
     def ws(self, key: SessionKey, *, revive: bool = False):
@@ -146,12 +156,28 @@ class Controller:
             return self._sam_labels.get(value, value) if isinstance(value, str) else value
 
     def default_sam(self) -> str | None:
-        ids = [m.id for m in self.app.sam_models() if m.available]
-        ready = [m.id for m in self.app.sam_models() if m.available and m.downloaded]
-        wanted = self.app.settings.default_sam_model
-        if wanted in ready or (wanted in ids and not ready):
-            return wanted
-        return ready[0] if ready else (ids[0] if ids else None)
+        """A SAM model whose file is here (the configured default first), else the configured default."""
+        from inpaint_anything.ui.defaults import default_sam
+
+        return default_sam(self.app)
+
+    def offline(self) -> bool:
+        from inpaint_anything.ui.defaults import is_offline
+
+        return is_offline(self.app, self.contact_failed)
+
+    def sam_hint(self) -> str:
+        """The line under the SAM dropdown (how to get a model; empty when one is here)."""
+        from inpaint_anything.ui.defaults import sam_hint
+
+        text = sam_hint(self.app, self.offline())
+        return warning(text) if text else ""
+
+    def inpaint_hint(self) -> str:
+        from inpaint_anything.ui.defaults import inpaint_hint
+
+        text = inpaint_hint(self.app, self.offline(), hosted=bool(self.hooks.extra_backends))
+        return message(text) if text else ""
 
     # ------------------------------------------------------------------ image and canvas
     def set_image(self, key: SessionKey, image: Any) -> str:
@@ -188,6 +214,11 @@ class Controller:
 
                 selection |= grabcut_mask(img, box=box, points=pts, labels=labels)
             else:
+                from inpaint_anything.ui.defaults import sam_missing
+
+                why = sam_missing(self.app, sam_model, self.offline())
+                if why:
+                    raise InvalidInputError(why)
                 points = [] if pts is None else [(x, y, int(lab)) for (x, y), lab in zip(pts, labels, strict=True)]
                 result = ws.prompt(points, box, model_id=sam_model)
                 index = min(ws.ui.get("candidate", 0), len(result) - 1) if result is not None else 0
@@ -209,6 +240,9 @@ class Controller:
         ws.ui["last_event"] = text
         mask = ws.set_selection(selection)
         text_out = f"Mask: {int(mask.sum()):,} pixels selected." + (f" Refinements: {self._chain(ws)}." if ws.refinements else "")
+        prompted = pts is not None or box is not None or bool(scribbles)
+        if prompted and not mask.any() and not ev.strokes_of("add"):
+            return layer_from_mask(mask), gallery, warning(EMPTY_SELECTION + note)
         return layer_from_mask(mask), gallery, message(text_out + note, error=bool(note))
 
     def pick_candidate(self, key: SessionKey, index: int | None, sam_model: str, selector: str, ignore: bool):
@@ -248,23 +282,78 @@ class Controller:
             colour = cv2.resize(colour, (w, h), interpolation=cv2.INTER_NEAREST)
         return colour, message(f"{len(segmap)} segments. Pick the Scribble tool and draw over the parts to select.")
 
-    def download_sam(self, sam_model: str, progress: Any = None) -> tuple[Any, str]:
-        """Download the chosen model -> (SAM dropdown update, status). The dropdown's labels are
-        refreshed after success and failure alike, and the model stays selected."""
+    def refresh_sam(self, sam_model: str | None, selector: str) -> tuple[Any, Any, str]:
+        """🔄 beside the SAM dropdown: rescan the models folder -> (dropdown, "Select with", hint).
+        When the chosen model has no file but another one now does, that one is chosen and
+        "Select with" becomes Segment Anything."""
+        from inpaint_anything.ui.defaults import SEGMENT_ANYTHING, ready_sams
+
+        current = self.sam_id(sam_model)
+        ready = [m.id for m in ready_sams(self.app)]
+        chosen = current if current in ready or not ready else self.default_sam()
+        if ready and current not in ready:
+            selector = SEGMENT_ANYTHING
+        return self.sam_dropdown(chosen), selector, self.sam_hint()
+
+    def refresh_inpaint(self, model: str | None, outpaint_backend: str, prefill_label: str, model_label: str) -> tuple[Any, Any, str]:
+        """🔄 beside the inpainting model: rescan -> (model dropdown, Outpaint "Generate with", hint)."""
+        from inpaint_anything.ui import compat
+        from inpaint_anything.ui.defaults import inpaint_choices, inpaint_model_ready
+
+        choices = inpaint_choices(self.app)
+        present = [m for m in choices if inpaint_model_ready(m)]
+        value = model if model and (inpaint_model_ready(model) or not present) else (present or choices or [None])[0]
+        if present and outpaint_backend == prefill_label:
+            outpaint_backend = model_label
+        return compat.update(choices=choices, value=value), outpaint_backend, self.inpaint_hint()
+
+    def download_sam(self, sam_model: str, selector: str, progress: Any = None) -> tuple[Any, Any, str, str]:
+        """Download the chosen model -> (SAM dropdown, "Select with", hint, status). The dropdown's
+        labels are refreshed after success and failure alike, and the model stays selected."""
         sam_model = self.sam_id(sam_model)
 
         def report(done: int, total: int) -> None:
             if progress is not None and total:
                 progress(done / total, desc=f"downloading {sam_model}")
 
+        from inpaint_anything.errors import DownloadError, OfflineError
+        from inpaint_anything.ui.defaults import SEGMENT_ANYTHING
+
         try:
             path = self.app.sam_model_path(sam_model, download=True, progress=report)
-            text = message(f"Ready: {path.name}.")
+            text = message(f"Ready: {path.name}. “Select with” is now Segment Anything.")
+            selector = SEGMENT_ANYTHING
         except Exception as exc:  # shown in the status; the labels may still have changed (a file moved aside)
+            if isinstance(exc, (DownloadError, OfflineError)):
+                self.contact_failed = True
             text = error_message(exc)
-        return self.sam_dropdown(sam_model), text
+        return self.sam_dropdown(sam_model), selector, self.sam_hint(), text
 
     # ------------------------------------------------------------------ generation
+    def _diffusers(self, model: str):
+        """The diffusers backend for ``model``, or a readable reason why it cannot run here."""
+        from inpaint_anything.errors import UnavailableError
+        from inpaint_anything.ui.defaults import inpaint_unavailable
+
+        why = inpaint_unavailable(model, self.app.models_dir / "diffusers", self.offline())
+        if why:
+            raise UnavailableError(why)
+        return self.app.backend("diffusers", model)
+
+    @contextlib.contextmanager
+    def _readable_downloads(self, kind: str, model: str) -> Iterator[None]:
+        """A Hub download that fails becomes a message with what to do instead (no raw HF error)."""
+        from inpaint_anything.errors import DownloadError, OfflineError, UnavailableError
+        from inpaint_anything.ui.defaults import download_failed
+
+        try:
+            yield
+        except (DownloadError, OfflineError) as exc:
+            if kind != "diffusers":
+                raise
+            self.contact_failed = True
+            raise UnavailableError(download_failed(model, exc) if isinstance(exc, DownloadError) else str(exc)) from exc
+
     def _finish(self, key: SessionKey, result, kind: str) -> tuple[list, str, str]:
         saved = []
         for img, text in zip(result.images, result.infotexts, strict=True):
@@ -279,6 +368,15 @@ class Controller:
 
         return gallery, info, message(done_text(len(result.images), saved))
 
+    def compare(self, key: SessionKey) -> tuple[Any, Any]:
+        """(input, latest result) for the before/after view under the editor (unchanged when none)."""
+        from inpaint_anything.ui import compat
+
+        ws = self.ws(key)
+        if not ws.results or ws.image is None:
+            return compat.update(), compat.update()
+        return ws.image, ws.results[-1].image
+
     def _save(self, image: np.ndarray, infotext: str, kind: str) -> str:
         if self.hooks.save is not None:
             return self.hooks.save(image, infotext, kind)
@@ -291,8 +389,8 @@ class Controller:
         ws = self.ws(key)
         ws.require_image()  # "upload an image" before "the mask is empty"
         ws.require_mask()
-        backend = self.app.backend(kind, model)
-        with self.job(key, "inpaint", progress) as job:
+        backend = self._diffusers(model) if kind == "diffusers" else self.app.backend(kind, model)
+        with self._readable_downloads(kind, model), self.job(key, "inpaint", progress) as job:
             result = ws.inpaint(request, backend, job)
         return self._finish(key, result, "inpaint")
 
@@ -309,8 +407,8 @@ class Controller:
     def outpaint(self, key: SessionKey, settings, request, kind: str, model: str, progress: Any = None):
         ws = self.ws(key)
         ws.require_image()
-        backend = self.app.backend(kind, model)
-        with self.job(key, "outpaint", progress) as job:
+        backend = self._diffusers(model) if kind == "diffusers" else self.app.backend(kind, model)
+        with self._readable_downloads(kind, model), self.job(key, "outpaint", progress) as job:
             result = ws.outpaint(settings, request, backend, job)
         return self._finish(key, result, "outpaint")
 

@@ -105,40 +105,58 @@ def _request(names: list[str], values: tuple):
 
 
 def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
-    """The tab's Blocks (rendered by the WebUI's on_ui_tabs, or mounted by the standalone app)."""
+    """The tab's Blocks (rendered by the WebUI's on_ui_tabs, or mounted by the standalone app).
+
+    ``tab.ia_refresh`` lists ``(fn, inputs, outputs)`` that re-decide the model defaults from the
+    models folder; the standalone page runs them on every page load (the WebUI offers the 🔄 buttons).
+    """
+    from inpaint_anything.ui import defaults
     from inpaint_anything.ui.canvas import build_canvas
+    from inpaint_anything.ui.results import build_result_view
 
     hooks = hooks or HostHooks()
     ctl = Controller(app, hooks)
     with gr.Blocks(analytics_enabled=False) as tab:
         key = gr.State(SessionKey())
-        with gr.Row():
-            with gr.Column(scale=3):
-                comps = build_canvas()
+        with gr.Row(elem_id="ia_main_row"):
+            with gr.Column(scale=5, min_width=420, elem_id="ia_left"):
+                comps = build_canvas(input_label="Image: upload here, or drop / paste onto the editor", input_height=110)
                 status = gr.HTML(message("Upload an image to start."), elem_id="ia_status")
-            with gr.Column(scale=2):
+                view = build_result_view()
+            with gr.Column(scale=4, min_width=360, elem_id="ia_right"):
                 with gr.Accordion("Selection", open=True):
                     choices = ctl.sam_choices()
-                    selector = gr.Radio(label="Select with", choices=["Segment Anything", "GrabCut (no model)"],
-                                        value="Segment Anything" if choices else "GrabCut (no model)", elem_id="ia_selector")
-                    with gr.Row():
-                        sam_model = gr.Dropdown(label="SAM model", choices=compat.choices(choices), scale=3,
+                    selector = gr.Radio(label="Select with", choices=defaults.SELECTORS, value=defaults.default_selector(app),
+                                        elem_id="ia_selector")
+                    with gr.Row(elem_id="ia_sam_row", elem_classes=["ia-model-row"]):
+                        sam_model = gr.Dropdown(label="SAM model", choices=compat.choices(choices), scale=8, min_width=200,
                                                 value=compat.choice_value(ctl.default_sam(), choices), elem_id="ia_sam_model")
-                        download = gr.Button("Download model", scale=1, min_width=100, elem_id="ia_sam_download")
+                        sam_refresh = gr.Button(defaults.REFRESH, scale=1, min_width=36, elem_id="ia_sam_refresh",
+                                                elem_classes=["ia-refresh"])
+                    with gr.Row(elem_classes=["ia-model-row"]):
+                        sam_hint = gr.HTML(ctl.sam_hint(), elem_id="ia_sam_hint")
+                        # kept when offline too: pressed, it says where to put the file (offline mode can be left at run time)
+                        download = gr.Button("Download model", size="sm", scale=0, min_width=130, elem_id="ia_sam_download")
                     with gr.Row():
-                        points_per_side = gr.Slider(label="Segment everything: points per side", minimum=4, maximum=64, step=4, value=16, elem_id="ia_pps")
-                        everything = gr.Button("Segment everything", variant="primary", elem_id="ia_everything")
+                        points_per_side = gr.Slider(label="Points per side", minimum=4, maximum=64, step=4, value=16, scale=2,
+                                                    elem_id="ia_pps")
+                        everything = gr.Button("Segment everything", scale=1, min_width=120, elem_id="ia_everything")
                     ignore_unsegmented = gr.Checkbox(label="Scribble ignores unsegmented area", value=True, elem_id="ia_ignore_unsegmented")
                 with gr.Accordion("Refine mask", open=True):
                     amount = gr.Slider(label="Pixels", minimum=0, maximum=128, step=1, value=8, elem_id="ia_refine_px")
-                    with gr.Row():
-                        refine_buttons = {op: gr.Button(label, size="sm", elem_id=f"ia_refine_{op}") for op, label in
+                    with gr.Row(elem_classes=["ia-refine-row"]):
+                        refine_buttons = {op: gr.Button(label, size="sm", min_width=60, elem_id=f"ia_refine_{op}") for op, label in
                                           [("grow", "Grow"), ("shrink", "Shrink"), ("fill_holes", "Fill holes"),
                                            ("remove_specks", "Remove specks"), ("invert", "Invert"), ("reset", "Reset")]}
-                with gr.Tabs():
+                with gr.Tabs(elem_id="ia_subtabs"):
                     with gr.Tab("Inpaint", elem_id="ia_tab_inpaint") as inpaint_tab:
-                        hub_model = gr.Dropdown(label="Inpainting model (Hugging Face id or local)", choices=app.inpaint_models(),
-                                                value=(app.inpaint_models() or [None])[0], allow_custom_value=True, elem_id="ia_hub_model")
+                        inpaint_hint = gr.HTML(ctl.inpaint_hint(), elem_id="ia_inpaint_hint")
+                        models = defaults.inpaint_choices(app)
+                        with gr.Row(elem_classes=["ia-model-row", "ia-has-refresh"]):
+                            hub_model = gr.Dropdown(label="Inpainting model (Hugging Face id or local)", choices=models, scale=8,
+                                                    value=(models or [None])[0], allow_custom_value=True, elem_id="ia_hub_model")
+                            hub_refresh = gr.Button(defaults.REFRESH, scale=1, min_width=36, elem_id="ia_hub_refresh",
+                                                    elem_classes=["ia-refresh"])
                         with gr.Accordion("Generation settings", open=True):
                             gen = _generation_controls(hooks)
                         run_hub = gr.Button("Inpaint", variant="primary", elem_id="ia_run_inpaint")
@@ -161,11 +179,13 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                         with gr.Row():
                             get_mask = gr.Button("Mask PNG", elem_id="ia_get_mask")
                             get_alpha = gr.Button("Image with mask as alpha", elem_id="ia_get_alpha")
-                        mask_file = gr.File(label="Download", elem_id="ia_mask_file")
+                        with gr.Row():
+                            mask_file = gr.File(label="Mask PNG", elem_id="ia_mask_file")
+                            alpha_file = gr.File(label="Image with mask as alpha", elem_id="ia_alpha_file")
                         send = gr.Button("Send to img2img Inpaint upload", elem_id="ia_send_img2img", visible=hooks.img2img_targets is not None)
                 interrupt = gr.Button("Interrupt", variant="stop", elem_id="ia_interrupt")
         with gr.Row():
-            results = compat.gallery(label="Results (newest first)", elem_id="ia_results", columns=4)
+            results = compat.gallery(label="History (newest first)", elem_id="ia_results", columns=6, height=220)
         with gr.Row():
             infotext = gr.Textbox(label="Parameters", lines=3, interactive=False, elem_id="ia_infotext", scale=4)
             with gr.Column(scale=1, min_width=160):  # a column keeps the button from stretching to the textbox's height
@@ -185,7 +205,13 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
             layer, gallery, note = ctl.canvas_event(text, *a)
             return layer, _candidates(gallery), note
 
-        comps.on_event(on_event, inputs=seg_inputs, outputs=[comps.mask_layer, comps.candidates, status])
+        def on_event_safe(text, *a):  # a selection that cannot run: said in the status line, nothing changes
+            try:
+                return on_event(text, *a)
+            except Exception as exc:
+                return compat.update(), compat.update(), error_message(exc)
+
+        comps.on_event(on_event_safe, inputs=seg_inputs, outputs=[comps.mask_layer, comps.candidates, status])
 
         def on_candidate(k, m, s, i, evt: gr.SelectData):
             try:
@@ -195,27 +221,35 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                 return compat.update(), compat.update(), error_message(exc)
 
         comps.candidates.select(on_candidate, inputs=seg_inputs, outputs=[comps.mask_layer, comps.candidates, status])
-        _on(download.click, ctl.download_sam, [sam_model], [sam_model, status], status, progress=True)
+        _on(download.click, ctl.download_sam, [sam_model, selector], [sam_model, selector, sam_hint, status], status, progress=True)
+        refresh_sam = (ctl.refresh_sam, [sam_model, selector], [sam_model, selector, sam_hint])
+        _on(sam_refresh.click, refresh_sam[0], refresh_sam[1], refresh_sam[2], status)
+        labels = out["labels"]
+        refresh_hub = (lambda m, b: ctl.refresh_inpaint(m, b, labels["cleaner"], labels["diffusers"]),
+                       [hub_model, out["backend"]], [hub_model, out["backend"], inpaint_hint])
+        _on(hub_refresh.click, refresh_hub[0], refresh_hub[1], refresh_hub[2], status)
+        tab.ia_refresh = [refresh_sam, refresh_hub]
         _on(everything.click, ctl.segment_everything, [key, sam_model, points_per_side], [comps.segments_layer, status],
             status, progress=True)
         for op, button in refine_buttons.items():
             _on(button.click, lambda k, px, _op=op: ctl.refine(k, _op, px), [key, amount], [comps.mask_layer, status], status)
         names = list(gen)
         gen_outputs = [results, infotext, status]
+        compare = (ctl.compare, [key], [view.before, view.after])
         _on(run_hub.click, lambda k, m, *v: ctl.inpaint(k, "diffusers", m, _request(names, v[:-1]), v[-1]),
-            [key, hub_model, *gen.values()], gen_outputs, status, progress=True)
+            [key, hub_model, *gen.values()], gen_outputs, status, progress=True).then(*compare, queue=False)
         extra_names = names + list(soft)
         for kind, button in run_extra.items():
             _on(button.click, lambda k, *v, _kind=kind: ctl.inpaint(k, _kind, "", _request(extra_names, v[:-1]), v[-1]),
-                [key, *gen.values(), *soft.values()], gen_outputs, status, progress=True).then(
+                [key, *gen.values(), *soft.values()], gen_outputs, status, progress=True).then(*compare, queue=False).then(
                 lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
         if hints:  # the user may switch checkpoints in the WebUI at any time: the hint follows
             loaded.then(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
             inpaint_tab.select(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
-        _on(run_remove.click, ctl.remove, [key, cleaner, cleaner_grow], gen_outputs, status, progress=True)
-        out["wire"](ctl, key, hub_model, gen, names, gen_outputs, status, loaded)
+        _on(run_remove.click, ctl.remove, [key, cleaner, cleaner_grow], gen_outputs, status, progress=True).then(*compare, queue=False)
+        out["wire"](ctl, key, hub_model, gen, names, gen_outputs, status, loaded, compare)
         _on(get_mask.click, lambda k: ctl.export(k, "mask"), [key], [mask_file], status)
-        _on(get_alpha.click, lambda k: ctl.export(k, "alpha"), [key], [mask_file], status)
+        _on(get_alpha.click, lambda k: ctl.export(k, "alpha"), [key], [alpha_file], status)
         if hooks.img2img_targets is not None:
             base, mask = hooks.img2img_targets
             _on(send.click, ctl.send_to_img2img, [key], [base, mask], status).then(
@@ -284,8 +318,12 @@ def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
         c["prefill"] = gr.Dropdown(label="Pre-fill", choices=list(prefill.PREFILLS), value=prefill.DEFAULT_PREFILL, elem_id="ia_out_prefill")
         c["strategy"] = gr.Radio(label="Passes", choices=["all", "per_side"], value="all", elem_id="ia_out_strategy")
         c["overlap"] = gr.Slider(label="Overlap into the original (px)", minimum=0, maximum=128, step=4, value=16, elem_id="ia_out_overlap")
+    from inpaint_anything.ui.defaults import default_outpaint_backend
+
     backends = [("Inpainting model (Inpaint tab)", "diffusers"), *hooks.extra_backends, ("Pre-fill only (no model)", "cleaner")]
-    c["backend"] = gr.Radio(label="Generate with", choices=[b[0] for b in backends], value=backends[0][0], elem_id="ia_out_backend")
+    c["labels"] = {kind: label for label, kind in backends}
+    c["backend"] = gr.Radio(label="Generate with", choices=[b[0] for b in backends], elem_id="ia_out_backend",
+                            value=default_outpaint_backend(backends, [k for _, k in hooks.extra_backends], app))
     size = gr.HTML(message("The output size is shown here."), elem_id="ia_out_size")
     run = gr.Button("Outpaint", variant="primary", elem_id="ia_run_outpaint")
     geo_keys = ["mode", "left", "right", "up", "down", "preset", "scale", "balance_x", "balance_y"]
@@ -299,7 +337,7 @@ def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
             return geometry.by_aspect(w, h, d["preset"], d["balance_x"], d["balance_y"])
         return geometry.by_scale(w, h, float(d["scale"]), d["balance_x"], d["balance_y"])
 
-    def wire(ctl, key, hub_model, gen, names, outputs, status, loaded):
+    def wire(ctl, key, hub_model, gen, names, outputs, status, loaded, compare):
         geo = [c[k] for k in geo_keys]
 
         def preview(k, *v):
@@ -325,7 +363,7 @@ def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
             return ctl.outpaint(k, settings, req, kind, model if kind == "diffusers" else ("prefill" if kind == "cleaner" else ""), progress)
 
         _on(run.click, go, [key, c["prefill"], c["strategy"], c["overlap"], c["backend"], hub_model, *geo, *gen.values()],
-            outputs, status, progress=True)
+            outputs, status, progress=True).then(*compare, queue=False)
 
     c["wire"] = wire
     return c

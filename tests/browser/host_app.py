@@ -55,8 +55,11 @@ def _forget_stub() -> None:
 
 
 def start(root: str | Path, sam_checkpoint: str | Path, generate: Callable[[str, str], list] | None = None,
-          port: int | None = None, block: bool = False) -> HostServer:
-    """Serve the stand-in page with the extension on 127.0.0.1 (a fresh WebUI root under ``root``)."""
+          port: int | None = None, block: bool = False, *, choose_sam: bool = True) -> HostServer:
+    """Serve the stand-in page with the extension on 127.0.0.1 (a fresh WebUI root under ``root``).
+
+    ``choose_sam=False`` leaves the "default SAM model" setting at its default (``sam_vit_b``, not
+    downloaded), as on a first run: the tab must then pick the tiny SAM file it finds by itself."""
     from tab_app import free_port
 
     root = Path(root)
@@ -77,7 +80,8 @@ def start(root: str | Path, sam_checkpoint: str | Path, generate: Callable[[str,
 
         webui_stub.reparse_cmd_opts(["--ia-models-dir", str(models), "--ia-offline", "--ia-sam-device", "cpu"], extension_roots=[REPO])
         webui_stub.load_extension_scripts(REPO)
-        shared.opts.set("ia_default_sam_model", SAM_ID)
+        if choose_sam:
+            shared.opts.set("ia_default_sam_model", SAM_ID)
         shared.opts.set("ia_output_dir", str(root / "out"))
         extension = webui_stub.callbacks_for("ui_tabs")[0].callback.__self__
         ui = webui_stub.build_ui(generate)
