@@ -245,3 +245,22 @@ def test_api_hover(app):
     assert mask.shape == (body["height"], body["width"]) and body["width"] <= 256
     assert set(np.unique(mask)) <= {0, 255}
     assert c.post(f"{P}/sessions/{sid}/hover", json={"x": 500, "y": 5}).status_code == 422
+
+
+def test_tab_prepares_sam_when_a_picture_arrives(app):
+    pytest.importorskip("gradio")
+    from inpaint_anything.ui.defaults import GRABCUT, SEGMENT_ANYTHING
+    from inpaint_anything.ui.handlers import Controller, SessionKey
+
+    ctl = Controller(app)
+    labels = dict(ctl.sam_choices())
+    label = next(lbl for lbl, mid in labels.items() if mid == MODEL)
+    key = SessionKey()
+    text = ctl.set_image(key, photo(), label, SEGMENT_ANYTHING)
+    assert "preparing" in text
+    state = ctl.ws(key).prepare_state
+    wait(state)
+    assert ctl.ws(key).embedding_state()["embedding"] == "ready"
+    other = SessionKey()
+    ctl.set_image(other, photo(1), label, GRABCUT)
+    assert ctl.ws(other).prepare_state is None  # GrabCut chosen: no SAM work

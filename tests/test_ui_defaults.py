@@ -91,7 +91,7 @@ def test_an_empty_selection_is_a_warning_with_the_next_step(tmp_path, astronaut)
     assert layer.any() and "ia-warning" not in status and "pixels selected" in status
 
 
-def test_outpaint_defaults_to_a_backend_that_runs_here(tmp_path, monkeypatch):
+def test_outpaint_defaults_to_a_backend_that_runs_here(tmp_path, monkeypatch, tiny_sd_inpaint_dir):
     from inpaint_anything.ui import defaults
 
     app = _app(tmp_path)
@@ -99,11 +99,13 @@ def test_outpaint_defaults_to_a_backend_that_runs_here(tmp_path, monkeypatch):
     monkeypatch.setattr(defaults, "hub_model_cached", lambda repo: False)
     assert defaults.default_outpaint_backend(backends, [], app) == "Pre-fill only (no model)"
     assert defaults.default_outpaint_backend(backends, ["webui"], app) == "WebUI checkpoint"  # hosted: the loaded checkpoint
-    local = app.models_dir / "diffusers" / "my-inpaint"
-    local.mkdir(parents=True)
-    (local / "model_index.json").write_text("{}")
+    broken = app.models_dir / "diffusers" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "model_index.json").write_text("{}")  # listed as unusable: still pre-fill only
+    assert defaults.default_outpaint_backend(backends, [], app) == "Pre-fill only (no model)"
+    (app.models_dir / "diffusers" / "my-inpaint").symlink_to(tiny_sd_inpaint_dir)
     assert defaults.default_outpaint_backend(backends, [], app) == "Inpainting model (Inpaint tab)"
-    assert defaults.inpaint_choices(app)[0] == str(local)  # the model present comes first
+    assert defaults.inpaint_choices(app)[0] == "my-inpaint"  # the model present comes first, by name
     assert defaults.inpaint_hint(app, offline=True, hosted=False) == ""
 
 

@@ -117,10 +117,15 @@ def hub_model_cached(repo_id: str) -> bool:
     return isinstance(found, str) and os.path.isfile(found)
 
 
-def inpaint_model_ready(model: str | None) -> bool:
-    """A local diffusers folder / single file, or a Hub id in the local cache."""
+def inpaint_model_ready(model: str | None, app: Any = None) -> bool:
+    """A usable local model of the list (``app``'s entries: ``<models>/diffusers``, the checkpoints
+    folder), a local folder / file typed as a path, or a Hub id in the local cache."""
     if not model:
         return False
+    if app is not None:
+        entry = next((e for e in app.inpaint_model_entries() if e.name == model), None)
+        if entry is not None:
+            return entry.usable if entry.source != "hub" else hub_model_cached(model)
     path = Path(model)
     if path.is_dir() or path.is_file():
         return True
@@ -130,13 +135,13 @@ def inpaint_model_ready(model: str | None) -> bool:
 def inpaint_choices(app: Any) -> list[str]:
     """The models for the Inpaint tab, those present here first (the first one is the default)."""
     models = list(app.inpaint_models())
-    ready = [m for m in models if inpaint_model_ready(m)]
+    ready = [m for m in models if inpaint_model_ready(m, app)]
     return ready + [m for m in models if m not in ready]
 
 
 def inpaint_hint(app: Any, offline: bool, hosted: bool) -> str:
     """One line over the Inpaint tab's model: empty when a model is present, else what to expect."""
-    if any(inpaint_model_ready(m) for m in app.inpaint_models()):
+    if any(inpaint_model_ready(m, app) for m in app.inpaint_models()):
         return ""
     folder = Path(app.models_dir) / "diffusers"
     alternatives = "the WebUI checkpoint button below, " if hosted else ""
@@ -147,9 +152,9 @@ def inpaint_hint(app: Any, offline: bool, hosted: bool) -> str:
             f"or put one into {folder} and press {REFRESH}. Without one, use {alternatives}“Remove object” or Outpaint's “Pre-fill only”.")
 
 
-def inpaint_unavailable(model: str | None, folder: Path, offline: bool) -> str | None:
+def inpaint_unavailable(model: str | None, folder: Path, offline: bool, app: Any = None) -> str | None:
     """Why the diffusers backend cannot run ``model`` here and what to pick instead; None when it may."""
-    if inpaint_model_ready(model):
+    if inpaint_model_ready(model, app):
         return None
     if not model:
         return "Choose an inpainting model (a Hugging Face id or a local folder)."
@@ -172,7 +177,7 @@ def default_outpaint_backend(backends: list[tuple[str, str]], hosted_kinds: list
     for kind in hosted_kinds:
         if kind in kinds:
             return kinds[kind]
-    if any(inpaint_model_ready(m) for m in app.inpaint_models()):
+    if any(inpaint_model_ready(m, app) for m in app.inpaint_models()):
         return kinds["diffusers"]
     return kinds["cleaner"]
 

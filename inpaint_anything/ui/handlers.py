@@ -180,7 +180,9 @@ class Controller:
         return message(text) if text else ""
 
     # ------------------------------------------------------------------ image and canvas
-    def set_image(self, key: SessionKey, image: Any) -> str:
+    def set_image(self, key: SessionKey, image: Any, sam_model: str | None = None, selector: str | None = None) -> str:
+        """A new picture. With Segment Anything chosen and its file present, SAM starts encoding it in
+        the background at once, so the first click waits only for what is left."""
         ws = self.ws(key, revive=True)
         if image is None:  # cleared: later actions must not run on a picture the page no longer shows
             ws.clear_image()
@@ -191,7 +193,14 @@ class Controller:
             return error_message(exc)
         ws.ui.pop("last_event", None)  # the candidate gallery is cleared with the new image
         ws.ui.pop("candidate", None)
-        return message(f"Image {w}x{h}. Click, draw a box, or run 'Segment everything' and scribble.")
+        preparing = ""
+        model_id = self.sam_id(sam_model)
+        if model_id and selector and selector.startswith("Segment Anything"):
+            with contextlib.suppress(IAError):  # a missing model is reported when it is used
+                if self.app.sam_model_path(model_id).is_file():
+                    ws.prepare(model_id)
+                    preparing = " SAM is preparing the picture in the background."
+        return message(f"Image {w}x{h}.{preparing} Click, draw a box, or run 'Segment everything' and scribble.")
 
     def canvas_event(self, text: str, key: SessionKey, sam_model: str, selector: str, ignore_unsegmented: bool):
         """One canvas snapshot -> (mask layer, candidate gallery, status)."""
@@ -301,8 +310,8 @@ class Controller:
         from inpaint_anything.ui.defaults import inpaint_choices, inpaint_model_ready
 
         choices = inpaint_choices(self.app)
-        present = [m for m in choices if inpaint_model_ready(m)]
-        value = model if model and (inpaint_model_ready(model) or not present) else (present or choices or [None])[0]
+        present = [m for m in choices if inpaint_model_ready(m, self.app)]
+        value = model if model and (inpaint_model_ready(model, self.app) or not present) else (present or choices or [None])[0]
         if present and outpaint_backend == prefill_label:
             outpaint_backend = model_label
         return compat.update(choices=choices, value=value), outpaint_backend, self.inpaint_hint()
@@ -335,7 +344,7 @@ class Controller:
         from inpaint_anything.errors import UnavailableError
         from inpaint_anything.ui.defaults import inpaint_unavailable
 
-        why = inpaint_unavailable(model, self.app.models_dir / "diffusers", self.offline())
+        why = inpaint_unavailable(model, self.app.models_dir / "diffusers", self.offline(), self.app)
         if why:
             raise UnavailableError(why)
         return self.app.backend("diffusers", model)

@@ -197,7 +197,8 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
 
         # --- wiring
         # A new picture: candidates of the previous one must not stay clickable.
-        loaded = comps.input_image.change(lambda k, img: (ctl.set_image(k, img), _candidates(None)), inputs=[key, comps.input_image],
+        loaded = comps.input_image.change(lambda k, img, m, sel: (ctl.set_image(k, img, m, sel), _candidates(None)),
+                                          inputs=[key, comps.input_image, sam_model, selector],
                                           outputs=[status, comps.candidates], queue=False)
         seg_inputs = [key, sam_model, selector, ignore_unsegmented]
 
