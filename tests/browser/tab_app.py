@@ -81,8 +81,8 @@ def make_app(root: str | Path, sam_checkpoint: str | Path, *, size: int | None =
     if keep_all_segments:
         plain_workspace = app.workspace
 
-        def workspace(session_id: str) -> Any:
-            ws = plain_workspace(session_id)
+        def workspace(session_id: str, **kwargs: Any) -> Any:
+            ws = plain_workspace(session_id, **kwargs)
             if "segment_everything" not in vars(ws):
                 ws.segment_everything = functools.partial(type(ws).segment_everything, ws, **EVERYTHING_OPTIONS)
             return ws
