@@ -12,7 +12,8 @@ models and output folders, offline, and measures the server process's RSS (``/pr
    and whether the oldest sessions answer 410 Gone. (Phases 1 and 3 run on a server with the default
    budget, so that 8 busy clients are not evicted.)
 3. ``--large`` (default 4) parallel ~60 MB requests (a 3900x3900 noise PNG in a JSON ``/remove``):
-   RSS before, right after, and after ``--settle`` seconds.
+   RSS before, right after, and after ``--settle`` seconds. The server gives freed memory back after
+   large requests (glibc ``malloc_trim``); ``--no-trim`` runs it without, for comparison.
 
     $VENV/bin/python benchmarks/soak.py                # full run
     $VENV/bin/python benchmarks/soak.py --cycles 200   # quicker
@@ -67,10 +68,11 @@ def photo_like(width: int, height: int, seed: int) -> np.ndarray:
 
 
 class Server:
-    def __init__(self, session_mb: int, log_path: str):
+    def __init__(self, session_mb: int, log_path: str, trim: bool = True):
         self.tmp = tempfile.TemporaryDirectory(prefix="ia-soak-")
         env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+               "IA_MALLOC_TRIM": "1" if trim else "0"}
         args = [sys.executable, "-m", "inpaint_anything", "serve", "--no-ui", "--host", "127.0.0.1", "--port", "0",
                 "--log-level", "warning", "--ia-models-dir", os.path.join(self.tmp.name, "models"),
                 "--ia-output-dir", os.path.join(self.tmp.name, "out"), "--ia-offline", "true",
@@ -229,13 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session-mb", type=int, default=256, help="--ia-session-memory-mb of the server")
     parser.add_argument("--large", type=int, default=4)
     parser.add_argument("--settle", type=float, default=10.0, help="seconds idle before the last RSS reading")
+    parser.add_argument("--no-trim", action="store_true", help="server without malloc_trim after large requests")
     parser.add_argument("--log", default=os.path.join(tempfile.gettempdir(), "ia-soak-server.log"))
     args = parser.parse_args(argv)
 
     side = int(round((args.megapixels * 1e6) ** 0.5))
     w, h = side, side
     image_b64 = png_b64(photo_like(w, h, 0))
-    server = Server(8192, args.log)
+    server = Server(8192, args.log, trim=not args.no_trim)
     try:
         print(f"server pid {server.proc.pid} at {server.url}; RSS at start {server.rss:.0f} MB; image {w}x{h} "
               f"({len(image_b64) / 1e6:.1f} MB base64)", flush=True)
@@ -256,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     if args.idle:
-        server = Server(args.session_mb, args.log)
+        server = Server(args.session_mb, args.log, trim=not args.no_trim)
         try:
             start = server.rss
             s = idle_sessions(server, args.idle, image_b64)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import importlib.util
 import logging
+import os
 import secrets
 import socket
 from collections.abc import Callable
@@ -141,6 +142,50 @@ class BasicAuthMiddleware:
             {"detail": "This server needs a user name and password (it was started with --auth).", "code": "unauthorized"},
             status_code=401, headers={"WWW-Authenticate": f'Basic realm="{self.realm}", charset="UTF-8"'})
         await response(scope, receive, send)
+
+
+def libc_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None elsewhere: musl, macOS, Windows)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+class TrimAfterLargeRequests:
+    """ASGI middleware of the standalone app: after a request whose body was at least ``threshold``
+    bytes has been answered, give freed heap memory back to the system (glibc ``malloc_trim``), so the
+    server's memory returns near its level after large uploads instead of staying at the peak
+    (benchmarks/soak.py measures it). ``IA_MALLOC_TRIM=0`` turns it off."""
+
+    def __init__(self, app: Any, threshold: int = 16 * 2**20, trim: Callable[[int], int] | None = None):
+        self.app = app
+        self.threshold = threshold
+        self.trim = trim
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or self.trim is None:
+            await self.app(scope, receive, send)
+            return
+        length = 0
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                length = int(value) if value.isdigit() else 0
+                break
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if length >= self.threshold:
+                from starlette.concurrency import run_in_threadpool
+
+                await run_in_threadpool(self.trim, 0)
 
 
 def is_loopback(host: str) -> bool:
@@ -284,6 +329,9 @@ def create_app(settings: Settings | None = None, ui_builder: UiBuilder | None = 
         @fastapi_app.get("/", response_class=HTMLResponse, include_in_schema=False)
         def root() -> str:
             return _placeholder_page()
+    trim = libc_malloc_trim() if os.environ.get("IA_MALLOC_TRIM", "1") != "0" else None
+    if trim is not None:
+        fastapi_app.add_middleware(TrimAfterLargeRequests, trim=trim)
     if api_auth:  # last: it wraps everything mounted above (UI, docs, API)
         fastapi_app.add_middleware(BasicAuthMiddleware, credentials=api_auth)
     return fastapi_app

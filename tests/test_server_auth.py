@@ -211,3 +211,23 @@ def test_real_process_refuses_then_starts_with_insecure(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=60)
     assert "reachable from other machines" in err
+
+
+# ---------------------------------------------------------------------------------------------- memory after large requests
+def test_memory_is_given_back_after_large_requests_only(tmp_path):
+    from inpaint_anything.server import TrimAfterLargeRequests, libc_malloc_trim
+
+    calls = []
+    fastapi_app = create_app(Settings(models_dir=str(tmp_path / "m"), offline=True))
+    fastapi_app.user_middleware = [m for m in fastapi_app.user_middleware if m.cls is not TrimAfterLargeRequests]
+    fastapi_app.add_middleware(TrimAfterLargeRequests, threshold=1000, trim=lambda pad: calls.append(pad) or 1)
+    c = make_client(fastapi_app)
+    assert c.post(f"{P}/remove", json={"image": "x"}).status_code == 422
+    assert calls == []
+    r = c.post(f"{P}/remove", json={"image": "x" * 5000})
+    assert r.status_code == 422 and calls == [0]  # after the answer, also for refused bodies
+    if sys.platform.startswith("linux"):
+        import platform
+
+        if platform.libc_ver()[0] == "glibc":
+            assert libc_malloc_trim() is not None
