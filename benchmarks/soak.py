@@ -155,6 +155,8 @@ def cycles(server: Server, n: int, clients: int, image_b64: str, size: tuple[int
                     state["done"] += 1
                     if state["done"] == min(50, n):
                         state["rss50"] = server.rss
+                    if state["done"] % 50 == 0:
+                        print(f"  ... {state['done']}/{n} cycles, RSS {server.rss:.0f} MB", file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(clients)]
