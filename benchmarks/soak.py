@@ -236,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-trim", action="store_true", help="server without malloc_trim after large requests")
     parser.add_argument("--log", default=os.path.join(tempfile.gettempdir(), "ia-soak-server.log"))
     args = parser.parse_args(argv)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopping the script stops its server too
 
     side = int(round((args.megapixels * 1e6) ** 0.5))
     w, h = side, side
