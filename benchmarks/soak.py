@@ -6,7 +6,7 @@ models and output folders, offline, and measures the server process's RSS (``/pr
 1. ``--cycles`` (default 1000) create -> upload (1 MP PNG) -> GrabCut (box) -> remove (Telea) -> fetch the
    result -> delete cycles across ``--clients`` (default 8) threads. Reports errors, lost results (a
    remove that answered 200 but whose result cannot be listed/fetched), RSS after the first 50 cycles
-   and after the run (target: within +200 MB).
+   and after the run, both read with no request running (target: within +200 MB).
 2. ``--idle`` (default 500) sessions, each with a 1 MP image, left idle on a second server with a small
    session budget (``--session-mb``, default 256): bytes used within the budget (``GET /status``), RSS,
    and whether the oldest sessions answer 410 Gone. (Phases 1 and 3 run on a server with the default
@@ -115,11 +115,11 @@ def cycles(server: Server, n: int, clients: int, image_b64: str, size: tuple[int
             if len(state["error_samples"]) < 5:
                 state["error_samples"].append(what)
 
-    def worker() -> None:
+    def worker(limit: int) -> None:
         with httpx.Client(base_url=server.url + P, timeout=300) as http:
             while True:
                 with lock:
-                    if state["next"] >= n:
+                    if state["next"] >= limit:
                         return
                     state["next"] += 1
                 try:
@@ -153,17 +153,20 @@ def cycles(server: Server, n: int, clients: int, image_b64: str, size: tuple[int
                     fail(f"{type(exc).__name__}: {exc}")
                 with lock:
                     state["done"] += 1
-                    if state["done"] == min(50, n):
-                        state["rss50"] = server.rss
                     if state["done"] % 50 == 0:
                         print(f"  ... {state['done']}/{n} cycles, RSS {server.rss:.0f} MB", file=sys.stderr, flush=True)
 
+    def run(limit: int) -> None:
+        threads = [threading.Thread(target=worker, args=(limit,)) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run(min(50, n))  # RSS is read with no request running: after the first 50 cycles, and at the end
+    state["rss50"] = server.rss
+    run(n)
     state["seconds"] = time.perf_counter() - t0
     state["rss_end"] = server.rss
     return state
