@@ -74,13 +74,20 @@ def download(settings: config.Settings, args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- serve
 def serve(settings: config.Settings, args: argparse.Namespace) -> int:
+    from inpaint_anything.server import ExposedWithoutAuthError, check_exposure
     from inpaint_anything.server import serve as run_server
+
+    try:  # before gradio and the models are loaded: a refused start is quick
+        check_exposure(args.host, args.api_auth, args.insecure)
+    except ExposedWithoutAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     def announce(url: str) -> None:
         print(f"Inpaint Anything {__version__}: {url}  (API: {url}inpaint-anything/v1, docs: {url}docs)", flush=True)
-        if args.host not in ("127.0.0.1", "localhost", "::1") and not args.api_auth:
-            print("warning: listening beyond this machine without --api-auth; anyone on the network can use it.",
-                  flush=True)
+
+    def warn(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
 
     ui_builder = None
     if not args.no_ui:
@@ -92,7 +99,7 @@ def serve(settings: config.Settings, args: argparse.Namespace) -> int:
             print(f"gradio is not available ({exc}); serving the REST API only.", file=sys.stderr)
     try:
         run_server(settings, args.host, args.port, api_auth=args.api_auth, log_level=args.log_level, announce=announce,
-                   ui_builder=ui_builder)
+                   ui_builder=ui_builder, insecure=args.insecure, warn=warn)
     except OSError as exc:
         print(f"Could not start the server on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
@@ -271,7 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
         default = None if p is parser else argparse.SUPPRESS
         p.add_argument("--host", default=default, help=f"interface to listen on (default {DEFAULT_HOST})")
         p.add_argument("--port", type=int, default=default, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
-        p.add_argument("--api-auth", default=default, metavar="USER:PASS[,USER:PASS]", help="require HTTP Basic auth")
+        p.add_argument("--auth", "--api-auth", dest="api_auth", default=default, metavar="USER:PASS[,USER:PASS]",
+                       help="require HTTP Basic auth for everything served: the UI, /docs and the API")
+        p.add_argument("--insecure", action="store_true", default=default,
+                       help="allow a --host beyond this machine without --auth (a trusted network only)")
         p.add_argument("--log-level", default=default, choices=("critical", "error", "warning", "info", "debug"))
         p.add_argument("--no-ui", action="store_true", default=default, help="serve only the REST API (no gradio page)")
     _ia_flags_after_command(serve_p)
@@ -307,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         args.port = DEFAULT_PORT if args.port is None else args.port
         args.log_level = args.log_level or "info"
         args.no_ui = bool(getattr(args, "no_ui", False))
+        args.insecure = bool(getattr(args, "insecure", False))
         return serve(settings, args)
     parser.error(f"unknown command {command!r}")
     return 2

@@ -4,6 +4,12 @@
 where the gradio UI gets mounted (it then owns ``/``; without it ``/`` is a small placeholder page).
 ``python -m inpaint_anything`` (or ``serve``) calls :func:`serve`, which binds 127.0.0.1 by default.
 
+With credentials (``--api-auth``/``--auth``) :class:`BasicAuthMiddleware` wraps the whole app: the
+UI (page, ``/config``, event and queue endpoints, files), ``/docs``, ``/openapi.json`` and the API
+all answer 401 without them. Browsers resend Basic credentials for the page's own requests and
+websockets once the user has logged in. :func:`check_exposure` refuses a non-loopback address
+without auth unless ``insecure`` is set.
+
 ``/docs`` is Swagger UI served from this machine (the files of the ``swagger-ui-py`` package under
 ``/docs-assets/``), never from a CDN, so it works offline; without that package ``/docs`` is a plain
 page listing the routes. There is no ReDoc page.
@@ -14,6 +20,7 @@ from __future__ import annotations
 import html
 import importlib.util
 import logging
+import os
 import secrets
 import socket
 from collections.abc import Callable
@@ -34,31 +41,190 @@ SWAGGER_PACKAGE = "swagger-ui-py"  # PyPI name; imported as swagger_ui (Swagger 
 UiBuilder = Callable[[Any, Any], None]  # (fastapi_app, App) -> None; mounts the UI on the app
 
 
-def basic_auth_dependency(credentials: str) -> Callable[..., None]:
-    """A FastAPI dependency that requires HTTP Basic auth with one of ``user:pass[,user2:pass2]``
-    (the format of the WebUI's ``--api-auth``)."""
-    from fastapi import Depends, HTTPException
-    from fastapi.security import HTTPBasic
+AUTH_REALM = "Inpaint Anything"
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
+
+def parse_credentials(credentials: str) -> list[tuple[str, str]]:
+    """``user:pass[,user2:pass2]`` (the format of the WebUI's ``--api-auth``) as pairs."""
     pairs = []
     for item in credentials.split(","):
         user, sep, password = item.strip().partition(":")
         if not sep or not user:
             raise ValueError("--api-auth expects user:password[,user2:password2]")
         pairs.append((user, password))
+    return pairs
+
+
+def credentials_match(pairs: list[tuple[str, str]], username: str, password: str) -> bool:
+    """True when (username, password) is one of ``pairs``; every pair is compared in constant time."""
+    ok = False
+    for user, secret in pairs:
+        same_user = secrets.compare_digest(username.encode(), user.encode())
+        same_password = secrets.compare_digest(password.encode(), secret.encode())
+        ok |= same_user & same_password
+    return ok
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(user, password) of an ``Authorization: Basic ...`` header, or None."""
+    import base64
+    import binascii
+
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        text = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    user, sep, password = text.partition(":")
+    return (user, password) if sep else None
+
+
+def basic_auth_dependency(credentials: str) -> Callable[..., None]:
+    """A FastAPI dependency that requires HTTP Basic auth with one of ``user:pass[,user2:pass2]``
+    (used on the API router; inside the WebUI it is the only guard, standalone the middleware is)."""
+    from fastapi import Depends, HTTPException
+    from fastapi.security import HTTPBasic
+
+    pairs = parse_credentials(credentials)
     basic = HTTPBasic()
 
     def check(creds=Depends(basic)) -> None:  # no annotation: FastAPI 0.94 would look it up in module globals
-        ok = False
-        for user, password in pairs:  # compare all, in constant time
-            same_user = secrets.compare_digest(creds.username.encode(), user.encode())
-            same_password = secrets.compare_digest(creds.password.encode(), password.encode())
-            ok |= same_user & same_password
-        if not ok:
+        if not credentials_match(pairs, creds.username, creds.password):
             raise HTTPException(status_code=401, detail="Incorrect username or password.",
-                                headers={"WWW-Authenticate": "Basic"})
+                                headers={"WWW-Authenticate": f'Basic realm="{AUTH_REALM}"'})
 
     return check
+
+
+class BasicAuthMiddleware:
+    """ASGI middleware: every HTTP request and websocket of the app needs HTTP Basic credentials.
+
+    A request without (or with wrong) credentials gets 401 ``{"detail", "code": "unauthorized"}``
+    with ``WWW-Authenticate: Basic``, so a browser asks the user once and then sends them with every
+    request of the page (fetches, the event queue's websocket or event stream, files). A websocket
+    without them is closed before it is accepted (the server answers the handshake with 403). CORS
+    preflights (``OPTIONS`` with ``Access-Control-Request-Method``) carry no credentials by design
+    and pass; the request that follows them does not.
+    """
+
+    def __init__(self, app: Any, credentials: str, realm: str = AUTH_REALM):
+        self.app = app
+        self.pairs = parse_credentials(credentials)
+        self.realm = realm.replace('"', "")
+
+    def authorized(self, scope: dict) -> bool:
+        header = None
+        for name, value in scope.get("headers") or ():
+            if name == b"authorization":
+                header = value.decode("latin-1")
+                break
+        creds = basic_credentials(header)
+        return creds is not None and credentials_match(self.pairs, *creds)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        kind = scope.get("type")
+        if kind not in ("http", "websocket") or self.authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        headers = {name.lower() for name, _ in scope.get("headers") or ()}
+        if kind == "http" and scope.get("method") == "OPTIONS" and b"access-control-request-method" in headers:
+            await self.app(scope, receive, send)
+            return
+        if kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        from starlette.responses import JSONResponse
+
+        response = JSONResponse(
+            {"detail": "This server needs a user name and password (it was started with --auth).", "code": "unauthorized"},
+            status_code=401, headers={"WWW-Authenticate": f'Basic realm="{self.realm}", charset="UTF-8"'})
+        await response(scope, receive, send)
+
+
+def libc_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None elsewhere: musl, macOS, Windows)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+class TrimAfterLargeRequests:
+    """ASGI middleware of the standalone app: after a request whose body was at least ``threshold``
+    bytes has been answered, give freed heap memory back to the system (glibc ``malloc_trim``), so the
+    server's memory returns near its level after large uploads instead of staying at the peak
+    (benchmarks/soak.py measures it). ``IA_MALLOC_TRIM=0`` turns it off."""
+
+    def __init__(self, app: Any, threshold: int = 16 * 2**20, trim: Callable[[int], int] | None = None):
+        self.app = app
+        self.threshold = threshold
+        self.trim = trim
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or self.trim is None:
+            await self.app(scope, receive, send)
+            return
+        length = 0
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                length = int(value) if value.isdigit() else 0
+                break
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if length >= self.threshold:
+                from starlette.concurrency import run_in_threadpool
+
+                await run_in_threadpool(self.trim, 0)
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` only reaches this machine (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    try:  # a host name: loopback only if every address it resolves to is
+        infos = socket.getaddrinfo(name, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+class ExposedWithoutAuthError(ValueError):
+    """A non-loopback address without credentials and without ``insecure``."""
+
+
+def exposure_warning(host: str) -> str:
+    return (f"warning: --host {host} makes this server reachable from other machines, and without --auth anyone who "
+            "can reach the port can use it (run jobs, download models, read results).")
+
+
+def check_exposure(host: str, auth: str | None, insecure: bool = False) -> str | None:
+    """None when ``host`` is fine as it is; a warning when it is exposed without auth but ``insecure``
+    allows it; raises :class:`ExposedWithoutAuthError` when it is exposed without either."""
+    if auth or is_loopback(host):
+        return None
+    if insecure:
+        return exposure_warning(host)
+    raise ExposedWithoutAuthError(
+        exposure_warning(host) + " Refusing to start: add --auth USER:PASSWORD, listen on 127.0.0.1, or pass "
+        "--insecure if this network is trusted.")
 
 
 def _placeholder_page() -> str:
@@ -163,6 +329,11 @@ def create_app(settings: Settings | None = None, ui_builder: UiBuilder | None = 
         @fastapi_app.get("/", response_class=HTMLResponse, include_in_schema=False)
         def root() -> str:
             return _placeholder_page()
+    trim = libc_malloc_trim() if os.environ.get("IA_MALLOC_TRIM", "1") != "0" else None
+    if trim is not None:
+        fastapi_app.add_middleware(TrimAfterLargeRequests, trim=trim)
+    if api_auth:  # last: it wraps everything mounted above (UI, docs, API)
+        fastapi_app.add_middleware(BasicAuthMiddleware, credentials=api_auth)
     return fastapi_app
 
 
@@ -190,8 +361,14 @@ def url_for(host: str, port: int) -> str:
 
 
 def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, ui_builder: UiBuilder | None = None,
-          api_auth: str | None = None, log_level: str = "info", announce: Callable[[str], None] | None = None) -> None:
-    """Build the app and serve it until interrupted; ``announce(url)`` is called once it listens."""
+          api_auth: str | None = None, log_level: str = "info", announce: Callable[[str], None] | None = None,
+          insecure: bool = False, warn: Callable[[str], None] | None = None) -> None:
+    """Build the app and serve it until interrupted; ``announce(url)`` is called once it listens.
+    Raises :class:`ExposedWithoutAuthError` for a non-loopback ``host`` without ``api_auth`` (unless
+    ``insecure``; then ``warn(text)`` gets the warning)."""
+    warning = check_exposure(host, api_auth, insecure)
+    if warning and warn is not None:
+        warn(warning)
     fastapi_app = create_app(settings, ui_builder, api_auth=api_auth)
     sock = bind_socket(host, port)
     actual = sock.getsockname()[1]
@@ -204,5 +381,6 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
         sock.close()
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DOCS_ASSETS_URL", "DOCS_URL", "add_offline_docs", "basic_auth_dependency",
-           "bind_socket", "create_app", "make_server", "serve", "swagger_assets_dir", "url_for"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DOCS_ASSETS_URL", "DOCS_URL", "BasicAuthMiddleware", "ExposedWithoutAuthError",
+           "add_offline_docs", "basic_auth_dependency", "bind_socket", "check_exposure", "create_app", "is_loopback",
+           "make_server", "serve", "swagger_assets_dir", "url_for"]

@@ -230,4 +230,4 @@ def test_auth_errors_use_the_same_shape(tmp_path):
     assert r.status_code == 401 and r.json()["code"] == "unauthorized"
     assert r.headers.get("www-authenticate", "").startswith("Basic")
     assert c.get(f"{P}/version", auth=("u", "p")).status_code == 200
-    assert "401" in c.get("/openapi.json").json()["paths"][f"{P}/version"]["get"]["responses"]
+    assert "401" in c.get("/openapi.json", auth=("u", "p")).json()["paths"][f"{P}/version"]["get"]["responses"]

@@ -46,12 +46,15 @@ ASYNC_RESPONSES: dict[int | str, dict[str, Any]] = {202: {"description": "With a
 
 def upload_body(field: str, doc: str) -> dict[str, Any]:
     """OpenAPI request body of a route that takes JSON ``{field: base64}`` or a multipart file."""
+    from inpaint_anything.api.schemas import EXAMPLE_IMAGE, EXAMPLE_MASK, example
+
+    sample = example(EXAMPLE_MASK if field == "mask" else EXAMPLE_IMAGE)
     return {
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {"schema": {"type": "object", "required": [field], "additionalProperties": False,
-                                                "properties": {field: {"type": "string", "description": doc}}}},
+                                                "properties": {field: {"type": "string", "description": doc, **sample}}}},
                 "multipart/form-data": {"schema": {"type": "object", "required": [field],
                                                    "properties": {field: {"type": "string", "format": "binary"}}}},
             },

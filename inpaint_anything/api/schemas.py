@@ -47,6 +47,22 @@ def parse(cls: type[BaseModel], data: Any) -> Any:
     return cls.parse_obj(data)
 
 
+def example(value: Any) -> dict[str, Any]:
+    """``Field(..., **example(v))``: a value shown in /docs and /openapi.json that the API accepts
+    (OpenAPI 3.0 ``example`` on pydantic 1, 3.1 ``examples`` on pydantic 2)."""
+    return {"examples": [value]} if PYDANTIC_V2 else {"example": value}
+
+
+# An 8x8 RGB PNG, and an 8x8 mask with its middle 4x4 selected: small enough for /docs, valid for every route.
+EXAMPLE_IMAGE = ("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAGUlEQVR42mNkYGhQYGDARCwMCgxYweCUAABobwJednxjlwAAAABJ"
+                 "RU5ErkJggg==")
+EXAMPLE_MASK = ("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAAAAADhZOFXAAAAG0lEQVR42mNgQAeMDAz/GRgYGBmYYCKYDEwAADRSAQiRgurpAAAAAElF"
+                "TkSuQmCC")
+IMAGE_EX = example(EXAMPLE_IMAGE)
+MASK_EX = example(EXAMPLE_MASK)
+POINTS_EX = example([[4, 4]])
+BOX_EX = example([1, 1, 6, 6])
+
 _D = InpaintRequest()
 ImageB64 = StrictStr  # base64 PNG/JPEG/WebP, or a data URL
 IMAGE_DOC = "Image as base64 (PNG, JPEG or WebP) or a data URL."
@@ -71,34 +87,34 @@ class ErrorBody(ApiModel):
 
 
 class ImageBody(ApiModel):
-    image: ImageB64 = Field(..., description=IMAGE_DOC)
+    image: ImageB64 = Field(..., description=IMAGE_DOC, **IMAGE_EX)
 
 
 class MaskBody(ApiModel):
-    mask: ImageB64 = Field(..., description=MASK_DOC)
+    mask: ImageB64 = Field(..., description=MASK_DOC, **MASK_EX)
 
 
 # ---------------------------------------------------------------------------------------------- segmenting
 class PointsPrompt(ApiModel):
-    points: list[list[float]] = Field(..., description="[[x, y], ...] in pixels, or [[x, y, label], ...].")
+    points: list[list[float]] = Field(..., description="[[x, y], ...] in pixels, or [[x, y, label], ...].", **POINTS_EX)
     labels: list[StrictInt] | None = Field(None, description="1 = object, 0 = background (default: all 1).")
     model: StrictStr | None = Field(None, description="SAM model id from GET /models/sam (default: the setting).")
     multimask: StrictBool = Field(True, description="Several candidates for a single point.")
 
 
 class PointsSegmentBody(PointsPrompt):
-    image: ImageB64 = Field(..., description=IMAGE_DOC)
+    image: ImageB64 = Field(..., description=IMAGE_DOC, **IMAGE_EX)
 
 
 class BoxPrompt(ApiModel):
-    box: list[float] = Field(..., description="[x0, y0, x1, y1] in pixels.")
+    box: list[float] = Field(..., description="[x0, y0, x1, y1] in pixels.", **BOX_EX)
     points: list[list[float]] | None = None
     labels: list[StrictInt] | None = None
     model: StrictStr | None = None
 
 
 class BoxSegmentBody(BoxPrompt):
-    image: ImageB64 = Field(..., description=IMAGE_DOC)
+    image: ImageB64 = Field(..., description=IMAGE_DOC, **IMAGE_EX)
 
 
 class KeepRuleBody(ApiModel):
@@ -125,7 +141,7 @@ class EverythingOptions(ApiModel):
 
 
 class EverythingSegmentBody(EverythingOptions):
-    image: ImageB64 = Field(..., description=IMAGE_DOC)
+    image: ImageB64 = Field(..., description=IMAGE_DOC, **IMAGE_EX)
 
 
 class SessionEverythingBody(EverythingOptions):
@@ -133,23 +149,23 @@ class SessionEverythingBody(EverythingOptions):
 
 
 class GrabCutPrompt(ApiModel):
-    box: list[float] | None = Field(None, description="[x0, y0, x1, y1] around the object.")
+    box: list[float] | None = Field(None, description="[x0, y0, x1, y1] around the object.", **BOX_EX)
     points: list[list[float]] | None = None
     labels: list[StrictInt] | None = None
     mode: MaskMode = "replace"
 
 
 class GrabCutSegmentBody(ApiModel):
-    image: ImageB64 = Field(..., description=IMAGE_DOC)
-    box: list[float] | None = None
+    image: ImageB64 = Field(..., description=IMAGE_DOC, **IMAGE_EX)
+    box: list[float] | None = Field(None, description="[x0, y0, x1, y1] around the object.", **BOX_EX)
     points: list[list[float]] | None = None
     labels: list[StrictInt] | None = None
     iterations: StrictInt = Field(5, description="1..20")
 
 
 class ClickBody(ApiModel):
-    x: float
-    y: float
+    x: float = Field(..., description="Pixels from the left.", **example(4))
+    y: float = Field(..., description="Pixels from the top.", **example(4))
     positive: StrictBool = True
     model: StrictStr | None = None
     multimask: StrictBool = True
@@ -166,24 +182,24 @@ class PrepareBody(ApiModel):
 
 
 class ScribbleBody(ApiModel):
-    scribble: ImageB64 = Field(..., description="Scribble image (image or segment-map size), white = drawn.")
+    scribble: ImageB64 = Field(..., description="Scribble image (image or segment-map size), white = drawn.", **MASK_EX)
     mode: MaskMode = "add"
     ignore_unsegmented: StrictBool = True
 
 
 class MaskOpBody(ApiModel):
-    op: MaskOp
-    px: StrictInt = Field(0, description="Radius / area in pixels where the operation takes one.")
+    op: MaskOp = Field(..., **example("grow"))
+    px: StrictInt = Field(0, description="Radius / area in pixels where the operation takes one.", **example(1))
 
 
 class Stroke(ApiModel):
     mode: Literal["add", "erase"] = "add"
     radius: float = 8.0
-    points: list[list[float]] = Field(..., description="[[x, y], ...]")
+    points: list[list[float]] = Field(..., description="[[x, y], ...]", **example([[2, 2], [5, 5]]))
 
 
 class BrushBody(ApiModel):
-    strokes: list[Stroke]
+    strokes: list[Stroke] = Field(..., **example([{"mode": "add", "radius": 1.5, "points": [[2, 2], [5, 5]]}]))
 
 
 # ---------------------------------------------------------------------------------------------- generating
@@ -219,21 +235,23 @@ class BackendOptions(ApiModel):
 
 
 class GenerateBody(ApiModel):
-    backend: StrictStr = Field("diffusers", description="diffusers | cleaner | a registered backend (GET /backends).")
-    model: StrictStr = Field("", description="Model from GET /models/inpaint (cleaner: telea, ns, patchmatch, lama).")
+    backend: StrictStr = Field("diffusers", description="diffusers | cleaner | a registered backend (GET /backends).",
+                               **example("cleaner"))
+    model: StrictStr = Field("", description="Model from GET /models/inpaint (cleaner: telea, ns, patchmatch, lama).",
+                             **example("telea"))
     options: BackendOptions = Field(default_factory=BackendOptions)
     request: RequestParams = Field(default_factory=RequestParams)
 
 
 class InpaintBody(GenerateBody):
-    image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.")
-    mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.")
+    image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.", **IMAGE_EX)
+    mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.", **MASK_EX)
     save: StrictBool = Field(False, description=SAVE_DOC)
 
 
 class RemoveBody(ApiModel):
-    image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.")
-    mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.")
+    image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.", **IMAGE_EX)
+    mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.", **MASK_EX)
     method: Cleaner = "telea"
     mask_blur: StrictInt = 2
     padding: StrictInt = 64
@@ -261,8 +279,8 @@ class ZoomOutBody(ApiModel):
 
 
 class OutpaintBody(GenerateBody):
-    image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.")
-    expansion: ExpansionBody = Field(default_factory=ExpansionBody)
+    image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.", **IMAGE_EX)
+    expansion: ExpansionBody = Field(default_factory=ExpansionBody, **example({"mode": "pixels", "right": 8}))
     prefill: Prefill = "blur"
     overlap_px: StrictInt = Field(16, description="How far the repainted band reaches into the original (0..256).")
     strategy: Literal["all", "per_side"] = Field("all", description="One pass, or one pass per side.")
@@ -274,8 +292,8 @@ class OutpaintBody(GenerateBody):
 # ---------------------------------------------------------------------------------------------- batch
 class BatchItemBody(ApiModel):
     name: StrictStr | None = Field(None, description="Used in the report (default: item-<n>).")
-    image: ImageB64
-    mask: ImageB64 | None = None
+    image: ImageB64 = Field(..., description=IMAGE_DOC, **IMAGE_EX)
+    mask: ImageB64 | None = Field(None, description=MASK_DOC, **MASK_EX)
     points: list[list[float]] | None = None
     labels: list[StrictInt] | None = None
     box: list[float] | None = None
@@ -284,7 +302,7 @@ class BatchItemBody(ApiModel):
 
 class BatchBody(GenerateBody):
     op: Literal["inpaint", "remove", "outpaint"] = "inpaint"
-    items: list[BatchItemBody]
+    items: list[BatchItemBody] = Field(..., **example([{"name": "example", "image": EXAMPLE_IMAGE, "mask": EXAMPLE_MASK}]))
     method: Cleaner = Field("telea", description="remove: the cleaner")
     segmenter: Literal["sam", "grabcut"] = Field("sam", description="For items with points/box instead of a mask.")
     sam_model: StrictStr | None = None
@@ -328,5 +346,6 @@ __all__ = [
     "Stroke",
     "ZoomOutBody",
     "dump",
+    "example",
     "parse",
 ]
