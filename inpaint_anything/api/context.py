@@ -377,7 +377,7 @@ class ApiContext:
 
     def check_cleaner(self, method: str) -> None:
         if method == "lama" and not (self.app.models_dir / "big-lama.pt").is_file():
-            raise ModelNotFoundError(f"LaMa needs its model file big-lama.pt in {self.app.models_dir}.")
+            raise ModelNotFoundError("LaMa needs its model file big-lama.pt in the models folder (see GET /models/inpaint, or `doctor`).")
 
 
 __all__ = ["WORKSPACE_PREFIX", "ApiContext", "IARoute", "SaveHook", "check_sam_model_id", "error_response",
