@@ -173,8 +173,8 @@ class ClickBody(ApiModel):
 
 
 class HoverBody(ApiModel):
-    x: float = Field(..., description="Pointer position in image pixels.")
-    y: float
+    x: float = Field(..., description="Pointer position in image pixels, from the left.", **example(4))
+    y: float = Field(..., description="Pointer position in image pixels, from the top.", **example(4))
 
 
 class PrepareBody(ApiModel):
