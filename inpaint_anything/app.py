@@ -21,6 +21,7 @@ from typing import Any
 from inpaint_anything.config import Settings
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnavailableError
 from inpaint_anything.preparer import Preparer, no_scope
+from inpaint_anything.segment.hover import HoverTimer
 from inpaint_anything.sessions import SessionStore
 
 BACKEND_KINDS = ("diffusers", "cleaner", "webui")
@@ -70,6 +71,7 @@ class App:
         self.pipelines = PipelineCache(self.settings.pipelines_in_memory)
         self.scanner = ModelScanner()
         self.preparer = Preparer(self)
+        self.hover_timer = HoverTimer()
         self._job_scope: Callable[[str], contextlib.AbstractContextManager] = no_scope
         self.inpaint_catalog = InpaintModelCatalog()
         self.sessions = SessionStore(self._new_workspace, lambda: int(self.settings.session_memory_mb) * 2**20,

@@ -45,6 +45,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("sam_device", "auto", "SAM device", "Device for Segment Anything: auto, cuda, mps or cpu.", SAM_DEVICES),
     Option("offline", False, "Offline mode (never download; say which file to put where)", "Never touch the network; missing model files are reported with the path to put them at."),
     Option("default_sam_model", "sam_vit_b", "Default SAM model", "Model id selected when the tab opens."),
+    Option("hover_preview", "auto", "Hover preview of the Click tool",
+           "Outline the object under the pointer before clicking: auto (on while a mask takes under 60 ms here), "
+           "on, or off.", ("auto", "on", "off")),
     Option("output_dir", "", "Output folder", "Folder for results (empty: the WebUI's img2img output folder, or ./outputs standalone)."),
     Option("save_masks", False, "Save masks next to results", "Also save the mask PNG with every result."),
     Option("max_image_pixels", 48_000_000, "Largest image accepted (pixels)", "Images with more pixels are refused with a clear message."),
@@ -79,6 +82,7 @@ class Settings:
     sam_device: str = "auto"
     offline: bool = False
     default_sam_model: str = "sam_vit_b"
+    hover_preview: str = "auto"
     output_dir: str = ""
     save_masks: bool = False
     max_image_pixels: int = 48_000_000
@@ -97,6 +101,8 @@ class Settings:
 
         if self.sam_device not in SAM_DEVICES:
             raise InvalidInputError(f"SAM device must be one of {', '.join(SAM_DEVICES)}, not {self.sam_device!r}.")
+        if self.hover_preview not in ("auto", "on", "off"):
+            raise InvalidInputError(f"Hover preview must be auto, on or off, not {self.hover_preview!r}.")
         for name in ("max_image_pixels", "sam_models_in_memory", "pipelines_in_memory", "session_memory_mb",
                      "results_per_session", "task_result_minutes", "max_request_mb"):
             if int(getattr(self, name)) < 1:

@@ -256,8 +256,11 @@ class Workspace:
 
         img = self.require_image()
         validate_points([(x, y)], None, img.shape[:2])
-        session = self._session
-        return None if session is None else hover_mask(session, img, x, y)
+        session, model = self._session, self.sam_model
+        found = None if session is None else hover_mask(session, img, x, y)
+        if found is not None and model:
+            self.app.hover_timer.record(model, found.seconds)
+        return found
 
     def embedding_state(self) -> dict[str, Any]:
         """``{"embedding": none|pending|ready|failed, "progress": 0..1, "model": id, "error": text}``

@@ -26,6 +26,12 @@
 //   Coordinates are IMAGE pixels with (0, 0) at the centre of the top-left pixel, independent of
 //   zoom, pan, devicePixelRatio and CSS scaling.
 //
+// * Probes (JS <-> Python, not queued). The same way, a probe goes into #ia_canvas_probe and
+//   #ia_canvas_probe_submit is clicked; the JSON answer appears in #ia_canvas_probe_answer. It says
+//   how SAM's background preparation of the picture goes (shown in the editor's status line) and,
+//   with the Click tool over the picture before the first click, carries the outline of the object
+//   under the pointer (drawn as a light outline). One probe in flight; a newer one replaces a waiting one.
+//
 // Keys (while the pointer is over the canvas or the editor has focus): Ctrl+Z undo,
 // Ctrl+Shift+Z / Ctrl+Y redo, [ / ] brush size, Space+drag pan (middle button drag pans too),
 // wheel zoom around the pointer.
@@ -54,6 +60,7 @@
 
     const IDS = {
         root: "ia_canvas_root", events: "ia_canvas_events", submit: "ia_canvas_submit", ack: "ia_canvas_ack",
+        probe: "ia_canvas_probe", probeSubmit: "ia_canvas_probe_submit", probeAnswer: "ia_canvas_probe_answer",
         image: "ia_layer_image", segments: "ia_layer_segments", mask: "ia_layer_mask",
         input: "ia_input_image", compare: "ia_compare_root", before: "ia_result_before", after: "ia_result_after",
     };
@@ -177,6 +184,61 @@
         pump();
     }
 
+    // ---------------------------------------------------------------- probes
+    const PROBE_STALE_MS = 5000;
+    const HOVER_EVERY_MS = 40;
+    const probes = { inFlight: null, sentAt: 0, queued: null, seq: 0, timer: 0, onAnswer: null, sent: 0 };
+
+    function sendProbe(payload, onAnswer) {
+        payload.version = 1;
+        payload.seq = ++probes.seq;
+        probes.queued = payload;
+        probes.onAnswer = onAnswer;
+        pumpProbe();
+    }
+
+    function pumpProbe() {
+        if (probes.inFlight && Date.now() - probes.sentAt < PROBE_STALE_MS) return;
+        probes.inFlight = null;
+        const payload = probes.queued;
+        const field = fieldOf(IDS.probe), target = byId(IDS.probeSubmit);
+        const button = target && (target.tagName === "BUTTON" ? target : target.querySelector("button"));
+        if (!payload || !field || !button) return;
+        probes.queued = null;
+        field.value = JSON.stringify(payload);
+        field.dispatchEvent(new Event("input", { bubbles: true }));
+        setTimeout(() => button.click(), 0);
+        probes.inFlight = payload;
+        probes.sentAt = Date.now();
+        probes.sent += 1;
+        if (!probes.timer) probes.timer = setInterval(pollProbe, 20);
+    }
+
+    function pollProbe() {
+        const sent = probes.inFlight;
+        if (sent) {
+            const field = fieldOf(IDS.probeAnswer);
+            let answer = null;
+            try {
+                answer = field && field.value ? JSON.parse(field.value) : null;
+            } catch (err) {
+                answer = null;
+            }
+            if (answer && answer.seq === sent.seq) {
+                probes.inFlight = null;
+                if (probes.onAnswer) probes.onAnswer(answer, sent);
+            } else if (Date.now() - probes.sentAt < PROBE_STALE_MS) {
+                return;
+            }
+            probes.inFlight = null;
+        }
+        if (probes.queued) pumpProbe();
+        if (!probes.inFlight && !probes.queued) {
+            clearInterval(probes.timer);
+            probes.timer = 0;
+        }
+    }
+
     class Editor {
         constructor() {
             this.state = { points: [], box: null, strokes: [] };
@@ -205,7 +267,14 @@
             this.frame = 0;
             this.sources = {};
             this.lastEvent = null;
+            this.sam = null; // the last probe answer: SAM preparation state, hover availability
+            this.hoverPolys = null; // outline of the object under the pointer (image coordinates)
+            this.hoverAt = 0;
+            this.hoverTimer = 0;
+            this.statusProbeAt = 0;
+            this.watchUntil = 0; // probe the preparation state until then (or while it is pending)
             this.build();
+            setInterval(() => this.pollSam(), 500);
         }
 
         build() {
@@ -252,8 +321,8 @@
             c.addEventListener("pointermove", (e) => this.onMove(e));
             c.addEventListener("pointerup", (e) => this.onUp(e));
             c.addEventListener("pointercancel", () => { this.drag = null; this.requestRender(); });
-            c.addEventListener("pointerenter", () => { this.over = true; });
-            c.addEventListener("pointerleave", () => { this.over = false; this.hover = null; this.requestRender(); });
+            c.addEventListener("pointerenter", () => { this.over = true; this.watch(3000); });
+            c.addEventListener("pointerleave", () => { this.over = false; this.hover = null; this.hoverPolys = null; this.requestRender(); });
             c.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
             // The editor is the image area: drop a file on it, paste one (Ctrl+V), or click it while empty.
             this.stage.addEventListener("dragover", (e) => {
@@ -373,6 +442,7 @@
         setTool(tool) {
             if (!this.toolButtons[tool]) return;
             this.tool = tool;
+            this.hoverPolys = null;
             for (const [id, b] of Object.entries(this.toolButtons)) b.classList.toggle("ia-active", id === tool);
             this.el.setAttribute("data-ia-tool", tool);
             this.requestRender();
@@ -436,8 +506,10 @@
         }
 
         emit(kind) {
+            this.hoverPolys = null;
             this.requestRender();
             if (!this.image) return;
+            this.watch(4000);
             this.lastEvent = this.eventFor(kind);
             sendEvent(this.lastEvent);
         }
@@ -463,6 +535,9 @@
                 if (sig !== this.imageSig) {
                     this.imageSig = sig;
                     this.resetState();
+                    this.sam = null;
+                    this.hoverPolys = null;
+                    this.watch(5000);
                     this.image = im;
                     this.view.fitted = true;
                     this.fit();
@@ -552,6 +627,8 @@
         onMove(e) {
             const p = this.pointer(e);
             this.hover = p;
+            if (this.hoverWanted()) this.requestHover();
+            else this.hoverPolys = null;
             const d = this.drag;
             if (d && d.type === "pan") {
                 this.view = { s: this.view.s, ox: d.ox + p.bx - d.bx, oy: d.oy + p.by - d.by, fitted: false };
@@ -639,6 +716,96 @@
             e.stopPropagation();
         }
 
+        // ---------------------------------------------------------------- SAM state and hover
+        watch(ms) {
+            this.watchUntil = Math.max(this.watchUntil, Date.now() + ms);
+            this.pollSam();
+        }
+
+        // Ask how SAM's preparation goes while it is pending, and for a while after a new picture,
+        // a click or the pointer entering (the model or "Select with" may have changed meanwhile).
+        pollSam() {
+            if (!this.image || !this.el.isConnected || this.el.offsetParent === null) return;
+            const pending = this.sam && this.sam.embedding === "pending";
+            if (!pending && Date.now() > this.watchUntil) return;
+            if (!probes.inFlight && !probes.queued) this.probe(null);
+        }
+
+        probe(point) {
+            if (!this.image) return;
+            if (!point) this.statusProbeAt = Date.now();
+            const sig = this.imageSig;
+            sendProbe({ image_size: [this.image.naturalWidth, this.image.naturalHeight], point: point },
+                (answer, sent) => this.onProbe(answer, sent, sig));
+        }
+
+        onProbe(answer, sent, sig) {
+            if (sig !== this.imageSig) return; // an answer about the previous picture
+            const was = this.sam ? this.sam.embedding : "";
+            this.sam = answer;
+            if (sent.point) {
+                this.hoverPolys = answer.hover && this.hoverWanted() ? answer.hover.polygons : null;
+                this.hoverFor = this.hoverPolys ? sent.point : null;
+            }
+            else if (answer.embedding === "ready" && was !== "ready" && this.hoverWanted()) this.requestHover();
+            this.requestRender();
+        }
+
+        // The Click tool over the picture, before the first click or box: what would a click select?
+        hoverWanted() {
+            const t = this.tool, st = this.state, h = this.hover;
+            return !!(this.image && this.over && h && this.inside(h) && (t === "point_add" || t === "point_remove")
+                && !st.points.length && !st.box && !this.drag && !this.spaceDown);
+        }
+
+        requestHover() {
+            const a = this.sam;
+            if (!a || a.embedding !== "ready") {
+                if (Date.now() - this.statusProbeAt > 1000) this.probe(null); // ready meanwhile?
+                return;
+            }
+            if (a.hover_off) return;
+            const wait = HOVER_EVERY_MS - (Date.now() - this.hoverAt);
+            if (wait > 0) {
+                if (!this.hoverTimer) this.hoverTimer = setTimeout(() => { this.hoverTimer = 0; if (this.hoverWanted()) this.requestHover(); }, wait);
+                return;
+            }
+            this.hoverAt = Date.now();
+            const h = this.hover;
+            this.probe([round2(h.x - 0.5), round2(h.y - 0.5)]);
+        }
+
+        samText() {
+            const a = this.sam;
+            if (!a || a.embedding === "none") return a && a.error ? ` \u00b7 ${a.error}` : "";
+            const name = a.model || "SAM";
+            if (a.embedding === "pending") return ` \u00b7 preparing ${name}\u2026 ${Math.round((a.progress || 0) * 100)} %`;
+            if (a.embedding === "failed") return ` \u00b7 ${name} failed: ${a.error || "see the console"}`;
+            const clickTool = this.tool === "point_add" || this.tool === "point_remove";
+            return ` \u00b7 ${name} ready` + (a.hover_off && clickTool ? ` (${a.hover_off})` : "");
+        }
+
+        drawHover(ctx, v, dpr) {
+            const polys = this.hoverPolys;
+            if (!polys || !polys.length || !this.hoverWanted()) return;
+            const [r, g, b] = this.colors().mask;
+            ctx.beginPath();
+            for (const poly of polys) {
+                if (poly.length < 4) continue;
+                ctx.moveTo(poly[0], poly[1]);
+                for (let i = 2; i < poly.length; i += 2) ctx.lineTo(poly[i], poly[i + 1]);
+                ctx.closePath();
+            }
+            ctx.fillStyle = `rgba(${r},${g},${b},0.16)`;
+            ctx.fill("evenodd");
+            ctx.lineWidth = (3 * dpr) / v.s;
+            ctx.strokeStyle = "rgba(255,255,255,0.85)";
+            ctx.stroke();
+            ctx.lineWidth = (1.5 * dpr) / v.s;
+            ctx.strokeStyle = `rgb(${r},${g},${b})`;
+            ctx.stroke();
+        }
+
         // ---------------------------------------------------------------- drawing
         requestRender() {
             if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
@@ -704,6 +871,7 @@
             ctx.globalAlpha = 1;
             ctx.lineCap = "round";
             ctx.lineJoin = "round";
+            this.drawHover(ctx, v, dpr);
             for (const s of this.state.strokes) {
                 if (s.mode === "scribble" || this.pending.has(s.id)) this.drawStroke(ctx, s);
             }
@@ -749,7 +917,7 @@
             }
             const k = this.scale().kx || 1;
             const where = h && this.inside(h) ? ` \u00b7 x ${Math.floor(h.x)}, y ${Math.floor(h.y)}` : "";
-            this.status.textContent = `${iw}\u00d7${ih} \u00b7 zoom ${Math.round((v.s / k) * 100)}%${where}`;
+            this.status.textContent = `${iw}\u00d7${ih} \u00b7 zoom ${Math.round((v.s / k) * 100)}%${where}${this.samText()}`;
         }
 
         // A plain-data view for tests and debugging.
@@ -760,6 +928,7 @@
                 segments: !!this.segments, mask: !!this.maskImage, maskVersion: this.maskVersion, maskArea: this.maskArea || 0,
                 state: this.snapshot(), undo: this.undoStack.length, redo: this.redoStack.length, dark: !!this.dark,
                 lastEvent: this.lastEvent, inFlight: bridge.inFlight, queued: !!bridge.queued,
+                sam: this.sam, hoverPolys: this.hoverPolys, hoverFor: this.hoverPolys ? this.hoverFor : null, probesSent: probes.sent,
             };
         }
     }

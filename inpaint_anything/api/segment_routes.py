@@ -135,8 +135,10 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
         """The mask SAM would pick for a click at (x, y), at low resolution (at most 256x256, covering
         the whole image; ``scale`` = original pixels per cell) as a base64 PNG. Never encodes and
         never waits: ``ready: false`` while the embedding is not ready (see ``/prepare``) or the
-        session is busy. Changes nothing in the session."""
+        session is busy. Changes nothing in the session. ``outline``: the mask's borders as polygons
+        ``[x0, y0, x1, y1, ...]`` in image pixels (outer borders and holes; draw with the even-odd rule)."""
         from inpaint_anything.api.codec import png_bytes
+        from inpaint_anything.segment.hover import outline
 
         ws = ctx.workspace(session_id)
         found = ws.hover(body.x, body.y)
@@ -144,7 +146,7 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
             return {"ready": False, **{k: ws.embedding_state()[k] for k in ("embedding",)}}
         h, w = found.mask.shape
         return {"ready": True, "width": w, "height": h, "scale": list(found.scale), "score": found.score,
-                "mask": base64.b64encode(png_bytes(found.mask.astype(np.uint8) * 255)).decode()}
+                "mask": base64.b64encode(png_bytes(found.mask.astype(np.uint8) * 255)).decode(), "outline": outline(found)}
 
     @router.post("/sessions/{session_id}/prepare", status_code=202)
     def prepare(session_id: str, body: PrepareBody) -> dict[str, Any]:

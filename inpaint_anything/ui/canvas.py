@@ -22,6 +22,17 @@ JS -> Python
     Coordinates are IMAGE pixels with (0, 0) at the centre of the top-left pixel (the SAM / OpenCV
     convention), whatever the zoom, pan or CSS scaling of the canvas.
 
+JS <-> Python, the probe channel (cheap, never queued)
+    While a picture is shown, the editor asks :meth:`CanvasComponents.on_probe`'s handler how the
+    SAM preparation goes and, with the Click tool over the picture, for the hover outline: it
+    writes ``{"version": 1, "seq": n, "image_size": [w, h], "point": [x, y] | null}`` into
+    ``#ia_canvas_probe`` and clicks ``#ia_canvas_probe_submit``; the answer is JSON in
+    ``#ia_canvas_probe_answer``: ``{"seq": n, "embedding": "none" | "pending" | "ready" | "failed",
+    "progress": 0..1, "model": label, "hover": {"polygons": [[x0, y0, ...], ...], "score": s} | null,
+    "hover_off": why or "", "error": text or ""}``. One probe is in flight at a time; a newer pointer
+    position replaces a waiting one. These events bypass gradio's queue, so a running job never
+    delays them, and they never change the session.
+
 Python -> JS
     The editor shows what the hidden ``gr.Image`` layers hold: ``image_layer`` (the picture),
     ``segments_layer`` (colour segment map, drawn with adjustable opacity) and ``mask_layer`` (a
@@ -61,6 +72,9 @@ ELEM_IDS = {
     "candidates": "ia_canvas_candidates",
     "wrap": "ia_canvas_wrap",
     "ack": "ia_canvas_ack",
+    "probe": "ia_canvas_probe",
+    "probe_submit": "ia_canvas_probe_submit",
+    "probe_answer": "ia_canvas_probe_answer",
 }
 
 ROOT_HTML = '<div class="ia-canvas-mount"><div class="ia-cv-loading">Loading the mask editor…</div></div>'
@@ -268,6 +282,9 @@ class CanvasComponents:
     candidates: Any  # gr.Gallery of candidate masks over the canvas, hidden until shown (wire .select yourself)
     ack: Any  # hidden gr.Textbox: seq of the last handled event (written by on_event's wrapper)
     wrap: Any = None  # the column holding root and candidates (the candidates' positioning context)
+    probe: Any = None  # hidden gr.Textbox: the editor's probe (see the module docstring)
+    probe_submit: Any = None  # hidden gr.Button the editor clicks after writing a probe
+    probe_answer: Any = None  # hidden gr.Textbox: the JSON answer
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -305,6 +322,69 @@ class CanvasComponents:
 
         options = {"show_progress": "hidden", **compat.event_kwargs(trigger_mode="always_last"), **kwargs}
         return self.submit.click(handler, inputs=[self.events, *inputs], outputs=[*outs, ack], **options)
+
+    def on_probe(self, fn: Callable[..., dict[str, Any]], inputs: Sequence[Any] = ()) -> Any:
+        """Register ``fn(probe: Probe, *inputs) -> dict`` for the editor's probes (module docstring).
+
+        The wrapper parses the probe, adds ``seq`` to the answer and turns any error into
+        ``{"error": message}``: a probe never shows a toast (the editor's status line says it)."""
+        answer = self.probe_answer
+
+        def handler(text: str, *args: Any) -> str:
+            seq = -1
+            try:
+                probe = parse_probe(text)
+                seq = probe.seq
+                result = dict(fn(probe, *args))
+            except Exception as exc:
+                from inpaint_anything.errors import IAError
+
+                if not isinstance(exc, IAError):
+                    import logging
+
+                    logging.getLogger(__name__).exception("Inpaint Anything: the canvas probe failed")
+                result = {"embedding": "none", "error": str(exc) if isinstance(exc, IAError) else f"{type(exc).__name__}: {exc}"}
+            return json.dumps({"seq": seq, **result})
+
+        return self.probe_submit.click(handler, inputs=[self.probe, *inputs], outputs=[answer], show_progress="hidden", queue=False)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A validated probe: the picture's size and the pointer (image pixels, centre convention) or None."""
+
+    seq: int
+    image_size: tuple[int, int]
+    point: tuple[float, float] | None = None
+
+
+def parse_probe(text: str | None) -> Probe:
+    """Parse the editor's probe JSON; InvalidInputError when malformed."""
+    if not isinstance(text, str) or not text.strip() or len(text) > 10_000:
+        raise _bad("the probe is empty or too large")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _bad(f"the probe is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("version") != SCHEMA_VERSION:
+        raise _bad("the probe is not a version 1 object")
+    seq = data.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise _bad(f"probe seq must be a non-negative integer, got {seq!r}")
+    size = data.get("image_size")
+    if not isinstance(size, list) or len(size) != 2:
+        raise _bad("probe image_size must be [width, height]")
+    w, h = (_number(v, "image_size") for v in size)
+    if w != int(w) or h != int(h) or not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
+        raise _bad(f"probe image_size {size!r} is not a valid image size")
+    point = data.get("point")
+    if point is not None:
+        if not isinstance(point, list) or len(point) != 2:
+            raise _bad("probe point must be [x, y] or null")
+        x, y = _number(point[0], "probe x"), _number(point[1], "probe y")
+        _check_inside(x, y, int(w), int(h), "probe point")
+        point = (x, y)
+    return Probe(seq, (int(w), int(h)), point)
 
 
 def _seq_of(text: Any) -> str:
@@ -371,7 +451,12 @@ def build_canvas(
         segments_layer = compat.image(label="canvas segments", interactive=False, elem_id=ELEM_IDS["segments_layer"], elem_classes=["ia-hidden"])
         mask_layer = compat.image(label="canvas mask", interactive=False, image_mode="L", elem_id=ELEM_IDS["mask_layer"], elem_classes=["ia-hidden"])
         ack = gr.Textbox(value="", label="canvas ack", elem_id=ELEM_IDS["ack"], elem_classes=["ia-hidden"], interactive=False)
-    comps = CanvasComponents(input_image, root, events, submit, image_layer, segments_layer, mask_layer, candidates, ack, wrap)
+        probe = gr.Textbox(value="", label="canvas probe", elem_id=ELEM_IDS["probe"], elem_classes=["ia-hidden"])
+        probe_submit = gr.Button("canvas probe", elem_id=ELEM_IDS["probe_submit"], elem_classes=["ia-hidden"])
+        probe_answer = gr.Textbox(value="", label="canvas probe answer", elem_id=ELEM_IDS["probe_answer"],
+                                  elem_classes=["ia-hidden"], interactive=False)
+    comps = CanvasComponents(input_image, root, events, submit, image_layer, segments_layer, mask_layer, candidates, ack, wrap,
+                             probe, probe_submit, probe_answer)
     if wire_input:
         input_image.change(_show_input, inputs=[input_image], outputs=comps.layers, show_progress="hidden", queue=False)
     return comps
@@ -383,9 +468,11 @@ __all__ = [
     "STROKE_MODES",
     "CanvasComponents",
     "CanvasEvent",
+    "Probe",
     "Stroke",
     "build_canvas",
     "layer_from_mask",
     "parse_event",
+    "parse_probe",
     "rasterize_strokes",
 ]

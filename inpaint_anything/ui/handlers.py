@@ -202,6 +202,59 @@ class Controller:
                     preparing = " SAM is preparing the picture in the background."
         return message(f"Image {w}x{h}.{preparing} Click, draw a box, or run 'Segment everything' and scribble.")
 
+    def prepare(self, key: SessionKey, sam_model: str | None, selector: str | None) -> None:
+        """Another SAM model or "Select with" choice: prepare the shown picture for it in the
+        background (nothing when no picture, no SAM chosen or its file is missing)."""
+        model_id = self.sam_id(sam_model)
+        if not (model_id and selector and selector.startswith("Segment Anything")):
+            return
+        with contextlib.suppress(IAError):  # an expired session or a missing file: said when used
+            ws = self.ws(key)
+            if ws.image is not None and self.app.sam_model_path(model_id).is_file():
+                ws.prepare(model_id)
+
+    def probe(self, probe: Any, key: SessionKey, sam_model: str | None, selector: str | None) -> dict[str, Any]:
+        """The editor's probe (see :mod:`inpaint_anything.ui.canvas`): how the SAM preparation of the
+        shown picture goes and, for a pointer position, the hover outline. Never encodes, never
+        waits, never changes the session."""
+        from inpaint_anything.errors import SessionExpiredError
+        from inpaint_anything.segment.hover import outline
+
+        none = {"embedding": "none", "progress": 0.0, "model": "", "hover": None, "hover_off": ""}
+        model_id = self.sam_id(sam_model)
+        if not (model_id and selector and selector.startswith("Segment Anything")):
+            return {**none, "hover_off": "hover preview needs Segment Anything"}
+        try:
+            ws = self.ws(key)
+        except SessionExpiredError:
+            return none
+        img = ws.image
+        if img is None or (img.shape[1], img.shape[0]) != tuple(probe.image_size):
+            return none
+        state = ws.embedding_state()
+        label = self._label_of(state["model"])
+        out = {**none, "embedding": state["embedding"], "progress": round(float(state["progress"]), 3), "model": label,
+               "error": state["error"] or ""}
+        if state["embedding"] != "ready" or state["model"] != model_id:
+            if state["model"] != model_id and state["embedding"] == "ready":
+                out["embedding"] = "none"  # ready for another model: the next click encodes again
+            return out
+        off = self.app.hover_timer.decide(self.app.settings.hover_preview, model_id)
+        out["hover_off"] = off
+        if probe.point is not None and not off:
+            found = ws.hover(*probe.point)
+            if found is not None:
+                out["hover"] = {"polygons": outline(found), "score": round(found.score, 3)}
+        return out
+
+    def _label_of(self, model_id: str | None) -> str:
+        """A short name of a SAM model id for the editor's status line."""
+        if not model_id:
+            return ""
+        with self._lock:
+            label = next((lab for lab, mid in self._sam_labels.items() if mid == model_id), model_id)
+        return label.split(" \u00b7 ")[0]
+
     def canvas_event(self, text: str, key: SessionKey, sam_model: str, selector: str, ignore_unsegmented: bool):
         """One canvas snapshot -> (mask layer, candidate gallery, status)."""
         from inpaint_anything.segment.everything import select_by_scribble

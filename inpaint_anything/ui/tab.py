@@ -213,6 +213,10 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                 return compat.update(), compat.update(), error_message(exc)
 
         comps.on_event(on_event_safe, inputs=seg_inputs, outputs=[comps.mask_layer, comps.candidates, status])
+        # the editor's status line (SAM preparing / ready) and the Click tool's hover outline
+        comps.on_probe(ctl.probe, inputs=[key, sam_model, selector])
+        for comp in (sam_model, selector):  # another model: prepare the shown picture for it
+            comp.change(ctl.prepare, inputs=[key, sam_model, selector], outputs=None, queue=False)
 
         def on_candidate(k, m, s, i, evt: gr.SelectData):
             try:

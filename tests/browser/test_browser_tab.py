@@ -406,3 +406,72 @@ def test_interrupt_stops_a_running_generation(tab, marker_image, tiny_sd_inpaint
     assert tab.page.locator("#ia_status .ia-error").count() == 1, text
     assert tab.workspace().results == [] and tab.gallery_count("ia_results") == 0
 
+
+
+def _canvas_status(tab) -> str:
+    return tab.page.locator("#ia_canvas_root .ia-cv-status").first.inner_text()
+
+
+def _hover_when_idle(ws, x: float, y: float):
+    """``ws.hover`` answers None while the page's own probe holds the SAM session: ask again."""
+    for _ in range(100):
+        found = ws.hover(x, y)
+        if found is not None:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("the SAM session stayed busy or lost its embedding")
+
+
+def test_sam_prepares_on_upload_and_the_click_tool_outlines_the_object_under_the_pointer(tab, marker_image):
+    """Issue #16: the editor's status line says "preparing SAM… N %" while the picture is encoded in
+    the background, then "ready"; the Click tool then outlines what a click would select, and the
+    click replaces the outline with the mask."""
+    from tab_app import SAM_ID
+
+    from inpaint_anything.segment.hover import outline
+    from inpaint_anything.segment.progress import encoder_stages, install_stage_hooks
+
+    app = tab.app
+    encoder = app.load_sam(SAM_ID).model.image_encoder
+    install_stage_hooks(encoder)
+    slow = [stage.register_forward_pre_hook(lambda m, a: time.sleep(0.4)) for stage in encoder_stages(encoder)]
+    mode, app.settings.hover_preview = app.settings.hover_preview, "on"  # "auto" could measure a busy CI machine
+    try:
+        tab.upload(marker_image)
+        tab.page.wait_for_function("() => /preparing .*\\d+ %/.test(document.querySelector('#ia_canvas_root .ia-cv-status').innerText)",
+                                   timeout=TIMEOUT)
+        preparing = _canvas_status(tab)
+        tab.shot("preparing")
+        tab.page.wait_for_function("() => / ready/.test(document.querySelector('#ia_canvas_root .ia-cv-status').innerText)",
+                                   timeout=TIMEOUT)
+    finally:
+        for handle in slow:
+            handle.remove()
+    try:
+        assert "preparing tiny_sam.pth" in preparing or "preparing" in preparing, preparing
+        ws = tab.workspace()
+        runs = ws._session.encoder_runs
+        before, _ = tab.shot("ready")
+        assert tab.info()["tool"] == "point_add"  # the default tool
+        x, y = tab.to_client(300, 250)
+        tab.page.mouse.move(x - 30, y - 30)
+        tab.page.mouse.move(x, y, steps=5)
+        # the outline ends up answering the pointer's last position (throttled moves, the last one kept)
+        info = tab.wait_info("i.hoverPolys && i.hoverPolys.length > 0 && i.hoverFor"
+                             " && Math.abs(i.hoverFor[0] - 300) < 3 && Math.abs(i.hoverFor[1] - 250) < 3")
+        assert info["hoverPolys"] == outline(_hover_when_idle(ws, *info["hoverFor"]))  # the server's low-res mask
+        hovering, _ = tab.shot("hover_outline")
+        assert (np.abs(hovering.astype(int) - before.astype(int)).max(axis=2) > 40).sum() > 50  # the outline is drawn
+        assert ws.mask is None or not ws.mask.any()  # hovering selects nothing
+        version = info["maskVersion"]
+        tab.page.mouse.click(x, y)
+        info = tab.mask_after(version)
+        assert info["hoverPolys"] is None and info["maskArea"] == int(ws.mask.sum()) > 0
+        assert ws._session.encoder_runs == runs  # the click found the embedding prepared on upload
+        tab.page.mouse.move(x + 20, y + 20, steps=3)  # after the first click: no outline, the mask is shown
+        tab.page.wait_for_timeout(300)
+        assert tab.info()["hoverPolys"] is None
+        assert "ready" in _canvas_status(tab)
+        tab.full_shot("page")
+    finally:
+        app.settings.hover_preview = mode
