@@ -45,6 +45,7 @@ class SamModelInfo:
     path: str | None
     reason: str = ""
     size_bytes: int | None = None
+    cpu_encode_s: float | None = None  # measured CPU seconds per image (catalogue models only)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -117,7 +118,11 @@ class App:
         subfolders (recognised from their weights; id ``file:<path relative to the folder>``), and
         files that cannot be used, with the reason. ``path`` is absolute here; the API shows it
         relative to the models folder (:meth:`relative`)."""
-        from inpaint_anything.models.catalogue import available_entries, sam2_unavailable_reason
+        from inpaint_anything.models.catalogue import (
+            available_entries,
+            cpu_encode_seconds,
+            sam2_unavailable_reason,
+        )
 
         sam2_reason = None
         found = self.scanner.scan(self.models_dir) if self.models_dir.is_dir() else []
@@ -132,7 +137,8 @@ class App:
                 found.remove(file)
             out.append(SamModelInfo(entry.id, entry.title, entry.family, status.available, bool(file and file.usable),
                                     str(file.path) if file else None,
-                                    status.reason or (file.problem if file else ""), entry.size_bytes))
+                                    status.reason or (file.problem if file else ""), entry.size_bytes,
+                                    entry.cpu_encode_s))
         for f in found:
             rel = self.relative(f.path)
             if f.family:
@@ -142,7 +148,8 @@ class App:
                     problem = problem or sam2_reason
                 usable = f.usable and (f.family != "sam2" or not sam2_reason)
                 out.append(SamModelInfo("file:" + rel, f"{rel} ({f.family} {f.arch})", f.family,
-                                        usable, True, str(f.path), problem, f.size))
+                                        usable, True, str(f.path), problem, f.size,
+                                        cpu_encode_seconds(f.family, f.arch or "")))
             else:  # listed with its reason, never silently left out
                 out.append(SamModelInfo("file:" + rel, rel, "", False, True, str(f.path),
                                         f.problem or "not a Segment Anything checkpoint", f.size))

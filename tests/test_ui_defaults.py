@@ -28,14 +28,64 @@ def event(kind, size, points=(), box=None, strokes=(), seq=1):
 def test_empty_models_folder_selects_grabcut_and_says_how_to_get_sam(tmp_path):
     from inpaint_anything.ui import defaults
 
-    app = _app(tmp_path)
+    app = _app(tmp_path)  # SAM on the CPU: the light model is the one worth downloading
     assert defaults.default_selector(app) == defaults.GRABCUT
-    assert defaults.default_sam(app) == app.settings.default_sam_model == "sam_vit_b"
+    assert app.settings.default_sam_model == "sam_vit_b" and defaults.default_sam(app) == "mobile_sam"
     hint = defaults.sam_hint(app, offline=True)
     assert str(app.models_dir) in hint and "offline" in hint and "Download" not in hint and defaults.GRABCUT in hint
     online = defaults.sam_hint(app, offline=False)
-    assert "Download" in online and "375.04 MB" in online and str(app.models_dir) in online
+    assert "Download" in online and "MobileSAM (40.73 MB)" in online and str(app.models_dir) in online
     assert "\n" not in hint and "\n" not in online  # one line
+
+
+def test_with_a_gpu_the_configured_default_stays_and_the_catalogue_order_is_kept(tmp_path, monkeypatch):
+    from inpaint_anything.ui import defaults
+    from inpaint_anything.ui.handlers import Controller
+
+    app = _app(tmp_path)
+    monkeypatch.setattr(defaults, "sam_on_cpu", lambda app: False)
+    assert defaults.default_sam(app) == "sam_vit_b"
+    assert "SAM ViT-B (375.04 MB)" in defaults.sam_hint(app, offline=False)
+    ids = [mid for _, mid in Controller(app).sam_choices()]
+    assert ids[:3] == ["sam_vit_b", "sam_vit_l", "sam_vit_h"]
+    assert not any("slow on CPU" in label for label, _ in Controller(app).sam_choices())
+
+
+def test_on_a_cpu_light_models_come_first_and_vit_l_h_say_they_are_slow(tmp_path):
+    from inpaint_anything.ui.handlers import Controller
+
+    app = _app(tmp_path)  # sam_device="cpu"
+    pairs = Controller(app).sam_choices()
+    ids = [mid for _, mid in pairs]
+    assert ids[:2] == ["mobile_sam", "sam_hq_vit_tiny"] and "sam_vit_b" in ids
+    labels = {mid: label for label, mid in pairs}
+    for mid, seconds in (("sam_vit_l", 40), ("sam_vit_h", 70), ("sam_hq_vit_l", 40), ("sam_hq_vit_h", 70)):
+        assert labels[mid].endswith(f"slow on CPU (\u2248{seconds} s per image)"), labels[mid]
+    for mid in ("mobile_sam", "sam_hq_vit_tiny", "sam_vit_b", "sam_hq_vit_b"):
+        assert "slow" not in labels[mid]
+    # a configured default is kept when the user chose one
+    chosen = _app(tmp_path, default_sam_model="sam_vit_h")
+    from inpaint_anything.ui import defaults
+
+    assert defaults.default_sam(chosen) == "sam_vit_h"
+
+
+def test_users_own_files_are_marked_from_their_architecture_and_the_api_lists_encode_times(tmp_path, tiny_sam_files):
+    from inpaint_anything.models.catalogue import cpu_encode_seconds
+    from inpaint_anything.ui.labels import sam_label
+
+    assert cpu_encode_seconds("sam", "vit_h") == 70.0 and cpu_encode_seconds("sam_hq_tiny", "vit_tiny") == 2.0
+    assert cpu_encode_seconds("sam2", "hiera_l") is None  # not measured on a CPU: no mark
+    app = _app(tmp_path)
+    infos = {m.id: m for m in app.sam_models()}
+    assert infos["sam_vit_h"].as_dict()["cpu_encode_s"] == 70.0 and infos["mobile_sam"].cpu_encode_s == 1.5
+    shutil.copy(tiny_sam_files["sam"], app.models_dir / "tiny_sam.pth")
+    mine = next(m for m in app.sam_models() if m.id == "file:tiny_sam.pth")
+    assert mine.cpu_encode_s is None and "custom" in mine.title  # a test architecture: never measured
+    assert "slow" not in sam_label(mine, on_cpu=True)
+    from dataclasses import replace
+
+    assert sam_label(replace(mine, cpu_encode_s=66.4), on_cpu=True).endswith(" \u00b7 slow on CPU (\u224866 s per image)")
 
 
 def test_a_sam_file_present_is_selected_even_if_the_default_is_missing(tmp_path, tiny_sam_files):

@@ -12,6 +12,7 @@ package, torch >= 2.5.1 and torchvision >= 0.20.1); it reads package metadata an
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 import importlib.util
@@ -70,6 +71,7 @@ class ModelEntry:
     label: str = ""
     requires: str | None = None  # what must be installed besides the base stack
     license: str = "Apache-2.0"
+    cpu_encode_s: float | None = None  # measured seconds to encode one image on a CPU (see CPU_ENCODE_S)
 
     @property
     def title(self) -> str:
@@ -185,6 +187,29 @@ CATALOGUE: tuple[ModelEntry, ...] = (
           "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318",
           "SAM 2.1 Hiera-L", "Segment Anything 2.1, large (898 MB)."),
 )
+
+# Seconds to encode one image (1024 px long side) on a CPU, measured with real-size random-weight
+# models on the 2-core development machine (reference 2048² fp32 matmul ≈ 0.1 s; docs/benchmarks.md
+# and shared/reference/cpu-baselines-and-versions.md): ViT-B 16–23 s, ViT-L ≈ 40 s, ViT-H 66–71 s,
+# TinyViT 1.1–2.6 s. HQ-SAM uses the same image encoders. SAM 2.1 was not measured on a CPU (None).
+# A faster CPU divides them all alike; they are for ordering and warnings, never for timeouts.
+CPU_ENCODE_S = {
+    "sam_vit_b": 20.0, "sam_vit_l": 40.0, "sam_vit_h": 70.0,
+    "sam_hq_vit_b": 20.0, "sam_hq_vit_l": 40.0, "sam_hq_vit_h": 70.0,
+    "sam_hq_vit_tiny": 2.0, "mobile_sam": 1.5,
+}
+SLOW_ON_CPU_S = 30.0  # from here on, the dropdown says "slow on CPU" when no GPU is used
+LIGHT_MODELS = ("mobile_sam", "sam_hq_vit_tiny")  # listed first when SAM runs on the CPU
+
+CATALOGUE = tuple(dataclasses.replace(e, cpu_encode_s=CPU_ENCODE_S.get(e.id)) for e in CATALOGUE)
+
+
+def cpu_encode_seconds(family: str, arch: str) -> float | None:
+    """The measured CPU encode time of a model of this family and architecture (a user's own file
+    too), or None when not measured."""
+    if family in ("mobile_sam", "sam_hq_tiny"):
+        return CPU_ENCODE_S["mobile_sam" if family == "mobile_sam" else "sam_hq_vit_tiny"]
+    return CPU_ENCODE_S.get(f"{family}_{arch}")
 
 _BY_ID = {e.id: e for e in CATALOGUE}
 

@@ -44,9 +44,32 @@ def ready_sams(app: Any) -> list[Any]:
     return [m for m in usable_sams(app) if m.downloaded]
 
 
-def default_sam(app: Any) -> str | None:
-    """The configured default when its file is there, else the first file that is, else the default."""
+def sam_on_cpu(app: Any) -> bool:
+    """Whether SAM runs on the CPU here (no CUDA/MPS device, or the "SAM on CPU" setting)."""
+    try:
+        return app.sam_cache.device == "cpu"
+    except Exception:  # an impossible device setting: the click's own error says so
+        return False
+
+
+def dropdown_sams(app: Any) -> list[Any]:
+    """The usable SAM models in dropdown order: on a CPU, MobileSAM and Light HQ-SAM first (a
+    second or two per image instead of 20–70 s); otherwise the catalogue's order."""
+    from inpaint_anything.models.catalogue import LIGHT_MODELS
+
     infos = usable_sams(app)
+    if not sam_on_cpu(app):
+        return infos
+    return sorted(infos, key=lambda m: LIGHT_MODELS.index(m.id) if m.id in LIGHT_MODELS else len(LIGHT_MODELS))
+
+
+def default_sam(app: Any) -> str | None:
+    """The configured default when its file is there, else the first file that is (in dropdown
+    order), else the configured default; on a CPU with no file here and the default left as
+    shipped, the first light model (MobileSAM), which is the one worth downloading there."""
+    from inpaint_anything.config import Settings
+
+    infos = dropdown_sams(app)
     ready = [m.id for m in infos if m.downloaded]
     wanted = app.settings.default_sam_model
     if wanted in ready:
@@ -54,6 +77,8 @@ def default_sam(app: Any) -> str | None:
     if ready:
         return ready[0]
     ids = [m.id for m in infos]
+    if ids and wanted == Settings().default_sam_model and sam_on_cpu(app):
+        return ids[0]
     return wanted if wanted in ids else (ids[0] if ids else None)
 
 
@@ -81,7 +106,7 @@ def sam_hint(app: Any, offline: bool) -> str:
     if offline:
         return (f"No SAM model here (offline): copy a SAM file into {folder} and press {REFRESH} "
                 f"(see {README_SAM_SECTION}). “{GRABCUT}” works without one.")
-    title, size = _entry_facts(app.settings.default_sam_model)
+    title, size = _entry_facts(default_sam(app))
     what = f"{title} ({size})" if title and size else "the selected model"
     return (f"No SAM model yet: press Download ({what}), or put a SAM file into {folder} and press {REFRESH} "
             f"(see {README_SAM_SECTION}). “{GRABCUT}” works without one.")

@@ -133,10 +133,13 @@ class Controller:
 
     def sam_choices(self) -> list[tuple[str, str]]:
         """``(label, id)`` pairs for the SAM dropdown (labels are remembered for :meth:`sam_id`).
-        A label says the file size and whether the file is downloaded and verified."""
+        A label says the file size and whether the file is downloaded and verified; on a CPU the
+        light models come first and the slow ones say so."""
+        from inpaint_anything.ui.defaults import dropdown_sams, sam_on_cpu
         from inpaint_anything.ui.labels import sam_label
 
-        out = [(sam_label(m), m.id) for m in self.app.sam_models() if m.available]
+        on_cpu = sam_on_cpu(self.app)
+        out = [(sam_label(m, on_cpu), m.id) for m in dropdown_sams(self.app)]
         with self._lock:
             self._sam_labels.update(out)
         return out
