@@ -9,13 +9,14 @@ import time
 
 import numpy as np
 import pytest
+from fixtures.tiny_sam import TINY_SAM_ID
 
 from inpaint_anything.app import App
 from inpaint_anything.config import Settings
 from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.segment.hover import AUTO_LIMIT_S, MAX_OUTLINE_POINTS, HoverMask, HoverTimer, outline
 
-MODEL = "file:tiny.pth"
+MODEL = TINY_SAM_ID
 
 
 def _filled(polygons: list[list[float]], shape: tuple[int, int]) -> np.ndarray:
@@ -90,11 +91,8 @@ def test_hover_setting_is_checked():
 
 # ---------------------------------------------------------------------------------- the editor's probe
 @pytest.fixture
-def app(tmp_path, tiny_sam_files) -> App:
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copy(tiny_sam_files["sam"], models / "tiny.pth")
-    return App(Settings(models_dir=str(models), offline=True, sam_device="cpu", default_sam_model=MODEL))
+def app(tiny_sam_app) -> App:
+    return tiny_sam_app
 
 
 def _photo() -> np.ndarray:

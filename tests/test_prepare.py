@@ -3,28 +3,24 @@ the rest, stale work is cancelled, progress is reported, and the API exposes it.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 
 import numpy as np
 import pytest
+from fixtures.tiny_sam import TINY_SAM_ID
 from test_api import ANYIO_ALIAS, P, b64png, make_client
 
 from inpaint_anything.app import App
-from inpaint_anything.config import Settings
 from inpaint_anything.segment.progress import encoder_stages, install_stage_hooks, is_encoded, watching
 
 pytestmark = pytest.mark.filterwarnings(ANYIO_ALIAS)
-MODEL = "file:tiny.pth"
+MODEL = TINY_SAM_ID
 
 
 @pytest.fixture
-def app(tmp_path, tiny_sam_files) -> App:
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copy(tiny_sam_files["sam"], models / "tiny.pth")
-    return App(Settings(models_dir=str(models), offline=True, sam_device="cpu", default_sam_model=MODEL))
+def app(tiny_sam_app) -> App:
+    return tiny_sam_app
 
 
 def slow_encoder(app: App, seconds: float = 0.15):
