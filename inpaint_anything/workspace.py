@@ -18,7 +18,7 @@ from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.jobs import JobControl
 
 if TYPE_CHECKING:
-    from inpaint_anything.app import App
+    from inpaint_anything.services import WorkspaceServices
 
 MASK_OPS = ("grow", "shrink", "fill_holes", "remove_specks", "invert", "clear", "all")
 
@@ -54,7 +54,7 @@ class Result:
 
 @dataclass
 class Workspace:
-    app: App
+    app: WorkspaceServices
     session_id: str
     image: np.ndarray | None = None  # RGB uint8
     alpha: np.ndarray | None = None  # the input's alpha channel, if any

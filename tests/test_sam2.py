@@ -21,6 +21,7 @@ from inpaint_anything.models import catalogue
 torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
+from fixtures.tiny_sam import predictor_for  # noqa: E402
 from fixtures.tiny_sam2 import (  # noqa: E402
     TINY_SAM2_OVERRIDES,
     build_tiny_sam2,
@@ -303,7 +304,7 @@ def test_refinement_and_box_order(session):
 @pytest.mark.both_stacks
 @pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:FutureWarning")  # inside SAM2ImagePredictor
 def test_results_equal_metas_image_predictor(loaded, session, image):
-    predictor = loaded.predictor()
+    predictor = predictor_for(loaded)
     predictor.set_image(image)
     first = session.predict(points=[(160, 120)])
     cases = [

@@ -29,7 +29,7 @@ from inpaint_anything.segment.session import Geometry, PromptResult
 if TYPE_CHECKING:
     import torch
 
-    from inpaint_anything.segment.checkpoint import LoadedSam
+    from inpaint_anything.segment.loaded import LoadedSam
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -25,7 +25,7 @@ from inpaint_anything.imaging import check_size, content_hash, to_rgb_uint8
 if TYPE_CHECKING:
     import torch
 
-    from inpaint_anything.segment.checkpoint import LoadedSam
+    from inpaint_anything.segment.loaded import LoadedSam
 
 
 def check_sam_aspect(width: int, height: int, long_side: int = 1024) -> None:
