@@ -216,7 +216,7 @@ class Workspace:
         stop it between stages. A background preparation of the same image (:meth:`prepare`) is
         simply waited for: the click then finds the embedding cached."""
         from inpaint_anything.segment.progress import install_stage_hooks, watching
-        from inpaint_anything.segment.sam2_session import session_for
+        from inpaint_anything.segment.session import session_for
 
         img = self.require_image()
         model_id = model_id or self.sam_model or self.app.settings.default_sam_model

@@ -30,8 +30,9 @@ from fixtures.tiny_sam2 import (  # noqa: E402
 )
 
 from inpaint_anything.segment.checkpoint import LoadedSam, load_sam, read_state_dict  # noqa: E402
-from inpaint_anything.segment.sam2_session import Sam2Session, session_for  # noqa: E402
+from inpaint_anything.segment.sam2_session import Sam2Session  # noqa: E402
 from inpaint_anything.segment.sam2_spec import PUBLISHED_TRUNKS, Sam2Spec, infer_sam2_spec  # noqa: E402
+from inpaint_anything.segment.session import session_for  # noqa: E402
 from inpaint_anything.segment.spec import infer_sam_spec, infer_spec  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
