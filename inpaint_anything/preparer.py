@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from inpaint_anything.errors import IAError, JobInterrupted
 
 if TYPE_CHECKING:
-    from inpaint_anything.app import App
+    from inpaint_anything.services import PrepareServices
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,9 @@ class PrepareState:
 
 
 class Preparer:
-    """The background encode queue of one App."""
+    """The background encode queue of one App (seen through :class:`~inpaint_anything.services.PrepareServices`)."""
 
-    def __init__(self, app: App):
+    def __init__(self, app: PrepareServices):
         self.app = app
         self._queue: queue.Queue[tuple[Any, PrepareState] | None] = queue.Queue()
         self._lock = threading.Lock()

@@ -18,7 +18,7 @@ from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.jobs import JobControl
 
 if TYPE_CHECKING:
-    from inpaint_anything.app import App
+    from inpaint_anything.services import WorkspaceServices
 
 MASK_OPS = ("grow", "shrink", "fill_holes", "remove_specks", "invert", "clear", "all")
 
@@ -54,7 +54,7 @@ class Result:
 
 @dataclass
 class Workspace:
-    app: App
+    app: WorkspaceServices
     session_id: str
     image: np.ndarray | None = None  # RGB uint8
     alpha: np.ndarray | None = None  # the input's alpha channel, if any
@@ -216,7 +216,7 @@ class Workspace:
         stop it between stages. A background preparation of the same image (:meth:`prepare`) is
         simply waited for: the click then finds the embedding cached."""
         from inpaint_anything.segment.progress import install_stage_hooks, watching
-        from inpaint_anything.segment.sam2_session import session_for
+        from inpaint_anything.segment.session import session_for
 
         img = self.require_image()
         model_id = model_id or self.sam_model or self.app.settings.default_sam_model

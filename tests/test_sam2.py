@@ -21,6 +21,7 @@ from inpaint_anything.models import catalogue
 torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
+from fixtures.tiny_sam import predictor_for  # noqa: E402
 from fixtures.tiny_sam2 import (  # noqa: E402
     TINY_SAM2_OVERRIDES,
     build_tiny_sam2,
@@ -29,8 +30,9 @@ from fixtures.tiny_sam2 import (  # noqa: E402
 )
 
 from inpaint_anything.segment.checkpoint import LoadedSam, load_sam, read_state_dict  # noqa: E402
-from inpaint_anything.segment.sam2_session import Sam2Session, session_for  # noqa: E402
+from inpaint_anything.segment.sam2_session import Sam2Session  # noqa: E402
 from inpaint_anything.segment.sam2_spec import PUBLISHED_TRUNKS, Sam2Spec, infer_sam2_spec  # noqa: E402
+from inpaint_anything.segment.session import session_for  # noqa: E402
 from inpaint_anything.segment.spec import infer_sam_spec, infer_spec  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -303,7 +305,7 @@ def test_refinement_and_box_order(session):
 @pytest.mark.both_stacks
 @pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:FutureWarning")  # inside SAM2ImagePredictor
 def test_results_equal_metas_image_predictor(loaded, session, image):
-    predictor = loaded.predictor()
+    predictor = predictor_for(loaded)
     predictor.set_image(image)
     first = session.predict(points=[(160, 120)])
     cases = [

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixtures.tiny_sam import SAM_KINDS, TINY_SAM_CONFIGS, build_tiny_sam
+from fixtures.tiny_sam import SAM_KINDS, TINY_SAM_CONFIGS, build_tiny_sam, predictor_for
 
 from inpaint_anything.errors import (
     IAError,
@@ -203,7 +203,7 @@ def test_predictor_on_real_photo(loaded, kind, astronaut):
 
 @pytest.mark.parametrize("kind", ["sam_hq", "sam_hq_tiny"])
 def test_hq_token_only_path(loaded, kind, astronaut):
-    predictor = loaded[kind].predictor()
+    predictor = predictor_for(loaded[kind])
     predictor.set_image(astronaut)
     box = np.array([100, 50, 400, 450])
     both, _, _ = predictor.predict(box=box, multimask_output=False, return_logits=True, hq_token_only=False)
@@ -213,7 +213,7 @@ def test_hq_token_only_path(loaded, kind, astronaut):
 
 
 def test_mobile_sam_runs_with_the_hq_predictor(loaded, astronaut):
-    predictor = loaded["mobile_sam"].predictor()
+    predictor = predictor_for(loaded["mobile_sam"])
     assert type(predictor).__module__ == "segment_anything_hq.predictor"
     predictor.set_image(astronaut)
     a, _, _ = predictor.predict(

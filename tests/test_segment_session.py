@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+from fixtures.tiny_sam import predictor_for
 
 from inpaint_anything.errors import ImageTooLargeError, InvalidInputError, ModelNotFoundError
 from inpaint_anything.segment.checkpoint import load_sam
@@ -181,7 +182,7 @@ def test_prompt_validators():
 
 
 def _predictor_result(loaded, image, **kwargs):
-    predictor = loaded.predictor()
+    predictor = predictor_for(loaded)
     predictor.set_image(image)
     if loaded.spec.predictor_package == "segment_anything_hq":
         kwargs["hq_token_only"] = False
@@ -235,7 +236,7 @@ def test_hq_image_features_are_computed_once_per_image(loaded, image, kind, coun
     assert (len(compress), len(embed)) == (1, 1)
     assert len(mask_feature) == 3
     # the package's own predictor recomputes them on every prompt
-    predictor = loaded[kind].predictor()
+    predictor = predictor_for(loaded[kind])
     predictor.set_image(image)
     for _ in range(2):
         predictor.predict(point_coords=np.array([[40, 100]]), point_labels=np.array([1]))
@@ -246,7 +247,7 @@ def test_hq_token_only_matches_predictor(loaded, image):
     session = SegmentSession(loaded["sam_hq"])
     session.set_image(image)
     ours = session.predict(points=[(160, 120)], hq_token_only=True)
-    predictor = loaded["sam_hq"].predictor()
+    predictor = predictor_for(loaded["sam_hq"])
     predictor.set_image(image)
     masks, scores, low = predictor.predict(
         point_coords=np.array([[160, 120]]), point_labels=np.array([1]), hq_token_only=True

@@ -1,4 +1,4 @@
-"""The exact fast forms of the mask decoders' layers and methods (segment/speedups*.py)."""
+"""The exact fast forms of the mask decoders' layers and methods (segment/speedups.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,21 @@ import sys
 import numpy as np
 import pytest
 import torch
+from fixtures.tiny_sam import predictor_for
 from torch.nn import functional as F  # noqa: N812
 
 from inpaint_anything.segment.checkpoint import load_sam
 from inpaint_anything.segment.session import SegmentSession
 from inpaint_anything.segment.speedups import (
-    PatchExpand,
-    predict_masks,
-    reference_forward,
-    settle_malloc,
-    speed_up_decoders,
-)
-from inpaint_anything.segment.speedups_norm import (
     ChannelNorm2d,
     FreshGELU,
+    PatchExpand,
     gelu_follows_fresh_output,
+    predict_masks,
+    reference_forward,
     reference_layer_norm_2d,
+    settle_malloc,
+    speed_up_decoders,
 )
 
 KINDS = ("sam", "sam_hq", "mobile_sam", "sam_hq_tiny")
@@ -207,7 +206,7 @@ def _forward(dec, image, pe, sparse, dense, interm, multimask):
 
 
 def _counts(decoder) -> tuple[int, int, int]:
-    from inpaint_anything.segment.speedups_norm import LAYER_NORM_2D_CLASSES
+    from inpaint_anything.segment.speedups import LAYER_NORM_2D_CLASSES
 
     mods = list(decoder.modules())
     convs = sum(PatchExpand.qualifies(m) for m in mods)
@@ -354,7 +353,7 @@ def test_sam2_decoder_swap_gives_the_same_outputs():
 def _original_predictor(path, image):
     """The package's own SamPredictor on a model without any speed-up."""
     loaded = load_sam(path)
-    predictor = loaded.predictor()
+    predictor = predictor_for(loaded)
     predictor.set_image(image)
     return predictor
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-API_PREFIX = "/inpaint-anything/v1"
+from inpaint_anything.api.docs import API_PREFIX
 
 
 def __getattr__(name: str) -> Any:

@@ -12,10 +12,9 @@ import numpy as np
 from fastapi import APIRouter, Query
 
 from inpaint_anything.api.context import ApiContext, check_sam_model_id
-from inpaint_anything.api.payloads import result_payload
-from inpaint_anything.api.routes import ASYNC_DOC, ASYNC_RESPONSES
+from inpaint_anything.api.docs import ASYNC_DOC, ASYNC_RESPONSES
+from inpaint_anything.api.payloads import everything_options, result_payload
 from inpaint_anything.api.schemas import BatchBody, GenerateBody, InpaintBody, OutpaintBody, RemoveBody, dump
-from inpaint_anything.api.segment_routes import everything_options
 from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.inpaint.request import InpaintRequest, infotext
 

@@ -1,4 +1,5 @@
-"""JSON views of core results (masks, candidates, segment maps, generated images)."""
+"""JSON views of core results (masks, candidates, segment maps, generated images) and the parsing of
+request parts that several route modules share (prompt points, segment-everything options)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 import numpy as np
 
 from inpaint_anything.api.codec import png_b64
+from inpaint_anything.api.context import check_sam_model_id
+from inpaint_anything.api.schemas import EverythingOptions, dump
+from inpaint_anything.batch import KeepRule
 from inpaint_anything.errors import InvalidInputError
 
 MAX_POINTS = 256
@@ -80,4 +84,24 @@ def prompt_points(points: list[list[float]] | None, labels: list[int] | None) ->
     return [(float(p[0]), float(p[1]), int(lab)) for p, lab in zip(points, labs, strict=True)]
 
 
-__all__ = ["candidates_payload", "mask_payload", "prompt_points", "result_payload", "segments_payload"]
+def everything_options(body: EverythingOptions) -> tuple[str | None, dict[str, Any], KeepRule | None]:
+    """(model, segment_everything kwargs, keep rule) from a body, with ranges checked up front."""
+    model = check_sam_model_id(body.model)
+    if not 1 <= body.points_per_side <= 64:
+        raise InvalidInputError("Points per side must be from 1 to 64.")
+    if not 16 <= body.max_side <= 4096:
+        raise InvalidInputError("The segment map size (max_side) must be from 16 to 4096 pixels.")
+    if not 0 <= body.max_masks <= 4096:
+        raise InvalidInputError("max_masks must be from 0 to 4096.")
+    for name in ("pred_iou_thresh", "stability_thresh", "min_area_frac", "box_nms_thresh"):
+        value = getattr(body, name)
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise InvalidInputError(f"{name} must be a number from 0 to 1.")
+    opts = {k: getattr(body, k) for k in ("points_per_side", "pred_iou_thresh", "stability_thresh", "min_area_frac",
+                                          "box_nms_thresh", "max_side")}
+    keep = KeepRule(**dump(body.keep)).validated() if body.keep is not None else None
+    return model, opts, keep
+
+
+__all__ = ["candidates_payload", "everything_options", "mask_payload", "prompt_points", "result_payload",
+           "segments_payload"]

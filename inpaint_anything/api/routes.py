@@ -20,9 +20,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from inpaint_anything import __version__
-from inpaint_anything.api import API_PREFIX
 from inpaint_anything.api.codec import png_bytes
 from inpaint_anything.api.context import ApiContext, SaveHook, check_sam_model_id, guarded_route_class
+from inpaint_anything.api.docs import API_PREFIX, ASYNC_DOC, ASYNC_RESPONSES, PNG_RESPONSE, PREPARE_DOC
 from inpaint_anything.api.payloads import mask_payload
 from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry, plain_job
 from inpaint_anything.errors import IAError, InvalidInputError
@@ -37,11 +37,6 @@ class UnsupportedMediaError(IAError):
     status_code = 415
 
 
-PNG_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "A PNG image."}}
-PREPARE_DOC = ("SAM model id to start encoding the image with in the background; by default a session that "
-               "already used a SAM model prepares with it; 'none' never prepares.")
-ASYNC_DOC = "Run in the background: answer 202 with a task id at once; poll GET /tasks/{task_id}."
-ASYNC_RESPONSES: dict[int | str, dict[str, Any]] = {202: {"description": "With async=true: the queued task."}}
 
 
 def upload_body(field: str, doc: str) -> dict[str, Any]:

@@ -11,14 +11,19 @@ import numpy as np
 from fastapi import APIRouter, Query
 
 from inpaint_anything.api.context import ApiContext, check_sam_model_id
-from inpaint_anything.api.payloads import candidates_payload, mask_payload, prompt_points, segments_payload
-from inpaint_anything.api.routes import ASYNC_DOC, ASYNC_RESPONSES
+from inpaint_anything.api.docs import ASYNC_DOC, ASYNC_RESPONSES
+from inpaint_anything.api.payloads import (
+    candidates_payload,
+    everything_options,
+    mask_payload,
+    prompt_points,
+    segments_payload,
+)
 from inpaint_anything.api.schemas import (
     BoxPrompt,
     BoxSegmentBody,
     BrushBody,
     ClickBody,
-    EverythingOptions,
     EverythingSegmentBody,
     GrabCutPrompt,
     GrabCutSegmentBody,
@@ -30,27 +35,7 @@ from inpaint_anything.api.schemas import (
     SessionEverythingBody,
     dump,
 )
-from inpaint_anything.batch import KeepRule
 from inpaint_anything.errors import InvalidInputError
-
-
-def everything_options(body: EverythingOptions) -> tuple[str | None, dict[str, Any], KeepRule | None]:
-    """(model, segment_everything kwargs, keep rule) from a body, with ranges checked up front."""
-    model = check_sam_model_id(body.model)
-    if not 1 <= body.points_per_side <= 64:
-        raise InvalidInputError("Points per side must be from 1 to 64.")
-    if not 16 <= body.max_side <= 4096:
-        raise InvalidInputError("The segment map size (max_side) must be from 16 to 4096 pixels.")
-    if not 0 <= body.max_masks <= 4096:
-        raise InvalidInputError("max_masks must be from 0 to 4096.")
-    for name in ("pred_iou_thresh", "stability_thresh", "min_area_frac", "box_nms_thresh"):
-        value = getattr(body, name)
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise InvalidInputError(f"{name} must be a number from 0 to 1.")
-    opts = {k: getattr(body, k) for k in ("points_per_side", "pred_iou_thresh", "stability_thresh", "min_area_frac",
-                                          "box_nms_thresh", "max_side")}
-    keep = KeepRule(**dump(body.keep)).validated() if body.keep is not None else None
-    return model, opts, keep
 
 
 def _box(box: list[float] | None) -> tuple[float, ...] | None:
@@ -257,4 +242,4 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
         return {"cleared": True}
 
 
-__all__ = ["add_routes", "everything_options"]
+__all__ = ["add_routes"]

@@ -19,7 +19,7 @@ from inpaint_anything.segment.spec import SamSpec, TinyViTEncoderSpec, ViTEncode
 if TYPE_CHECKING:
     import torch
 
-    from inpaint_anything.segment.checkpoint import LoadedSam
+    from inpaint_anything.segment.loaded import LoadedSam
 
 PIXEL_MEAN = (123.675, 116.28, 103.53)
 PIXEL_STD = (58.395, 57.12, 57.375)

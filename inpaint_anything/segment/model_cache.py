@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError
 
 if TYPE_CHECKING:
-    from inpaint_anything.segment.checkpoint import LoadedSam
+    from inpaint_anything.segment.loaded import LoadedSam
 
 log = logging.getLogger(__name__)
 

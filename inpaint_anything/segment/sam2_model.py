@@ -22,7 +22,7 @@ from inpaint_anything.segment.sam2_spec import Sam2Spec
 if TYPE_CHECKING:
     import torch
 
-    from inpaint_anything.segment.checkpoint import LoadedSam
+    from inpaint_anything.segment.loaded import LoadedSam
 
 # What build_sam2() adds for image use: fall back to the best multimask output when the single
 # mask is unstable (Meta's default post-processing for clicks).
@@ -135,7 +135,7 @@ def load_sam2_weights(
     """Build the model of ``state_dict`` (already read safely) and load it strictly, in eval mode."""
     import torch
 
-    from inpaint_anything.segment.checkpoint import LoadedSam, check_state_dict_keys
+    from inpaint_anything.segment.loaded import LoadedSam, check_state_dict_keys
     from inpaint_anything.segment.sam2_spec import infer_sam2_spec
 
     if spec is None:

@@ -1,10 +1,12 @@
-"""Interactive segmentation of one image at a time with a loaded Segment Anything model.
+"""Segment Anything's first family (SAM, HQ-SAM, MobileSAM, Light HQ-SAM) in the shared prompt session.
 
 A :class:`SegmentSession` encodes each image once (the expensive part: 2 s with TinyViT, 16-70 s
 with ViT on a CPU) and keeps the embedding keyed by the pixels' hash, so clicks, boxes and "segment
 everything" only run the small mask decoder. For HQ-SAM the decoder's image-only features (the
 fusion of the encoder's early features with the image embedding) are computed once per image too,
-instead of once per prompt as ``segment_anything_hq.SamPredictor`` does.
+instead of once per prompt as ``segment_anything_hq.SamPredictor`` does. The embedding cache,
+prompt checks, refinement and upscaling loop are :class:`~inpaint_anything.segment.prompt_session.PromptSession`'s;
+:func:`session_for` gives the right session for any loaded model (SAM 2: :mod:`.sam2_session`).
 
 Prompt coordinates are pixels of the original image: points ``(x, y)`` with labels 1 (object) or
 0 (background), boxes ``(x0, y0, x1, y1)``.
@@ -12,20 +14,19 @@ Prompt coordinates are pixels of the original image: points ``(x, y)`` with labe
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from inpaint_anything.errors import InvalidInputError
-from inpaint_anything.imaging import check_size, content_hash, to_rgb_uint8
+from inpaint_anything.segment.prompt_session import Geometry, PromptResult, PromptSession
+from inpaint_anything.segment.prompts import validate_box, validate_points  # re-exported
 
 if TYPE_CHECKING:
     import torch
 
-    from inpaint_anything.segment.checkpoint import LoadedSam
+    from inpaint_anything.segment.loaded import LoadedSam
 
 
 def check_sam_aspect(width: int, height: int, long_side: int = 1024) -> None:
@@ -40,39 +41,7 @@ def check_sam_aspect(width: int, height: int, long_side: int = 1024) -> None:
         )
 
 
-from inpaint_anything.segment.prompts import validate_box, validate_points  # noqa: E402, F401 - re-exported
-
 # --------------------------------------------------------------------------- results
-
-
-@dataclass
-class PromptResult:
-    """Candidate masks for one prompt, best first."""
-
-    masks: np.ndarray  # bool [N, H, W]
-    scores: np.ndarray  # float32 [N], the model's predicted IoU
-    low_res_logits: np.ndarray  # float32 [N, S, S] (S = 256 for published models), for refinement
-
-    def __len__(self) -> int:
-        return int(self.scores.shape[0])
-
-    @property
-    def best(self) -> np.ndarray:
-        return self.masks[0]
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Where an image sits in the model's frame.
-
-    ``input_size``: (h, w) after resizing the long side to ``img_size``; the decoder's low-res
-    logits are ``lowres`` x ``lowres`` and cover the padded ``img_size`` square.
-    """
-
-    original_size: tuple[int, int]
-    input_size: tuple[int, int]
-    img_size: int
-    lowres: int
 
 
 @dataclass
@@ -90,8 +59,9 @@ class ImageEmbedding:
 # --------------------------------------------------------------------------- session
 
 
-class SegmentSession:
-    """Embeddings of recent images for one loaded model, and prompt -> mask prediction.
+class SegmentSession(PromptSession):
+    """A :class:`~inpaint_anything.segment.prompt_session.PromptSession` for SAM, HQ-SAM, MobileSAM
+    and Light HQ-SAM (the ``segment_anything`` / ``segment_anything_hq`` packages' models).
 
     ``max_cached_images`` embeddings are kept (least recently used dropped); ``max_pixels`` refuses
     larger images. Methods are serialised by a lock (one model, one decoder at a time).
@@ -99,22 +69,13 @@ class SegmentSession:
 
     def __init__(self, loaded: LoadedSam, *, max_cached_images: int = 2, max_pixels: int | None = None):
         from inpaint_anything.segment.arch import import_sam_package
-        from inpaint_anything.segment.speedups import settle_malloc, speed_up_decoders
+        from inpaint_anything.segment.speedups import settle_malloc
 
-        speed_up_decoders(loaded.model)  # exact; idempotent on a cached, shared model
+        super().__init__(loaded, max_cached_images=max_cached_images, max_pixels=max_pixels)
         settle_malloc()  # no fresh page faults for each click's feature maps (glibc)
-        self.loaded = loaded
-        self.model = loaded.model
-        self.spec = loaded.spec
-        self.max_cached_images = max(1, int(max_cached_images))
-        self.max_pixels = max_pixels
         pkg = import_sam_package(self.spec.predictor_package)
         self._transform = pkg.utils.transforms.ResizeLongestSide(self.model.image_encoder.img_size)
         self._hq_package = self.spec.predictor_package == "segment_anything_hq"
-        self._embeddings: OrderedDict[str, ImageEmbedding] = OrderedDict()
-        self._current: ImageEmbedding | None = None
-        self.lock = threading.RLock()  # held while the current image is used (re-entrant)
-        self.encoder_runs = 0
         self._dense_pe: Any = None  # the decoder's positional encoding (image-independent)
 
     # ----------------------------------------------------------------- properties
@@ -123,31 +84,13 @@ class SegmentSession:
         return self.spec.is_hq
 
     @property
-    def device(self) -> Any:
-        return self.model.device
-
-    @property
     def _dtype(self) -> Any:
         """dtype of the prompt encoder and mask decoder (fp32 unless the whole model was cast)."""
         return self.model.mask_decoder.iou_token.weight.dtype
 
     @property
-    def _encoder_dtype(self) -> Any:
-        return next(self.model.image_encoder.parameters()).dtype
-
-    @property
-    def image_set(self) -> bool:
-        return self._current is not None
-
-    @property
-    def embedding(self) -> ImageEmbedding:
-        if self._current is None:
-            raise InvalidInputError("No image is loaded for segmentation; upload an image first.")
-        return self._current
-
-    @property
-    def geometry(self) -> Geometry:
-        return self.embedding.geometry
+    def mask_threshold(self) -> float:
+        return self.model.mask_threshold
 
     def candidates_per_prompt(self, multimask: bool = True) -> int:
         """Masks returned per prompt: 3 for SAM/MobileSAM with ``multimask``, otherwise 1.
@@ -163,36 +106,8 @@ class SegmentSession:
         )
 
     # ----------------------------------------------------------------- encoding
-    def set_image(self, image: Any) -> ImageEmbedding:
-        """Make ``image`` current, running the encoder only for content not seen recently."""
-        if (
-            isinstance(image, np.ndarray)
-            and image.dtype == np.uint8
-            and image.ndim == 3
-            and image.shape[2] == 3
-        ):
-            rgb = np.ascontiguousarray(image)
-        else:
-            rgb, _alpha = to_rgb_uint8(image)
-        check_size(rgb.shape[0], rgb.shape[1], self.max_pixels)
+    def _check_image(self, rgb: np.ndarray) -> None:
         check_sam_aspect(rgb.shape[1], rgb.shape[0])
-        key = f"{self._model_key()}|{content_hash(rgb)}"
-        with self.lock:
-            cached = self._embeddings.get(key)
-            if cached is None:
-                cached = self._encode(rgb, key)
-                self._embeddings[key] = cached
-                while len(self._embeddings) > self.max_cached_images:
-                    self._embeddings.popitem(last=False)
-            self._embeddings.move_to_end(key)
-            self._current = cached
-            return cached
-
-    def reset(self) -> None:
-        """Forget every embedding."""
-        with self.lock:
-            self._embeddings.clear()
-            self._current = None
 
     def _encode(self, rgb: np.ndarray, key: str) -> ImageEmbedding:
         import torch
@@ -231,60 +146,32 @@ class SegmentSession:
         """Original-image pixel coordinates (..., 2) -> the model's input frame."""
         return self._transform.apply_coords(np.asarray(xy, np.float64), self.geometry.original_size)
 
-    def decode(
-        self,
-        coords: torch.Tensor | None,
-        labels: torch.Tensor | None,
-        boxes: torch.Tensor | None = None,
-        mask_input: torch.Tensor | None = None,
-        multimask: bool = True,
-        hq_token_only: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Batched prompts in the input frame -> (low-res logits ``[B, k, S, S]``, scores ``[B, k]``), float32."""
+    def _decode(self, emb: ImageEmbedding, points: Any, boxes: Any, mask_input: Any, multimask: bool,
+                hq_token_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
         import contextlib
 
         import torch
 
         from inpaint_anything.segment.speedups import image_cache
 
-        model = self.model
-        dtype = self._dtype
-        with self.lock, torch.inference_mode():
-            emb = self.embedding
-            points = None
-            if coords is not None:
-                if labels is None:
-                    labels = torch.ones(coords.shape[:2], dtype=torch.int)
-                points = (coords.to(self.device, dtype), labels.to(self.device, torch.int))
-            sparse, dense = model.prompt_encoder(
-                points=points,
-                boxes=None if boxes is None else boxes.to(self.device, dtype),
-                masks=None if mask_input is None else mask_input.to(self.device, dtype),
-            )
-            if self._dense_pe is None:
-                pe = model.prompt_encoder.get_dense_pe()
-                self._dense_pe = pe.contiguous(memory_format=torch.channels_last)
-            pe = self._dense_pe
-            dec = model.mask_decoder
-            shared = image_cache(dec, emb.decoder_cache) if mask_input is None else contextlib.nullcontext()
-            with shared:
-                if self.is_hq:
-                    logits, scores = self._decode_hq(emb, pe, sparse, dense, multimask, hq_token_only)
-                elif self._hq_package:  # MobileSAM: segment_anything_hq's vanilla decoder (extra args ignored)
-                    logits, scores = dec(emb.features, pe, sparse, dense, multimask, False, None)
-                else:
-                    logits, scores = dec(emb.features, pe, sparse, dense, multimask)
-            return logits.float(), scores.float()
-
-    def decode_points(
-        self, points_xy: np.ndarray, multimask: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One object click per row of ``points_xy`` ``[B, 2]`` (original pixels) -> :meth:`decode` output."""
-        import torch
-
-        coords = torch.as_tensor(self.to_input_coords(points_xy), dtype=torch.float32)[:, None, :]
-        labels = torch.ones(coords.shape[0], 1, dtype=torch.int32)
-        return self.decode(coords, labels, multimask=multimask)
+        model, dtype = self.model, self._dtype
+        sparse, dense = model.prompt_encoder(
+            points=points,
+            boxes=None if boxes is None else boxes.to(self.device, dtype),
+            masks=None if mask_input is None else mask_input.to(self.device, dtype),
+        )
+        if self._dense_pe is None:
+            pe = model.prompt_encoder.get_dense_pe()
+            self._dense_pe = pe.contiguous(memory_format=torch.channels_last)
+        pe = self._dense_pe
+        dec = model.mask_decoder
+        shared = image_cache(dec, emb.decoder_cache) if mask_input is None else contextlib.nullcontext()
+        with shared:
+            if self.is_hq:
+                return self._decode_hq(emb, pe, sparse, dense, multimask, hq_token_only)
+            if self._hq_package:  # MobileSAM: segment_anything_hq's vanilla decoder (extra args ignored)
+                return dec(emb.features, pe, sparse, dense, multimask, False, None)
+            return dec(emb.features, pe, sparse, dense, multimask)
 
     def _decode_hq(self, emb, pe, sparse, dense, multimask: bool, hq_token_only: bool):
         """MaskDecoderHQ with the per-image HQ features from the cache (same result as its forward)."""
@@ -313,80 +200,25 @@ class SegmentSession:
         g = self.geometry
         return self.model.postprocess_masks(low_res, g.input_size, g.original_size)
 
-    def predict(
-        self,
-        points: object = None,
-        labels: object = None,
-        box: object = None,
-        multimask: bool = True,
-        refine_from: PromptResult | np.ndarray | None = None,
-        *,
-        hq_token_only: bool = False,
-    ) -> PromptResult:
-        """Masks for points and/or a box on the current image, best first.
 
-        ``refine_from`` (a previous result, or its low-res logits) is fed back as the mask prompt,
-        refining the previous selection with the new clicks.
-        """
-        import torch
+def session_for(loaded: LoadedSam, **kwargs: Any) -> PromptSession:
+    """The session of a loaded model's family: :class:`~inpaint_anything.segment.sam2_session.Sam2Session`
+    for SAM 2, :class:`SegmentSession` for the others."""
+    if loaded.spec.family == "sam2":
+        from inpaint_anything.segment.sam2_session import Sam2Session
 
-        with self.lock:  # the image must not change between validation and decoding
-            size = self.geometry.original_size
-            prompt = self._prompt_tensors(points, labels, box, refine_from)
-            low, scores = self.decode(*prompt, multimask=multimask, hq_token_only=hq_token_only)
-            low, scores = low[0], scores[0]
-            order = torch.argsort(scores, descending=True, stable=True)
-            low, scores = low[order], scores[order]
-            masks = np.empty((low.shape[0], *size), dtype=bool)
-            with torch.inference_mode():
-                for i in range(low.shape[0]):  # one full-size plane at a time (big images)
-                    up = self.upscale_logits(low[i : i + 1][None])
-                    masks[i] = (up[0, 0] > self.model.mask_threshold).cpu().numpy()
-        return PromptResult(
-            masks=masks,
-            scores=scores.cpu().numpy().astype(np.float32),
-            low_res_logits=low.cpu().numpy().astype(np.float32),
-        )
-
-    def _prompt_tensors(self, points: object, labels: object, box: object, refine_from: object) -> tuple:
-        """Validated prompts as batch-of-one tensors in the input frame: (coords, labels, boxes, mask)."""
-        import torch
-
-        geo = self.geometry
-        pts, labs = validate_points(points, labels, geo.original_size)
-        box_arr = validate_box(box, geo.original_size)
-        if len(pts) == 0 and box_arr is None:
-            raise InvalidInputError("Click on the object or drag a box around it first.")
-        coords_t = labels_t = boxes_t = mask_t = None
-        if len(pts):
-            coords_t = torch.as_tensor(self.to_input_coords(pts), dtype=torch.float32)[None]
-            labels_t = torch.as_tensor(labs, dtype=torch.int32)[None]
-        if box_arr is not None:
-            corners = self.to_input_coords(box_arr.reshape(2, 2)).reshape(1, 4)
-            boxes_t = torch.as_tensor(corners, dtype=torch.float32)
-        if refine_from is not None:
-            mask_t = torch.as_tensor(self._mask_prompt(refine_from, geo.lowres))[None, None]
-        return coords_t, labels_t, boxes_t, mask_t
-
-    @staticmethod
-    def _mask_prompt(refine_from: object, side: int) -> np.ndarray:
-        logits = refine_from.low_res_logits[0] if isinstance(refine_from, PromptResult) else refine_from
-        arr = np.asarray(logits, dtype=np.float32)
-        while arr.ndim > 2 and arr.shape[0] >= 1:
-            arr = arr[0]
-        if arr.shape != (side, side) or not np.isfinite(arr).all():
-            raise InvalidInputError(
-                f"The previous mask to refine has shape {np.shape(logits)}; expected {side}x{side} low-res logits "
-                f"from the same model."
-            )
-        return arr
+        return Sam2Session(loaded, **kwargs)
+    return SegmentSession(loaded, **kwargs)
 
 
 __all__ = [
     "Geometry",
     "ImageEmbedding",
     "PromptResult",
+    "PromptSession",
     "SegmentSession",
+    "check_sam_aspect",
+    "session_for",
     "validate_box",
     "validate_points",
 ]

@@ -4,7 +4,12 @@
   When the kernel equals the stride (no padding, dilation or grouping) the output windows do not
   overlap, so the layer is one matrix product per input pixel followed by a pixel shuffle; PyTorch's
   CPU transposed convolution goes through col2im instead. The result is kept channels-last.
-* ``LayerNorm2d`` and GELU: see :mod:`inpaint_anything.segment.speedups_norm`.
+* :class:`ChannelNorm2d`: SAM, HQ-SAM and SAM 2 share a ``LayerNorm2d`` written as seven
+  elementwise passes (mean, subtract, square, mean, divide, scale, shift), each allocating a
+  full-size tensor; on HQ-SAM's 64x256x256 feature map that is about a quarter of a click on a
+  2-core CPU. This computes the same normalisation with one fused kernel (``F.layer_norm`` over the
+  channels of a channels-last tensor; :class:`PatchExpand` produces channels-last maps).
+* :class:`FreshGELU` applies GELU in place when its input is a temporary that nothing else reads.
 * :func:`predict_masks`: SAM's and HQ-SAM's ``predict_masks`` without per-prompt copies of the
   image-sized inputs, on channels-last maps (the 3x3 convolutions of HQ-SAM run twice as fast so).
 * :func:`image_cache`: the first transformer layer's projections of the image (3 of the 10
@@ -74,18 +79,104 @@ class PatchExpand(nn.ConvTranspose2d):
         return y.permute(0, 3, 1, 2)
 
 
+# The packages' LayerNorm2d classes (all the same formula): module -> class name.
+LAYER_NORM_2D_CLASSES = frozenset(
+    {
+        ("segment_anything.modeling.common", "LayerNorm2d"),
+        ("segment_anything_hq.modeling.common", "LayerNorm2d"),
+        ("sam2.modeling.sam2_utils", "LayerNorm2d"),
+    }
+)
+
+
+def _moved(cls: type[nn.Module], module: nn.Module) -> nn.Module:
+    """An instance of ``cls`` sharing ``module``'s parameters, buffers, submodules, hooks and flags."""
+    new = cls.__new__(cls)
+    new.__dict__ = module.__dict__.copy()
+    new._parameters = dict(module._parameters)
+    new._buffers = dict(module._buffers)
+    new._modules = dict(module._modules)
+    return new
+
+
+class ChannelNorm2d(nn.Module):
+    """SAM's ``LayerNorm2d`` (normalise over channels of ``[B, C, H, W]``) in fused kernels."""
+
+    weight: nn.Parameter
+    bias: nn.Parameter
+    eps: float
+
+    @classmethod
+    def qualifies(cls, module: nn.Module) -> bool:
+        kind = (type(module).__module__, type(module).__name__)
+        return (
+            kind in LAYER_NORM_2D_CLASSES
+            and set(module._parameters) == {"weight", "bias"}
+            and not module._buffers
+            and not module._modules
+            and isinstance(getattr(module, "eps", None), float)
+            and module.weight is not None
+            and module.weight.dim() == 1
+        )
+
+    @classmethod
+    def from_module(cls, module: nn.Module) -> ChannelNorm2d:
+        return _moved(cls, module)  # type: ignore[return-value]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            return reference_layer_norm_2d(self, x)
+        nhwc = x.permute(0, 2, 3, 1)
+        if nhwc.is_contiguous():  # channels-last memory: one kernel, no copies
+            return F.layer_norm(nhwc, (x.shape[1],), self.weight, self.bias, self.eps).permute(0, 3, 1, 2)
+        # NCHW memory: the packages' formula with in-place steps (a channel reduction is slow here)
+        d = x - x.mean(1, keepdim=True)
+        var = (d * d).mean(1, keepdim=True)
+        d = d.div_(var.add_(self.eps).sqrt_())
+        return d.mul_(self.weight[:, None, None]).add_(self.bias[:, None, None])
+
+
+class FreshGELU(nn.GELU):
+    """``nn.GELU`` that overwrites its input when no gradient is needed.
+
+    Only swapped in right after a layer whose output is a new tensor that nothing else keeps
+    (see :func:`gelu_follows_fresh_output`), so the in-place update is invisible.
+    """
+
+    @classmethod
+    def from_module(cls, module: nn.GELU) -> FreshGELU:
+        return _moved(cls, module)  # type: ignore[return-value]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and x.requires_grad:
+            return F.gelu(x, approximate=self.approximate)
+        return torch.ops.aten.gelu_(x, approximate=self.approximate)
+
+
+def gelu_follows_fresh_output(previous: nn.Module | None, module: nn.Module) -> bool:
+    """True for a plain ``nn.GELU`` fed by ``previous``, a layer that returns a new tensor."""
+    fresh = (ChannelNorm2d, PatchExpand, nn.Conv2d, nn.ConvTranspose2d)
+    return type(module) is nn.GELU and previous is not None and isinstance(previous, fresh)
+
+
+def reference_layer_norm_2d(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The packages' ``LayerNorm2d`` formula with ``norm``'s parameters (for tests and checks)."""
+    u = x.mean(1, keepdim=True)
+    s = (x - u).pow(2).mean(1, keepdim=True)
+    x = (x - u) / torch.sqrt(s + norm.eps)
+    return norm.weight[:, None, None] * x + norm.bias[:, None, None]
+
+
 def speed_up_decoders(model: nn.Module) -> int:
     """Swap the layers of ``model``'s mask decoder(s) for their exact fast forms.
 
     Transposed convolutions whose kernel equals the stride become :class:`PatchExpand`,
-    ``LayerNorm2d`` becomes :class:`~inpaint_anything.segment.speedups_norm.ChannelNorm2d`, a GELU
-    right after one of those becomes :class:`~inpaint_anything.segment.speedups_norm.FreshGELU`
+    ``LayerNorm2d`` becomes :class:`ChannelNorm2d`, a GELU
+    right after one of those becomes :class:`FreshGELU`
     (in place), and SAM's and HQ-SAM's ``predict_masks`` becomes :func:`predict_masks`. Idempotent;
     returns how many layers and methods were swapped. Only the mask decoder is touched (including
     HQ-SAM's per-image feature fusion); the image encoder is left as it is.
     """
-    from inpaint_anything.segment.speedups_norm import ChannelNorm2d, FreshGELU, gelu_follows_fresh_output
-
     decoder = getattr(model, "mask_decoder", None) or getattr(model, "sam_mask_decoder", None)
     if decoder is None:
         return 0
