@@ -174,7 +174,7 @@ class Bench:
     def sam_builder(self, family: str, variant: str):
         """A stand-in for ``checkpoint.load_sam``: the random model, built on the device."""
         torch = self.torch
-        from inpaint_anything.segment.checkpoint import LoadedSam
+        from inpaint_anything.segment.loaded import LoadedSam
         from inpaint_anything.segment.spec import infer_sam_spec
 
         def load_sam(path, device="cpu", dtype=None):
