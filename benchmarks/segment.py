@@ -267,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     parser.add_argument("--clicks", type=int, default=None)
     args = parser.parse_args(argv)
+    from inpaint_anything.server import settle_malloc
+
+    settle_malloc()  # as the standalone server does (the WebUI's process is left as it is)
     names = (args.models or ("mobile_sam" if args.quick else ",".join(MODELS))).split(",")
     unknown = [n for n in names if n not in MODELS]
     if unknown:

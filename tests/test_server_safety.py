@@ -231,3 +231,25 @@ def test_auth_errors_use_the_same_shape(tmp_path):
     assert r.headers.get("www-authenticate", "").startswith("Basic")
     assert c.get(f"{P}/version", auth=("u", "p")).status_code == 200
     assert "401" in c.get("/openapi.json", auth=("u", "p")).json()["paths"][f"{P}/version"]["get"]["responses"]
+
+
+def test_allocator_tuning_belongs_to_the_standalone_server(tmp_path, monkeypatch):
+    """glibc's thresholds are settled by the standalone server only (never on import of the SAM
+    session, which runs inside the WebUI's process too); IA_MALLOC_TRIM=0 turns it off."""
+    import platform
+    import sys
+
+    from inpaint_anything import server
+    from inpaint_anything.app import App
+    from inpaint_anything.config import Settings
+
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert server.settle_malloc() is glibc and server.settle_malloc() is glibc  # harmless and repeatable
+    calls = []
+    monkeypatch.setattr(server, "settle_malloc", lambda: calls.append(1) or True)
+    app = App(Settings(models_dir=str(tmp_path / "m"), output_dir=str(tmp_path / "o"), offline=True))
+    server.create_app(app=app)
+    assert calls == [1]
+    monkeypatch.setenv("IA_MALLOC_TRIM", "0")
+    server.create_app(app=app)
+    assert calls == [1]

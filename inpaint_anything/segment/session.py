@@ -69,10 +69,8 @@ class SegmentSession(PromptSession):
 
     def __init__(self, loaded: LoadedSam, *, max_cached_images: int = 2, max_pixels: int | None = None):
         from inpaint_anything.segment.arch import import_sam_package
-        from inpaint_anything.segment.speedups import settle_malloc
 
         super().__init__(loaded, max_cached_images=max_cached_images, max_pixels=max_pixels)
-        settle_malloc()  # no fresh page faults for each click's feature maps (glibc)
         pkg = import_sam_package(self.spec.predictor_package)
         self._transform = pkg.utils.transforms.ResizeLongestSide(self.model.image_encoder.img_size)
         self._hq_package = self.spec.predictor_package == "segment_anything_hq"

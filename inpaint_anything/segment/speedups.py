@@ -14,7 +14,6 @@
   image-sized inputs, on channels-last maps (the 3x3 convolutions of HQ-SAM run twice as fast so).
 * :func:`image_cache`: the first transformer layer's projections of the image (3 of the 10
   4096-row matrix products of a click) are computed once per image, not per click.
-* :func:`settle_malloc`: keeps glibc from unmapping and page-faulting each click's feature maps.
 
 All give the packages' values up to float rounding; parameters keep their names and shapes, so
 ``state_dict()`` is unchanged. Measured HQ-SAM ViT-B click p50 on 2 CPU cores: 0.15 s -> 0.085 s.
@@ -388,37 +387,4 @@ def _install_predict_masks(decoder: nn.Module) -> bool:
     if isinstance(current, functools.partial) and current.func is predict_masks:
         return False
     decoder.predict_masks = functools.partial(predict_masks, decoder)
-    return True
-
-
-def settle_malloc() -> bool:
-    """Let glibc keep a click's temporary buffers mapped between clicks (Linux with glibc only).
-
-    glibc serves blocks above its "mmap threshold" with fresh ``mmap`` calls and unmaps them when
-    freed, and returns free memory above a "trim threshold" at the top of its heap to the system.
-    Both thresholds adapt upwards when a block above the mmap threshold is freed (at most to
-    32 MiB and 64 MiB on 64-bit systems), but stay lower until such a block has been freed. Until
-    then every click maps its 4-16 MiB feature maps afresh and pays for the page faults: 10-17
-    thousand per HQ-SAM click, a third of its time on a 2-core virtual machine. Allocating and
-    freeing one block just under the maximum (never written, so it costs no page faults) moves both
-    thresholds to glibc's maxima, as freeing any such tensor later would. Returns whether it ran.
-    """
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # noqa: B018 - glibc only (musl has no adaptive thresholds)
-        malloc, free = libc.malloc, libc.free
-    except (OSError, AttributeError):
-        return False
-    malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-    free.restype, free.argtypes = None, [ctypes.c_void_p]
-    size = 4 * ctypes.sizeof(ctypes.c_long) * 2**20 - 2**20  # glibc's DEFAULT_MMAP_THRESHOLD_MAX, less 1 MiB
-    block = malloc(size)
-    if not block:
-        return False
-    free(block)
     return True
