@@ -182,7 +182,8 @@ def test_build_canvas_components_and_wiring():
         comp = getattr(comps, name)
         props = by_id[comp._id]["props"]
         assert props["elem_id"] == elem_id
-        hidden = name in ("events", "submit", "image_layer", "segments_layer", "mask_layer", "ack")
+        hidden = name in ("events", "submit", "image_layer", "segments_layer", "mask_layer", "ack",
+                         "probe", "probe_submit", "probe_answer")
         assert ("ia-hidden" in (props.get("elem_classes") or [])) == hidden
     assert "--ia-cv-height:400px" in by_id[comps.root._id]["props"]["value"]
     assert comps.layers == [comps.image_layer, comps.segments_layer, comps.mask_layer]
