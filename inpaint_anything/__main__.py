@@ -210,6 +210,7 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     from inpaint_anything.inpaint.cleaner import CLEANERS, FALLBACK_CLEANER, REMOVE
     from inpaint_anything.outpaint.geometry import SIDES
     from inpaint_anything.outpaint.params import OUTPAINT
+    from inpaint_anything.segment.everything_fields import EVERYTHING
 
     p = sub.add_parser("batch", help="process a folder, file list or manifest of images",
                        description="Inpaint, remove or outpaint many images. Masks: <stem>.png or <stem>_mask.png in "
@@ -247,7 +248,8 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     seg.add_argument("--min-area", type=int, default=0)
     seg.add_argument("--max-area", type=int)
     seg.add_argument("--min-score", type=float, default=0.0)
-    seg.add_argument("--points-per-side", type=int, default=16)
+    seg.add_argument("--points-per-side", type=int, default=EVERYTHING["points_per_side"].default,
+                     help=EVERYTHING["points_per_side"].help)
     seg.add_argument("--mask-grow", type=int, default=0, help="grow every mask by N pixels")
     out = p.add_argument_group("outpaint")
     for side in SIDES:

@@ -263,6 +263,27 @@ def test_the_tab_and_the_script_build_the_same_outpaint_controls(tmp_path, any_w
                (type(other), other.label, other.value, getattr(other, "choices", None)), name
 
 
+# ---------------------------------------------------------------------------------------------- segment everything
+@pytest.mark.both_stacks
+def test_segment_everything_options_follow_the_table(tmp_path):
+    import argparse
+    import inspect
+
+    from inpaint_anything.__main__ import _add_batch_parser
+    from inpaint_anything.api.schemas import EverythingOptions
+    from inpaint_anything.segment.everything import segment_everything
+    from inpaint_anything.segment.everything_fields import ENGINE_OPTIONS, EVERYTHING, EVERYTHING_FIELDS
+
+    assert model_problems(EVERYTHING_FIELDS, EverythingOptions) == []
+    assert check_problems(EVERYTHING_FIELDS) == []
+    engine = {n: p.default for n, p in inspect.signature(segment_everything).parameters.items() if n in ENGINE_OPTIONS}
+    assert engine == {n: EVERYTHING[n].default for n in ENGINE_OPTIONS}
+    pps = EVERYTHING["points_per_side"]
+    assert control_problems([pps], {"points_per_side": _built_tab_controls(tmp_path)["ia_pps"]}) == []
+    parser = _add_batch_parser(argparse.ArgumentParser().add_subparsers())
+    assert parser.parse_args(["--output", "x"]).points_per_side == pps.default
+
+
 # ---------------------------------------------------------------------------------------------- the checks can fail
 @pytest.mark.parametrize("change", [
     {"default": 25}, {"maximum": 200}, {"label": "Steps"}, {"help": "how many"},
@@ -295,6 +316,11 @@ def test_changed_outpaint_and_remove_tables_are_caught():
     assert model_problems(modes, ExpansionBody)
     method = tuple(dataclasses.replace(f, default="telea") if f.name == "method" else f for f in REMOVE_FIELDS)
     assert model_problems(method, RemoveBody, only=("method",))
+    from inpaint_anything.api.schemas import EverythingOptions
+    from inpaint_anything.segment.everything_fields import EVERYTHING_FIELDS
+
+    grid = tuple(dataclasses.replace(f, default=32) if f.name == "points_per_side" else f for f in EVERYTHING_FIELDS)
+    assert model_problems(grid, EverythingOptions)
     assert check_problems([dataclasses.replace(REMOVE_FIELDS[1], maximum=None)]) == []  # no range: nothing to refuse
     renamed = [dataclasses.replace(f, infotext="Blur radius") if f.name == "mask_blur" else f for f in INPAINT_FIELDS]
     assert infotext_problems(renamed, _all_changed(INPAINT_FIELDS))

@@ -18,6 +18,7 @@ from inpaint_anything.inpaint.cleaner import CLEANERS, REMOVE, REMOVE_FIELDS
 from inpaint_anything.inpaint.request import INPAINT_FIELDS
 from inpaint_anything.outpaint.params import EXPANSION_FIELDS, SETTINGS_FIELDS
 from inpaint_anything.outpaint.prefill import PREFILLS
+from inpaint_anything.segment.everything_fields import EVERYTHING_FIELDS
 
 PYDANTIC_V2 = int(pydantic.VERSION.split(".")[0]) >= 2
 
@@ -130,17 +131,9 @@ class KeepRuleBody(ApiModel):
     indices: list[StrictInt] | None = Field(None, description="Keep exactly these segment indices.")
 
 
-class EverythingOptions(ApiModel):
+class EverythingOptions(fields.pydantic_model("EverythingFields", EVERYTHING_FIELDS, ApiModel)):  # type: ignore[misc]
     model: StrictStr | None = None
-    points_per_side: StrictInt = Field(16, description="Grid size, 1..64 (16 -> 256 clicks).")
-    pred_iou_thresh: float = 0.86
-    stability_thresh: float = 0.90
-    min_area_frac: float = 0.0005
-    box_nms_thresh: float = 0.7
-    max_side: StrictInt = Field(1024, description="Long side of the returned colour map, 16..4096.")
     keep: KeepRuleBody | None = Field(None, description="Make the kept segments the mask.")
-    include_masks: StrictBool = Field(True, description="Return each segment's full-size mask.")
-    max_masks: StrictInt = Field(256, description="At most this many segment masks are returned.")
 
 
 class EverythingSegmentBody(EverythingOptions):

@@ -122,8 +122,10 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                         # kept when offline too: pressed, it says where to put the file (offline mode can be left at run time)
                         download = gr.Button("Download model", size="sm", scale=0, min_width=130, elem_id="ia_sam_download")
                     with gr.Row():
-                        points_per_side = gr.Slider(label="Points per side", minimum=4, maximum=64, step=4, value=16, scale=2,
-                                                    elem_id="ia_pps")
+                        from inpaint_anything.fields import control
+                        from inpaint_anything.segment.everything_fields import EVERYTHING
+
+                        points_per_side = control(EVERYTHING["points_per_side"], elem_id="ia_pps", scale=2)
                         everything = gr.Button("Segment everything", scale=1, min_width=120, elem_id="ia_everything")
                     ignore_unsegmented = gr.Checkbox(label="Scribble ignores unsegmented area", value=True, elem_id="ia_ignore_unsegmented")
                 with gr.Accordion("Refine mask", open=True):
@@ -150,7 +152,6 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                             hints.append(gr.HTML(_hint_html(hooks), elem_id=f"ia_hint_{kind}"))
                             run_extra[kind] = gr.Button(f"Inpaint with {label}", variant="primary", elem_id=f"ia_run_{kind}")
                     with gr.Tab("Remove object", elem_id="ia_tab_remove"):
-                        from inpaint_anything.fields import control
                         from inpaint_anything.inpaint.cleaner import (
                             REMOVE,
                             available_cleaners,
