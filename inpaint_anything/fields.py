@@ -217,10 +217,9 @@ def annotation(f: Field) -> Any:
     return {str: StrictStr, int: StrictInt, bool: StrictBool, float: float}.get(f.type, f.type)
 
 
-def pydantic_model(name: str, table: Iterable[Field], base: type, *, only: Sequence[str] | None = None,
-                   defaults_from: Mapping[str, Any] | None = None, extra_kwargs: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
+def pydantic_model(name: str, table: Iterable[Field], base: type, *, only: Sequence[str] | None = None) -> Any:
     """A pydantic model (``base`` subclass) with one field per table field (``only``: these names, in
-    this order), default = the table's (or ``defaults_from``), description = its help text.
+    this order): its type (:func:`annotation`), default and help text as description.
 
     Ranges are not put in the schema: the core checks them (:func:`validate`) and words the message."""
     from pydantic import Field as PField
@@ -232,9 +231,7 @@ def pydantic_model(name: str, table: Iterable[Field], base: type, *, only: Seque
     for n in names:
         f = fields[n]
         kwargs = {"description": f.help} if f.help else {}
-        kwargs.update((extra_kwargs or {}).get(n, {}))
-        default = (defaults_from or {}).get(n, f.default)
-        spec[n] = (annotation(f), PField(default, **kwargs))
+        spec[n] = (annotation(f), PField(f.default, **kwargs))
     return create_model(name, __base__=base, **spec)
 
 

@@ -62,7 +62,7 @@ def _literal_args(annotation) -> tuple | None:
     return None
 
 
-def model_problems(table, model, *, only=None, defaults=None) -> list[str]:
+def model_problems(table, model, *, only=None) -> list[str]:
     have = fields.model_fields(model)
     out = []
     for f in table:
@@ -72,7 +72,7 @@ def model_problems(table, model, *, only=None, defaults=None) -> list[str]:
             out.append(f"{model.__name__} lacks {f.name}")
             continue
         default, annotation, description = have[f.name]
-        expected = (defaults or {}).get(f.name, f.default)
+        expected = f.default
         if default != expected:
             out.append(f"{model.__name__}.{f.name} default {default!r} != {expected!r}")
         if f.choices is not None and f.api_literal and tuple(_literal_args(annotation) or ()) != tuple(f.choices):

@@ -4,6 +4,10 @@ Only portable features are used: ``BaseModel``, ``Field``, strict scalar types a
 one version difference (forbidding unknown fields) sits in :class:`ApiModel`; :func:`dump` and
 :func:`parse` hide ``dict()``/``model_dump()`` and ``parse_obj()``/``model_validate()``. Ranges are
 checked by the core (e.g. :meth:`InpaintRequest.validated`), which words its messages for users.
+
+The parameter bodies (``RequestParams``, ``ExpansionBody``, the outpaint settings, ``RemoveBody``'s
+options, ``EverythingOptions``) are made from the parameter tables (:func:`inpaint_anything.fields.pydantic_model`),
+so their names, types, choices, defaults and descriptions are the table's.
 """
 
 from __future__ import annotations
