@@ -256,7 +256,8 @@ def test_the_tab_and_the_script_build_the_same_outpaint_controls(tmp_path, any_w
     by_script = dict(zip(ARG_NAMES, script._controls, strict=True))
     assert control_problems(SCRIPT_FIELDS, by_script, start=ui_start) == []
     assert tuple(f.name for f in SCRIPT_FIELDS) == ARG_NAMES and DEFAULTS[-1] == INPAINT["mask_blur"].default
-    assert SCRIPT_FIELDS[-1] is INPAINT["mask_blur"] and SCRIPT_FIELDS[:-1] == OUTPAINT_FIELDS
+    assert SCRIPT_FIELDS[:-1] == OUTPAINT_FIELDS  # the mask blur: the inpaint field under the script's own label
+    assert SCRIPT_FIELDS[-1] == dataclasses.replace(INPAINT["mask_blur"], label=SCRIPT_FIELDS[-1].label)
     for name, comp in by_tab.items():  # the same control, only the elem_id differs
         other = by_script[name]
         assert (type(comp), comp.label, comp.value, getattr(comp, "choices", None)) == \

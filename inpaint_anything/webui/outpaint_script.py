@@ -22,6 +22,7 @@ accepted too.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 
 import numpy as np
@@ -42,8 +43,11 @@ from inpaint_anything.outpaint.params import (
 )
 
 TITLE = "Outpainting (Inpaint Anything)"
-# script_args: the outpaint table's fields in its order, then the mask blur (the rest comes from img2img)
-SCRIPT_FIELDS = (*OUTPAINT_FIELDS, INPAINT["mask_blur"])
+# script_args: the outpaint table's fields in its order, then the mask blur (the rest comes from img2img).
+# The mask blur keeps the script's own label and the overlap its elem_id: the WebUI's ui-config.json
+# keeps a user's start values by label, and user CSS may use the elem_ids.
+SCRIPT_FIELDS = (*OUTPAINT_FIELDS, dataclasses.replace(INPAINT["mask_blur"], label="Mask blur (px)"))
+SCRIPT_ELEM_IDS = {"overlap_px": "overlap"}
 ARG_NAMES = tuple(f.name for f in SCRIPT_FIELDS)
 DEFAULTS = tuple(ui_start(f) for f in SCRIPT_FIELDS)
 MIN_DENOISING = 0.8
@@ -132,7 +136,7 @@ class InpaintAnythingOutpaint(scripts.Script):
         from inpaint_anything.ui.outpaint_controls import build_outpaint_controls
 
         # the same builder as the tab's Outpaint sub-tab, plus the mask blur (the tab has it in its generation settings)
-        built = build_outpaint_controls(lambda f: self.elem_id(f.name), extra=(INPAINT["mask_blur"],))
+        built = build_outpaint_controls(lambda f: self.elem_id(SCRIPT_ELEM_IDS.get(f.name, f.name)), extra=SCRIPT_FIELDS[-1:])
         controls = [built[name] for name in ARG_NAMES]
         self._controls = controls
         self._size = gr.State(None)  # img2img's picture size, once known
