@@ -110,12 +110,20 @@ def serve(settings: config.Settings, args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- batch
+def cli_inpaint_fields() -> list:
+    """The inpaint parameters that ``batch`` takes as options (``--cfg-scale`` for cfg_scale): every
+    field of :data:`~inpaint_anything.inpaint.request.INPAINT_FIELDS` but the model (``--model``) and
+    the WebUI-only soft inpainting ones."""
+    from inpaint_anything.inpaint.request import INPAINT_FIELDS
+
+    return [f for f in INPAINT_FIELDS if f.name != "model" and not f.name.startswith("soft_")]
+
+
 def _request(args: argparse.Namespace):
     from inpaint_anything.inpaint.cleaner import removal_request
     from inpaint_anything.inpaint.request import InpaintRequest
 
-    fields = ("prompt", "negative_prompt", "seed", "steps", "cfg_scale", "sampler", "scheduler", "denoising_strength",
-              "masked_content", "mask_blur", "inpaint_area", "padding", "color_match", "batch_count", "width", "height")
+    fields = (*(f.name for f in cli_inpaint_fields()), "width", "height")
     given = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
     if args.op == "remove":
         allowed = {k: given[k] for k in ("mask_blur", "padding", "seed") if k in given}
@@ -161,7 +169,7 @@ def batch(settings: config.Settings, args: argparse.Namespace) -> int:
         items = load_manifest(args.manifest) if args.manifest else collect_items(args.input, args.masks)
         everything = {"points_per_side": args.points_per_side} if args.everything else None
         keep = KeepRule(args.keep_largest, args.min_area, args.max_area, args.min_score) if args.everything else None
-        options = BatchOptions(op=args.op, request=_request(args), method=args.method, segmenter=args.segmenter,
+        options = BatchOptions(op=args.op, request=_request(args), method=args.method or "", segmenter=args.segmenter,
                                sam_model=args.sam_model, everything=everything, keep=keep, mask_grow=args.mask_grow,
                                expansion=_expansion(args), prefill=args.prefill, overlap_px=args.overlap,
                                strategy=args.strategy).validated()
@@ -199,6 +207,10 @@ def batch(settings: config.Settings, args: argparse.Namespace) -> int:
 
 def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from inpaint_anything.batch import OPS
+    from inpaint_anything.inpaint.cleaner import CLEANERS, FALLBACK_CLEANER, REMOVE
+    from inpaint_anything.outpaint.geometry import SIDES
+    from inpaint_anything.outpaint.params import OUTPAINT
+    from inpaint_anything.segment.everything_fields import EVERYTHING
 
     p = sub.add_parser("batch", help="process a folder, file list or manifest of images",
                        description="Inpaint, remove or outpaint many images. Masks: <stem>.png or <stem>_mask.png in "
@@ -218,13 +230,16 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     gen.add_argument("--model", help="diffusers: Hub id or local folder/file; cleaner: telea | ns | patchmatch | lama")
     gen.add_argument("--native-size", type=int, default=0, help="force the processing resolution (diffusers)")
     gen.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
-    gen.add_argument("--method", default="telea", help="remove: telea | ns | patchmatch | lama")
-    for name, kind in (("prompt", str), ("negative-prompt", str), ("seed", int), ("steps", int), ("cfg-scale", float),
-                       ("sampler", str), ("scheduler", str), ("denoising-strength", float), ("masked-content", str),
-                       ("mask-blur", int), ("inpaint-area", str), ("padding", int), ("batch-count", int),
-                       ("width", int), ("height", int)):
-        gen.add_argument("--" + name, type=kind)
-    gen.add_argument("--color-match", action="store_const", const=True)
+    gen.add_argument("--method", help=f"remove: {' | '.join(CLEANERS)} (default: {REMOVE['method'].default}, "
+                                      f"or {FALLBACK_CLEANER} where PatchMatch is not installed)")
+    for f in cli_inpaint_fields():  # unset ones keep InpaintRequest's defaults
+        flag = "--" + f.name.replace("_", "-")
+        if f.type is bool:
+            gen.add_argument(flag, action="store_const", const=True)
+        else:
+            gen.add_argument(flag, type=f.type)
+    for name in ("width", "height"):
+        gen.add_argument("--" + name, type=int)
     seg = p.add_argument_group("masks from prompts / segment everything")
     seg.add_argument("--segmenter", choices=("sam", "grabcut"), default="sam", help="for manifest points/box")
     seg.add_argument("--sam-model", help="SAM model id (default: the setting)")
@@ -233,18 +248,19 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     seg.add_argument("--min-area", type=int, default=0)
     seg.add_argument("--max-area", type=int)
     seg.add_argument("--min-score", type=float, default=0.0)
-    seg.add_argument("--points-per-side", type=int, default=16)
+    seg.add_argument("--points-per-side", type=int, default=EVERYTHING["points_per_side"].default,
+                     help=EVERYTHING["points_per_side"].help)
     seg.add_argument("--mask-grow", type=int, default=0, help="grow every mask by N pixels")
     out = p.add_argument_group("outpaint")
-    for side in ("left", "right", "up", "down"):
-        out.add_argument(f"--expand-{side}", type=int, default=0, metavar="PX")
-    out.add_argument("--aspect", help="grow to an aspect preset, e.g. 16:9")
-    out.add_argument("--scale", type=float, help="grow by a factor 1.25 .. 2")
-    out.add_argument("--balance-x", type=float, default=0.5)
-    out.add_argument("--balance-y", type=float, default=0.5)
-    out.add_argument("--prefill", default="blur")
-    out.add_argument("--overlap", type=int, default=16)
-    out.add_argument("--strategy", choices=("all", "per_side"), default="all")
+    for side in SIDES:
+        out.add_argument(f"--expand-{side}", type=int, default=OUTPAINT[side].default, metavar="PX")
+    out.add_argument("--aspect", help=f"grow to an aspect preset: {', '.join(OUTPAINT['preset'].choices)}")
+    out.add_argument("--scale", type=float, help=f"grow by a factor {OUTPAINT['scale'].minimum:g} .. {OUTPAINT['scale'].maximum:g}")
+    out.add_argument("--balance-x", type=float, default=OUTPAINT["balance_x"].default, help=OUTPAINT["balance_x"].help)
+    out.add_argument("--balance-y", type=float, default=OUTPAINT["balance_y"].default, help=OUTPAINT["balance_y"].help)
+    out.add_argument("--prefill", default=OUTPAINT["prefill"].default, help=", ".join(OUTPAINT["prefill"].choices))
+    out.add_argument("--overlap", type=int, default=OUTPAINT["overlap_px"].default, help=OUTPAINT["overlap_px"].help)
+    out.add_argument("--strategy", choices=OUTPAINT["strategy"].choices, default=OUTPAINT["strategy"].default)
     return p
 
 

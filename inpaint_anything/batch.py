@@ -54,7 +54,9 @@ class BatchRunner:
         if backend is None:
             if options.op != "remove":
                 raise InvalidInputError("Choose an inpainting backend and model.")
-            backend = app.backend("cleaner", options.method)
+            from inpaint_anything.inpaint.cleaner import default_cleaner
+
+            backend = app.backend("cleaner", default_cleaner(options.method))
         self.backend = backend
         self._ws = Workspace(app, "batch-" + uuid.uuid4().hex)
 
@@ -126,9 +128,10 @@ class BatchRunner:
         max_pixels = self.app.settings.max_image_pixels
         if self.options.op == "outpaint":
             from inpaint_anything.outpaint.engine import OutpaintSettings, outpaint
+            from inpaint_anything.outpaint.geometry import Expansion
 
             o = self.options
-            settings = OutpaintSettings(plan_expansion(o.expansion, image.shape[1], image.shape[0]), o.prefill,
+            settings = OutpaintSettings(Expansion.from_spec(o.expansion, image.shape[1], image.shape[0]), o.prefill,
                                         o.overlap_px, o.strategy)
             result = outpaint(image, settings, request, self.backend, job, max_pixels=max_pixels)
         else:

@@ -12,6 +12,7 @@ import numpy as np
 
 from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.inpaint.request import InpaintRequest
+from inpaint_anything.outpaint.params import OUTPAINT
 
 OPS = ("inpaint", "remove", "outpaint")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -82,20 +83,11 @@ class KeepRule:
 
 
 def plan_expansion(spec: dict[str, Any], width: int, height: int):
-    """An outpaint :class:`~inpaint_anything.outpaint.geometry.Expansion` for an image of this size from
-    ``{"mode": "pixels", left/right/up/down}``, ``{"mode": "aspect", "preset", balance_x/y}`` or
-    ``{"mode": "scale", "scale", balance_x/y}``."""
-    from inpaint_anything.outpaint import geometry
+    """An outpaint :class:`~inpaint_anything.outpaint.geometry.Expansion` for an image of this size
+    (kept for callers of the batch module; see :meth:`Expansion.from_spec`)."""
+    from inpaint_anything.outpaint.geometry import Expansion
 
-    mode = spec.get("mode", "pixels")
-    bx, by = float(spec.get("balance_x", 0.5)), float(spec.get("balance_y", 0.5))
-    if mode == "pixels":
-        return geometry.by_pixels(width, height, *(int(spec.get(s, 0)) for s in ("left", "right", "up", "down")))
-    if mode == "aspect":
-        return geometry.by_aspect(width, height, str(spec.get("preset", "16:9")), bx, by)
-    if mode == "scale":
-        return geometry.by_scale(width, height, float(spec.get("scale", 1.5)), bx, by)
-    raise InvalidInputError(f"Unknown expansion mode {mode!r}; use pixels, aspect or scale.")
+    return Expansion.from_spec(spec, width, height)
 
 
 # ---------------------------------------------------------------------------------------------- items
@@ -120,16 +112,16 @@ class BatchOptions:
 
     op: str = "inpaint"
     request: InpaintRequest = field(default_factory=InpaintRequest)
-    method: str = "telea"  # remove: the cleaner
+    method: str = ""  # remove: the cleaner ("": the table's default where usable, see cleaner.default_cleaner)
     segmenter: str = "sam"  # items with points/box: sam | grabcut
     sam_model: str | None = None
     everything: dict[str, Any] | None = None  # segment_everything options for items without mask/prompts
     keep: KeepRule | None = None
     mask_grow: int = 0
     expansion: dict[str, Any] = field(default_factory=lambda: {"mode": "pixels", "right": 64})
-    prefill: str = "blur"
-    overlap_px: int = 16
-    strategy: str = "all"
+    prefill: str = OUTPAINT["prefill"].default
+    overlap_px: int = OUTPAINT["overlap_px"].default
+    strategy: str = OUTPAINT["strategy"].default
 
     def validated(self) -> BatchOptions:
         if self.op not in OPS:
@@ -141,16 +133,12 @@ class BatchOptions:
         if self.keep is not None:
             self.keep.validated()
         if self.op == "outpaint":
-            from inpaint_anything.outpaint.engine import STRATEGIES
-            from inpaint_anything.outpaint.prefill import PREFILLS
-
             spec = self.expansion
             if spec.get("mode", "pixels") == "pixels" and not any(spec.get(s) for s in ("left", "right", "up", "down")):
                 raise InvalidInputError("Nothing to outpaint: give the pixels to add on some side, an aspect preset "
                                         "or a scale.")
-            if self.prefill not in PREFILLS or self.strategy not in STRATEGIES:
-                raise InvalidInputError(f"Pre-fill must be one of {', '.join(PREFILLS)}; strategy one of "
-                                        f"{', '.join(STRATEGIES)}.")
+            for name in ("prefill", "overlap_px", "strategy"):
+                OUTPAINT[name].check(getattr(self, name))
         self.request.validated()
         return self
 

@@ -95,10 +95,10 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
 
     # ------------------------------------------------------------------ remove
     def remove(session_id: str | None, body: RemoveBody, asynchronous: bool) -> Any:
-        from inpaint_anything.inpaint.cleaner import removal_request
+        from inpaint_anything.inpaint.cleaner import default_cleaner, removal_request
 
         request = removal_request(mask_blur=body.mask_blur, padding=body.padding).validated()
-        backend = ctx.backend("cleaner", body.method)
+        backend = ctx.backend("cleaner", default_cleaner(dump(body, exclude_unset=True).get("method")))
         ws = start(session_id, body.image, body.mask, True)
         saving = ctx if body.save else None
         return ctx.run("remove object", lambda job: _payload(ws.inpaint(request, backend, job, kind="remove"), request,
@@ -116,9 +116,9 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
 
     # ------------------------------------------------------------------ outpaint
     def outpaint(session_id: str | None, body: OutpaintBody, asynchronous: bool) -> Any:
-        from inpaint_anything.batch import plan_expansion
         from inpaint_anything.imaging import check_size
         from inpaint_anything.outpaint.engine import OutpaintSettings
+        from inpaint_anything.outpaint.geometry import Expansion
 
         request, backend = prepare(ctx, body)
         ws = start(session_id, body.image, None, False)
@@ -127,7 +127,7 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
             if "expansion" in dump(body, exclude_unset=True):
                 raise InvalidInputError("Give either 'expansion' (one outpaint) or 'zoom_out' (frames), not both.")
             return _zoom(ws, body, request, backend, asynchronous)
-        settings = OutpaintSettings(plan_expansion(dump(body.expansion), w, h), body.prefill, body.overlap_px,
+        settings = OutpaintSettings(Expansion.from_spec(dump(body.expansion), w, h), body.prefill, body.overlap_px,
                                     body.strategy).validated((w, h))
         cw, ch = settings.expansion.canvas_size
         check_size(ch, cw, ctx.max_pixels)
@@ -186,20 +186,20 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
     def batch(body: BatchBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
         """Many images in one job; a bad item is reported in its entry and the rest continues."""
         from inpaint_anything.batch import BatchItem, BatchOptions, BatchRunner, KeepRule, try_item
-        from inpaint_anything.inpaint.cleaner import removal_request
+        from inpaint_anything.inpaint.cleaner import default_cleaner, removal_request
 
         if not 1 <= len(body.items) <= MAX_BATCH_ITEMS:
             raise InvalidInputError(f"Send 1 to {MAX_BATCH_ITEMS} items.")
         if body.op == "remove":
             given = dump(body.request, exclude_unset=True)
             request = removal_request(**{k: given[k] for k in ("mask_blur", "padding", "seed") if k in given})
-            backend = ctx.backend("cleaner", body.method)
+            backend = ctx.backend("cleaner", default_cleaner(dump(body, exclude_unset=True).get("method")))
         else:
             request, backend = prepare(ctx, body)
         everything, keep = None, None
         if body.everything is not None:
             _, everything, keep = everything_options(body.everything)
-        options = BatchOptions(op=body.op, request=request, method=body.method, segmenter=body.segmenter,
+        options = BatchOptions(op=body.op, request=request, method=default_cleaner(dump(body, exclude_unset=True).get("method")), segmenter=body.segmenter,
                                sam_model=check_sam_model_id(body.sam_model), everything=everything,
                                keep=keep or (KeepRule() if everything is not None else None), mask_grow=body.mask_grow,
                                expansion=dump(body.expansion), prefill=body.prefill, overlap_px=body.overlap_px,

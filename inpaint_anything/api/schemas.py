@@ -4,6 +4,10 @@ Only portable features are used: ``BaseModel``, ``Field``, strict scalar types a
 one version difference (forbidding unknown fields) sits in :class:`ApiModel`; :func:`dump` and
 :func:`parse` hide ``dict()``/``model_dump()`` and ``parse_obj()``/``model_validate()``. Ranges are
 checked by the core (e.g. :meth:`InpaintRequest.validated`), which words its messages for users.
+
+The parameter bodies (``RequestParams``, ``ExpansionBody``, the outpaint settings, ``RemoveBody``'s
+options, ``EverythingOptions``) are made from the parameter tables (:func:`inpaint_anything.fields.pydantic_model`),
+so their names, types, choices, defaults and descriptions are the table's.
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 
-from inpaint_anything.inpaint.request import InpaintRequest
+from inpaint_anything import fields
+from inpaint_anything.inpaint.cleaner import CLEANERS, REMOVE, REMOVE_FIELDS
+from inpaint_anything.inpaint.request import INPAINT_FIELDS
+from inpaint_anything.outpaint.params import EXPANSION_FIELDS, SETTINGS_FIELDS
+from inpaint_anything.outpaint.prefill import PREFILLS
+from inpaint_anything.segment.everything_fields import EVERYTHING_FIELDS
 
 PYDANTIC_V2 = int(pydantic.VERSION.split(".")[0]) >= 2
 
@@ -63,7 +72,6 @@ MASK_EX = example(EXAMPLE_MASK)
 POINTS_EX = example([[4, 4]])
 BOX_EX = example([1, 1, 6, 6])
 
-_D = InpaintRequest()
 ImageB64 = StrictStr  # base64 PNG/JPEG/WebP, or a data URL
 IMAGE_DOC = "Image as base64 (PNG, JPEG or WebP) or a data URL."
 MASK_DOC = "Mask image as base64 or a data URL: white (or opaque where it has transparency) = selected."
@@ -72,8 +80,8 @@ SAVE_DOC = ("Also write the results as PNG files (infotext in their 'parameters'
             "response then lists them in 'saved', relative to that folder. Default: not saved.")
 MaskMode = Literal["replace", "add", "subtract"]
 MaskOp = Literal["grow", "shrink", "fill_holes", "remove_specks", "invert", "clear", "all"]
-Cleaner = Literal["telea", "ns", "patchmatch", "lama"]
-Prefill = Literal["blur", "edge", "reflect", "telea", "ns", "patchmatch", "noise", "solid"]
+Cleaner = Literal[CLEANERS]  # type: ignore[valid-type]
+Prefill = Literal[PREFILLS]  # type: ignore[valid-type]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 
 
@@ -127,17 +135,9 @@ class KeepRuleBody(ApiModel):
     indices: list[StrictInt] | None = Field(None, description="Keep exactly these segment indices.")
 
 
-class EverythingOptions(ApiModel):
+class EverythingOptions(fields.pydantic_model("EverythingFields", EVERYTHING_FIELDS, ApiModel)):  # type: ignore[misc]
     model: StrictStr | None = None
-    points_per_side: StrictInt = Field(16, description="Grid size, 1..64 (16 -> 256 clicks).")
-    pred_iou_thresh: float = 0.86
-    stability_thresh: float = 0.90
-    min_area_frac: float = 0.0005
-    box_nms_thresh: float = 0.7
-    max_side: StrictInt = Field(1024, description="Long side of the returned colour map, 16..4096.")
     keep: KeepRuleBody | None = Field(None, description="Make the kept segments the mask.")
-    include_masks: StrictBool = Field(True, description="Return each segment's full-size mask.")
-    max_masks: StrictInt = Field(256, description="At most this many segment masks are returned.")
 
 
 class EverythingSegmentBody(EverythingOptions):
@@ -203,30 +203,9 @@ class BrushBody(ApiModel):
 
 
 # ---------------------------------------------------------------------------------------------- generating
-class RequestParams(ApiModel):
+class RequestParams(fields.pydantic_model("RequestParamsFields", INPAINT_FIELDS, ApiModel,  # type: ignore[misc]
+                                          only=[f.name for f in INPAINT_FIELDS if f.name != "model"])):
     """The fields of InpaintRequest (see its docstring); unset ones take its defaults."""
-
-    prompt: StrictStr = _D.prompt
-    negative_prompt: StrictStr = _D.negative_prompt
-    seed: StrictInt = Field(_D.seed, description="-1 = random")
-    steps: StrictInt = _D.steps
-    cfg_scale: float = _D.cfg_scale
-    sampler: StrictStr = _D.sampler
-    scheduler: StrictStr = _D.scheduler
-    denoising_strength: float = _D.denoising_strength
-    masked_content: Literal["fill", "original", "latent noise", "latent nothing"] = _D.masked_content  # type: ignore[assignment]
-    mask_blur: StrictInt = _D.mask_blur
-    inpaint_area: Literal["whole", "only masked"] = _D.inpaint_area  # type: ignore[assignment]
-    padding: StrictInt = _D.padding
-    color_match: StrictBool = _D.color_match
-    batch_count: StrictInt = _D.batch_count
-    soft_inpainting: StrictBool = Field(_D.soft_inpainting, description="The WebUI's Soft Inpainting (backend 'webui' only).")
-    soft_schedule_bias: float = Field(_D.soft_schedule_bias, description="Soft inpainting: schedule bias, 0..8.")
-    soft_preservation_strength: float = Field(_D.soft_preservation_strength, description="Soft inpainting: preservation strength, 0..8.")
-    soft_transition_contrast: float = Field(_D.soft_transition_contrast, description="Soft inpainting: transition contrast boost, 1..32.")
-    soft_mask_influence: float = Field(_D.soft_mask_influence, description="Soft inpainting: mask influence, 0..1.")
-    soft_difference_threshold: float = Field(_D.soft_difference_threshold, description="Soft inpainting: difference threshold, 0..8.")
-    soft_difference_contrast: float = Field(_D.soft_difference_contrast, description="Soft inpainting: difference contrast, 0..8.")
 
 
 class BackendOptions(ApiModel):
@@ -249,27 +228,19 @@ class InpaintBody(GenerateBody):
     save: StrictBool = Field(False, description=SAVE_DOC)
 
 
-class RemoveBody(ApiModel):
+class RemoveBody(fields.pydantic_model("RemoveFields", REMOVE_FIELDS, ApiModel,  # type: ignore[misc]
+                                       only=("method", "mask_blur", "padding"))):
     image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.", **IMAGE_EX)
     mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.", **MASK_EX)
-    method: Cleaner = "telea"
-    mask_blur: StrictInt = 2
-    padding: StrictInt = 64
     save: StrictBool = Field(False, description=SAVE_DOC)
 
 
-class ExpansionBody(ApiModel):
+class ExpansionBody(fields.pydantic_model("ExpansionFields", EXPANSION_FIELDS, ApiModel)):  # type: ignore[misc]
     """How much to add: ``pixels`` per side, an ``aspect`` preset, or a ``scale`` factor."""
 
-    mode: Literal["pixels", "aspect", "scale"] = "pixels"
-    left: StrictInt = 0
-    right: StrictInt = 0
-    up: StrictInt = 0
-    down: StrictInt = 0
-    preset: StrictStr = Field("16:9", description="aspect mode: 1:1, 4:3, 3:4, 3:2, 2:3, 16:9, 9:16, 21:9, 9:21")
-    scale: float = Field(1.5, description="scale mode: 1.25 .. 2")
-    balance_x: float = Field(0.5, description="0 = all on the left, 1 = all on the right")
-    balance_y: float = Field(0.5, description="0 = all at the top, 1 = all at the bottom")
+
+# pre-fill, overlap_px and strategy of outpaint and batch bodies
+OutpaintSettingsFields = fields.pydantic_model("OutpaintSettingsFields", SETTINGS_FIELDS, ApiModel)
 
 
 class ZoomOutBody(ApiModel):
@@ -278,12 +249,9 @@ class ZoomOutBody(ApiModel):
     prompts: list[StrictStr | None] | None = Field(None, description="One prompt per step (null keeps the main one).")
 
 
-class OutpaintBody(GenerateBody):
+class OutpaintBody(GenerateBody, OutpaintSettingsFields):  # type: ignore[misc,valid-type]
     image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.", **IMAGE_EX)
     expansion: ExpansionBody = Field(default_factory=ExpansionBody, **example({"mode": "pixels", "right": 8}))
-    prefill: Prefill = "blur"
-    overlap_px: StrictInt = Field(16, description="How far the repainted band reaches into the original (0..256).")
-    strategy: Literal["all", "per_side"] = Field("all", description="One pass, or one pass per side.")
     zoom_out: ZoomOutBody | None = Field(None, description="Make zoom-out frames (the image's size) instead of "
                                                              "one larger outpaint; 'expansion' is then not used.")
     save: StrictBool = Field(False, description=SAVE_DOC)
@@ -300,19 +268,16 @@ class BatchItemBody(ApiModel):
     prompt: StrictStr | None = Field(None, description="Overrides request.prompt for this item.")
 
 
-class BatchBody(GenerateBody):
+class BatchBody(GenerateBody, OutpaintSettingsFields):  # type: ignore[misc,valid-type]
     op: Literal["inpaint", "remove", "outpaint"] = "inpaint"
     items: list[BatchItemBody] = Field(..., **example([{"name": "example", "image": EXAMPLE_IMAGE, "mask": EXAMPLE_MASK}]))
-    method: Cleaner = Field("telea", description="remove: the cleaner")
+    method: Cleaner = Field(REMOVE["method"].default, description="remove: " + REMOVE["method"].help[0].lower() + REMOVE["method"].help[1:])
     segmenter: Literal["sam", "grabcut"] = Field("sam", description="For items with points/box instead of a mask.")
     sam_model: StrictStr | None = None
     everything: EverythingOptions | None = Field(None, description="Items without mask or prompts: segment "
                                                                    "everything and keep segments by the rule.")
     mask_grow: StrictInt = 0
     expansion: ExpansionBody = Field(default_factory=ExpansionBody)
-    prefill: Prefill = "blur"
-    overlap_px: StrictInt = 16
-    strategy: Literal["all", "per_side"] = "all"
 
 
 __all__ = [

@@ -17,15 +17,39 @@ from pathlib import Path
 
 import numpy as np
 
+from inpaint_anything import fields
 from inpaint_anything.errors import UnavailableError, UnrecognizedCheckpointError
-from inpaint_anything.inpaint.request import InpaintRequest
+from inpaint_anything.fields import Field
+from inpaint_anything.inpaint.request import INPAINT, InpaintRequest
 from inpaint_anything.jobs import JobControl, run_interruptible
 
 CLEANERS = ("telea", "ns", "patchmatch", "lama")
+# used when the table's default method (PatchMatch, plausible texture) is not installed here
+FALLBACK_CLEANER = "telea"
+
+# The "Remove object" parameters: the tab's controls (method, grow), the API's RemoveBody (method,
+# mask_blur, padding) and the defaults of :func:`removal_request`.
+REMOVE_FIELDS: tuple[Field, ...] = (
+    Field("method", str, "patchmatch", "Method", choices=CLEANERS, control="radio", elem="cleaner",
+          help=f"The cleaner (default: patchmatch, or {FALLBACK_CLEANER} where PatchMatch is not installed)."),
+    Field("mask_blur", int, 2, INPAINT["mask_blur"].label, 0, 64, step=1, error=INPAINT["mask_blur"].error, control=None),
+    Field("padding", int, 64, INPAINT["padding"].label, 0, 512, step=4, error=INPAINT["padding"].error, control=None),
+    Field("grow_px", int, 6, "Grow the mask first (px)", 0, 64, step=1, elem="cleaner_grow"),
+)
+REMOVE = fields.by_name(REMOVE_FIELDS)
 
 
 def patchmatch_available() -> bool:
     return importlib.util.find_spec("patchmatch") is not None
+
+
+def default_cleaner(method: str | None = None) -> str:
+    """``method`` when given, else the table's default method where it is usable here, else
+    :data:`FALLBACK_CLEANER` (PatchMatch needs the optional ``pypatchmatch`` wheel)."""
+    if method:
+        return method
+    default = REMOVE["method"].default
+    return default if default != "patchmatch" or patchmatch_available() else FALLBACK_CLEANER
 
 
 def available_cleaners(lama_path: str | None = None) -> list[str]:
@@ -159,6 +183,7 @@ def cleaner_backend(method: str, lama_path: str | None = None, device: str = "cp
     return ClassicalBackend(method)
 
 
-def removal_request(mask_blur: int = 2, padding: int = 64, seed: int = 0) -> InpaintRequest:
+def removal_request(mask_blur: int = REMOVE["mask_blur"].default, padding: int = REMOVE["padding"].default,
+                    seed: int = 0) -> InpaintRequest:
     """The request used for prompt-free removal: only-masked crop with context, light feathering."""
     return InpaintRequest(seed=seed, mask_blur=mask_blur, padding=padding, inpaint_area="only masked", masked_content="original")

@@ -41,14 +41,12 @@ from inpaint_anything.inpaint.engine import InpaintBackend, run_inpaint
 from inpaint_anything.inpaint.request import MAX_SEED, InpaintRequest
 from inpaint_anything.jobs import ChildJob, JobControl
 from inpaint_anything.outpaint.geometry import SIDES, Expansion
+from inpaint_anything.outpaint.params import DEFAULT_OVERLAP_PX, MAX_OVERLAP_PX, STRATEGIES
 from inpaint_anything.outpaint.prefill import DEFAULT_PREFILL, PREFILLS, place_on_canvas
 from inpaint_anything.outpaint.prefill import prefill as prefill_canvas
 
-STRATEGIES = ("all", "per_side")
 PER_SIDE_ORDER = ("left", "right", "up", "down")
-DEFAULT_OVERLAP_PX = 16
 SEEDED_PREFILLS = ("noise", "patchmatch")  # pre-fills that draw random numbers from the seed
-MAX_OVERLAP_PX = 256
 MAX_ZOOM_STEPS = 100
 ZOOM_SCALE_RANGE = (1.05, 4.0)
 

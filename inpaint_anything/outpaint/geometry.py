@@ -7,7 +7,9 @@ the final canvas size is known before anything is generated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from inpaint_anything.errors import InvalidInputError
 
@@ -52,6 +54,23 @@ class Expansion:
 
     def sides(self) -> dict[str, int]:
         return {s: getattr(self, s) for s in SIDES}
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any], width: int, height: int) -> Expansion:
+        """The expansion for an image of ``width`` x ``height`` from a spec of
+        :data:`~inpaint_anything.outpaint.params.EXPANSION_FIELDS` (missing keys take the table's
+        defaults; choices as ids or the words the UI shows, numbers as gradio's floats):
+        ``{"mode": "pixels", left/right/up/down}``, ``{"mode": "aspect", "preset", balance_x/y}`` or
+        ``{"mode": "scale", "scale", balance_x/y}``. The API, batch, the tab and the img2img script
+        all plan through here."""
+        from inpaint_anything.outpaint.params import EXPANSION_FIELDS
+
+        d = {f.name: f.from_ui(spec.get(f.name, f.default)) for f in EXPANSION_FIELDS}
+        if d["mode"] == "pixels":
+            return by_pixels(width, height, *(d[s] for s in SIDES))
+        if d["mode"] == "aspect":
+            return by_aspect(width, height, str(d["preset"]), d["balance_x"], d["balance_y"])
+        return by_scale(width, height, d["scale"], d["balance_x"], d["balance_y"])
 
     def describe(self) -> str:
         w, h = self.canvas_size

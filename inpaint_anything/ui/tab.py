@@ -17,8 +17,6 @@ import gradio as gr
 from inpaint_anything.ui import compat
 from inpaint_anything.ui.handlers import Controller, HostHooks, SessionKey, error_message, message
 
-MASKED_CONTENT = ["fill", "original", "latent noise", "latent nothing"]
-
 
 def _on(event, fn, inputs: list, outputs: list, status, *, progress: bool = False, **kwargs):
     """Register ``fn(*input values[, progress])`` on ``event``; on error every output is kept and a
@@ -44,31 +42,24 @@ def _on(event, fn, inputs: list, outputs: list, status, *, progress: bool = Fals
     return event(wrapped, inputs=set(inputs), outputs=outs, **kwargs)
 
 
-def _generation_controls(hooks: HostHooks) -> dict[str, Any]:
-    from inpaint_anything.diffusion.schedulers import SCHEDULE_TYPES, available_samplers
+# the rows of the Inpaint sub-tab's generation settings (fields of INPAINT_FIELDS; one with a control
+# that is not named here gets a row of its own at the end)
+GENERATION_LAYOUT = (("prompt",), ("negative_prompt",), ("sampler", "scheduler"), ("steps", "cfg_scale"),
+                     ("denoising_strength", "seed"), ("masked_content", "inpaint_area"), ("mask_blur", "padding"),
+                     ("color_match", "batch_count"))
 
-    c: dict[str, Any] = {}
-    c["prompt"] = gr.Textbox(label="Prompt", lines=2, elem_id="ia_prompt")
-    c["negative_prompt"] = gr.Textbox(label="Negative prompt", lines=1, elem_id="ia_negative_prompt")
-    with gr.Row():
-        c["sampler"] = gr.Dropdown(label="Sampler", choices=hooks.samplers or available_samplers(), value="Euler a", elem_id="ia_sampler")
-        c["scheduler"] = gr.Dropdown(label="Schedule type", choices=hooks.schedulers or list(SCHEDULE_TYPES), value="Automatic", elem_id="ia_scheduler")
-    with gr.Row():
-        c["steps"] = gr.Slider(label="Sampling steps", minimum=1, maximum=150, step=1, value=20, elem_id="ia_steps")
-        c["cfg_scale"] = gr.Slider(label="CFG scale", minimum=0, maximum=30, step=0.5, value=7.5, elem_id="ia_cfg")
-    with gr.Row():
-        c["denoising_strength"] = gr.Slider(label="Denoising strength", minimum=0.01, maximum=1, step=0.01, value=1.0, elem_id="ia_denoise")
-        c["seed"] = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, elem_id="ia_seed")
-    with gr.Row():
-        c["masked_content"] = gr.Radio(label="Masked content", choices=MASKED_CONTENT, value="original", elem_id="ia_masked_content")
-        c["inpaint_area"] = gr.Radio(label="Inpaint area", choices=["only masked", "whole"], value="only masked", elem_id="ia_inpaint_area")
-    with gr.Row():
-        c["mask_blur"] = gr.Slider(label="Mask blur / feather (px)", minimum=0, maximum=64, step=1, value=4, elem_id="ia_mask_blur")
-        c["padding"] = gr.Slider(label="Only masked padding (px)", minimum=0, maximum=256, step=4, value=32, elem_id="ia_padding")
-    with gr.Row():
-        c["color_match"] = gr.Checkbox(label="Match colours at the seam", value=False, elem_id="ia_color_match")
-        c["batch_count"] = gr.Slider(label="Batch count", minimum=1, maximum=16, step=1, value=1, elem_id="ia_batch_count")
-    return c
+
+def _generation_controls(hooks: HostHooks) -> dict[str, Any]:
+    """The generation settings, built from :data:`~inpaint_anything.inpaint.request.INPAINT_FIELDS`
+    (the soft inpainting ones are :func:`_soft_inpainting_controls`)."""
+    from inpaint_anything.diffusion.schedulers import SCHEDULE_TYPES, available_samplers
+    from inpaint_anything.fields import build_controls
+    from inpaint_anything.inpaint.request import INPAINT_FIELDS
+
+    table = [f for f in INPAINT_FIELDS if not f.name.startswith("soft_")]
+    return build_controls(table, GENERATION_LAYOUT, lambda f: f"ia_{f.elem or f.name}",
+                          overrides={"sampler": {"choices": hooks.samplers or available_samplers()},
+                                     "scheduler": {"choices": hooks.schedulers or list(SCHEDULE_TYPES)}})
 
 
 def _hint_html(hooks: HostHooks) -> str:
@@ -79,29 +70,22 @@ def _hint_html(hooks: HostHooks) -> str:
 
 def _soft_inpainting_controls(hooks: HostHooks) -> dict[str, Any]:
     """The host's Soft Inpainting settings (WebUI checkpoint only), named as InpaintRequest's fields."""
-    from inpaint_anything.inpaint.request import SOFT_INPAINTING_PARAMS
+    from inpaint_anything.fields import build_controls
+    from inpaint_anything.inpaint.request import INPAINT_FIELDS
 
-    c: dict[str, Any] = {}
     reason = hooks.soft_inpainting() if hooks.soft_inpainting else None
     with gr.Accordion("Soft inpainting (WebUI checkpoint)", open=False, elem_id="ia_soft_inpainting"):
         if reason:
             gr.HTML(message(reason), elem_id="ia_soft_unavailable")
-        c["soft_inpainting"] = gr.Checkbox(label="Soft inpainting", value=False, interactive=reason is None, elem_id="ia_soft_enabled")
-        for name, label, default, low, high in SOFT_INPAINTING_PARAMS:
-            step = 0.01 if high <= 1 else 0.05 if high <= 8 else 0.5
-            text = label.replace("Soft inpainting ", "")
-            c[name] = gr.Slider(label=text[0].upper() + text[1:], minimum=low, maximum=high, step=step, value=default,
-                                elem_id=f"ia_{name}")
-    return c
+        table = [f for f in INPAINT_FIELDS if f.name.startswith("soft_")]
+        return build_controls(table, (), lambda f: f"ia_{f.elem or f.name}",
+                              overrides={"soft_inpainting": {"interactive": reason is None}})
 
 
 def _request(names: list[str], values: tuple):
     from inpaint_anything.inpaint.request import InpaintRequest
 
-    data = dict(zip(names, values, strict=True))
-    for k in ("steps", "seed", "mask_blur", "padding", "batch_count"):
-        data[k] = int(data[k])
-    return InpaintRequest(**data).validated()
+    return InpaintRequest.from_ui(dict(zip(names, values, strict=True)))
 
 
 def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
@@ -138,8 +122,10 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                         # kept when offline too: pressed, it says where to put the file (offline mode can be left at run time)
                         download = gr.Button("Download model", size="sm", scale=0, min_width=130, elem_id="ia_sam_download")
                     with gr.Row():
-                        points_per_side = gr.Slider(label="Points per side", minimum=4, maximum=64, step=4, value=16, scale=2,
-                                                    elem_id="ia_pps")
+                        from inpaint_anything.fields import control
+                        from inpaint_anything.segment.everything_fields import EVERYTHING
+
+                        points_per_side = control(EVERYTHING["points_per_side"], elem_id="ia_pps", scale=2)
                         everything = gr.Button("Segment everything", scale=1, min_width=120, elem_id="ia_everything")
                     ignore_unsegmented = gr.Checkbox(label="Scribble ignores unsegmented area", value=True, elem_id="ia_ignore_unsegmented")
                 with gr.Accordion("Refine mask", open=True):
@@ -166,12 +152,16 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                             hints.append(gr.HTML(_hint_html(hooks), elem_id=f"ia_hint_{kind}"))
                             run_extra[kind] = gr.Button(f"Inpaint with {label}", variant="primary", elem_id=f"ia_run_{kind}")
                     with gr.Tab("Remove object", elem_id="ia_tab_remove"):
-                        from inpaint_anything.inpaint.cleaner import available_cleaners
+                        from inpaint_anything.inpaint.cleaner import (
+                            REMOVE,
+                            available_cleaners,
+                            default_cleaner,
+                        )
 
                         lama = app.models_dir / "big-lama.pt"
-                        cleaner = gr.Radio(label="Method", choices=available_cleaners(str(lama) if lama.is_file() else None),
-                                           value="patchmatch" if "patchmatch" in available_cleaners() else "telea", elem_id="ia_cleaner")
-                        cleaner_grow = gr.Slider(label="Grow the mask first (px)", minimum=0, maximum=64, step=1, value=6, elem_id="ia_cleaner_grow")
+                        cleaner = control(REMOVE["method"], elem_id="ia_cleaner", value=default_cleaner(),
+                                          choices=available_cleaners(str(lama) if lama.is_file() else None))
+                        cleaner_grow = control(REMOVE["grow_px"], elem_id="ia_cleaner_grow")
                         run_remove = gr.Button("Remove", variant="primary", elem_id="ia_run_remove")
                     with gr.Tab("Outpaint", elem_id="ia_tab_outpaint"):
                         out = _outpaint_controls(app, hooks)
@@ -306,23 +296,12 @@ def _selected_index(evt: gr.SelectData) -> int:
 
 
 def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
-    from inpaint_anything.outpaint import geometry, prefill
+    from inpaint_anything.outpaint.geometry import Expansion
+    from inpaint_anything.outpaint.params import EXPANSION_FIELDS, spec_from_ui
+    from inpaint_anything.ui.outpaint_controls import build_outpaint_controls
 
-    c: dict[str, Any] = {}
-    c["mode"] = gr.Radio(label="Expand by", choices=["pixels", "aspect", "scale"], value="pixels", elem_id="ia_out_mode")
-    with gr.Row():
-        for side in ("left", "right", "up", "down"):
-            c[side] = gr.Slider(label=side.capitalize(), minimum=0, maximum=2048, step=8, value=128 if side == "right" else 0, elem_id=f"ia_out_{side}")
-    with gr.Row():
-        c["preset"] = gr.Dropdown(label="Aspect", choices=list(geometry.ASPECT_PRESETS), value="16:9", elem_id="ia_out_preset")
-        c["scale"] = gr.Slider(label="Scale", minimum=1.25, maximum=2.0, step=0.05, value=1.5, elem_id="ia_out_scale")
-    with gr.Row():
-        c["balance_x"] = gr.Slider(label="Balance left/right", minimum=0, maximum=1, step=0.05, value=0.5, elem_id="ia_out_bx")
-        c["balance_y"] = gr.Slider(label="Balance up/down", minimum=0, maximum=1, step=0.05, value=0.5, elem_id="ia_out_by")
-    with gr.Row():
-        c["prefill"] = gr.Dropdown(label="Pre-fill", choices=list(prefill.PREFILLS), value=prefill.DEFAULT_PREFILL, elem_id="ia_out_prefill")
-        c["strategy"] = gr.Radio(label="Passes", choices=["all", "per_side"], value="all", elem_id="ia_out_strategy")
-        c["overlap"] = gr.Slider(label="Overlap into the original (px)", minimum=0, maximum=128, step=4, value=16, elem_id="ia_out_overlap")
+    # the same controls as the img2img script's (labels, words, ranges, which ones each mode shows)
+    c: dict[str, Any] = build_outpaint_controls(lambda f: f"ia_out_{f.elem or f.name}")
     from inpaint_anything.ui.defaults import default_outpaint_backend
 
     backends = [("Inpainting model (Inpaint tab)", "diffusers"), *hooks.extra_backends, ("Pre-fill only (no model)", "cleaner")]
@@ -331,16 +310,10 @@ def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
                             value=default_outpaint_backend(backends, [k for _, k in hooks.extra_backends], app))
     size = gr.HTML(message("The output size is shown here."), elem_id="ia_out_size")
     run = gr.Button("Outpaint", variant="primary", elem_id="ia_run_outpaint")
-    geo_keys = ["mode", "left", "right", "up", "down", "preset", "scale", "balance_x", "balance_y"]
+    geo_keys = [f.name for f in EXPANSION_FIELDS]
 
     def expansion(ctl, key, *v):
-        d = dict(zip(geo_keys, v, strict=True))
-        w, h = ctl.ws(key).size
-        if d["mode"] == "pixels":
-            return geometry.by_pixels(w, h, int(d["left"]), int(d["right"]), int(d["up"]), int(d["down"]))
-        if d["mode"] == "aspect":
-            return geometry.by_aspect(w, h, d["preset"], d["balance_x"], d["balance_y"])
-        return geometry.by_scale(w, h, float(d["scale"]), d["balance_x"], d["balance_y"])
+        return Expansion.from_spec(dict(zip(geo_keys, v, strict=True)), *ctl.ws(key).size)
 
     def wire(ctl, key, hub_model, gen, names, outputs, status, loaded, compare):
         geo = [c[k] for k in geo_keys]
@@ -364,10 +337,11 @@ def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
             exp = expansion(ctl, k, *values[: len(geo)])
             req = _request(names, tuple(values[len(geo):]))
             kind = dict(backends)[backend_label]
-            settings = OutpaintSettings(expansion=exp, prefill=pre, overlap_px=int(overlap), strategy=strategy)
+            chosen = spec_from_ui({"prefill": pre, "strategy": strategy, "overlap_px": overlap})
+            settings = OutpaintSettings(expansion=exp, **chosen)
             return ctl.outpaint(k, settings, req, kind, model if kind == "diffusers" else ("prefill" if kind == "cleaner" else ""), progress)
 
-        _on(run.click, go, [key, c["prefill"], c["strategy"], c["overlap"], c["backend"], hub_model, *geo, *gen.values()],
+        _on(run.click, go, [key, c["prefill"], c["strategy"], c["overlap_px"], c["backend"], hub_model, *geo, *gen.values()],
             outputs, status, progress=True).then(*compare, queue=False)
 
     c["wire"] = wire

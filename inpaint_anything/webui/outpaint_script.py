@@ -22,56 +22,46 @@ accepted too.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 
 import numpy as np
 from modules import scripts
 
-from inpaint_anything.errors import IAError, InvalidInputError
-from inpaint_anything.outpaint import geometry, prefill
+from inpaint_anything.errors import IAError
+from inpaint_anything.inpaint.request import INPAINT
+from inpaint_anything.outpaint.geometry import Expansion
+from inpaint_anything.outpaint.params import (
+    MODE_WORDS,
+    OUTPAINT,
+    OUTPAINT_FIELDS,
+    PREFILL_WORDS,
+    STRATEGY_WORDS,
+    spec_from_ui,
+    ui_start,
+    visible_groups,
+)
 
 TITLE = "Outpainting (Inpaint Anything)"
-ARG_NAMES = ("mode", "left", "right", "up", "down", "preset", "scale", "balance_x", "balance_y", "prefill", "overlap",
-             "strategy", "mask_blur")
-DEFAULTS = ("pixels", 0, 128, 0, 0, "16:9", 1.5, 0.5, 0.5, prefill.DEFAULT_PREFILL, 16, "all", 4)
+# script_args: the outpaint table's fields in its order, then the mask blur (the rest comes from img2img).
+# The mask blur keeps the script's own label and the overlap its elem_id: the WebUI's ui-config.json
+# keeps a user's start values by label, and user CSS may use the elem_ids.
+SCRIPT_FIELDS = (*OUTPAINT_FIELDS, dataclasses.replace(INPAINT["mask_blur"], label="Mask blur (px)"))
+SCRIPT_ELEM_IDS = {"overlap_px": "overlap"}
+ARG_NAMES = tuple(f.name for f in SCRIPT_FIELDS)
+DEFAULTS = tuple(ui_start(f) for f in SCRIPT_FIELDS)
 MIN_DENOISING = 0.8
-# id -> the words the UI shows (the API accepts both)
-MODE_WORDS = {"pixels": "pixels per side", "aspect": "aspect ratio", "scale": "scale"}
-STRATEGY_WORDS = {"all": "all sides at once", "per_side": "one side at a time"}
-PREFILL_WORDS = {"blur": "blurred edge", "edge": "stretched edge", "reflect": "mirror image", "telea": "smooth fill (Telea)",
-                 "ns": "smooth fill (Navier-Stokes)", "patchmatch": "texture (PatchMatch)", "noise": "matched noise",
-                 "solid": "average colour"}
 HOST_IMAGE = "img2img_image"
 HOST_DENOISING = "img2img_denoising_strength"
 
 
-def choice_id(value: object, words: dict[str, str], what: str) -> str:
-    """The id for a choice given as its id or as the words the UI shows."""
-    text = str(value).strip()
-    if text in words:
-        return text
-    for key, shown in words.items():
-        if text.lower() == shown.lower():
-            return key
-    choices = ", ".join(f"{k!r} ({v})" for k, v in words.items())
-    raise InvalidInputError(f"Unknown {what} {text!r}; use one of {choices}.")
-
-
 def normalized(args: dict) -> dict:
-    out = dict(args)
-    out["mode"] = choice_id(args["mode"], MODE_WORDS, "outpaint mode")
-    out["strategy"] = choice_id(args["strategy"], STRATEGY_WORDS, "pass strategy")
-    out["prefill"] = choice_id(args["prefill"], {k: PREFILL_WORDS.get(k, k) for k in prefill.PREFILLS}, "pre-fill")
-    return out
+    """Script arguments by name with the choices as ids (the words the UI shows are accepted too)."""
+    return spec_from_ui(args)
 
 
-def expansion_from(args: dict, width: int, height: int) -> geometry.Expansion:
-    mode = choice_id(args["mode"], MODE_WORDS, "outpaint mode")
-    if mode == "pixels":
-        return geometry.by_pixels(width, height, int(args["left"]), int(args["right"]), int(args["up"]), int(args["down"]))
-    if mode == "aspect":
-        return geometry.by_aspect(width, height, str(args["preset"]), float(args["balance_x"]), float(args["balance_y"]))
-    return geometry.by_scale(width, height, float(args["scale"]), float(args["balance_x"]), float(args["balance_y"]))
+def expansion_from(args: dict, width: int, height: int) -> Expansion:
+    return Expansion.from_spec(args, width, height)
 
 
 def preview_text(args: dict, size: tuple[int, int] | None, denoising: float | None = None) -> str:
@@ -79,7 +69,7 @@ def preview_text(args: dict, size: tuple[int, int] | None, denoising: float | No
     img2img's denoising strength is too low for a pre-filled area, a warning."""
     ignored = "img2img's Width/Height are ignored"
     try:
-        mode = choice_id(args["mode"], MODE_WORDS, "outpaint mode")
+        mode = OUTPAINT["mode"].choice_id(args["mode"])
         if size:
             exp = expansion_from(args, *size)
             cw, ch = exp.canvas_size
@@ -99,13 +89,6 @@ def preview_text(args: dict, size: tuple[int, int] | None, denoising: float | No
     return text
 
 
-def visible_groups(mode: object) -> dict[str, bool]:
-    """Which controls the chosen mode uses: the four sides (pixels), the aspect ratio, the scale, and
-    the balance sliders (aspect and scale)."""
-    chosen = choice_id(mode, MODE_WORDS, "outpaint mode")
-    return {"sides": chosen == "pixels", "preset": chosen == "aspect", "scale": chosen == "scale", "balance": chosen != "pixels"}
-
-
 def _image_size(image) -> tuple[int, int] | None:
     """(width, height) of an img2img image value (PIL, numpy, or gradio 4's dict), None when empty."""
     if isinstance(image, dict):
@@ -123,9 +106,9 @@ def request_from(p, mask_blur: int):
 
     return InpaintRequest(
         prompt=p.prompt if isinstance(p.prompt, str) else p.prompt[0], negative_prompt=p.negative_prompt or "",
-        seed=int(p.seed), steps=int(p.steps), cfg_scale=float(p.cfg_scale), sampler=p.sampler_name or "Euler a",
-        scheduler=getattr(p, "scheduler", None) or "Automatic", denoising_strength=float(p.denoising_strength or 0.75),
-        masked_content="original", mask_blur=int(mask_blur), inpaint_area="whole", padding=32,
+        seed=int(p.seed), steps=int(p.steps), cfg_scale=float(p.cfg_scale), sampler=p.sampler_name or INPAINT["sampler"].default,
+        scheduler=getattr(p, "scheduler", None) or INPAINT["scheduler"].default, denoising_strength=float(p.denoising_strength or 0.75),
+        masked_content="original", mask_blur=int(mask_blur), inpaint_area="whole", padding=INPAINT["padding"].default,
         batch_count=max(1, int(p.n_iter) * int(p.batch_size))).validated()
 
 
@@ -150,39 +133,17 @@ class InpaintAnythingOutpaint(scripts.Script):
 
         gr.HTML("<p class='ia-hint'>Adds pixels around the image with the loaded checkpoint; the original is kept "
                 "exactly. Inpainting checkpoints blend best.</p>")
-        mode = gr.Radio(label="Expand by", choices=list(MODE_WORDS.values()), value=MODE_WORDS[DEFAULTS[0]],
-                        elem_id=self.elem_id("mode"))
-        with gr.Row(visible=True) as pixels_row:
-            sides = [gr.Slider(label=f"{s.capitalize()} (px)", minimum=0, maximum=2048, step=8, value=v, elem_id=self.elem_id(s))
-                     for s, v in zip(("left", "right", "up", "down"), DEFAULTS[1:5], strict=True)]
-        with gr.Row():
-            preset = gr.Dropdown(label="Aspect ratio", choices=list(geometry.ASPECT_PRESETS), value=DEFAULTS[5], visible=False,
-                                 elem_id=self.elem_id("preset"))
-            scale = gr.Slider(label="Scale (× the input size)", minimum=1.25, maximum=2.0, step=0.05, value=DEFAULTS[6],
-                              visible=False, elem_id=self.elem_id("scale"))
-        with gr.Row(visible=False) as balance_row:
-            bx = gr.Slider(label="Balance left/right", minimum=0, maximum=1, step=0.05, value=0.5, elem_id=self.elem_id("balance_x"))
-            by = gr.Slider(label="Balance up/down", minimum=0, maximum=1, step=0.05, value=0.5, elem_id=self.elem_id("balance_y"))
-        with gr.Row():
-            pre = gr.Dropdown(label="Pre-fill", choices=[PREFILL_WORDS.get(k, k) for k in prefill.PREFILLS],
-                              value=PREFILL_WORDS[DEFAULTS[9]], elem_id=self.elem_id("prefill"))
-            overlap = gr.Slider(label="Overlap into the original (px)", minimum=0, maximum=128, step=4, value=16,
-                                elem_id=self.elem_id("overlap"))
-            strategy = gr.Radio(label="Passes", choices=list(STRATEGY_WORDS.values()), value=STRATEGY_WORDS["all"],
-                                elem_id=self.elem_id("strategy"))
-            blur = gr.Slider(label="Mask blur (px)", minimum=0, maximum=64, step=1, value=4, elem_id=self.elem_id("mask_blur"))
-        controls = [mode, *sides, preset, scale, bx, by, pre, overlap, strategy, blur]
+        from inpaint_anything.ui.outpaint_controls import build_outpaint_controls
+
+        # the same builder as the tab's Outpaint sub-tab, plus the mask blur (the tab has it in its generation settings)
+        built = build_outpaint_controls(lambda f: self.elem_id(SCRIPT_ELEM_IDS.get(f.name, f.name)), extra=SCRIPT_FIELDS[-1:])
+        controls = [built[name] for name in ARG_NAMES]
         self._controls = controls
         self._size = gr.State(None)  # img2img's picture size, once known
         denoising = getattr(self.host_components.get("denoising"), "value", None)
         self._denoising = gr.State(denoising)  # img2img's denoising strength (its slider may come later)
         self._preview = gr.HTML(self._preview_html(None, denoising, *(c.value for c in controls)), elem_id=self.elem_id("size"))
 
-        def visibility(shown_mode):
-            shown = visible_groups(shown_mode)
-            return tuple(gr.update(visible=shown[g]) for g in ("sides", "preset", "scale", "balance"))
-
-        mode.change(visibility, inputs=[mode], outputs=[pixels_row, preset, scale, balance_row], queue=False, show_progress=False)
         for name in ("controls", "image", "denoising"):
             self._wire(name)
         return controls
@@ -249,7 +210,7 @@ class InpaintAnythingOutpaint(scripts.Script):
         source = p.init_images[0]
         width, height = source.size
         settings = OutpaintSettings(expansion=expansion_from(values, width, height), prefill=str(values["prefill"]),
-                                    overlap_px=int(values["overlap"]), strategy=str(values["strategy"]))
+                                    overlap_px=int(values["overlap_px"]), strategy=str(values["strategy"]))
         request = request_from(p, int(values["mask_blur"]))
         with compat.override_settings_applied(p) as overrides:
             result = outpaint(np.asarray(source.convert("RGBA") if source.mode == "RGBA" else source.convert("RGB")),
@@ -265,5 +226,5 @@ class InpaintAnythingOutpaint(scripts.Script):
                                     infotexts=infotexts)
 
 
-__all__ = ["ARG_NAMES", "DEFAULTS", "MODE_WORDS", "PREFILL_WORDS", "STRATEGY_WORDS", "TITLE", "InpaintAnythingOutpaint",
-           "preview_text", "visible_groups"]
+__all__ = ["ARG_NAMES", "DEFAULTS", "MODE_WORDS", "PREFILL_WORDS", "SCRIPT_FIELDS", "STRATEGY_WORDS", "TITLE",
+           "InpaintAnythingOutpaint", "preview_text", "visible_groups"]

@@ -1,0 +1,81 @@
+"""The outpaint parameters as one table, and the controls built from it for both faces.
+
+:data:`OUTPAINT_FIELDS` decides the expansion spec (``mode``, the four sides, ``preset``, ``scale``,
+``balance_x``/``balance_y``: :meth:`~inpaint_anything.outpaint.geometry.Expansion.from_spec`) and
+the settings (``prefill``, ``overlap_px``, ``strategy``: :class:`~inpaint_anything.outpaint.engine.OutpaintSettings`),
+the API's ``ExpansionBody`` and outpaint fields, and the controls of the tab's "Outpaint" sub-tab and
+of the img2img script "Outpainting (Inpaint Anything)" (one builder for both:
+:func:`inpaint_anything.ui.outpaint_controls.build_outpaint_controls`). The UI shows words for the choices ("pixels per side", "blurred edge"); ids and words are
+both accepted back (:meth:`~inpaint_anything.fields.Field.from_ui`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inpaint_anything import fields
+from inpaint_anything.fields import Field
+from inpaint_anything.outpaint.geometry import ASPECT_PRESETS, MAX_SIDE_PX, SIDES
+from inpaint_anything.outpaint.prefill import DEFAULT_PREFILL, PREFILLS
+
+MODES = ("pixels", "aspect", "scale")
+STRATEGIES = ("all", "per_side")
+DEFAULT_OVERLAP_PX = 16
+MAX_OVERLAP_PX = 256
+# id -> the words the UI shows (both are accepted)
+MODE_WORDS = {"pixels": "pixels per side", "aspect": "aspect ratio", "scale": "scale"}
+STRATEGY_WORDS = {"all": "all sides at once", "per_side": "one side at a time"}
+PREFILL_WORDS = {"blur": "blurred edge", "edge": "stretched edge", "reflect": "mirror image", "telea": "smooth fill (Telea)",
+                 "ns": "smooth fill (Navier-Stokes)", "patchmatch": "texture (PatchMatch)", "noise": "matched noise",
+                 "solid": "average colour"}
+# the UI starts with something to outpaint (the API and batch ask for an explicit expansion)
+UI_START = {"right": 128}
+
+
+def _side(side: str) -> Field:
+    return Field(side, int, 0, f"{side.capitalize()} (px)", 0, MAX_SIDE_PX, step=8, noun=f"Pixels to add on the {side} side")
+
+
+EXPANSION_FIELDS: tuple[Field, ...] = (
+    Field("mode", str, "pixels", "Expand by", choices=MODES, words=MODE_WORDS, noun="outpaint mode", control="radio"),
+    *(_side(s) for s in SIDES),
+    Field("preset", str, "16:9", "Aspect ratio", choices=tuple(ASPECT_PRESETS), control="dropdown", api_literal=False,
+          help="aspect mode: " + ", ".join(ASPECT_PRESETS), noun="aspect preset"),
+    Field("scale", float, 1.5, "Scale (× the input size)", 1.25, 2.0, step=0.05, help="scale mode: 1.25 .. 2"),
+    Field("balance_x", float, 0.5, "Balance left/right", 0.0, 1.0, step=0.05, elem="bx",
+          help="0 = all on the left, 1 = all on the right", noun="Balance"),
+    Field("balance_y", float, 0.5, "Balance up/down", 0.0, 1.0, step=0.05, elem="by",
+          help="0 = all at the top, 1 = all at the bottom", noun="Balance"),
+)
+SETTINGS_FIELDS: tuple[Field, ...] = (
+    Field("prefill", str, DEFAULT_PREFILL, "Pre-fill", choices=PREFILLS, words=PREFILL_WORDS, noun="pre-fill",
+          control="dropdown"),
+    Field("overlap_px", int, DEFAULT_OVERLAP_PX, "Overlap into the original (px)", 0, MAX_OVERLAP_PX, step=4, ui_maximum=128,
+          elem="overlap", help=f"How far the repainted band reaches into the original (0..{MAX_OVERLAP_PX}).",
+          error=f"The overlap must be a whole number of pixels from 0 to {MAX_OVERLAP_PX}."),
+    Field("strategy", str, "all", "Passes", choices=STRATEGIES, words=STRATEGY_WORDS, noun="pass strategy",
+          help="One pass, or one pass per side.", control="radio"),
+)
+OUTPAINT_FIELDS: tuple[Field, ...] = (*EXPANSION_FIELDS, *SETTINGS_FIELDS)
+OUTPAINT = fields.by_name(OUTPAINT_FIELDS)
+
+
+def ui_start(f: Field) -> Any:
+    """The value a control starts with."""
+    return UI_START.get(f.name, f.default)
+
+
+def spec_from_ui(values: dict[str, Any]) -> dict[str, Any]:
+    """Control values by name (words or ids, gradio's floats) -> an expansion spec / settings by id."""
+    return fields.from_ui(OUTPAINT_FIELDS, values)
+
+
+def visible_groups(mode: object) -> dict[str, bool]:
+    """Which controls the chosen mode uses: the four sides (pixels), the aspect ratio, the scale, and
+    the balance sliders (aspect and scale)."""
+    chosen = OUTPAINT["mode"].choice_id(mode)
+    return {"sides": chosen == "pixels", "preset": chosen == "aspect", "scale": chosen == "scale", "balance": chosen != "pixels"}
+
+
+__all__ = ["DEFAULT_OVERLAP_PX", "EXPANSION_FIELDS", "MAX_OVERLAP_PX", "MODES", "MODE_WORDS", "OUTPAINT", "OUTPAINT_FIELDS",
+           "PREFILL_WORDS", "SETTINGS_FIELDS", "STRATEGIES", "STRATEGY_WORDS", "UI_START", "spec_from_ui", "ui_start", "visible_groups"]
