@@ -7,23 +7,24 @@ below turns a table into
 
 - a check of one value (:meth:`Field.check`; :func:`validate` for a whole object), raising
   :class:`~inpaint_anything.errors.InvalidInputError` worded for a person;
-- a pydantic body (:func:`pydantic_model`, the same code on pydantic 1.10 and 2.x; ranges stay
+- a pydantic body (:func:`inpaint_anything.api.field_models.pydantic_model`, the same code on pydantic 1.10 and 2.x; ranges stay
   with :func:`validate` so that API users get the same words as everybody else);
-- gradio controls (:func:`control`, :func:`build_controls`; gradio 3.41 and 4.40) and the value a
+- gradio controls (:mod:`inpaint_anything.ui.field_controls`; gradio 3.41 and 4.40) and the value a
   control hands back turned into the parameter's type and id (:meth:`Field.from_ui`);
 - infotext pairs (:func:`infotext_pairs`) and the parameters read back from them
   (:func:`from_infotext`).
 
-``tests/test_fields_sync.py`` checks that every face agrees with its table.
+``tests/test_fields_sync.py`` checks that every face agrees with its table. This module imports
+neither pydantic nor gradio: their builders live with the faces that use them (``api/``, ``ui/``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from inpaint_anything.errors import InvalidInputError
 
@@ -207,97 +208,6 @@ def from_ui(table: Iterable[Field], values: Mapping[str, Any]) -> dict[str, Any]
     return {k: fields[k].from_ui(v) if k in fields else v for k, v in values.items()}
 
 
-# ---------------------------------------------------------------------------------------------- pydantic
-def annotation(f: Field) -> Any:
-    """The pydantic type of a field: Literal for choices, strict scalars (floats take ints)."""
-    from pydantic import StrictBool, StrictInt, StrictStr
-
-    if f.choices is not None and f.api_literal:
-        return Literal[tuple(f.choices)]  # type: ignore[valid-type]
-    return {str: StrictStr, int: StrictInt, bool: StrictBool, float: float}.get(f.type, f.type)
-
-
-def pydantic_model(name: str, table: Iterable[Field], base: type, *, only: Sequence[str] | None = None) -> Any:
-    """A pydantic model (``base`` subclass) with one field per table field (``only``: these names, in
-    this order): its type (:func:`annotation`), default and help text as description.
-
-    Ranges are not put in the schema: the core checks them (:func:`validate`) and words the message."""
-    from pydantic import Field as PField
-    from pydantic import create_model
-
-    fields = by_name(table)
-    names = list(only) if only is not None else list(fields)
-    spec: dict[str, Any] = {}
-    for n in names:
-        f = fields[n]
-        kwargs = {"description": f.help} if f.help else {}
-        spec[n] = (annotation(f), PField(f.default, **kwargs))
-    return create_model(name, __base__=base, **spec)
-
-
-def model_fields(model: type) -> dict[str, Any]:
-    """name -> (default, annotation, description) of a pydantic model on either major."""
-    if hasattr(model, "model_fields"):
-        return {n: (i.default, i.annotation, i.description) for n, i in model.model_fields.items()}
-    return {n: (i.default, i.outer_type_, i.field_info.description) for n, i in model.__fields__.items()}  # pydantic 1
-
-
-# ---------------------------------------------------------------------------------------------- gradio
-def control(f: Field, *, elem_id: str | None = None, label: str | None = None, **overrides: Any) -> Any:
-    """The gradio control of ``f`` (gradio 3.41 and 4.40): choices show their words, the value is the
-    default's words. ``overrides`` (e.g. ``choices`` of a host's samplers, ``visible``, ``scale``)
-    go to the control as they are."""
-    import gradio as gr
-
-    kind = f.kind
-    kw: dict[str, Any] = {"label": label or f.label, "elem_id": elem_id}
-    if kind == "slider":
-        low, high = f.slider_range
-        kw.update(minimum=low, maximum=high, step=f.step or (1 if f.type is int else 0.01), value=f.default)
-    elif kind == "number":
-        kw.update(value=f.default, precision=0 if f.type is int else None)
-    elif kind in ("dropdown", "radio"):
-        kw.update(choices=[f.shown(c) for c in f.choices or ()], value=f.shown(f.default))
-    elif kind == "checkbox":
-        kw.update(value=bool(f.default))
-    elif kind == "textbox":
-        kw.update(value=f.default, lines=f.lines)
-    else:
-        raise ValueError(f"{f.name} has no control")
-    kw.update(overrides)
-    cls = {"slider": gr.Slider, "number": gr.Number, "dropdown": gr.Dropdown, "radio": gr.Radio,
-           "checkbox": gr.Checkbox, "textbox": gr.Textbox}[kind]
-    return cls(**kw)
-
-
-def build_controls(table: Iterable[Field], layout: Sequence[Sequence[str]], elem_id: Callable[[Field], str], *,
-                   overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """The controls of ``table`` in rows (``layout``: rows of field names; a one-name row is not
-    wrapped in a gr.Row). Fields with a control that the layout does not name get a row each at
-    the end, so a new parameter shows up without touching the layout."""
-    import gradio as gr
-
-    fields = by_name(table)
-    named = {n for row in layout for n in row}
-    rows = [list(r) for r in layout] + [[f.name] for f in fields.values() if f.kind and f.name not in named]
-    out: dict[str, Any] = {}
-    for row in rows:
-        ctx = gr.Row() if len(row) > 1 else _nothing()
-        with ctx:
-            for n in row:
-                f = fields[n]
-                out[n] = control(f, elem_id=elem_id(f), **(overrides or {}).get(n, {}))
-    return out
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
 # ---------------------------------------------------------------------------------------------- infotext
 def quote(value: Any) -> str:
     """An infotext value, quoted as the WebUI does when it holds a separator."""
@@ -364,5 +274,5 @@ def dataclass_defaults(cls: type) -> dict[str, Any]:
     return out
 
 
-__all__ = ["CONTROLS", "Field", "annotation", "build_controls", "by_name", "control", "dataclass_defaults", "defaults",
-           "from_infotext", "from_ui", "infotext_pairs", "model_fields", "pydantic_model", "quote", "validate"]
+__all__ = ["CONTROLS", "Field", "by_name", "dataclass_defaults", "defaults",
+           "from_infotext", "from_ui", "infotext_pairs", "quote", "validate"]

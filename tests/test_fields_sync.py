@@ -11,6 +11,7 @@ import typing
 import pytest
 
 from inpaint_anything import fields
+from inpaint_anything.api.field_models import model_fields
 from inpaint_anything.fields import Field
 from inpaint_anything.inpaint.cleaner import REMOVE_FIELDS
 from inpaint_anything.inpaint.request import INPAINT_FIELDS, InpaintRequest, infotext, parse_infotext
@@ -63,7 +64,7 @@ def _literal_args(annotation) -> tuple | None:
 
 
 def model_problems(table, model, *, only=None) -> list[str]:
-    have = fields.model_fields(model)
+    have = model_fields(model)
     out = []
     for f in table:
         if only is not None and f.name not in only:
@@ -158,12 +159,12 @@ def test_api_bodies_follow_the_tables():
     from inpaint_anything.inpaint.cleaner import REMOVE
 
     assert model_problems(INPAINT_FIELDS, RequestParams, only=[f.name for f in INPAINT_FIELDS if f.name != "model"]) == []
-    assert "model" not in fields.model_fields(RequestParams)  # GenerateBody.model says which model
+    assert "model" not in model_fields(RequestParams)  # GenerateBody.model says which model
     assert model_problems(EXPANSION_FIELDS, ExpansionBody) == []
     assert model_problems(SETTINGS_FIELDS, OutpaintBody) == []
     assert model_problems(SETTINGS_FIELDS, BatchBody) == []
     assert model_problems(REMOVE_FIELDS, RemoveBody, only=("method", "mask_blur", "padding")) == []
-    assert fields.model_fields(BatchBody)["method"][0] == REMOVE["method"].default
+    assert model_fields(BatchBody)["method"][0] == REMOVE["method"].default
 
 
 @pytest.mark.both_stacks

@@ -19,7 +19,7 @@ Layers, top to bottom (a module may import its own layer or any lower one):
    interface that workspaces and the preparer see).
 4. engines: ``segment``, ``inpaint``, ``outpaint``, ``diffusion``, ``models``, ``compose``,
    ``colormatch``, ``metrics``, ``installer``.
-5. kit: ``masks``, ``imaging``, ``geometry``, ``jobs``, ``config``, ``outputs``.
+5. kit: ``fields`` (the parameter-table kit), ``masks``, ``imaging``, ``geometry``, ``jobs``, ``config``, ``outputs``.
 6. base: ``errors`` and the package face ``inpaint_anything`` (``__version__``).
 
 Differences from the first sketch in issue #19, from the code as it is: ``api``, ``ui`` and the
@@ -52,7 +52,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engines", ("inpaint_anything.segment", "inpaint_anything.inpaint", "inpaint_anything.outpaint",
                  "inpaint_anything.diffusion", "inpaint_anything.models", "inpaint_anything.compose",
                  "inpaint_anything.colormatch", "inpaint_anything.metrics", "inpaint_anything.installer")),
-    ("kit", ("inpaint_anything.masks", "inpaint_anything.imaging", "inpaint_anything.geometry",
+    ("kit", ("inpaint_anything.fields", "inpaint_anything.masks", "inpaint_anything.imaging", "inpaint_anything.geometry",
              "inpaint_anything.jobs", "inpaint_anything.config", "inpaint_anything.outputs")),
     ("base", ("inpaint_anything.errors", "inpaint_anything$")),
 ]

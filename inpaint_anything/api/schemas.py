@@ -6,7 +6,7 @@ one version difference (forbidding unknown fields) sits in :class:`ApiModel`; :f
 checked by the core (e.g. :meth:`InpaintRequest.validated`), which words its messages for users.
 
 The parameter bodies (``RequestParams``, ``ExpansionBody``, the outpaint settings, ``RemoveBody``'s
-options, ``EverythingOptions``) are made from the parameter tables (:func:`inpaint_anything.fields.pydantic_model`),
+options, ``EverythingOptions``) are made from the parameter tables (:func:`inpaint_anything.api.field_models.pydantic_model`),
 so their names, types, choices, defaults and descriptions are the table's.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 
-from inpaint_anything import fields
+from inpaint_anything.api.field_models import pydantic_model
 from inpaint_anything.inpaint.cleaner import CLEANERS, REMOVE, REMOVE_FIELDS
 from inpaint_anything.inpaint.request import INPAINT_FIELDS
 from inpaint_anything.outpaint.params import EXPANSION_FIELDS, SETTINGS_FIELDS
@@ -135,7 +135,7 @@ class KeepRuleBody(ApiModel):
     indices: list[StrictInt] | None = Field(None, description="Keep exactly these segment indices.")
 
 
-class EverythingOptions(fields.pydantic_model("EverythingFields", EVERYTHING_FIELDS, ApiModel)):  # type: ignore[misc]
+class EverythingOptions(pydantic_model("EverythingFields", EVERYTHING_FIELDS, ApiModel)):  # type: ignore[misc]
     model: StrictStr | None = None
     keep: KeepRuleBody | None = Field(None, description="Make the kept segments the mask.")
 
@@ -203,7 +203,7 @@ class BrushBody(ApiModel):
 
 
 # ---------------------------------------------------------------------------------------------- generating
-class RequestParams(fields.pydantic_model("RequestParamsFields", INPAINT_FIELDS, ApiModel,  # type: ignore[misc]
+class RequestParams(pydantic_model("RequestParamsFields", INPAINT_FIELDS, ApiModel,  # type: ignore[misc]
                                           only=[f.name for f in INPAINT_FIELDS if f.name != "model"])):
     """The fields of InpaintRequest (see its docstring); unset ones take its defaults."""
 
@@ -228,19 +228,19 @@ class InpaintBody(GenerateBody):
     save: StrictBool = Field(False, description=SAVE_DOC)
 
 
-class RemoveBody(fields.pydantic_model("RemoveFields", REMOVE_FIELDS, ApiModel,  # type: ignore[misc]
+class RemoveBody(pydantic_model("RemoveFields", REMOVE_FIELDS, ApiModel,  # type: ignore[misc]
                                        only=("method", "mask_blur", "padding"))):
     image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.", **IMAGE_EX)
     mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.", **MASK_EX)
     save: StrictBool = Field(False, description=SAVE_DOC)
 
 
-class ExpansionBody(fields.pydantic_model("ExpansionFields", EXPANSION_FIELDS, ApiModel)):  # type: ignore[misc]
+class ExpansionBody(pydantic_model("ExpansionFields", EXPANSION_FIELDS, ApiModel)):  # type: ignore[misc]
     """How much to add: ``pixels`` per side, an ``aspect`` preset, or a ``scale`` factor."""
 
 
 # pre-fill, overlap_px and strategy of outpaint and batch bodies
-OutpaintSettingsFields = fields.pydantic_model("OutpaintSettingsFields", SETTINGS_FIELDS, ApiModel)
+OutpaintSettingsFields = pydantic_model("OutpaintSettingsFields", SETTINGS_FIELDS, ApiModel)
 
 
 class ZoomOutBody(ApiModel):

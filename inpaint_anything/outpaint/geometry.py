@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inpaint_anything.errors import InvalidInputError
+from inpaint_anything.fields import Field
 
 MAX_SIDE_PX = 2048
 SNAP = 8
@@ -29,6 +30,27 @@ ASPECT_PRESETS: dict[str, tuple[int, int]] = {
     "9:21": (9, 21),
 }
 SIDES = ("left", "right", "up", "down")
+# the outpaint table's expansion part (:mod:`inpaint_anything.outpaint.params` holds the rest):
+# Expansion.from_spec reads it, so it lives here
+MODES = ("pixels", "aspect", "scale")
+MODE_WORDS = {"pixels": "pixels per side", "aspect": "aspect ratio", "scale": "scale"}
+
+
+def _side(side: str) -> Field:
+    return Field(side, int, 0, f"{side.capitalize()} (px)", 0, MAX_SIDE_PX, step=8, noun=f"Pixels to add on the {side} side")
+
+
+EXPANSION_FIELDS: tuple[Field, ...] = (
+    Field("mode", str, "pixels", "Expand by", choices=MODES, words=MODE_WORDS, noun="outpaint mode", control="radio"),
+    *(_side(s) for s in SIDES),
+    Field("preset", str, "16:9", "Aspect ratio", choices=tuple(ASPECT_PRESETS), control="dropdown", api_literal=False,
+          help="aspect mode: " + ", ".join(ASPECT_PRESETS), noun="aspect preset"),
+    Field("scale", float, 1.5, "Scale (× the input size)", 1.25, 2.0, step=0.05, help="scale mode: 1.25 .. 2"),
+    Field("balance_x", float, 0.5, "Balance left/right", 0.0, 1.0, step=0.05, elem="bx",
+          help="0 = all on the left, 1 = all on the right", noun="Balance"),
+    Field("balance_y", float, 0.5, "Balance up/down", 0.0, 1.0, step=0.05, elem="by",
+          help="0 = all at the top, 1 = all at the bottom", noun="Balance"),
+)
 
 
 @dataclass(frozen=True)
@@ -58,13 +80,11 @@ class Expansion:
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], width: int, height: int) -> Expansion:
         """The expansion for an image of ``width`` x ``height`` from a spec of
-        :data:`~inpaint_anything.outpaint.params.EXPANSION_FIELDS` (missing keys take the table's
+        :data:`EXPANSION_FIELDS` (missing keys take the table's
         defaults; choices as ids or the words the UI shows, numbers as gradio's floats):
         ``{"mode": "pixels", left/right/up/down}``, ``{"mode": "aspect", "preset", balance_x/y}`` or
         ``{"mode": "scale", "scale", balance_x/y}``. The API, batch, the tab and the img2img script
         all plan through here."""
-        from inpaint_anything.outpaint.params import EXPANSION_FIELDS
-
         d = {f.name: f.from_ui(spec.get(f.name, f.default)) for f in EXPANSION_FIELDS}
         if d["mode"] == "pixels":
             return by_pixels(width, height, *(d[s] for s in SIDES))

@@ -15,15 +15,13 @@ from typing import Any
 
 from inpaint_anything import fields
 from inpaint_anything.fields import Field
-from inpaint_anything.outpaint.geometry import ASPECT_PRESETS, MAX_SIDE_PX, SIDES
+from inpaint_anything.outpaint.geometry import EXPANSION_FIELDS, MODE_WORDS, MODES, SIDES  # noqa: F401 - re-exported
 from inpaint_anything.outpaint.prefill import DEFAULT_PREFILL, PREFILLS
 
-MODES = ("pixels", "aspect", "scale")
 STRATEGIES = ("all", "per_side")
 DEFAULT_OVERLAP_PX = 16
 MAX_OVERLAP_PX = 256
 # id -> the words the UI shows (both are accepted)
-MODE_WORDS = {"pixels": "pixels per side", "aspect": "aspect ratio", "scale": "scale"}
 STRATEGY_WORDS = {"all": "all sides at once", "per_side": "one side at a time"}
 PREFILL_WORDS = {"blur": "blurred edge", "edge": "stretched edge", "reflect": "mirror image", "telea": "smooth fill (Telea)",
                  "ns": "smooth fill (Navier-Stokes)", "patchmatch": "texture (PatchMatch)", "noise": "matched noise",
@@ -32,21 +30,6 @@ PREFILL_WORDS = {"blur": "blurred edge", "edge": "stretched edge", "reflect": "m
 UI_START = {"right": 128}
 
 
-def _side(side: str) -> Field:
-    return Field(side, int, 0, f"{side.capitalize()} (px)", 0, MAX_SIDE_PX, step=8, noun=f"Pixels to add on the {side} side")
-
-
-EXPANSION_FIELDS: tuple[Field, ...] = (
-    Field("mode", str, "pixels", "Expand by", choices=MODES, words=MODE_WORDS, noun="outpaint mode", control="radio"),
-    *(_side(s) for s in SIDES),
-    Field("preset", str, "16:9", "Aspect ratio", choices=tuple(ASPECT_PRESETS), control="dropdown", api_literal=False,
-          help="aspect mode: " + ", ".join(ASPECT_PRESETS), noun="aspect preset"),
-    Field("scale", float, 1.5, "Scale (× the input size)", 1.25, 2.0, step=0.05, help="scale mode: 1.25 .. 2"),
-    Field("balance_x", float, 0.5, "Balance left/right", 0.0, 1.0, step=0.05, elem="bx",
-          help="0 = all on the left, 1 = all on the right", noun="Balance"),
-    Field("balance_y", float, 0.5, "Balance up/down", 0.0, 1.0, step=0.05, elem="by",
-          help="0 = all at the top, 1 = all at the bottom", noun="Balance"),
-)
 SETTINGS_FIELDS: tuple[Field, ...] = (
     Field("prefill", str, DEFAULT_PREFILL, "Pre-fill", choices=PREFILLS, words=PREFILL_WORDS, noun="pre-fill",
           control="dropdown"),

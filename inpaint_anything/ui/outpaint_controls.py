@@ -8,9 +8,10 @@ from typing import Any
 
 import gradio as gr
 
-from inpaint_anything.fields import Field, control
+from inpaint_anything.fields import Field
 from inpaint_anything.outpaint.geometry import SIDES
 from inpaint_anything.outpaint.params import OUTPAINT, SETTINGS_FIELDS, ui_start, visible_groups
+from inpaint_anything.ui.field_controls import control
 
 
 def build_outpaint_controls(elem_id: Callable[[Field], str], *, extra: tuple[Field, ...] = ()) -> dict[str, Any]:

@@ -53,8 +53,8 @@ def _generation_controls(hooks: HostHooks) -> dict[str, Any]:
     """The generation settings, built from :data:`~inpaint_anything.inpaint.request.INPAINT_FIELDS`
     (the soft inpainting ones are :func:`_soft_inpainting_controls`)."""
     from inpaint_anything.diffusion.schedulers import SCHEDULE_TYPES, available_samplers
-    from inpaint_anything.fields import build_controls
     from inpaint_anything.inpaint.request import INPAINT_FIELDS
+    from inpaint_anything.ui.field_controls import build_controls
 
     table = [f for f in INPAINT_FIELDS if not f.name.startswith("soft_")]
     return build_controls(table, GENERATION_LAYOUT, lambda f: f"ia_{f.elem or f.name}",
@@ -70,8 +70,8 @@ def _hint_html(hooks: HostHooks) -> str:
 
 def _soft_inpainting_controls(hooks: HostHooks) -> dict[str, Any]:
     """The host's Soft Inpainting settings (WebUI checkpoint only), named as InpaintRequest's fields."""
-    from inpaint_anything.fields import build_controls
     from inpaint_anything.inpaint.request import INPAINT_FIELDS
+    from inpaint_anything.ui.field_controls import build_controls
 
     reason = hooks.soft_inpainting() if hooks.soft_inpainting else None
     with gr.Accordion("Soft inpainting (WebUI checkpoint)", open=False, elem_id="ia_soft_inpainting"):
@@ -122,8 +122,8 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                         # kept when offline too: pressed, it says where to put the file (offline mode can be left at run time)
                         download = gr.Button("Download model", size="sm", scale=0, min_width=130, elem_id="ia_sam_download")
                     with gr.Row():
-                        from inpaint_anything.fields import control
                         from inpaint_anything.segment.everything_fields import EVERYTHING
+                        from inpaint_anything.ui.field_controls import control
 
                         points_per_side = control(EVERYTHING["points_per_side"], elem_id="ia_pps", scale=2)
                         everything = gr.Button("Segment everything", scale=1, min_width=120, elem_id="ia_everything")
