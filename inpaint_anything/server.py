@@ -193,15 +193,24 @@ def libc_malloc_trim() -> Callable[[int], int] | None:
 
 
 class TrimAfterLargeRequests:
-    """ASGI middleware of the standalone app: after a request whose body was at least ``threshold``
-    bytes has been answered, give freed heap memory back to the system (glibc ``malloc_trim``), so the
-    server's memory returns near its level after large uploads instead of staying at the peak
-    (benchmarks/soak.py measures it). ``IA_MALLOC_TRIM=0`` turns it off."""
+    """ASGI middleware of the standalone app: gives freed heap memory back to the system (glibc
+    ``malloc_trim``) so that the server's memory returns near its level instead of staying at its
+    peak (benchmarks/soak.py measures it). It trims
+
+    - after a request whose body was at least ``threshold`` bytes has been answered, and
+    - when the last request in flight has been answered and the bodies received since the last trim
+      add up to ``threshold`` (many 1 MP uploads leave the heap as fragmented as one large one).
+
+    A trim runs in a worker thread and takes milliseconds; a busy server trims when it goes idle.
+    ``IA_MALLOC_TRIM=0`` turns it off."""
 
     def __init__(self, app: Any, threshold: int = 16 * 2**20, trim: Callable[[int], int] | None = None):
         self.app = app
         self.threshold = threshold
         self.trim = trim
+        self.in_flight = 0  # HTTP requests being answered (the event loop's thread only)
+        self.received = 0  # body bytes received since the last trim
+        self.trims = 0
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope.get("type") != "http" or self.trim is None:
@@ -212,12 +221,17 @@ class TrimAfterLargeRequests:
             if name == b"content-length":
                 length = int(value) if value.isdigit() else 0
                 break
+        self.in_flight += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            if length >= self.threshold:
+            self.in_flight -= 1
+            self.received += length
+            if length >= self.threshold or (self.in_flight == 0 and self.received >= self.threshold):
                 from starlette.concurrency import run_in_threadpool
 
+                self.received = 0
+                self.trims += 1
                 await run_in_threadpool(self.trim, 0)
 
 

@@ -214,7 +214,7 @@ def test_real_process_refuses_then_starts_with_insecure(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- memory after large requests
-def test_memory_is_given_back_after_large_requests_only(tmp_path):
+def test_memory_is_given_back_after_large_requests_and_when_small_ones_add_up(tmp_path):
     from inpaint_anything.server import TrimAfterLargeRequests, libc_malloc_trim
 
     calls = []
@@ -226,6 +226,13 @@ def test_memory_is_given_back_after_large_requests_only(tmp_path):
     assert calls == []
     r = c.post(f"{P}/remove", json={"image": "x" * 5000})
     assert r.status_code == 422 and calls == [0]  # after the answer, also for refused bodies
+    for _ in range(3):  # small bodies add up: trimmed once they reach the threshold, with nothing in flight
+        assert c.post(f"{P}/remove", json={"image": "x" * 300}).status_code == 422
+    assert calls == [0]
+    c.post(f"{P}/remove", json={"image": "x" * 300})
+    assert calls == [0, 0]
+    c.get(f"{P}/version")  # bodiless requests add nothing
+    assert calls == [0, 0]
     if sys.platform.startswith("linux"):
         import platform
 
