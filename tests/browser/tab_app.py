@@ -235,6 +235,18 @@ class TabPage(CanvasPage):
         self.page.locator(f"#{elem_id}").first.screenshot(path=path)
         return path
 
+    def region_shot(self, selectors: list[str], step: str) -> str:
+        """A screenshot of the smallest page area that holds the first match of every selector
+        (e.g. a dropdown and its open list, which overflows the dropdown's own box)."""
+        boxes = [self.page.locator(sel).first.bounding_box() for sel in selectors]
+        boxes = [b for b in boxes if b]
+        x0, y0 = min(b["x"] for b in boxes), min(b["y"] for b in boxes)
+        x1, y1 = max(b["x"] + b["width"] for b in boxes), max(b["y"] + b["height"] for b in boxes)
+        self.shots += 1
+        path = os.path.join(self.artifacts, f"{self.name}_{self.shots:02d}_{step}.png")
+        self.page.screenshot(path=path, clip={"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0})
+        return path
+
     # -- flows
     def segment_everything(self, points_per_side: int = 4) -> dict:
         self.set_number("ia_pps", points_per_side)

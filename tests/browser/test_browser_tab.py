@@ -111,9 +111,16 @@ def test_sam_model_dropdown_shows_readable_names(tab, marker_image):
     assert "tiny_sam.pth" in shown and not shown.startswith("("), shown
     box.click()
     options = tab.page.locator("#ia_sam_model ul li, ul[role=listbox] li").all_inner_texts()
-    tab.element_shot("ia_sam_model", "sam_dropdown_open")
+    tab.region_shot(["#ia_sam_model", "#ia_sam_model ul, ul[role=listbox]"], "sam_dropdown_open")
     assert any("tiny_sam.pth" in o and "local file" in o for o in options), options
     assert any("MobileSAM \u00b7 not downloaded \u00b7 40.73 MB" in o for o in options), options  # state and size
+    # SAM runs on the CPU here: the light models come first, ViT-H says it is slow
+    names = [o.split(" \u00b7 ")[0].strip() for o in options]
+    assert names.index("MobileSAM") < names.index("SAM ViT-B") and names.index("Light HQ-SAM (ViT-tiny)") < names.index("SAM ViT-B")
+    vit_h = next(o for o in options if o.startswith("SAM ViT-H"))
+    assert vit_h.strip().endswith("slow on CPU (\u224870 s per image)"), vit_h
+    item = tab.page.locator("#ia_sam_model ul li, ul[role=listbox] li", has_text="SAM ViT-H").first
+    assert item.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the ViT-H label is cut off"
     assert not any(o.strip().startswith("(") for o in options), options
     tab.page.locator("ul[role=listbox] li, #ia_sam_model ul li", has_text="tiny_sam.pth").first.click()
     tab.page.keyboard.press("Escape")
