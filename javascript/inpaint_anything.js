@@ -743,7 +743,11 @@
             if (sig !== this.imageSig) return; // an answer about the previous picture
             const was = this.sam ? this.sam.embedding : "";
             this.sam = answer;
-            if (sent.point) {
+            if (sent.point && answer.busy && answer.embedding === "ready") {
+                // SAM is held by other work: keep the outline shown, ask again shortly
+                if (!this.hoverWanted()) this.hoverPolys = null;
+                else if (!this.hoverTimer) this.hoverTimer = setTimeout(() => { this.hoverTimer = 0; if (this.hoverWanted()) this.requestHover(); }, 4 * HOVER_EVERY_MS);
+            } else if (sent.point) {
                 this.hoverPolys = answer.hover && this.hoverWanted() ? answer.hover.polygons : null;
                 this.hoverFor = this.hoverPolys ? sent.point : null;
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 
 import numpy as np
@@ -138,6 +139,25 @@ def test_probe_reports_preparation_and_hover(app):
     assert answer["hover"]["polygons"] == expected
     assert ws._session.encoder_runs == runs  # hovering never encodes
     assert ws.mask is None or not ws.mask.any()  # and never changes the selection
+    assert answer["busy"] is False
+    # SAM held by other work (a click in another thread): no outline, and the answer says why
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with ws._session.lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        busy = ctl.probe(_probe(point=[25.0, 20.0]), key, label, SEGMENT_ANYTHING)
+    finally:
+        release.set()
+        holder.join(10)
+    assert busy["busy"] is True and busy["hover"] is None and busy["embedding"] == "ready"
+    assert ctl.probe(_probe(point=[25.0, 20.0]), key, label, SEGMENT_ANYTHING)["busy"] is False
     # another picture size than the shown one: nothing (the editor is behind)
     assert ctl.probe(_probe(32, 32, [5.0, 5.0]), key, label, SEGMENT_ANYTHING)["embedding"] == "none"
     # GrabCut: no SAM, no hover

@@ -29,7 +29,8 @@ JS <-> Python, the probe channel (cheap, never queued)
     ``#ia_canvas_probe`` and clicks ``#ia_canvas_probe_submit``; the answer is JSON in
     ``#ia_canvas_probe_answer``: ``{"seq": n, "embedding": "none" | "pending" | "ready" | "failed",
     "progress": 0..1, "model": label, "hover": {"polygons": [[x0, y0, ...], ...], "score": s} | null,
-    "hover_off": why or "", "error": text or ""}``. One probe is in flight at a time; a newer pointer
+    "hover_off": why or "", "busy": bool, "error": text or ""}``; ``busy`` means SAM was held by
+    other work, so no outline this time (the editor keeps the one it shows and asks again). One probe is in flight at a time; a newer pointer
     position replaces a waiting one. These events bypass gradio's queue, so a running job never
     delays them, and they never change the session.
 

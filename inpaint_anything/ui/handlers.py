@@ -223,7 +223,7 @@ class Controller:
         from inpaint_anything.errors import SessionExpiredError
         from inpaint_anything.segment.hover import outline
 
-        none = {"embedding": "none", "progress": 0.0, "model": "", "hover": None, "hover_off": ""}
+        none = {"embedding": "none", "progress": 0.0, "model": "", "hover": None, "hover_off": "", "busy": False}
         model_id = self.sam_id(sam_model)
         if not (model_id and selector and selector.startswith("Segment Anything")):
             return {**none, "hover_off": "hover preview needs Segment Anything"}
@@ -248,6 +248,8 @@ class Controller:
             found = ws.hover(*probe.point)
             if found is not None:
                 out["hover"] = {"polygons": outline(found), "score": round(found.score, 3)}
+            else:
+                out["busy"] = True  # a click or another request holds SAM: the editor keeps its outline and asks again
         return out
 
     def _label_of(self, model_id: str | None) -> str:

@@ -472,6 +472,11 @@ def test_sam_prepares_on_upload_and_the_click_tool_outlines_the_object_under_the
         hovering, _ = tab.shot("hover_outline")
         assert (np.abs(hovering.astype(int) - before.astype(int)).max(axis=2) > 40).sum() > 50  # the outline is drawn
         assert ws.mask is None or not ws.mask.any()  # hovering selects nothing
+        # SAM held by other work (a click from another tab): the probe answers "busy" and the outline stays
+        with ws._session.lock:  # an RLock: the server's probe threads cannot take it meanwhile
+            tab.page.mouse.move(x + 1, y + 1)
+            held = tab.wait_info("i.sam && i.sam.busy === true")
+            assert held["hoverPolys"] == info["hoverPolys"]
         version = info["maskVersion"]
         tab.page.mouse.click(x, y)
         info = tab.mask_after(version)
