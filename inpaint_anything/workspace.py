@@ -16,32 +16,20 @@ import numpy as np
 from inpaint_anything import masks as mask_ops
 from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.jobs import JobControl
+from inpaint_anything.selection import Selection, apply_op, check_op, check_stroke, rasterize_strokes
 
 if TYPE_CHECKING:
     from inpaint_anything.services import WorkspaceServices
 
-MASK_OPS = ("grow", "shrink", "fill_holes", "remove_specks", "invert", "clear", "all")
+@dataclass
+class Selected:
+    """What :meth:`Workspace.select` made: the committed mask, SAM's candidates (None without a
+    SAM prompt), the index kept, and a note for the user ("" when there is nothing to say)."""
 
-
-def _apply_op(m: np.ndarray, op: str, px: int) -> np.ndarray:
-    """One mask operation (see MASK_OPS); px is the radius / area where the op takes one."""
-    if op not in MASK_OPS:
-        raise InvalidInputError(f"Unknown mask operation {op!r}. Choose one of: {', '.join(MASK_OPS)}.")
-    if not isinstance(px, (int, np.integer)) or px < 0 or px > 4096:
-        raise InvalidInputError(f"The amount for '{op}' must be a whole number from 0 to 4096, not {px!r}.")
-    if op == "grow":
-        return mask_ops.grow(m, px)
-    if op == "shrink":
-        return mask_ops.shrink(m, px)
-    if op == "fill_holes":
-        return mask_ops.fill_holes(m, px or None)
-    if op == "remove_specks":
-        return mask_ops.remove_specks(m, px)
-    if op == "invert":
-        return mask_ops.invert(m)
-    if op == "clear":
-        return np.zeros_like(m)
-    return np.ones_like(m)
+    mask: np.ndarray
+    candidates: Any
+    index: int
+    note: str
 
 
 @dataclass
@@ -147,7 +135,7 @@ class Workspace:
         img = self.require_image()
         with self._lock:
             m = self.mask if self.mask is not None else np.zeros(img.shape[:2], bool)
-            return self._commit(_apply_op(m, op, px))
+            return self._commit(apply_op(m, op, px))
 
     # The tab's model: the canvas sends its whole selection (a snapshot), and mask operations are a
     # chain of refinements re-applied to every new selection, so browser-side undo and server-side
@@ -160,7 +148,7 @@ class Workspace:
 
     def add_refinement(self, op: str, px: int = 0) -> np.ndarray:
         img = self.require_image()
-        _apply_op(np.zeros((1, 1), bool), op, px)  # validates op and px
+        px = check_op(op, px)
         with self._lock:
             if self.selection is None:
                 self.selection = self.mask if self.mask is not None else np.zeros(img.shape[:2], bool)
@@ -177,21 +165,17 @@ class Workspace:
     def _refined(self) -> np.ndarray:
         m = self.selection
         for op, px in self.refinements:
-            m = _apply_op(m, op, px)
+            m = apply_op(m, op, px)
         return m
 
     def brush(self, strokes: list[dict]) -> np.ndarray:
-        """Apply brush strokes {"mode": "add"|"erase", "radius": r, "points": [[x, y], ...]}."""
+        """Apply brush strokes {"mode": "add"|"erase", "radius": r, "points": [[x, y], ...]} to the mask."""
         img = self.require_image()
+        checked = [check_stroke(s.get("mode", "add"), s.get("radius", 8.0), s.get("points"), modes=("add", "erase"))
+                   for s in strokes]
         with self._lock:
             m = self.mask if self.mask is not None else np.zeros(img.shape[:2], bool)
-            for stroke in strokes:
-                mode = stroke.get("mode", "add")
-                if mode not in ("add", "erase"):
-                    raise InvalidInputError(f"Unknown brush mode {mode!r}.")
-                m = mask_ops.apply_stroke(m, stroke.get("points", []), float(stroke.get("radius", 8)),
-                                          "add" if mode == "add" else "subtract")
-            return self._commit(m)
+            return self._commit(rasterize_strokes(checked, (img.shape[1], img.shape[0]), base=m))
 
     def undo(self) -> np.ndarray | None:
         with self._lock:
@@ -373,6 +357,43 @@ class Workspace:
 
         img = self.require_image()
         return self._combine(grabcut_mask(img, box=box, points=points, labels=labels), mode, img)
+
+    def select(self, selection: Selection, *, use_sam: bool = True, model_id: str | None = None,
+               ignore_unsegmented: bool = True, job: JobControl | None = None) -> Selected:
+        """Turn a whole :class:`~inpaint_anything.selection.Selection` into the mask (the tab sends one
+        with every editor event, the API with ``PUT /sessions/{id}/selection``).
+
+        The mask is, in order: the prompts' mask (SAM's candidate ``selection.candidate``, or GrabCut
+        when ``use_sam`` is False), plus the segments the scribbles touch, then the brush strokes
+        painted and erased in drawing order; the refinement chain is re-applied to it, and the result
+        is committed (one entry on the undo history). Scribbles without a segment map are ignored,
+        with a note saying so. A follow-up click refines SAM's previous prediction (see :meth:`prompt`)."""
+        from inpaint_anything.segment.everything import select_by_scribble
+
+        img = self.require_image()
+        size = (img.shape[1], img.shape[0])
+        picked = np.zeros(img.shape[:2], bool)
+        candidates, index = None, 0
+        pts, labels, box = selection.sam_prompt()
+        if pts is not None or box is not None:
+            if use_sam:
+                candidates = self.prompt(selection.points, selection.box, model_id=model_id, job=job)
+                index = min(selection.candidate, len(candidates) - 1)
+                picked |= candidates.masks[index]
+            else:
+                from inpaint_anything.segment.grabcut import grabcut_mask
+
+                picked |= grabcut_mask(img, box=box, points=pts, labels=labels)
+        else:
+            self.prompt([])
+        note = ""
+        scribbles = selection.strokes_of("scribble")
+        if scribbles and self.segment_map is None:
+            note = "Scribbles are ignored: run 'Segment everything' first, then scribble on the segment map."
+        elif scribbles:
+            picked |= select_by_scribble(self.segment_map, rasterize_strokes(scribbles, size), ignore_unsegmented)
+        picked = rasterize_strokes(selection.strokes_of("add", "erase"), size, base=picked)
+        return Selected(self.set_selection(picked), candidates, index, note)
 
     # ------------------------------------------------------------------ generation
     def source(self) -> np.ndarray:

@@ -18,7 +18,7 @@ Layers, top to bottom (a module may import its own layer or any lower one):
 3. application: ``app``, ``workspace``, ``preparer``, ``sessions``, ``services`` (the narrow App
    interface that workspaces and the preparer see).
 4. engines: ``segment``, ``inpaint``, ``outpaint``, ``diffusion``, ``models``, ``compose``,
-   ``colormatch``, ``metrics``, ``installer``.
+   ``colormatch``, ``metrics``, ``installer``, ``selection`` (the selection value and the mask operations).
 5. kit: ``fields`` (the parameter-table kit), ``masks``, ``imaging``, ``geometry``, ``jobs``, ``config``, ``outputs``.
 6. base: ``errors`` and the package face ``inpaint_anything`` (``__version__``).
 
@@ -51,7 +51,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                      "inpaint_anything.sessions", "inpaint_anything.services")),
     ("engines", ("inpaint_anything.segment", "inpaint_anything.inpaint", "inpaint_anything.outpaint",
                  "inpaint_anything.diffusion", "inpaint_anything.models", "inpaint_anything.compose",
-                 "inpaint_anything.colormatch", "inpaint_anything.metrics", "inpaint_anything.installer")),
+                 "inpaint_anything.colormatch", "inpaint_anything.metrics", "inpaint_anything.installer",
+                 "inpaint_anything.selection")),
     ("kit", ("inpaint_anything.fields", "inpaint_anything.masks", "inpaint_anything.imaging", "inpaint_anything.geometry",
              "inpaint_anything.jobs", "inpaint_anything.config", "inpaint_anything.outputs")),
     ("base", ("inpaint_anything.errors", "inpaint_anything$")),

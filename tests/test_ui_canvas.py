@@ -85,7 +85,7 @@ def test_strokes_of_filters_in_order():
         (event_json(box=[1, 2, 3]), "box"),
         (event_json(box=[1, 2, 3, "x"]), "finite number"),
         (event_json(strokes=[{"mode": "smudge", "radius": 2, "points": [[1, 1]]}]), "stroke mode"),
-        (event_json(strokes=[{"mode": "add", "radius": 0, "points": [[1, 1]]}]), "radius"),
+        (event_json(strokes=[{"mode": "add", "radius": -1, "points": [[1, 1]]}]), "radius"),
         (event_json(strokes=[{"mode": "add", "radius": 2, "points": []}]), "no points"),
         (event_json(strokes=[{"mode": "add", "radius": 2}]), "must be a list"),
         (event_json(strokes=["x"]), "object"),

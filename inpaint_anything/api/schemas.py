@@ -23,6 +23,7 @@ from inpaint_anything.inpaint.request import INPAINT_FIELDS
 from inpaint_anything.outpaint.params import EXPANSION_FIELDS, SETTINGS_FIELDS
 from inpaint_anything.outpaint.prefill import PREFILLS
 from inpaint_anything.segment.everything_fields import EVERYTHING_FIELDS
+from inpaint_anything.selection import MASK_OPS, STROKE_MODES, ops_help
 
 PYDANTIC_V2 = int(pydantic.VERSION.split(".")[0]) >= 2
 
@@ -79,7 +80,7 @@ MASK_DOC = "Mask image as base64 or a data URL: white (or opaque where it has tr
 SAVE_DOC = ("Also write the results as PNG files (infotext in their 'parameters' chunk) to the output folder; the "
             "response then lists them in 'saved', relative to that folder. Default: not saved.")
 MaskMode = Literal["replace", "add", "subtract"]
-MaskOp = Literal["grow", "shrink", "fill_holes", "remove_specks", "invert", "clear", "all"]
+MaskOp = Literal[tuple(MASK_OPS)]  # type: ignore[valid-type]
 Cleaner = Literal[CLEANERS]  # type: ignore[valid-type]
 Prefill = Literal[PREFILLS]  # type: ignore[valid-type]
 Device = Literal["auto", "cpu", "cuda", "mps"]
@@ -189,7 +190,7 @@ class ScribbleBody(ApiModel):
 
 class MaskOpBody(ApiModel):
     op: MaskOp = Field(..., **example("grow"))
-    px: StrictInt = Field(0, description="Radius / area in pixels where the operation takes one.", **example(1))
+    px: StrictInt = Field(0, description=f"The amount in pixels, for the operations that take one: {ops_help()}.", **example(1))
 
 
 class Stroke(ApiModel):
@@ -200,6 +201,27 @@ class Stroke(ApiModel):
 
 class BrushBody(ApiModel):
     strokes: list[Stroke] = Field(..., **example([{"mode": "add", "radius": 1.5, "points": [[2, 2], [5, 5]]}]))
+
+
+class SelectionStroke(ApiModel):
+    mode: Literal[STROKE_MODES] = Field(  # type: ignore[valid-type]
+        "add", description="scribble: select the segments it touches (needs 'everything' first); add / erase: paint.")
+    radius: float = 8.0
+    points: list[list[float]] = Field(..., description="[[x, y], ...]", **example([[2, 2], [5, 5]]))
+
+
+class SelectionBody(ApiModel):
+    """The whole selection, as the tab's editor sends it with every change."""
+
+    points: list[list[float]] = Field([], description="[[x, y, label], ...]; label 1 = include, 0 = exclude.",
+                                      **example([[4, 4, 1]]))
+    box: list[float] | None = Field(None, description="[x0, y0, x1, y1] in image pixels.")
+    strokes: list[SelectionStroke] = Field([], description="Scribbles and brush strokes, in drawing order.",
+                                           **example([{"mode": "add", "radius": 1.5, "points": [[2, 2], [5, 5]]}]))
+    candidate: StrictInt = Field(0, description="Which of SAM's candidates a single click keeps (0 = best).")
+    method: Literal["sam", "grabcut"] = Field("sam", description="What turns points and box into a mask.")
+    model: StrictStr | None = None
+    ignore_unsegmented: StrictBool = True
 
 
 # ---------------------------------------------------------------------------------------------- generating
@@ -308,6 +330,8 @@ __all__ = [
     "RequestParams",
     "ScribbleBody",
     "SessionEverythingBody",
+    "SelectionBody",
+    "SelectionStroke",
     "Stroke",
     "ZoomOutBody",
     "dump",

@@ -32,6 +32,7 @@ from inpaint_anything.api.schemas import (
     PointsSegmentBody,
     PrepareBody,
     ScribbleBody,
+    SelectionBody,
     SessionEverythingBody,
     dump,
 )
@@ -212,18 +213,38 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
 
     @router.post("/sessions/{session_id}/brush")
     def brush(session_id: str, body: BrushBody) -> dict[str, Any]:
-        """Paint (add) or erase round brush strokes on the mask."""
+        """Paint (add) or erase round brush strokes on the mask (one undo step)."""
+        return mask_payload(ctx.workspace(session_id).brush([dump(s) for s in body.strokes]))
+
+    @router.put("/sessions/{session_id}/selection", responses=ASYNC_RESPONSES)
+    def selection(session_id: str, body: SelectionBody,
+                  asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+        """Set the whole selection, as the tab's editor does: points and box (SAM's candidate
+        ``candidate``, or GrabCut), plus the segments the scribbles touch, then brush strokes added
+        and erased in order; the session's refinements are re-applied and the result becomes the
+        mask (one undo step). Send the whole selection again after each change; a follow-up point
+        refines SAM's previous prediction. ``note`` says when scribbles were ignored."""
+        from inpaint_anything.selection import check_selection, describe_chain
+
         ws = ctx.workspace(session_id)
-        for stroke in body.strokes:
-            if not (math.isfinite(stroke.radius) and 0 <= stroke.radius <= 4096):
-                raise InvalidInputError("The brush radius must be 0..4096 pixels.")
-            if any(len(p) != 2 or not all(math.isfinite(v) for v in p) for p in stroke.points):
-                raise InvalidInputError("Brush points are [x, y] pixel positions.")
-        return mask_payload(ws.brush([dump(s) for s in body.strokes]))
+        img = ws.require_image()
+        model = check_sam_model_id(body.model)
+        chosen = check_selection(body.points, body.box, [dump(s) for s in body.strokes], body.candidate,
+                                 image_size=(img.shape[1], img.shape[0]))
+
+        def work(job) -> dict[str, Any]:
+            got = ws.select(chosen, use_sam=body.method == "sam", model_id=model,
+                            ignore_unsegmented=body.ignore_unsegmented, job=job)
+            out = candidates_payload(got.candidates) if got.candidates is not None else {"masks": [], "scores": []}
+            return {**out, "candidate": got.index, "note": got.note, "refinements": describe_chain(ws.refinements),
+                    **mask_payload(got.mask)}
+
+        return ctx.run("segment", work, asynchronous)
 
     @router.post("/sessions/{session_id}/mask/op")
     def mask_op(session_id: str, body: MaskOpBody) -> dict[str, Any]:
-        """grow / shrink by px, fill_holes (up to px area, 0 = any), remove_specks (below px), invert, clear, all."""
+        """Change the mask once: grow / shrink by px, fill_holes (up to px area, 0 = any),
+        remove_specks (below px), invert, clear, all (one undo step)."""
         ws = ctx.workspace(session_id)
         return mask_payload(ws.mask_op(body.op, body.px))
 

@@ -52,15 +52,21 @@ from typing import Any
 import numpy as np
 
 from inpaint_anything.errors import InvalidInputError
+from inpaint_anything.selection import (  # noqa: F401  (Stroke, rasterize_strokes: part of this module's face)
+    MAX_RADIUS,
+    MAX_STROKE_POINTS,
+    STROKE_MODES,
+    Selection,
+    Stroke,
+    check_stroke,
+    rasterize_strokes,
+)
 
 SCHEMA_VERSION = 1
 KINDS = ("click", "box", "scribble", "brush", "clear", "undo", "redo")
-STROKE_MODES = ("scribble", "add", "erase")
 MAX_SIDE = 16384
 MAX_EVENT_CHARS = 8_000_000
 MAX_POINTS = 1000
-MAX_STROKE_POINTS = 200_000
-MAX_RADIUS = 4096.0
 
 ELEM_IDS = {
     "input_image": "ia_input_image",
@@ -79,15 +85,6 @@ ELEM_IDS = {
 }
 
 ROOT_HTML = '<div class="ia-canvas-mount"><div class="ia-cv-loading">Loading the mask editor…</div></div>'
-
-
-@dataclass(frozen=True)
-class Stroke:
-    """One freehand stroke in image pixels; ``mode`` is scribble (segment selection), add or erase."""
-
-    mode: str
-    radius: float
-    points: tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
@@ -110,18 +107,17 @@ class CanvasEvent:
     def height(self) -> int:
         return self.image_size[1]
 
+    def selection(self, candidate: int = 0) -> Selection:
+        """The selection this event carries (already checked), keeping SAM's candidate ``candidate``."""
+        return Selection(self.points, self.box, self.strokes, candidate)
+
     def strokes_of(self, *modes: str) -> tuple[Stroke, ...]:
         """The strokes whose mode is one of ``modes``, in drawing order."""
-        return tuple(s for s in self.strokes if s.mode in modes)
+        return self.selection().strokes_of(*modes)
 
     def sam_prompt(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         """``(point_coords Nx2 float32, point_labels N int32, box (4,) float32)``; None where absent."""
-        coords = labels = None
-        if self.points:
-            coords = np.array([p[:2] for p in self.points], np.float32)
-            labels = np.array([p[2] for p in self.points], np.int32)
-        box = None if self.box is None else np.array(self.box, np.float32)
-        return coords, labels, box
+        return self.selection().sam_prompt()
 
     def to_json(self) -> str:
         """Serialise back to the wire format (used by tests and the demo app)."""
@@ -216,46 +212,15 @@ def parse_event(text: str | bytes | None) -> CanvasEvent:
     for raw in raw_strokes:
         if not isinstance(raw, dict):
             raise _bad("each stroke must be an object")
-        mode = raw.get("mode")
-        if mode not in STROKE_MODES:
-            raise _bad(f"unknown stroke mode {mode!r}")
-        radius = _number(raw.get("radius"), "stroke radius")
-        if not 0 < radius <= MAX_RADIUS:
-            raise _bad(f"stroke radius {radius:g} is out of range")
-        pts = _pairs(raw.get("points"), "stroke points", 2, MAX_STROKE_POINTS)
-        if not pts:
-            raise _bad("a stroke has no points")
-        total += len(pts)
+        try:
+            stroke = check_stroke(raw.get("mode"), raw.get("radius"), raw.get("points"))
+        except InvalidInputError as exc:
+            raise _bad(str(exc)) from None
+        total += len(stroke.points)
         if total > MAX_STROKE_POINTS:
             raise _bad("the strokes have too many points")
-        strokes.append(Stroke(mode, radius, tuple((_number(x, "stroke x"), _number(y, "stroke y")) for x, y in pts)))
+        strokes.append(stroke)
     return CanvasEvent(kind, (w, h), tuple(points), box, tuple(strokes), seq)
-
-
-def rasterize_strokes(
-    strokes: Sequence[Stroke],
-    size: tuple[int, int],
-    base: np.ndarray | None = None,
-) -> np.ndarray:
-    """Paint ``strokes`` in order onto a ``size = (w, h)`` bool mask (or a copy of ``base``).
-
-    ``add`` and ``scribble`` strokes set pixels whose centre lies within ``radius`` of the stroke's
-    polyline; ``erase`` strokes clear them. To get only the scribble area for segment selection,
-    pass ``event.strokes_of("scribble")``.
-    """
-    from inpaint_anything import masks
-
-    w, h = int(size[0]), int(size[1])
-    if w < 1 or h < 1:
-        raise InvalidInputError(f"Cannot draw strokes on an image of size {w}x{h}.")
-    out = np.zeros((h, w), bool) if base is None else masks.as_bool_mask(base, (h, w)).copy()
-    for stroke in strokes:
-        painted = masks.stroke_mask((h, w), stroke.points, stroke.radius)
-        if stroke.mode == "erase":
-            out &= ~painted
-        else:
-            out |= painted
-    return out
 
 
 def layer_from_mask(mask: np.ndarray | None) -> np.ndarray | None:

@@ -262,53 +262,34 @@ class Controller:
 
     def canvas_event(self, text: str, key: SessionKey, sam_model: str, selector: str, ignore_unsegmented: bool):
         """One canvas snapshot -> (mask layer, candidate gallery, status)."""
-        from inpaint_anything.segment.everything import select_by_scribble
-        from inpaint_anything.ui.canvas import layer_from_mask, parse_event, rasterize_strokes
+        from inpaint_anything.selection import describe_chain
+        from inpaint_anything.ui.canvas import layer_from_mask, parse_event
 
         ev = parse_event(text)
         sam_model = self.sam_id(sam_model)
         ws = self.ws(key)
         img = ws.require_image()
-        size = (img.shape[1], img.shape[0])
-        if tuple(ev.image_size) != size:
+        if tuple(ev.image_size) != (img.shape[1], img.shape[0]):
             raise InvalidInputError("The canvas shows a different image than the one loaded; upload it again.")
-        selection = np.zeros(img.shape[:2], bool)
-        gallery = None
-        pts, labels, box = ev.sam_prompt()
-        if pts is not None or box is not None:
-            if selector == "GrabCut (no model)":
-                from inpaint_anything.segment.grabcut import grabcut_mask
+        use_sam = selector != "GrabCut (no model)"
+        if use_sam and (ev.points or ev.box is not None):
+            from inpaint_anything.ui.defaults import sam_missing
 
-                selection |= grabcut_mask(img, box=box, points=pts, labels=labels)
-            else:
-                from inpaint_anything.ui.defaults import sam_missing
-
-                why = sam_missing(self.app, sam_model, self.offline())
-                if why:
-                    raise InvalidInputError(why)
-                points = [] if pts is None else [(x, y, int(lab)) for (x, y), lab in zip(pts, labels, strict=True)]
-                result = ws.prompt(points, box, model_id=sam_model)
-                index = min(ws.ui.get("candidate", 0), len(result) - 1) if result is not None else 0
-                if result is not None:
-                    from inpaint_anything.ui.candidates import thumbnails
-
-                    selection |= result.masks[index]
-                    gallery = thumbnails(img, result.masks, result.scores, index) if len(result) > 1 else None
-        else:
-            ws.prompt([])
-        scribbles = ev.strokes_of("scribble")
-        note = ""
-        if scribbles and ws.segment_map is None:
-            # Not an error that blocks every later event: the strokes stay in the editor's history.
-            note = " Scribbles are ignored: run 'Segment everything' first, then scribble on the segment map."
-        elif scribbles:
-            selection |= select_by_scribble(ws.segment_map, rasterize_strokes(scribbles, size), ignore_unsegmented)
-        selection = rasterize_strokes(ev.strokes_of("add", "erase"), size, base=selection)
+            why = sam_missing(self.app, sam_model, self.offline())
+            if why:
+                raise InvalidInputError(why)
+        got = ws.select(ev.selection(ws.ui.get("candidate", 0)), use_sam=use_sam, model_id=sam_model,
+                        ignore_unsegmented=ignore_unsegmented)
         ws.ui["last_event"] = text
-        mask = ws.set_selection(selection)
-        text_out = f"Mask: {int(mask.sum()):,} pixels selected." + (f" Refinements: {self._chain(ws)}." if ws.refinements else "")
-        prompted = pts is not None or box is not None or bool(scribbles)
-        if prompted and not mask.any() and not ev.strokes_of("add"):
+        gallery = None
+        if got.candidates is not None and len(got.candidates) > 1:
+            from inpaint_anything.ui.candidates import thumbnails
+
+            gallery = thumbnails(img, got.candidates.masks, got.candidates.scores, got.index)
+        mask, note = got.mask, (" " + got.note if got.note else "")
+        text_out = f"Mask: {int(mask.sum()):,} pixels selected." + (
+            f" Refinements: {describe_chain(ws.refinements)}." if ws.refinements else "")
+        if ev.selection().prompted and not mask.any() and not ev.strokes_of("add"):
             return layer_from_mask(mask), gallery, warning(EMPTY_SELECTION + note)
         return layer_from_mask(mask), gallery, message(text_out + note, error=bool(note))
 
@@ -320,16 +301,13 @@ class Controller:
             raise InvalidInputError("Click on the image first.")
         return self.canvas_event(text, key, sam_model, selector, ignore)
 
-    @staticmethod
-    def _chain(ws) -> str:
-        return ", ".join(f"{op} {px}" if op in ("grow", "shrink", "remove_specks") else op for op, px in ws.refinements)
-
     def refine(self, key: SessionKey, op: str, px: int):
+        from inpaint_anything.selection import describe_chain
         from inpaint_anything.ui.canvas import layer_from_mask
 
         ws = self.ws(key)
         mask = ws.clear_refinements() if op == "reset" else ws.add_refinement(op, int(px))
-        chain = self._chain(ws) or "none"
+        chain = describe_chain(ws.refinements) or "none"
         return layer_from_mask(mask), message(f"Refinements: {chain}. Mask: {int(mask.sum()):,} pixels.")
 
     def segment_everything(self, key: SessionKey, sam_model: str, points_per_side: int, progress: Any = None):

@@ -131,9 +131,10 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                 with gr.Accordion("Refine mask", open=True):
                     amount = gr.Slider(label="Pixels", minimum=0, maximum=128, step=1, value=8, elem_id="ia_refine_px")
                     with gr.Row(elem_classes=["ia-refine-row"]):
-                        refine_buttons = {op: gr.Button(label, size="sm", min_width=60, elem_id=f"ia_refine_{op}") for op, label in
-                                          [("grow", "Grow"), ("shrink", "Shrink"), ("fill_holes", "Fill holes"),
-                                           ("remove_specks", "Remove specks"), ("invert", "Invert"), ("reset", "Reset")]}
+                        from inpaint_anything.selection import MASK_OPS
+
+                        ops = [(op.name, op.label) for op in MASK_OPS.values() if op.in_tab] + [("reset", "Reset")]
+                        refine_buttons = {op: gr.Button(label, size="sm", min_width=60, elem_id=f"ia_refine_{op}") for op, label in ops}
                 with gr.Tabs(elem_id="ia_subtabs"):
                     with gr.Tab("Inpaint", elem_id="ia_tab_inpaint") as inpaint_tab:
                         inpaint_hint = gr.HTML(ctl.inpaint_hint(), elem_id="ia_inpaint_hint")
