@@ -2,7 +2,7 @@
 
 A :class:`Selection` holds the prompts (points, a box), the freehand strokes (scribbles over the
 segment map, brush add / erase) and which SAM candidate was picked. The tab's editor sends the
-whole selection with every event (parsed and checked once at the edge, ``ui/canvas.parse_event``);
+whole selection with every event (parsed and checked once at the edge, ``ui/wire.parse_event``);
 the API sends the same value to ``PUT /sessions/{id}/selection`` (``api/segment_routes``). Either
 way :meth:`inpaint_anything.workspace.Workspace.select` turns it into the mask, then re-applies the
 workspace's chain of refinements (mask operations) to it, so an undo in the browser and a grow on

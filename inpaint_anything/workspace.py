@@ -178,15 +178,15 @@ class Workspace:
             return self._commit(rasterize_strokes(checked, (img.shape[1], img.shape[0]), base=m))
 
     def undo(self) -> np.ndarray | None:
-        with self._lock:
-            m = self.history.undo()
-            if m is not None:
-                self.mask = m
-            return self.mask
+        return self._step(self.history.undo)
 
     def redo(self) -> np.ndarray | None:
+        return self._step(self.history.redo)
+
+    def _step(self, move) -> np.ndarray | None:
+        """Move along the undo history; the mask stays where there is nothing to move to."""
         with self._lock:
-            m = self.history.redo()
+            m = move()
             if m is not None:
                 self.mask = m
             return self.mask
@@ -296,34 +296,28 @@ class Workspace:
 
     def click(self, x: float, y: float, positive: bool = True, *, model_id: str | None = None, multimask: bool = True,
               reset: bool = False, job: JobControl | None = None):
-        """Add a point prompt and predict; the best candidate becomes the selection."""
-        session = self.segment_session(model_id, job)
+        """Add a point prompt and predict; the best candidate becomes the mask."""
         with self._lock:
-            if reset:
-                self.points, self.box, self.candidates = [], None, None
-            self.points.append((float(x), float(y), 1 if positive else 0))
-            return self._predict(session, multimask and len(self.points) == 1 and self.box is None)
-
-    def set_box(self, box: tuple[float, float, float, float], *, model_id: str | None = None, job: JobControl | None = None):
-        session = self.segment_session(model_id, job)
+            points = [] if reset else list(self.points)
+            box = None if reset else self.box
+        result = self.prompt([*points, (x, y, 1 if positive else 0)], box, model_id=model_id, multimask=multimask, job=job)
         with self._lock:
-            self.box = tuple(float(v) for v in box)
-            self.candidates = None
-            return self._predict(session, False)
-
-    def _predict(self, session, multimask: bool):
-        pts = [(p[0], p[1]) for p in self.points] or None
-        labels = [p[2] for p in self.points] or None
-        refine = self.candidates if self.candidates is not None and len(self.points) > 1 else None
-        result = session.predict(points=pts, labels=labels, box=self.box, multimask=multimask, refine_from=refine)
-        self.candidates = result
-        self._commit(result.masks[0].copy())
+            self._commit(result.masks[0].copy())
         return result
 
-    def prompt(self, points: Any = (), box: Any = None, *, model_id: str | None = None, job: JobControl | None = None):
+    def set_box(self, box: tuple[float, float, float, float], *, model_id: str | None = None, job: JobControl | None = None):
+        """Set the box prompt (with the session's points) and predict; the best candidate becomes the mask."""
+        result = self.prompt(list(self.points), box, model_id=model_id, job=job)
+        with self._lock:
+            self._commit(result.masks[0].copy())
+        return result
+
+    def prompt(self, points: Any = (), box: Any = None, *, model_id: str | None = None, multimask: bool = True,
+               job: JobControl | None = None):
         """Predict from a whole prompt snapshot (points ``[(x, y, label)]`` and/or a box) without
         changing the mask; returns the candidates (None for an empty snapshot). When the snapshot
-        extends the previous one, the previous low-res logits refine the new prediction."""
+        extends the previous one, the previous low-res logits refine the new prediction. Several
+        candidates only for a single point without a box (and ``multimask``)."""
         pts = [(float(p[0]), float(p[1]), int(p[2])) for p in (points or [])]
         new_box = tuple(float(v) for v in box) if box is not None else None
         if not pts and new_box is None:
@@ -336,8 +330,8 @@ class Workspace:
                        and pts[: len(self.points)] == self.points)
             refine = self.candidates if extends else None
             self.points, self.box = pts, new_box
-            result = session.predict(points=[p[:2] for p in pts] or None, labels=[p[2] for p in pts] or None,
-                                     box=new_box, multimask=len(pts) == 1 and new_box is None, refine_from=refine)
+            result = session.predict(points=[p[:2] for p in pts] or None, labels=[p[2] for p in pts] or None, box=new_box,
+                                     multimask=multimask and len(pts) == 1 and new_box is None, refine_from=refine)
             self.candidates = result
             return result
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from inpaint_anything.errors import IAError, InvalidInputError
-from inpaint_anything.ui import canvas, compat
+from inpaint_anything.ui import canvas, compat, wire
 
 pytestmark = pytest.mark.both_stacks
 
@@ -100,7 +100,7 @@ def test_parse_event_rejects_malformed(text, fragment):
 
 def test_parse_event_rejects_huge_text():
     with pytest.raises(InvalidInputError, match="too large"):
-        canvas.parse_event('{"x": "' + "a" * canvas.MAX_EVENT_CHARS + '"}')
+        canvas.parse_event('{"x": "' + "a" * wire.MAX_EVENT_CHARS + '"}')
 
 
 # ---------------------------------------------------------------- rasterize_strokes

@@ -1,38 +1,8 @@
-"""The mask canvas: event schema, stroke rasterisation and the gradio components behind it.
+"""The mask canvas: the gradio components behind the editor.
 
-The editor itself is plain JavaScript (``javascript/inpaint_anything.js``) mounted into a ``gr.HTML``.
-It talks to Python only through ordinary gradio components:
-
-JS -> Python
-    Every user action writes one JSON event into the hidden textbox ``#ia_canvas_events`` and clicks
-    the hidden button ``#ia_canvas_submit``. The handler receives the text; :func:`parse_event`
-    validates it. Schema (version 1)::
-
-        {"version": 1,
-         "kind": "click" | "box" | "scribble" | "brush" | "clear" | "undo" | "redo",
-         "image_size": [w, h],                       # size of the image shown on the canvas
-         "points": [[x, y, label], ...],             # label 1 = include, 0 = exclude
-         "box": [x0, y0, x1, y1] | null,
-         "strokes": [{"mode": "scribble" | "add" | "erase", "radius": r, "points": [[x, y], ...]}],
-         "seq": n}                                   # increases with every event of a page
-
-    An event is a *snapshot*: ``points``, ``box`` and ``strokes`` are the complete prompt state after
-    the action (undo/redo happen in the browser), ``kind`` says which action produced it. A handler
-    can therefore recompute everything from one event, and a dropped intermediate event is harmless.
-    Coordinates are IMAGE pixels with (0, 0) at the centre of the top-left pixel (the SAM / OpenCV
-    convention), whatever the zoom, pan or CSS scaling of the canvas.
-
-JS <-> Python, the probe channel (cheap, never queued)
-    While a picture is shown, the editor asks :meth:`CanvasComponents.on_probe`'s handler how the
-    SAM preparation goes and, with the Click tool over the picture, for the hover outline: it
-    writes ``{"version": 1, "seq": n, "image_size": [w, h], "point": [x, y] | null}`` into
-    ``#ia_canvas_probe`` and clicks ``#ia_canvas_probe_submit``; the answer is JSON in
-    ``#ia_canvas_probe_answer``: ``{"seq": n, "embedding": "none" | "pending" | "ready" | "failed",
-    "progress": 0..1, "model": label, "hover": {"polygons": [[x0, y0, ...], ...], "score": s} | null,
-    "hover_off": why or "", "busy": bool, "error": text or ""}``; ``busy`` means SAM was held by
-    other work, so no outline this time (the editor keeps the one it shows and asks again). One probe is in flight at a time; a newer pointer
-    position replaces a waiting one. These events bypass gradio's queue, so a running job never
-    delays them, and they never change the session.
+The editor itself is plain JavaScript (``javascript/``) mounted into a ``gr.HTML``. It talks to
+Python only through ordinary gradio components: hidden textboxes and buttons carry its events and
+probes (their format and parsing: :mod:`inpaint_anything.ui.wire`).
 
 Python -> JS
     The editor shows what the hidden ``gr.Image`` layers hold: ``image_layer`` (the picture),
@@ -44,29 +14,14 @@ Python -> JS
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from inpaint_anything.errors import InvalidInputError
-from inpaint_anything.selection import (  # noqa: F401  (Stroke, rasterize_strokes: part of this module's face)
-    MAX_RADIUS,
-    MAX_STROKE_POINTS,
-    STROKE_MODES,
-    Selection,
-    Stroke,
-    check_stroke,
-    rasterize_strokes,
-)
-
-SCHEMA_VERSION = 1
-KINDS = ("click", "box", "scribble", "brush", "clear", "undo", "redo")
-MAX_SIDE = 16384
-MAX_EVENT_CHARS = 8_000_000
-MAX_POINTS = 1000
+from inpaint_anything.selection import STROKE_MODES, Stroke, rasterize_strokes  # noqa: F401  (this module's face)
+from inpaint_anything.ui.wire import KINDS, CanvasEvent, Probe, _seq_of, parse_event, parse_probe  # noqa: F401
 
 ELEM_IDS = {
     "input_image": "ia_input_image",
@@ -85,142 +40,6 @@ ELEM_IDS = {
 }
 
 ROOT_HTML = '<div class="ia-canvas-mount"><div class="ia-cv-loading">Loading the mask editor…</div></div>'
-
-
-@dataclass(frozen=True)
-class CanvasEvent:
-    """A validated canvas event (see the module docstring for the JSON schema)."""
-
-    kind: str
-    image_size: tuple[int, int]
-    points: tuple[tuple[float, float, int], ...] = ()
-    box: tuple[float, float, float, float] | None = None
-    strokes: tuple[Stroke, ...] = ()
-    seq: int = 0
-    version: int = SCHEMA_VERSION
-
-    @property
-    def width(self) -> int:
-        return self.image_size[0]
-
-    @property
-    def height(self) -> int:
-        return self.image_size[1]
-
-    def selection(self, candidate: int = 0) -> Selection:
-        """The selection this event carries (already checked), keeping SAM's candidate ``candidate``."""
-        return Selection(self.points, self.box, self.strokes, candidate)
-
-    def strokes_of(self, *modes: str) -> tuple[Stroke, ...]:
-        """The strokes whose mode is one of ``modes``, in drawing order."""
-        return self.selection().strokes_of(*modes)
-
-    def sam_prompt(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        """``(point_coords Nx2 float32, point_labels N int32, box (4,) float32)``; None where absent."""
-        return self.selection().sam_prompt()
-
-    def to_json(self) -> str:
-        """Serialise back to the wire format (used by tests and the demo app)."""
-        return json.dumps({
-            "version": self.version, "kind": self.kind, "image_size": list(self.image_size),
-            "points": [list(p) for p in self.points], "box": None if self.box is None else list(self.box),
-            "strokes": [{"mode": s.mode, "radius": s.radius, "points": [list(p) for p in s.points]} for s in self.strokes],
-            "seq": self.seq,
-        })
-
-
-def _bad(message: str) -> InvalidInputError:
-    return InvalidInputError(f"The mask editor sent an unusable event ({message}). Reload the page if this keeps happening.")
-
-
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _bad(f"{what} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _pairs(raw: Any, what: str, size: int, limit: int) -> list[list[Any]]:
-    if not isinstance(raw, list):
-        raise _bad(f"{what} must be a list")
-    if len(raw) > limit:
-        raise _bad(f"too many {what}: {len(raw)} > {limit}")
-    for item in raw:
-        if not isinstance(item, list) or len(item) != size:
-            raise _bad(f"each of {what} must be a list of {size} numbers")
-    return raw
-
-
-def _check_inside(x: float, y: float, w: int, h: int, what: str) -> None:
-    if not (-1.0 <= x <= w and -1.0 <= y <= h):
-        raise _bad(f"{what} ({x:g}, {y:g}) lies outside the {w}x{h} image")
-
-
-def parse_event(text: str | bytes | None) -> CanvasEvent:
-    """Parse and validate the JSON written by the editor; raise InvalidInputError when malformed."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    if isinstance(text, str) and len(text) > MAX_EVENT_CHARS:
-        raise _bad(f"it is too large: {len(text)} characters")
-    if not isinstance(text, str) or not text.strip():
-        raise _bad("it is empty")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise _bad(f"not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise _bad("it is not a JSON object")
-    if data.get("version") != SCHEMA_VERSION:
-        raise _bad(f"schema version {data.get('version')!r}, expected {SCHEMA_VERSION}")
-    kind = data.get("kind")
-    if kind not in KINDS:
-        raise _bad(f"unknown kind {kind!r}")
-    seq = data.get("seq", 0)
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise _bad(f"seq must be a non-negative integer, got {seq!r}")
-
-    size = data.get("image_size")
-    if not isinstance(size, list) or len(size) != 2:
-        raise _bad("image_size must be [width, height]")
-    w, h = (_number(v, "image_size") for v in size)
-    if w != int(w) or h != int(h) or not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
-        raise _bad(f"image_size {size!r} is not a valid image size")
-    w, h = int(w), int(h)
-
-    points = []
-    for x, y, label in _pairs(data.get("points") or [], "points", 3, MAX_POINTS):
-        x, y = _number(x, "point x"), _number(y, "point y")
-        if label not in (0, 1) or isinstance(label, bool):
-            raise _bad(f"point label must be 0 or 1, got {label!r}")
-        _check_inside(x, y, w, h, "point")
-        points.append((x, y, int(label)))
-
-    box = None
-    raw_box = data.get("box")
-    if raw_box is not None:
-        if not isinstance(raw_box, list) or len(raw_box) != 4:
-            raise _bad("box must be [x0, y0, x1, y1]")
-        x0, y0, x1, y1 = (_number(v, "box coordinate") for v in raw_box)
-        x0, x1 = sorted((min(max(x0, 0.0), w - 1.0), min(max(x1, 0.0), w - 1.0)))
-        y0, y1 = sorted((min(max(y0, 0.0), h - 1.0), min(max(y1, 0.0), h - 1.0)))
-        box = (x0, y0, x1, y1)
-
-    strokes = []
-    raw_strokes = data.get("strokes") or []
-    if not isinstance(raw_strokes, list):
-        raise _bad("strokes must be a list")
-    total = 0
-    for raw in raw_strokes:
-        if not isinstance(raw, dict):
-            raise _bad("each stroke must be an object")
-        try:
-            stroke = check_stroke(raw.get("mode"), raw.get("radius"), raw.get("points"))
-        except InvalidInputError as exc:
-            raise _bad(str(exc)) from None
-        total += len(stroke.points)
-        if total > MAX_STROKE_POINTS:
-            raise _bad("the strokes have too many points")
-        strokes.append(stroke)
-    return CanvasEvent(kind, (w, h), tuple(points), box, tuple(strokes), seq)
 
 
 def layer_from_mask(mask: np.ndarray | None) -> np.ndarray | None:
@@ -313,52 +132,6 @@ class CanvasComponents:
             return json.dumps({"seq": seq, **result})
 
         return self.probe_submit.click(handler, inputs=[self.probe, *inputs], outputs=[answer], show_progress="hidden", queue=False)
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A validated probe: the picture's size and the pointer (image pixels, centre convention) or None."""
-
-    seq: int
-    image_size: tuple[int, int]
-    point: tuple[float, float] | None = None
-
-
-def parse_probe(text: str | None) -> Probe:
-    """Parse the editor's probe JSON; InvalidInputError when malformed."""
-    if not isinstance(text, str) or not text.strip() or len(text) > 10_000:
-        raise _bad("the probe is empty or too large")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise _bad(f"the probe is not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("version") != SCHEMA_VERSION:
-        raise _bad("the probe is not a version 1 object")
-    seq = data.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise _bad(f"probe seq must be a non-negative integer, got {seq!r}")
-    size = data.get("image_size")
-    if not isinstance(size, list) or len(size) != 2:
-        raise _bad("probe image_size must be [width, height]")
-    w, h = (_number(v, "image_size") for v in size)
-    if w != int(w) or h != int(h) or not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
-        raise _bad(f"probe image_size {size!r} is not a valid image size")
-    point = data.get("point")
-    if point is not None:
-        if not isinstance(point, list) or len(point) != 2:
-            raise _bad("probe point must be [x, y] or null")
-        x, y = _number(point[0], "probe x"), _number(point[1], "probe y")
-        _check_inside(x, y, int(w), int(h), "probe point")
-        point = (x, y)
-    return Probe(seq, (int(w), int(h)), point)
-
-
-def _seq_of(text: Any) -> str:
-    try:
-        seq = json.loads(text).get("seq")
-        return str(int(seq))
-    except (TypeError, ValueError, AttributeError):
-        return "-1"
 
 
 def _warn(exc: Exception) -> None:

@@ -263,7 +263,8 @@ class Controller:
     def canvas_event(self, text: str, key: SessionKey, sam_model: str, selector: str, ignore_unsegmented: bool):
         """One canvas snapshot -> (mask layer, candidate gallery, status)."""
         from inpaint_anything.selection import describe_chain
-        from inpaint_anything.ui.canvas import layer_from_mask, parse_event
+        from inpaint_anything.ui.canvas import layer_from_mask
+        from inpaint_anything.ui.wire import parse_event
 
         ev = parse_event(text)
         sam_model = self.sam_id(sam_model)
