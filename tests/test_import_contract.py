@@ -44,7 +44,8 @@ PACKAGE = "inpaint_anything"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("host adapter", ("inpaint_anything.webui",)),
-    ("entry points", ("inpaint_anything.__main__", "inpaint_anything.server", "inpaint_anything.api",
+    ("entry points", ("inpaint_anything.__main__", "inpaint_anything.server", "inpaint_anything.server_memory",
+                      "inpaint_anything.api",
                       "inpaint_anything.ui", "inpaint_anything.batch", "inpaint_anything.batch_inputs",
                       "inpaint_anything.batch_spec", "inpaint_anything.doctor")),
     ("application", ("inpaint_anything.app", "inpaint_anything.workspace", "inpaint_anything.preparer",
@@ -64,7 +65,7 @@ LIBRARY_RULES: dict[str, tuple[str, ...]] = {
     "launch": ("inpaint_anything.webui",),
     "gradio": ("inpaint_anything.ui", "inpaint_anything.webui"),
     "fastapi": ("inpaint_anything.api", "inpaint_anything.server"),
-    "starlette": ("inpaint_anything.api", "inpaint_anything.server"),
+    "starlette": ("inpaint_anything.api", "inpaint_anything.server", "inpaint_anything.server_memory"),
     "pydantic": ("inpaint_anything.api", "inpaint_anything.server"),
 }
 
