@@ -81,8 +81,10 @@ def paste_back(
     grow_px: float = 0,
     feather_px: float = 0,
     box: Sequence[int] | None = None,
+    alpha: np.ndarray | None = None,
 ) -> PasteResult:
-    """Composite ``generated`` over ``original`` with :func:`blend_alpha`.
+    """Composite ``generated`` over ``original`` with :func:`blend_alpha` (or the caller's own
+    weights ``alpha``: float HxW in [0, 1], 0 outside ``box``; outpainting's seam ramp).
 
     ``original`` is uint8 RGB or RGBA, ``mask`` is in the original's coordinates. Without ``box``,
     ``generated`` has the original's size; with ``box = (x0, y0, x1, y1)`` it is the crop result of
@@ -108,7 +110,17 @@ def paste_back(
             f"The generated image is {gen.shape[1]}x{gen.shape[0]} pixels but {want[1]}x{want[0]} "
             "was expected; resize it to the crop/original size before pasting it back."
         )
-    alpha = blend_alpha(m, grow_px, feather_px, box)
+    if alpha is None:
+        alpha = blend_alpha(m, grow_px, feather_px, box)
+    else:
+        alpha = np.asarray(alpha, np.float32)
+        if alpha.shape != (h, w) or not np.isfinite(alpha).all() or alpha.min() < 0 or alpha.max() > 1:
+            raise InvalidInputError(f"The blend weights must be a {w}x{h} array of numbers from 0 to 1.")
+        if box is not None:
+            inside = np.zeros((h, w), bool)
+            inside[oy:oy + want[0], ox:ox + want[1]] = True
+            if (alpha[~inside] > 0).any():
+                raise InvalidInputError("The blend weights reach outside the generated crop; plan a larger crop.")
     result = orig.copy()
     region = bbox(alpha > 0)
     if region is None:

@@ -110,6 +110,36 @@ def test_new_area_is_generated_and_alpha_matches_seam(strategy):
     assert alpha[y0 + 8:, x0:x1 - 8].max() == 0 and alpha[y0 + 7, x0] > 0 and alpha[y0 + 8, x1 - 8] > 0
 
 
+def test_each_pass_is_blended_once_through_the_seam_ramp():
+    """Issue #19: the engine pastes back through the seam ramp itself (no second blend): the band
+    is exactly ``filled + (generated - filled) * alpha``, whatever the request's mask blur."""
+    image = textured(61, 47)
+    exp = geometry.by_pixels(61, 47, left=20)
+    outs = [outpaint(image, OutpaintSettings(exp, overlap_px=10, prefill="solid"), req(mask_blur=blur, padding=64),
+                     ColourBackend()).images[0] for blur in (0, 9)]
+    assert np.array_equal(outs[0], outs[1])
+    canvas, known = place_on_canvas(image, exp)
+    filled = prefill(canvas, known, "solid")
+    alpha = seam_alpha(exp, (10, 10))
+    expected = np.clip(np.rint(filled + (np.array(COLOURS[0], np.float32) - filled) * alpha[..., None]), 0, 255)
+    assert np.array_equal(outs[0], expected.astype(np.uint8))
+
+
+def test_the_engine_refuses_blend_weights_that_do_not_match_the_mask():
+    from inpaint_anything.inpaint.engine import run_inpaint
+
+    image = textured(32, 24)
+    mask = np.zeros((24, 32), bool)
+    mask[4:12, 4:12] = True
+    weights = mask.astype(np.float32)
+    weights[0, 0] = 0.5  # outside the mask
+    with pytest.raises(InvalidInputError, match="exactly where the mask is"):
+        run_inpaint(image, mask, req(), ColourBackend(), blend=weights)
+    out = run_inpaint(image, mask, req(), ColourBackend(), blend=mask * 0.5).images[0]
+    half = np.rint(image[mask].astype(np.float32) + (np.array(COLOURS[0]) - image[mask]) * 0.5)
+    assert np.array_equal(out[mask], half.astype(np.uint8)) and np.array_equal(out[~mask], image[~mask])
+
+
 def test_per_side_order_and_each_pass_sees_the_previous():
     w, h = 61, 47
     image = textured(w, h)

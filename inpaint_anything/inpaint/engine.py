@@ -114,8 +114,13 @@ def run_inpaint(
     *,
     max_pixels: int | None = None,
     extra_infotext: dict | None = None,
+    blend: np.ndarray | None = None,
 ) -> InpaintResult:
-    """Inpaint ``mask`` of ``image`` with ``backend``; see the module docstring for the steps."""
+    """Inpaint ``mask`` of ``image`` with ``backend``; see the module docstring for the steps.
+
+    ``blend``: the caller's own paste-back weights (float HxW in [0, 1], > 0 exactly on ``mask``),
+    used instead of the request's grow + feather ramp; outpainting passes its seam ramp, so its
+    result is blended once."""
     from inpaint_anything.imaging import check_size, to_rgb_uint8
 
     job = job or JobControl()
@@ -127,7 +132,9 @@ def run_inpaint(
     if not m.any():
         raise InvalidInputError("The mask is empty: select or paint the area to inpaint first.")
     req = request.resolved()
-    band = 2 * req.mask_blur + 2
+    if blend is not None and not np.array_equal(np.asarray(blend) > 0, m):
+        raise InvalidInputError("The blend weights must be above 0 exactly where the mask is.")
+    band = 2 + (0 if blend is not None else 2 * req.mask_blur)
     plan = _plan((w, h), m, req, backend, band)
     multiple = max(1, int(getattr(backend, "multiple", 8)))
     proc_img, proc_mask, padding = _prepare(rgb, m, plan, multiple)
@@ -155,9 +162,11 @@ def run_inpaint(
 
             local_mask = m[y0:y1, x0:x1]
             if local_mask.any() and not local_mask.all():
-                out = match_colors(rgb[y0:y1, x0:x1], out, local_mask, ring_px=max(4, band),
-                                   region=compose.blend_alpha(local_mask, req.mask_blur, req.mask_blur))
-        pasted = compose.paste_back(original, out, m, grow_px=req.mask_blur, feather_px=req.mask_blur, box=plan.box)
+                region = (compose.blend_alpha(local_mask, req.mask_blur, req.mask_blur) if blend is None
+                          else np.asarray(blend, np.float32)[y0:y1, x0:x1])
+                out = match_colors(rgb[y0:y1, x0:x1], out, local_mask, ring_px=max(4, band), region=region)
+        pasted = compose.paste_back(original, out, m, grow_px=req.mask_blur, feather_px=req.mask_blur, box=plan.box,
+                                    alpha=blend)
         alpha = pasted.alpha
         images.append(pasted.image)
         seeds.append(seed)

@@ -23,7 +23,7 @@ Request fields: prompt, negative prompt, steps, CFG, sampler, schedule, denoisin
 once; image ``i`` of a batch uses ``seed + i`` for every pass and for seeded pre-fills (noise,
 PatchMatch). ``masked_content`` is always "original" (the canvas is already pre-filled). ``"all"``
 uses the request's ``inpaint_area``; ``"per_side"`` always uses "only masked". ``mask_blur`` has no
-visible effect: the overlap ramp replaces it at the seam.
+effect: the engine pastes each pass back once, through the overlap ramp (:func:`seam_alpha`).
 
 RGBA input: the RGB channels are outpainted; the original alpha is kept exactly (also in the overlap
 band) and the new area gets alpha 255 (opaque).
@@ -159,16 +159,6 @@ def seam_alpha(expansion: Expansion, overlap: tuple[int, int]) -> np.ndarray:
     return alpha
 
 
-def _blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """``base`` where alpha is 0 (bit-exact), ``top`` where it is 1, mixed in between."""
-    out = base.copy()
-    sel = alpha > 0
-    b = base[sel].astype(np.float32)
-    mixed = b + (top[sel].astype(np.float32) - b) * alpha[sel][:, None]
-    out[sel] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-    return out
-
-
 def _run_passes(rgb: np.ndarray, settings: OutpaintSettings, request: InpaintRequest, seed: int,
                 backend: InpaintBackend, job: JobControl, extra: dict[str, object]) -> tuple[np.ndarray, str]:
     """All passes for one image; the caller has called ``job.begin``. Returns (RGB result, infotext)."""
@@ -184,8 +174,8 @@ def _run_passes(rgb: np.ndarray, settings: OutpaintSettings, request: InpaintReq
         fields = {**settings.infotext_fields(), **extra}
         if not getattr(backend, "samples", True) and not getattr(backend, "seeded", False) and settings.prefill in SEEDED_PREFILLS:
             fields["Seed"] = seed  # no model, but a random pre-fill: its seed made the pixels
-        result = run_inpaint(filled, alpha > 0, req, backend, ChildJob(job), extra_infotext=fields)
-        current = _blend(filled, result.images[0], alpha)
+        result = run_inpaint(filled, alpha > 0, req, backend, ChildJob(job), extra_infotext=fields, blend=alpha)
+        current = result.images[0]  # blended once, by the engine, through the seam ramp
         text = result.infotexts[0]
         side = next((s for s in SIDES if getattr(exp, s)), "") if settings.strategy == "per_side" else "all sides"
         job.next_job(f"outpaint pass {k + 1}/{len(passes)} ({side})")
