@@ -4,9 +4,13 @@ Pipelines come from a shared :class:`~inpaint_anything.diffusion.loader.Pipeline
 run loads nothing. The sampler / schedule type of the request picks the scheduler; progress and
 interrupt go through the pipeline's step callback. "Masked content" follows the WebUI:
 
-- ``original`` / ``fill``: the (pre-filled) pixels are encoded and noised by the denoising strength;
-- ``latent noise`` / ``latent nothing``: the masked part of the encoded image is replaced by seeded
-  Gaussian noise / zeros before the strength noise is added (needs a strength near 1 to look right).
+- ``original`` / ``fill``: the (pre-filled) pixels go to the pipeline, which encodes them and noises
+  them by the denoising strength;
+- ``latent noise`` / ``latent nothing``: :func:`masked_content_latents` encodes the image itself and
+  replaces the masked latent cells by seeded Gaussian noise / zeros; the pipeline gets them through
+  its public ``image`` (4-channel latents) and ``masked_image_latents`` arguments and adds the
+  strength noise (needs a strength near 1 to look right). The cached pipeline is never modified for
+  this: no method or attribute of it is replaced, so nothing needs restoring when a call fails.
 """
 
 from __future__ import annotations
@@ -85,12 +89,64 @@ def _cuda_free_bytes() -> int | None:
         return None
 
 
-def _latent_mask(mask: np.ndarray, shape: tuple[int, int]):
-    import cv2
+def masked_content_latents(pipe, image: np.ndarray, mask: np.ndarray, content: str, seed: int, generator,
+                           upcast_vae: bool = False) -> dict[str, Any]:
+    """The pipeline call arguments ``image`` and ``masked_image_latents`` for "latent noise" /
+    "latent nothing" (diffusers 0.31 StableDiffusion(XL)InpaintPipeline), computed without changing ``pipe``.
+
+    ``image`` is ``h x w x 3`` uint8 (h, w multiples of the VAE scale factor), ``mask`` ``h x w`` bool.
+    Pixels are normalised as the pipeline's image processor does (``x / 255 * 2 - 1``) and encoded by
+    ``pipe.vae`` in its dtype on its device (an offload hook moves them), sampling the latent
+    distribution with ``generator`` (drawn first for the image, then for the masked image; the
+    pipeline draws its noise after) and scaling by ``vae.config.scaling_factor``, as the pipeline's
+    own encoder does. With ``upcast_vae`` (SDXL: the pipeline's encoder does the same) an fp16 VAE whose
+    config asks for ``force_upcast`` encodes in float32 and is put back to fp16 afterwards.
+
+    The latent mask is the pipeline's own: the mask at ``(f*i, f*j)`` for latent cell ``(i, j)``, f the
+    VAE scale factor (nearest-neighbour downscaling, as the pipeline resizes ``mask_image``). Those cells get N(0, 1) noise from a CPU generator seeded
+    ``seed + 1`` ("latent noise") or zeros ("latent nothing"); every other cell is bit-identical to
+    the encoded image, so a 4-channel UNet's per-step blend (original latents outside the mask) keeps
+    the original there. ``masked_image_latents`` encodes the original image with the masked pixels
+    zeroed, exactly the 9-channel UNet's conditioning for the other modes.
+    """
     import torch
 
-    small = cv2.resize(mask.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-    return torch.from_numpy((small >= 0.5).astype(np.float32))[None, None]
+    if content not in ("latent noise", "latent nothing"):
+        raise ValueError(f"not a latent masked content: {content!r}")
+    vae = pipe.vae
+    if type(vae).__name__ == "AsymmetricAutoencoderKL":  # its decoder reads the pixels passed as `image`
+        raise InvalidInputError(f"'{content}' needs a standard VAE; this model's asymmetric VAE decodes from the "
+                                "pixels. Use 'fill' or 'original'.")
+    pixels = torch.from_numpy(np.ascontiguousarray(image).astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    pixels = 2.0 * pixels - 1.0
+    hole = torch.from_numpy(mask.astype(np.float32))[None, None]
+    masked_pixels = pixels * (hole < 0.5)
+    dtype = vae.dtype
+    upcast = upcast_vae and dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False))
+    if upcast:
+        vae.to(dtype=torch.float32)
+    try:
+        latents = _encode(vae, pixels, generator, torch.float32 if upcast else dtype).to(dtype)
+        masked = _encode(vae, masked_pixels, generator, torch.float32 if upcast else dtype).to(dtype)
+    finally:
+        if upcast:
+            vae.to(dtype=dtype)
+    cells = torch.nn.functional.interpolate(hole, size=tuple(latents.shape[-2:])).to(latents.device) >= 0.5
+    if content == "latent noise":
+        rng = torch.Generator("cpu").manual_seed(int(seed) + 1)
+        fill = torch.randn(latents.shape, generator=rng, dtype=torch.float32).to(latents.device, latents.dtype)
+    else:
+        fill = torch.zeros_like(latents)
+    return {"image": torch.where(cells, fill, latents), "masked_image_latents": masked}
+
+
+def _encode(vae, pixels, generator, dtype):
+    """Scaled latents of ``pixels`` (1 x 3 x h x w in [-1, 1]): a sample of the VAE's latent
+    distribution (or its latents, for a deterministic encoder) times ``vae.config.scaling_factor``."""
+    out = vae.encode(pixels.to(vae.device, dtype))
+    dist = getattr(out, "latent_dist", None)
+    latents = dist.sample(generator=generator) if dist is not None else out.latents
+    return latents * vae.config.scaling_factor
 
 
 @dataclass
@@ -201,9 +257,11 @@ class DiffusersBackend:
                 num_inference_steps=int(request.steps), guidance_scale=float(request.cfg_scale),
                 generator=generator, output_type="np", callback_on_step_end=on_step,
             )
-            restore = self._patch_masked_content(pipe, request, mask, seed)
             try:
                 with torch.inference_mode():
+                    if request.masked_content in ("latent noise", "latent nothing"):
+                        call.update(masked_content_latents(pipe, image, mask, request.masked_content, seed, generator,
+                                                           upcast_vae=info.family == "sdxl"))
                     result = pipe(**call)
             except IAError:
                 raise
@@ -211,46 +269,5 @@ class DiffusersBackend:
                 if "out of memory" in str(exc).lower():
                     raise UnavailableError("Out of memory while inpainting. Use a smaller 'only masked' area, fewer pixels, or a smaller model.") from exc
                 raise
-            finally:
-                restore()
         out = np.asarray(result.images[0])
         return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
-
-    @staticmethod
-    def _patch_masked_content(pipe, request: InpaintRequest, mask: np.ndarray, seed: int):
-        """For latent noise / latent nothing, replace the masked part of the encoded init image."""
-        if request.masked_content not in ("latent noise", "latent nothing"):
-            return lambda: None
-        import torch
-
-        original_prepare = pipe.prepare_latents
-        original_encode = pipe._encode_vae_image
-        state = {"inside": False}
-
-        def encode(image, generator):
-            latents = original_encode(image=image, generator=generator)
-            if not state["inside"]:
-                return latents
-            m = _latent_mask(mask, latents.shape[-2:]).to(latents.device, latents.dtype)
-            if request.masked_content == "latent noise":
-                g = torch.Generator("cpu").manual_seed(int(seed) + 1)
-                fill = torch.randn(latents.shape, generator=g, dtype=torch.float32).to(latents.device, latents.dtype)
-            else:
-                fill = torch.zeros_like(latents)
-            return latents * (1 - m) + fill * m
-
-        def prepare(*args, **kwargs):
-            state["inside"] = True
-            try:
-                return original_prepare(*args, **kwargs)
-            finally:
-                state["inside"] = False
-
-        pipe.prepare_latents = prepare
-        pipe._encode_vae_image = encode
-
-        def restore() -> None:
-            del pipe.prepare_latents
-            del pipe._encode_vae_image
-
-        return restore
