@@ -166,3 +166,34 @@ def test_the_backend_names_the_model_never_a_path(tiny_sd_inpaint_dir, cache, as
     labelled = DiffusersBackend(str(tiny_sd_inpaint_dir), cache, label="SD15/my-model", device="cpu")
     assert labelled.name == "diffusers:SD15/my-model"
     assert DiffusersBackend("owner/repo", cache).name == "diffusers:owner/repo"
+
+
+def test_runs_on_a_shared_pipeline_take_turns(tiny_sd_inpaint_dir, cache, astronaut):
+    """Each request gets its own backend object, but the pipeline (and the scheduler a run sets on
+    it) is shared: a run waits while another holds the cache's ``in_use``, then gives the same
+    pixels as when run alone; two concurrent runs with different samplers give their own results."""
+    import threading
+
+    image = odd_image(astronaut)
+    mask = mask_for(*image.shape[:2])
+
+    def backend():
+        return DiffusersBackend(str(tiny_sd_inpaint_dir), cache, device="cpu", native_override=64)
+
+    alone = {s: run_inpaint(image, mask, req(sampler=s), backend()).images[0] for s in ("Euler a", "DPM++ 2M")}
+    done: dict[str, np.ndarray] = {}
+
+    def run(sampler: str) -> None:
+        done[sampler] = run_inpaint(image, mask, req(sampler=sampler), backend()).images[0]
+
+    with cache.in_use:  # another run holds the pipelines
+        threads = [threading.Thread(target=run, args=(s,)) for s in alone]
+        for t in threads:
+            t.start()
+        threads[0].join(1.0)
+        assert not done  # both wait
+    for t in threads:
+        t.join(120)
+    assert set(done) == set(alone)
+    for s, out in alone.items():
+        assert np.array_equal(done[s], out), s

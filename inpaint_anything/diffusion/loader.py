@@ -319,6 +319,10 @@ class PipelineCache:
 
     The cache belongs to its instance; ``get`` returns the same pipeline object for the same key without
     touching the files again. Keyword arguments other than device/dtype only affect the first load.
+
+    The pipelines are shared by every request, and a run sets its pipeline's scheduler, so a run
+    holds :attr:`in_use` from choosing the scheduler to the last step: runs take turns (on one GPU
+    they would anyway), and no run ever sees another's scheduler.
     """
 
     def __init__(self, max_items: int = 1, loader: Loader | None = None):
@@ -328,6 +332,7 @@ class PipelineCache:
         self._loader: Loader = loader or load_inpaint_pipeline
         self._items: OrderedDict[tuple[str, str, str], tuple[Any, PipelineInfo]] = OrderedDict()
         self._lock = threading.RLock()
+        self.in_use = threading.RLock()
 
     @staticmethod
     def key(source: str | os.PathLike[str], device: Any = "cpu", dtype: Any = None) -> tuple[str, str, str]:

@@ -234,7 +234,7 @@ class DiffusersBackend:
         from inpaint_anything.diffusion.schedulers import make_scheduler
 
         self.check_request(request)
-        with self._lock:
+        with getattr(self.cache, "in_use", self._lock):  # one run at a time on the shared pipelines
             pipe, info = self.pipeline()
             base = getattr(pipe, "_ia_base_scheduler_config", None)
             if base is None:
