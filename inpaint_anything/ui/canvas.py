@@ -1,6 +1,8 @@
 """The mask canvas: event schema, stroke rasterisation and the gradio components behind it.
 
-The editor itself is plain JavaScript (``javascript/inpaint_anything.js``) mounted into a ``gr.HTML``.
+The editor itself is plain JavaScript (``javascript/inpaint_anything_2_editor.js``; the channels
+below are in ``..._1_bridge.js``, mounting and layer watching in ``..._5_mount.js``) mounted into a
+``gr.HTML``.
 It talks to Python only through ordinary gradio components:
 
 JS -> Python
