@@ -325,8 +325,31 @@ def test_css_selectors_are_all_prefixed():
         assert re.match(r"^(\.ia-|#ia_)", sel), sel
 
 
+def _js_files():
+    names = sorted(n for n in os.listdir(os.path.join(ROOT, "javascript")) if n.endswith(".js"))
+    return [(n, _read(os.path.join("javascript", n))) for n in names]
+
+
+def test_js_files_are_iifes_sharing_only_the_namespace():
+    """The WebUI runs each javascript/*.js as its own <script> in sorted order, the standalone page
+    concatenates them (compat.asset_js): each file must stand alone as an IIFE that takes the
+    namespace the same way and returns early when its part is there already."""
+    files = _js_files()
+    assert len(files) > 1 and all(re.match(r"inpaint_anything_\d_\w+\.js$", n) for n, _ in files)
+    for name, js in files:
+        code = re.sub(r"^\s*//.*\n", "", js, flags=re.M)
+        assert code.startswith('(function () {\n    "use strict";\n'), name
+        assert code.rstrip().endswith("})();"), name
+        assert "const IA = window.InpaintAnything = window.InpaintAnything || {};\n    if (IA." in code, name
+        assert set(re.findall(r"window\.(\w+)\s*=(?!=)", js)) == {"InpaintAnything"}, name
+    assert compat.js_paths() == [os.path.join(compat.JS_DIR, n) for n, _ in files]
+    bundle = compat.asset_js()
+    starts = [bundle.index(js) for _, js in files]
+    assert starts == sorted(starts)
+
+
 def test_js_defines_one_global_and_matches_python_ids():
-    js = _read("javascript/inpaint_anything.js")
+    js = "\n".join(text for _, text in _js_files())
     assert set(re.findall(r"window\.(\w+)\s*=(?!=)", js)) == {"InpaintAnything"}
     for name, elem_id in canvas.ELEM_IDS.items():
         if name not in ("input_image", "candidates", "wrap"):  # used by Python and style.css only

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 THUMB_SIDE = 160  # px, longest side
-MASK_RGB = (255, 40, 120)  # the editor's light-theme mask colour (javascript/inpaint_anything.js)
+MASK_RGB = (255, 40, 120)  # the editor's light-theme mask colour (javascript/inpaint_anything_2_editor.js)
 ACTIVE_MARK = "\u2713 "
 
 

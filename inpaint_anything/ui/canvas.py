@@ -1,8 +1,9 @@
 """The mask canvas: the gradio components behind the editor.
 
-The editor itself is plain JavaScript (``javascript/``) mounted into a ``gr.HTML``. It talks to
-Python only through ordinary gradio components: hidden textboxes and buttons carry its events and
-probes (their format and parsing: :mod:`inpaint_anything.ui.wire`).
+The editor itself is plain JavaScript (``javascript/inpaint_anything_2_editor.js``; the channels
+are in ``..._1_bridge.js``, mounting and layer watching in ``..._5_mount.js``) mounted into a
+``gr.HTML``. It talks to Python only through ordinary gradio components: hidden textboxes and
+buttons carry its events and probes (their format and parsing: :mod:`inpaint_anything.ui.wire`).
 
 Python -> JS
     The editor shows what the hidden ``gr.Image`` layers hold: ``image_layer`` (the picture),

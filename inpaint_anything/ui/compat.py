@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from functools import cache
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-JS_PATH = os.path.join(EXTENSION_ROOT, "javascript", "inpaint_anything.js")
+JS_DIR = os.path.join(EXTENSION_ROOT, "javascript")
 CSS_PATH = os.path.join(EXTENSION_ROOT, "style.css")
 
 
@@ -178,9 +179,18 @@ def read_asset(path: str) -> str:
         return fh.read()
 
 
+def js_paths() -> list[str]:
+    """Our ``javascript/*.js`` in the order the WebUI loads them: sorted by file name."""
+    return sorted(glob.glob(os.path.join(JS_DIR, "*.js")))
+
+
 def asset_js() -> str:
-    """Our JS wrapped as a function expression for a JS-only listener."""
-    return "() => {\n" + read_asset(JS_PATH) + "\n}"
+    """All our JS files, in :func:`js_paths` order, as one function expression for a JS-only listener.
+
+    Each file is an IIFE sharing state only through ``window.InpaintAnything``, so running them one
+    after the other in one function is the same as the WebUI's one ``<script>`` per file.
+    """
+    return "() => {\n" + "\n".join(read_asset(path) for path in js_paths()) + "\n}"
 
 
 SYSTEM_FONTS = ("ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif")
@@ -208,8 +218,8 @@ def standalone_blocks(title: str = "Inpaint Anything", css: str = "", **kwargs: 
 def inject_assets(blocks: Any) -> None:
     """Run our JS on page load (standalone app only; the WebUI loads ``javascript/`` itself).
 
-    Must be called inside ``with blocks:``. Running the file twice is harmless (it checks
-    ``window.InpaintAnything``).
+    Must be called inside ``with blocks:``. Running the files twice is harmless (each one checks
+    ``window.InpaintAnything`` for its part).
     """
     blocks.load(None, None, None, **js_kwargs(asset_js()))
 
@@ -228,6 +238,7 @@ __all__ = [
     "inject_assets",
     "is_gradio4",
     "js_kwargs",
+    "js_paths",
     "offline_theme",
     "select_index",
     "standalone_blocks",

@@ -1,7 +1,7 @@
 """The latest result, shown large directly under the editor with a before/after compare.
 
-The compare view is plain JavaScript (``javascript/inpaint_anything.js``, ``IA.compare``) mounted
-into ``#ia_compare_root``; like the editor it reads two hidden ``gr.Image`` components:
+The compare view is plain JavaScript (``javascript/inpaint_anything_3_compare.js``, ``IA.compare``)
+mounted into ``#ia_compare_root``; like the editor it reads two hidden ``gr.Image`` components:
 ``#ia_result_before`` (the input the result was made from) and ``#ia_result_after`` (the result).
 A slider moves the split between them; when the sizes differ (outpainting) the result is shown
 alone with both sizes. The Results gallery below keeps the history.

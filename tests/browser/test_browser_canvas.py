@@ -14,7 +14,7 @@ from browser_kit import MARKER
 
 pytestmark = [pytest.mark.browser, pytest.mark.both_stacks]
 
-MASK_RGB = np.array([255, 40, 120])  # light-theme mask colour in javascript/inpaint_anything.js
+MASK_RGB = np.array([255, 40, 120])  # light-theme mask colour in javascript/inpaint_anything_2_editor.js
 
 
 def click_marker(cp, expect_seq: int) -> dict:
