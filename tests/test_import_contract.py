@@ -12,13 +12,14 @@ files hold no code that imports back).
 Layers, top to bottom (a module may import its own layer or any lower one):
 
 1. ``webui`` — the host adapter (the only importer of ``modules`` / ``launch``).
-2. entry points: ``__main__``, ``server``, ``api``, ``ui``, ``batch*``, ``doctor``.  ``server`` and
+2. entry points: ``__main__``, ``server``, ``api``, ``ui``, ``batch*``, ``doctor``, ``installer``
+   (install.py's decisions: not core, nothing in the package imports it).  ``server`` and
    ``__main__`` mount the API and the UI, ``api`` runs batches (``batch``), ``ui`` reads the batch
    spec, so they share one layer; cycles inside it are caught by the cycle check.
 3. application: ``app``, ``workspace``, ``preparer``, ``sessions``, ``services`` (the narrow App
    interface that workspaces and the preparer see).
 4. engines: ``segment``, ``inpaint``, ``outpaint``, ``diffusion``, ``models``, ``compose``,
-   ``colormatch``, ``metrics``, ``installer``, ``selection`` (the selection value and the mask operations).
+   ``colormatch``, ``metrics``, ``selection`` (the selection value and the mask operations).
 5. kit: ``fields`` (the parameter-table kit), ``masks``, ``imaging``, ``geometry``, ``jobs``, ``config``, ``outputs``.
 6. base: ``errors`` and the package face ``inpaint_anything`` (``__version__``).
 
@@ -47,13 +48,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("entry points", ("inpaint_anything.__main__", "inpaint_anything.server", "inpaint_anything.server_memory",
                       "inpaint_anything.api",
                       "inpaint_anything.ui", "inpaint_anything.batch", "inpaint_anything.batch_inputs",
-                      "inpaint_anything.batch_spec", "inpaint_anything.doctor")),
+                      "inpaint_anything.batch_spec", "inpaint_anything.doctor", "inpaint_anything.installer")),
     ("application", ("inpaint_anything.app", "inpaint_anything.workspace", "inpaint_anything.preparer",
                      "inpaint_anything.sessions", "inpaint_anything.services")),
     ("engines", ("inpaint_anything.segment", "inpaint_anything.inpaint", "inpaint_anything.outpaint",
                  "inpaint_anything.diffusion", "inpaint_anything.models", "inpaint_anything.compose",
-                 "inpaint_anything.colormatch", "inpaint_anything.metrics", "inpaint_anything.installer",
-                 "inpaint_anything.selection")),
+                 "inpaint_anything.colormatch", "inpaint_anything.metrics", "inpaint_anything.selection")),
     ("kit", ("inpaint_anything.fields", "inpaint_anything.masks", "inpaint_anything.imaging", "inpaint_anything.geometry",
              "inpaint_anything.jobs", "inpaint_anything.config", "inpaint_anything.outputs")),
     ("base", ("inpaint_anything.errors", "inpaint_anything$")),
@@ -242,6 +242,13 @@ def test_no_import_cycles():
 def test_layers_import_only_downward():
     problems = layer_violations(build_graph(ROOT, PACKAGE), LAYERS)
     assert not problems, _report("upward imports (see the layers in this test's docstring):", problems)
+
+
+def test_nothing_in_the_package_imports_the_installer():
+    """installer.py is install.py's logic, not core: the package runs without it."""
+    graph = build_graph(ROOT, PACKAGE)
+    users = sorted(m for m, targets in graph.edges.items() if "inpaint_anything.installer" in targets)
+    assert users == [], users
 
 
 def test_host_and_ui_libraries_stay_in_their_packages():
