@@ -9,9 +9,18 @@ from __future__ import annotations
 
 
 class IAError(Exception):
-    """Base class for errors whose message is meant for the user."""
+    """Base class for errors whose message is meant for the user.
+
+    ``status_code`` is the HTTP status the REST API answers with: 400 here, and for a subclass the
+    ``status`` it names (``class GoneError(IAError, status=410)``) or else its base's.
+    """
 
     status_code = 400
+
+    def __init_subclass__(cls, status: int | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status_code = status
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -31,70 +40,48 @@ def error_code(exc: BaseException) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-class InvalidInputError(IAError):
+class InvalidInputError(IAError, status=422):
     """An image, mask, prompt or parameter the request cannot use."""
 
-    status_code = 422
 
-
-class ImageTooLargeError(InvalidInputError):
+class ImageTooLargeError(InvalidInputError, status=413):
     """The image has more pixels than the configured limit."""
 
-    status_code = 413
 
-
-class SessionExpiredError(IAError):
+class SessionExpiredError(IAError, status=410):
     """The session was dropped to free memory for other sessions; its image, mask and results are gone."""
 
-    status_code = 410
 
-
-class ModelNotFoundError(IAError):
+class ModelNotFoundError(IAError, status=404):
     """A model id that is not in the catalogue, or a model file that is not on disk."""
 
-    status_code = 404
 
-
-class UnsafeCheckpointError(IAError):
+class UnsafeCheckpointError(IAError, status=422):
     """A checkpoint that would need to run code to load (a pickle with globals)."""
 
-    status_code = 422
 
-
-class UnrecognizedCheckpointError(IAError):
+class UnrecognizedCheckpointError(IAError, status=422):
     """A weights file whose architecture we cannot infer."""
 
-    status_code = 422
 
-
-class OfflineError(IAError):
+class OfflineError(IAError, status=409):
     """The file is missing and offline mode forbids downloading it."""
 
-    status_code = 409
 
-
-class DownloadError(IAError):
+class DownloadError(IAError, status=502):
     """A download failed or its checksum did not match."""
 
-    status_code = 502
 
-
-class UnavailableError(IAError):
+class UnavailableError(IAError, status=501):
     """A feature that this installation cannot offer (missing package, host too old, ...)."""
 
-    status_code = 501
 
-
-class NotReadyError(UnavailableError):
+class NotReadyError(UnavailableError, status=503):
     """A feature this installation has, but that cannot run right now (e.g. no checkpoint loaded yet)."""
 
-    status_code = 503
 
-
-class JobInterrupted(IAError):
+class JobInterrupted(IAError, status=409):
     """The user interrupted a running job."""
-
-    status_code = 409
 
 
 __all__ = [

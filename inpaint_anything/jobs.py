@@ -7,14 +7,16 @@ batch runner and the WebUI adapter each provide one that forwards progress to th
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from inpaint_anything.errors import JobInterrupted
 
 T = TypeVar("T")
+_STOP = object()  # the item that tells one worker of a WorkerThreads to end
 
 
 class JobControl:
@@ -136,3 +138,45 @@ def run_interruptible(job: JobControl, fn: Callable[..., T], *args: Any, poll_s:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+class WorkerThreads(Generic[T]):
+    """A queue served by up to ``max_workers`` daemon threads that call ``handle(item)`` for each item
+    put, in the order they were put (one at a time with one worker).
+
+    A worker starts when an item is put while fewer than ``max_workers`` are alive, so one that died
+    is replaced; daemon threads never keep the process alive at exit. ``handle`` should catch its own
+    errors: one it lets through ends that worker (the item is lost, the next ``put`` starts another).
+    Threads are named ``{name}-{n}``.
+    """
+
+    def __init__(self, handle: Callable[[T], Any], name: str, max_workers: int = 1):
+        self._handle = handle
+        self._name = name
+        self._max_workers = max(1, max_workers)
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def put(self, item: T) -> None:
+        """Queue ``item`` for ``handle`` (starting a worker when fewer than ``max_workers`` are alive)."""
+        self._queue.put(item)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            if len(self._threads) < self._max_workers:
+                name = f"{self._name}-{len(self._threads)}"
+                worker = threading.Thread(target=self._serve, name=name, daemon=True)
+                self._threads.append(worker)
+                worker.start()
+
+    def stop(self) -> None:
+        """Let the workers handle what is queued already, then end; returns at once (no join). An item
+        put afterwards starts new workers."""
+        with self._lock:
+            workers, self._threads = self._threads, []
+        for _ in workers:
+            self._queue.put(_STOP)
+
+    def _serve(self) -> None:
+        while (item := self._queue.get()) is not _STOP:
+            self._handle(item)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from inpaint_anything.errors import IAError, JobInterrupted
+from inpaint_anything.jobs import JobControl, WorkerThreads
 
 if TYPE_CHECKING:
     from inpaint_anything.services import PrepareServices
@@ -49,9 +49,7 @@ class Preparer:
 
     def __init__(self, app: PrepareServices):
         self.app = app
-        self._queue: queue.Queue[tuple[Any, PrepareState] | None] = queue.Queue()
-        self._lock = threading.Lock()
-        self._worker: threading.Thread | None = None
+        self._worker: WorkerThreads[tuple[Any, PrepareState]] = WorkerThreads(self._prepare, "ia-sam-prepare")
 
     def submit(self, ws: Any, model_id: str) -> PrepareState:
         """Queue an encode of ``ws``'s current image with ``model_id`` (cancelling its previous one).
@@ -67,27 +65,17 @@ class Preparer:
                 previous.cancel.set()
             state = PrepareState(model_id, image)
             ws.prepare_state = state
-        with self._lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name="ia-sam-prepare", daemon=True)
-                self._worker.start()
-        self._queue.put((ws, state))
+        self._worker.put((ws, state))
         return state
 
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            ws, state = item
-            try:
-                self._run(ws, state)
-            finally:
-                state.done.set()
+    def _prepare(self, item: tuple[Any, PrepareState]) -> None:
+        ws, state = item
+        try:
+            self._run(ws, state)
+        finally:
+            state.done.set()
 
     def _run(self, ws: Any, state: PrepareState) -> None:
-        from inpaint_anything.jobs import JobControl
-
         if state.cancel.is_set() or ws.image is not state.image:
             state.status = "cancelled"
             return
@@ -114,7 +102,7 @@ class Preparer:
             state.status, state.error = "failed", f"Unexpected error: {type(exc).__name__}: {exc}"
 
     def shutdown(self) -> None:
-        self._queue.put(None)
+        self._worker.stop()
 
 
 def no_scope(name: str) -> contextlib.AbstractContextManager:

@@ -227,10 +227,8 @@ def check_sam_model_id(model: str | None) -> str | None:
     return model
 
 
-class OutputFolderError(IAError):
+class OutputFolderError(IAError, status=503):
     """A result asked for with ``save: true`` could not be written."""
-
-    status_code = 503
 
 
 SaveHook = Callable[[np.ndarray, str, str], str]  # (image, infotext, kind) -> saved file path

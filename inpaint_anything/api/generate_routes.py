@@ -5,6 +5,7 @@ and ``POST /batch``. Everything is checked before a job starts, so bad input is 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,26 @@ def _payload(result: Any, request: InpaintRequest, ctx: ApiContext | None = None
 
 
 def add_routes(router: APIRouter, ctx: ApiContext) -> None:
+    def post_both(op: str, body_type: type, run: Callable[[str | None, Any, bool], Any], doc: str,
+                  session_doc: str | None = None) -> None:
+        """Route ``POST /{op}`` (the images come in the body) and ``POST /sessions/{session_id}/{op}``
+        to ``run(session_id or None, body, asynchronous)``. The routes are named ``{op}_stateless``
+        and ``{op}_session`` (their OpenAPI operation ids and summaries follow from the names) and
+        described by ``doc`` and ``session_doc``; both take a JSON ``body_type`` and ``?async=``."""
+
+        def stateless(body, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+            return run(None, body, asynchronous)
+
+        def session(session_id: str, body,
+                    asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+            return run(session_id, body, asynchronous)
+
+        for endpoint, path, name, text in ((stateless, f"/{op}", f"{op}_stateless", doc),
+                                           (session, f"/sessions/{{session_id}}/{op}", f"{op}_session", session_doc)):
+            endpoint.__annotations__["body"] = body_type  # FastAPI reads the body model from the annotation
+            endpoint.__doc__ = text
+            router.add_api_route(path, endpoint, methods=["POST"], name=name, responses=ASYNC_RESPONSES)
+
     def start(session_id: str | None, image: str | None, mask: str | None, need_mask: bool):
         """The workspace to work on: the session's (mask optionally replaced) or a scratch one."""
         if session_id is None:
@@ -82,16 +103,9 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         return ctx.run("inpaint", lambda job: _payload(ws.inpaint(request, backend, job), request, saving, "inpaint"),
                        asynchronous)
 
-    @router.post("/inpaint", responses=ASYNC_RESPONSES)
-    def inpaint_stateless(body: InpaintBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
-        """Inpaint the mask of an image with a backend (diffusers model, cleaner, or the WebUI's)."""
-        return inpaint(None, body, asynchronous)
-
-    @router.post("/sessions/{session_id}/inpaint", responses=ASYNC_RESPONSES)
-    def inpaint_session(session_id: str, body: InpaintBody,
-                        asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
-        """Inpaint the session's mask (``mask`` in the body replaces it first)."""
-        return inpaint(session_id, body, asynchronous)
+    post_both("inpaint", InpaintBody, inpaint,
+              "Inpaint the mask of an image with a backend (diffusers model, cleaner, or the WebUI's).",
+              "Inpaint the session's mask (``mask`` in the body replaces it first).")
 
     # ------------------------------------------------------------------ remove
     def remove(session_id: str | None, body: RemoveBody, asynchronous: bool) -> Any:
@@ -104,15 +118,8 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         return ctx.run("remove object", lambda job: _payload(ws.inpaint(request, backend, job, kind="remove"), request,
                                                              saving, "remove"), asynchronous)
 
-    @router.post("/remove", responses=ASYNC_RESPONSES)
-    def remove_stateless(body: RemoveBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
-        """Remove the masked object without a prompt (Telea, NS, PatchMatch or LaMa)."""
-        return remove(None, body, asynchronous)
-
-    @router.post("/sessions/{session_id}/remove", responses=ASYNC_RESPONSES)
-    def remove_session(session_id: str, body: RemoveBody,
-                       asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
-        return remove(session_id, body, asynchronous)
+    post_both("remove", RemoveBody, remove,
+              "Remove the masked object without a prompt (Telea, NS, PatchMatch or LaMa).")
 
     # ------------------------------------------------------------------ outpaint
     def outpaint(session_id: str | None, body: OutpaintBody, asynchronous: bool) -> Any:
@@ -170,16 +177,9 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
 
         return ctx.run("zoom out", work, asynchronous)
 
-    @router.post("/outpaint", responses=ASYNC_RESPONSES)
-    def outpaint_stateless(body: OutpaintBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
-        """Extend an image (pixels per side, aspect preset or scale; pre-fill; any backend), or make
-        zoom-out frames."""
-        return outpaint(None, body, asynchronous)
-
-    @router.post("/sessions/{session_id}/outpaint", responses=ASYNC_RESPONSES)
-    def outpaint_session(session_id: str, body: OutpaintBody,
-                         asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
-        return outpaint(session_id, body, asynchronous)
+    post_both("outpaint", OutpaintBody, outpaint,
+              "Extend an image (pixels per side, aspect preset or scale; pre-fill; any backend), or make\n"
+              "zoom-out frames.")
 
     # ------------------------------------------------------------------ batch
     @router.post("/batch", responses=ASYNC_RESPONSES)

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 API_VERSION = 1
 
 
-class UnsupportedMediaError(IAError):
-    status_code = 415
+class UnsupportedMediaError(IAError, status=415):
+    """A request body whose content type the route does not take."""
 
 
 

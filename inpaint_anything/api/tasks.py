@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import threading
 import time
 import uuid
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inpaint_anything.errors import IAError, JobInterrupted, error_code
-from inpaint_anything.jobs import JobControl
+from inpaint_anything.jobs import JobControl, WorkerThreads
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +29,12 @@ JobFactory = Callable[[str], AbstractContextManager[JobControl]]
 TASK_STATES = ("queued", "running", "done", "failed", "interrupted")
 
 
-class NotFoundError(IAError):
+class NotFoundError(IAError, status=404):
     """A task or session id the server does not know (any more)."""
 
-    status_code = 404
 
-
-class BusyError(IAError):
+class BusyError(IAError, status=429):
     """Too many tasks are waiting."""
-
-    status_code = 429
 
 
 @contextlib.contextmanager
@@ -107,9 +102,8 @@ class TaskRegistry:
         self._lock = threading.Lock()
         self._keep = max(1, keep)
         self._max_waiting = max(1, max_waiting)
-        self._queue: queue.Queue[tuple[Task, Callable[[JobControl], Any]] | None] = queue.Queue()
-        self._max_workers = max(1, max_workers)
-        self._workers: list[threading.Thread] = []
+        self._workers: WorkerThreads[tuple[Task, Callable[[JobControl], Any]]] = WorkerThreads(
+            lambda entry: self._run(*entry), "ia-task", max_workers)
         self._ttl: Callable[[], float] = lambda: float("inf")
 
     def set_ttl(self, seconds: Callable[[], float]) -> None:
@@ -125,20 +119,8 @@ class TaskRegistry:
                 raise BusyError(f"{waiting} tasks are already waiting; try again when some have finished.")
             self._tasks[task.id] = task
             self._evict()
-            if len(self._workers) < self._max_workers:
-                # daemon threads: a job still running when the process exits never keeps it alive
-                worker = threading.Thread(target=self._work, name=f"ia-task-{len(self._workers)}", daemon=True)
-                self._workers.append(worker)
-                worker.start()
-        self._queue.put((task, fn))
+        self._workers.put((task, fn))  # daemon threads: a job still running never keeps the process alive
         return task
-
-    def _work(self) -> None:
-        while True:
-            entry = self._queue.get()
-            if entry is None:
-                return
-            self._run(*entry)
 
     def _evict(self) -> None:
         """Drop finished tasks past their time to live, then the oldest finished beyond ``keep``."""
@@ -211,10 +193,7 @@ class TaskRegistry:
         for task in self.list():
             if task.active:
                 self.interrupt(task.id)
-        with self._lock:
-            workers, self._workers = self._workers, []
-        for _ in workers:
-            self._queue.put(None)
+        self._workers.stop()
 
 
 __all__ = ["TASK_STATES", "BusyError", "JobFactory", "NotFoundError", "Task", "TaskRegistry", "plain_job"]

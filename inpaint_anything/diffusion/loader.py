@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +59,8 @@ class PipelineInfo:
     config_dir: str | None  # the config directory used for a single file
     repairs: tuple[str, ...] = ()  # what was repaired in a single file's weights (see .checkpoint)
 
-    @property
-    def family(self) -> str:
-        return self.model.family
-
-    @property
-    def is_inpaint(self) -> bool:
-        return self.model.is_inpaint
+    family = property(attrgetter("model.family"), doc='The model\'s family: "sd1", "sd2" or "sdxl".')
+    is_inpaint = property(attrgetter("model.is_inpaint"), doc="Whether the UNet takes 9 input channels (inpainting).")
 
 
 def resolve_device(device: Any = "cpu") -> str:

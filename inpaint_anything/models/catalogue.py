@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 
 from inpaint_anything.errors import ModelNotFoundError
+from inpaint_anything.segment.families import FAMILIES
 
-FAMILIES = ("sam", "sam_hq", "mobile_sam", "sam_hq_tiny", "sam2")
 SAM2_MIN_TORCH = (2, 5, 1)
 SAM2_MIN_TORCHVISION = (0, 20, 1)
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -61,7 +61,7 @@ class ModelEntry:
     """One downloadable model file."""
 
     id: str
-    family: str  # one of FAMILIES
+    family: str  # one of FAMILIES (inpaint_anything.segment.families)
     arch: str  # vit_b / vit_l / vit_h / vit_tiny / hiera_t / hiera_s / hiera_b+ / hiera_l
     filename: str
     size_bytes: int | None
@@ -92,100 +92,69 @@ class EntryStatus:
 
 _META_SAM = "https://dl.fbaipublicfiles.com/segment_anything/"
 _META_SAM2 = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
+_MOBILE_SAM_GITHUB = "https://github.com/ChaoningZhang/MobileSAM/raw/master/weights/"
 _SAM2_REQUIRES = "the sam2 package, torch>=2.5.1 and torchvision>=0.20.1"
 
 
-def _sam(arch: str, filename: str, size: int, sha: str, label: str, description: str) -> ModelEntry:
-    # Meta's server first; ybelkada/segment-anything is a Hub mirror of the same files (same SHA-256).
-    return ModelEntry(
-        id=f"sam_{arch}",
-        family="sam",
-        arch=arch,
-        filename=filename,
-        size_bytes=size,
-        sha256=sha,
-        sources=(Source.https(_META_SAM + filename), Source.hf("ybelkada/segment-anything", f"checkpoints/{filename}")),
-        label=label,
-        description=description,
-    )
+def _sources(family: str, filename: str, hub_repo: str) -> tuple[Source, ...]:
+    """Where the authors publish a file of ``family``, first choice first; every place serves the same
+    bytes (same SHA-256). ``hub_repo`` names the Hub repository of a SAM 2.1 size (one per size)."""
+    if family == "sam":  # Meta's server; ybelkada/segment-anything is a Hub mirror of the same files
+        return (Source.https(_META_SAM + filename),
+                Source.hf("ybelkada/segment-anything", f"checkpoints/{filename}"))
+    if family == "mobile_sam":
+        return Source.hf("dhkim2810/MobileSAM", filename), Source.https(_MOBILE_SAM_GITHUB + filename)
+    if family == "sam2":
+        return Source.hf(hub_repo, filename), Source.https(_META_SAM2 + filename)
+    return (Source.hf("lkeab/hq-sam", filename),)  # sam_hq, sam_hq_tiny
 
 
-def _sam_hq(arch: str, size: int | None, sha: str | None, label: str, description: str) -> ModelEntry:
-    filename = f"sam_hq_{arch}.pth"
-    return ModelEntry(
-        id=f"sam_hq_{arch}",
-        family="sam_hq_tiny" if arch == "vit_tiny" else "sam_hq",
-        arch=arch,
-        filename=filename,
-        size_bytes=size,
-        sha256=sha,
-        sources=(Source.hf("lkeab/hq-sam", filename),),
-        label=label,
-        description=description,
-    )
-
-
-def _sam2(arch: str, name: str, repo: str, size: int, sha: str, label: str, description: str) -> ModelEntry:
-    filename = f"sam2.1_hiera_{name}.pt"
-    return ModelEntry(
-        id=f"sam2_1_hiera_{name}",
-        family="sam2",
-        arch=arch,
-        filename=filename,
-        size_bytes=size,
-        sha256=sha,
-        sources=(Source.hf(repo, filename), Source.https(_META_SAM2 + filename)),
-        label=label,
-        description=description,
-        requires=_SAM2_REQUIRES,
-    )
+def _entry(model_id: str, family: str, arch: str, filename: str, size: int | None, sha: str | None,
+           label: str, description: str, hub_repo: str = "") -> ModelEntry:
+    """The catalogue entry of one published file; its download sources and what it requires besides
+    the base stack follow from its family."""
+    return ModelEntry(model_id, family, arch, filename, size, sha, _sources(family, filename, hub_repo),
+                      description, label, requires=_SAM2_REQUIRES if family == "sam2" else None)
 
 
 CATALOGUE: tuple[ModelEntry, ...] = (
-    _sam("vit_b", "sam_vit_b_01ec64.pth", 375_042_383,
-         "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
-         "SAM ViT-B", "Segment Anything, smallest original model (375 MB)."),
-    _sam("vit_l", "sam_vit_l_0b3195.pth", 1_249_524_607,
-         "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
-         "SAM ViT-L", "Segment Anything, large (1.25 GB)."),
-    _sam("vit_h", "sam_vit_h_4b8939.pth", 2_564_550_879,
-         "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
-         "SAM ViT-H", "Segment Anything, huge: best masks, slowest (2.56 GB)."),
+    _entry("sam_vit_b", "sam", "vit_b", "sam_vit_b_01ec64.pth", 375_042_383,
+           "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
+           "SAM ViT-B", "Segment Anything, smallest original model (375 MB)."),
+    _entry("sam_vit_l", "sam", "vit_l", "sam_vit_l_0b3195.pth", 1_249_524_607,
+           "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
+           "SAM ViT-L", "Segment Anything, large (1.25 GB)."),
+    _entry("sam_vit_h", "sam", "vit_h", "sam_vit_h_4b8939.pth", 2_564_550_879,
+           "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
+           "SAM ViT-H", "Segment Anything, huge: best masks, slowest (2.56 GB)."),
     # sam_hq_vit_b / sam_hq_vit_l: no public manifest lists their size or SHA-256 (unconfirmed);
     # the Hub's LFS SHA-256 is checked instead and the computed hash is recorded.
-    _sam_hq("vit_b", None, None, "HQ-SAM ViT-B", "High-quality SAM, base (about 379 MB)."),
-    _sam_hq("vit_l", None, None, "HQ-SAM ViT-L", "High-quality SAM, large (about 1.25 GB)."),
-    _sam_hq("vit_h", 2_570_940_653, "a7ac14a085326d9fa6199c8c698c4f0e7280afdbb974d2c4660ec60877b45e35",
-            "HQ-SAM ViT-H", "High-quality SAM, huge (2.57 GB)."),
+    _entry("sam_hq_vit_b", "sam_hq", "vit_b", "sam_hq_vit_b.pth", None, None,
+           "HQ-SAM ViT-B", "High-quality SAM, base (about 379 MB)."),
+    _entry("sam_hq_vit_l", "sam_hq", "vit_l", "sam_hq_vit_l.pth", None, None,
+           "HQ-SAM ViT-L", "High-quality SAM, large (about 1.25 GB)."),
+    _entry("sam_hq_vit_h", "sam_hq", "vit_h", "sam_hq_vit_h.pth", 2_570_940_653,
+           "a7ac14a085326d9fa6199c8c698c4f0e7280afdbb974d2c4660ec60877b45e35",
+           "HQ-SAM ViT-H", "High-quality SAM, huge (2.57 GB)."),
     # sam_hq_vit_tiny: SHA-256 confirmed, size unconfirmed (None; the Hub reports it).
-    _sam_hq("vit_tiny", None, "0f32c075ccdd870ae54db2f7630e7a0878ede5a2b06d05d6fe02c65a82fb7196",
-            "Light HQ-SAM (ViT-tiny)", "High-quality SAM with a TinyViT encoder: fast on CPU (about 43 MB)."),
-    ModelEntry(
-        id="mobile_sam",
-        family="mobile_sam",
-        arch="vit_tiny",
-        filename="mobile_sam.pt",
-        size_bytes=40_728_226,
-        sha256="6dbb90523a35330fedd7f1d3dfc66f995213d81b29a5ca8108dbcdd4e37d6c2f",
-        sources=(
-            Source.hf("dhkim2810/MobileSAM", "mobile_sam.pt"),
-            Source.https("https://github.com/ChaoningZhang/MobileSAM/raw/master/weights/mobile_sam.pt"),
-        ),
-        label="MobileSAM",
-        description="TinyViT encoder with the original SAM decoder: fastest on CPU (41 MB).",
-    ),
-    _sam2("hiera_t", "tiny", "facebook/sam2.1-hiera-tiny", 156_008_466,
-          "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69",
-          "SAM 2.1 Hiera-T", "Segment Anything 2.1, tiny (156 MB)."),
-    _sam2("hiera_s", "small", "facebook/sam2.1-hiera-small", 184_416_285,
-          "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38",
-          "SAM 2.1 Hiera-S", "Segment Anything 2.1, small (184 MB)."),
-    _sam2("hiera_b+", "base_plus", "facebook/sam2.1-hiera-base-plus", 323_606_802,
-          "a2345aede8715ab1d5d31b4a509fb160c5a4af1970f199d9054ccfb746c004c5",
-          "SAM 2.1 Hiera-B+", "Segment Anything 2.1, base+ (324 MB)."),
-    _sam2("hiera_l", "large", "facebook/sam2.1-hiera-large", 898_083_611,
-          "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318",
-          "SAM 2.1 Hiera-L", "Segment Anything 2.1, large (898 MB)."),
+    _entry("sam_hq_vit_tiny", "sam_hq_tiny", "vit_tiny", "sam_hq_vit_tiny.pth", None,
+           "0f32c075ccdd870ae54db2f7630e7a0878ede5a2b06d05d6fe02c65a82fb7196",
+           "Light HQ-SAM (ViT-tiny)", "High-quality SAM with a TinyViT encoder: fast on CPU (about 43 MB)."),
+    _entry("mobile_sam", "mobile_sam", "vit_tiny", "mobile_sam.pt", 40_728_226,
+           "6dbb90523a35330fedd7f1d3dfc66f995213d81b29a5ca8108dbcdd4e37d6c2f",
+           "MobileSAM", "TinyViT encoder with the original SAM decoder: fastest on CPU (41 MB)."),
+    _entry("sam2_1_hiera_tiny", "sam2", "hiera_t", "sam2.1_hiera_tiny.pt", 156_008_466,
+           "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69",
+           "SAM 2.1 Hiera-T", "Segment Anything 2.1, tiny (156 MB).", "facebook/sam2.1-hiera-tiny"),
+    _entry("sam2_1_hiera_small", "sam2", "hiera_s", "sam2.1_hiera_small.pt", 184_416_285,
+           "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38",
+           "SAM 2.1 Hiera-S", "Segment Anything 2.1, small (184 MB).", "facebook/sam2.1-hiera-small"),
+    _entry("sam2_1_hiera_base_plus", "sam2", "hiera_b+", "sam2.1_hiera_base_plus.pt", 323_606_802,
+           "a2345aede8715ab1d5d31b4a509fb160c5a4af1970f199d9054ccfb746c004c5",
+           "SAM 2.1 Hiera-B+", "Segment Anything 2.1, base+ (324 MB).", "facebook/sam2.1-hiera-base-plus"),
+    _entry("sam2_1_hiera_large", "sam2", "hiera_l", "sam2.1_hiera_large.pt", 898_083_611,
+           "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318",
+           "SAM 2.1 Hiera-L", "Segment Anything 2.1, large (898 MB).", "facebook/sam2.1-hiera-large"),
 )
 
 # Seconds to encode one image (1024 px long side) on a CPU, measured with real-size random-weight

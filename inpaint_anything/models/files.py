@@ -20,11 +20,12 @@ from typing import Any
 
 from inpaint_anything.errors import IAError, InvalidInputError
 from inpaint_anything.models.catalogue import ModelEntry, find_by_filename
+from inpaint_anything.segment.sam2_spec import PUBLISHED_TRUNKS
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin", ".ckpt")
 _MAX_HEADER = 100 * 1024 * 1024
-# SAM 2 / 2.1 Hiera trunks: (patch embedding width, number of blocks) -> variant.
-_HIERA_VARIANTS = {(96, 12): "hiera_t", (96, 16): "hiera_s", (112, 24): "hiera_b+", (144, 48): "hiera_l"}
+# SAM 2 / 2.1 Hiera trunks: (patch embedding width, number of blocks) -> variant, from the published sizes.
+_HIERA_VARIANTS = {(width, sum(stages)): trunk[0] for (width, stages), trunk in PUBLISHED_TRUNKS.items()}
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,6 @@ def safetensors_shapes(path: str | os.PathLike[str]) -> dict[str, _Shape]:
     return shapes
 
 
-def _looks_like_safetensors(path: Path) -> bool:
-    if path.suffix.lower() == ".safetensors":
-        return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(9)
-    except OSError:
-        return False
-    return len(head) == 9 and head[8:9] == b"{" and 0 < struct.unpack("<Q", head[:8])[0] < _MAX_HEADER
-
-
 def _sam2_arch(sd: Mapping[str, Any]) -> str | None:
     """The Hiera variant of a SAM 2 state dict, "custom" for other sizes, None if not SAM 2."""
     key = "image_encoder.trunk.patch_embed.proj.weight"
@@ -129,12 +119,16 @@ def recognise_checkpoint(path: str | os.PathLike[str]) -> Recognised:
     Raises UnrecognizedCheckpointError (not a SAM checkpoint), InvalidInputError (damaged) or
     UnsafeCheckpointError (a pickle that would run code).
     """
-    from inpaint_anything.segment.checkpoint import normalize_state_dict, read_state_dict
+    from inpaint_anything.segment.checkpoint import (
+        looks_like_safetensors,
+        normalize_state_dict,
+        read_state_dict,
+    )
     from inpaint_anything.segment.spec import infer_sam_spec
 
     p = Path(path)
     sd: Mapping[str, Any]
-    if _looks_like_safetensors(p):
+    if looks_like_safetensors(p):
         sd = normalize_state_dict(safetensors_shapes(p))
     else:
         sd = read_state_dict(p)  # torch.load(weights_only=True, mmap=True for zip checkpoints)

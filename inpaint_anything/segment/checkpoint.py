@@ -22,7 +22,7 @@ from inpaint_anything.errors import (
     UnsafeCheckpointError,
 )
 from inpaint_anything.segment.arch import build_sam, sam_predictor_for
-from inpaint_anything.segment.loaded import LoadedSam, check_state_dict_keys
+from inpaint_anything.segment.loaded import LoadedSam, check_state_dict_keys, load_strictly
 from inpaint_anything.segment.sam2_spec import is_sam2_state_dict
 from inpaint_anything.segment.spec import SamSpec, describe_keys, infer_sam_spec
 
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
 _CONTAINER_KEYS = ("state_dict", "model", "model_state_dict", "module", "net", "params")
-# Non-persistent buffers that some TinyViT versions saved; the packages' classes recompute them.
+# Non-persistent buffers that some TinyViT versions saved; the packages' classes recompute them
+# (dropped before the strict load when the model has no such tensor).
 _DROPPABLE_SUFFIXES = (".attention_bias_idxs", ".attn.ab")
 
 
@@ -47,8 +48,11 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:160]
 
 
-def _looks_like_safetensors(path: Path) -> bool:
-    """True when the file starts like safetensors: 8-byte little-endian header length, then '{'."""
+def looks_like_safetensors(path: Path) -> bool:
+    """True for a ``.safetensors`` name, or a file that starts like one whatever it is called (an 8-byte
+    little-endian header length under 100 MiB, then '{'); False for an unreadable file."""
+    if path.suffix.lower() == ".safetensors":
+        return True
     try:
         with open(path, "rb") as f:
             head = f.read(9)
@@ -181,15 +185,11 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         raise ModelNotFoundError(f"The model file '{p}' does not exist. Download it or check the path.")
     if p.stat().st_size == 0:
         raise InvalidInputError(f"The weights file '{p.name}' is empty. Download it again.")
-    if p.suffix.lower() == ".safetensors" or _looks_like_safetensors(p):
+    if looks_like_safetensors(p):
         raw: Any = _read_safetensors(p)
     else:
         raw = _read_torch(p)
     return normalize_state_dict(_unwrap(raw, p.name))
-
-
-def _drop_stale_buffers(sd: dict[str, Any], expected: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in sd.items() if k in expected or not k.endswith(_DROPPABLE_SUFFIXES)}
 
 
 def load_sam(
@@ -198,32 +198,13 @@ def load_sam(
     dtype: torch.dtype | None = None,
 ) -> LoadedSam:
     """Read, recognise, build and load a Segment Anything checkpoint (strictly) in eval mode."""
-    import torch
-
     p = Path(path)
     sd = read_state_dict(p)
     if is_sam2_state_dict(sd):
         from inpaint_anything.segment.sam2_model import load_sam2_weights
 
         return load_sam2_weights(sd, p, device, dtype)
-    try:
-        spec = infer_sam_spec(sd)
-    except UnrecognizedCheckpointError as exc:
-        raise UnrecognizedCheckpointError(f"'{p.name}': {exc.message}") from exc
-    model = build_sam(spec)
-    expected = model.state_dict()
-    sd = _drop_stale_buffers(sd, expected)
-    check_state_dict_keys(sd, expected, spec, p.name)
-    try:
-        model.load_state_dict(sd, strict=True)
-    except RuntimeError as exc:  # defensive: _check_keys should have caught every mismatch
-        raise UnrecognizedCheckpointError(
-            f"'{p.name}' could not be loaded as {spec.describe()}: {str(exc).splitlines()[0]}"
-        ) from exc
-    del sd, expected
-    model.to(device=torch.device(device), dtype=dtype)
-    model.eval()
-    return LoadedSam(model=model, spec=spec, path=p, device=str(torch.device(device)), dtype=dtype)
+    return load_strictly(sd, p, infer_sam_spec, build_sam, device, dtype, droppable=_DROPPABLE_SUFFIXES)
 
 
 __all__ = [
@@ -234,6 +215,7 @@ __all__ = [
     "check_state_dict_keys",
     "infer_sam_spec",
     "load_sam",
+    "looks_like_safetensors",
     "normalize_state_dict",
     "read_state_dict",
     "sam_predictor_for",

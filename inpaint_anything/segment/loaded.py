@@ -1,16 +1,16 @@
-"""A loaded Segment Anything model (any family) and the strict key check every loader runs.
+"""A loaded Segment Anything model (any family) and the strict load every loader runs.
 
 A leaf of ``segment/``: the builders (:mod:`.arch`, :mod:`.sam2_model`) and the loader
-(:mod:`.checkpoint`) import it; it imports none of them.
+(:mod:`.checkpoint`) import it; it imports none of them (they pass their recogniser and builder).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from inpaint_anything.errors import UnrecognizedCheckpointError
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from inpaint_anything.segment.sam2_spec import Sam2Spec
     from inpaint_anything.segment.spec import SamSpec
+
+S = TypeVar("S", "SamSpec", "Sam2Spec")
 
 
 def check_state_dict_keys(
@@ -58,13 +60,8 @@ class LoadedSam:
     dtype: Any = None
     _sha256: str | None = field(default=None, init=False, repr=False)
 
-    @property
-    def family(self) -> str:
-        return self.spec.family
-
-    @property
-    def is_hq(self) -> bool:
-        return self.spec.is_hq
+    family = property(attrgetter("spec.family"), doc="The spec's family (see :mod:`.families`).")
+    is_hq = property(attrgetter("spec.is_hq"), doc="Whether the mask decoder is HQ-SAM's.")
 
     @property
     def is_sam2(self) -> bool:
@@ -74,12 +71,52 @@ class LoadedSam:
     def sha256(self) -> str:
         """SHA-256 of the file (computed on first access, then cached)."""
         if self._sha256 is None:
-            digest = hashlib.sha256()
-            with open(self.path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(chunk)
-            self._sha256 = digest.hexdigest()
+            from inpaint_anything.models.download import file_sha256
+
+            self._sha256 = file_sha256(self.path)
         return self._sha256
 
 
-__all__ = ["LoadedSam", "check_state_dict_keys"]
+def load_strictly(
+    state_dict: Mapping[str, Any],
+    path: Path,
+    infer: Callable[[Mapping[str, Any]], S],
+    build: Callable[[S], torch.nn.Module],
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | None = None,
+    spec: S | None = None,
+    droppable: tuple[str, ...] = (),
+) -> LoadedSam:
+    """The model of ``state_dict`` (already read safely from ``path``), built by ``build(spec)`` and
+    loaded with ``strict=True``, in eval mode on ``device`` / ``dtype``.
+
+    ``spec`` is ``infer(state_dict)`` when not given; its UnrecognizedCheckpointError is raised again
+    with the file name in front. Tensors whose names end with one of ``droppable`` and that the
+    model does not have are dropped first (buffers that some versions saved and the classes
+    recompute). Any other difference from the model's own tensors raises UnrecognizedCheckpointError
+    naming the file (see :func:`check_state_dict_keys`); nothing is loaded partially.
+    """
+    import torch
+
+    if spec is None:
+        try:
+            spec = infer(state_dict)
+        except UnrecognizedCheckpointError as exc:
+            raise UnrecognizedCheckpointError(f"'{path.name}': {exc.message}") from exc
+    model = build(spec)
+    expected = model.state_dict()
+    sd = {k: v for k, v in state_dict.items() if k in expected or not k.endswith(droppable)}
+    check_state_dict_keys(sd, expected, spec, path.name)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:  # defensive: the key check should have caught every mismatch
+        raise UnrecognizedCheckpointError(
+            f"'{path.name}' could not be loaded as {spec.describe()}: {str(exc).splitlines()[0]}"
+        ) from exc
+    del sd, expected
+    model.to(device=torch.device(device), dtype=dtype)
+    model.eval()
+    return LoadedSam(model=model, spec=spec, path=path, device=str(torch.device(device)), dtype=dtype)
+
+
+__all__ = ["LoadedSam", "check_state_dict_keys", "load_strictly"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from inpaint_anything.errors import UnavailableError, UnrecognizedCheckpointError
+from inpaint_anything.errors import UnavailableError
 from inpaint_anything.segment.sam2_spec import Sam2Spec
 
 if TYPE_CHECKING:
@@ -132,30 +132,12 @@ def load_sam2_weights(
     dtype: torch.dtype | None = None,
     spec: Sam2Spec | None = None,
 ) -> LoadedSam:
-    """Build the model of ``state_dict`` (already read safely) and load it strictly, in eval mode."""
-    import torch
-
-    from inpaint_anything.segment.loaded import LoadedSam, check_state_dict_keys
+    """Build the model of ``state_dict`` (already read safely) and load it strictly, in eval mode
+    (:func:`~inpaint_anything.segment.loaded.load_strictly`; ``spec`` defaults to the inferred one)."""
+    from inpaint_anything.segment.loaded import load_strictly
     from inpaint_anything.segment.sam2_spec import infer_sam2_spec
 
-    if spec is None:
-        try:
-            spec = infer_sam2_spec(state_dict)
-        except UnrecognizedCheckpointError as exc:
-            raise UnrecognizedCheckpointError(f"'{path.name}': {exc.message}") from exc
-    model = build_sam2_model(spec)
-    expected = model.state_dict()
-    check_state_dict_keys(state_dict, expected, spec, path.name)
-    try:
-        model.load_state_dict(state_dict, strict=True)
-    except RuntimeError as exc:  # defensive: the key check should have caught every mismatch
-        raise UnrecognizedCheckpointError(
-            f"'{path.name}' could not be loaded as {spec.describe()}: {str(exc).splitlines()[0]}"
-        ) from exc
-    del expected
-    model.to(device=torch.device(device), dtype=dtype)
-    model.eval()
-    return LoadedSam(model=model, spec=spec, path=path, device=str(torch.device(device)), dtype=dtype)
+    return load_strictly(state_dict, path, infer_sam2_spec, build_sam2_model, device, dtype, spec)
 
 
 def sam2_predictor_for(loaded: LoadedSam | Any) -> Any:

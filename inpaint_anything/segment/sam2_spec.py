@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from inpaint_anything.errors import UnrecognizedCheckpointError
+from inpaint_anything.segment.families import FAMILY_TABLE
 
 SAM2_IMAGE_SIZE = 1024
 SAM2_VERSIONS = ("2.0", "2.1")
@@ -80,9 +81,9 @@ class Sam2Spec:
     image_size: int = SAM2_IMAGE_SIZE
 
     family = "sam2"
-    is_hq = False
+    is_hq = FAMILY_TABLE["sam2"].hq
     is_tinyvit = False
-    predictor_package = "sam2"
+    predictor_package = FAMILY_TABLE["sam2"].package
 
     @property
     def img_size(self) -> int:

@@ -10,6 +10,7 @@ works whatever it is called. Four families are known:
 
 SAM 2 / 2.1 (Hiera trunk, ``sam2`` package) is described in :mod:`.sam2_spec`; :func:`infer_spec`
 recognises all five families.
+Their names, encoders and predictor packages are one table, :mod:`.families`.
 """
 
 from __future__ import annotations
@@ -22,31 +23,38 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from inpaint_anything.errors import UnrecognizedCheckpointError
+from inpaint_anything.segment.families import FAMILY_TABLE, family_of
 from inpaint_anything.segment.sam2_spec import Sam2Spec, infer_sam2_spec, is_sam2_state_dict
 
-FAMILIES = ("sam", "sam_hq", "mobile_sam", "sam_hq_tiny")
+FAMILIES = tuple(f.id for f in FAMILY_TABLE.values() if f.encoder != "hiera")  # the four described here
 # segment_anything_hq's TinyViT hard-codes the stride of its patch merging layers from the width of
 # the next stage: only these widths keep the 64x64 token grid in the last stage.
 TINYVIT_LAST_STAGE_WIDTHS = (320, 448, 576)
-TINYVIT_IMG_SIZE = 1024  # the TinyViT encoder hard-codes a 64x64 output grid (1024 / 16)
-TINYVIT_NECK_CHANS = 256  # and a 256-channel neck
+TINYVIT_NECK_CHANS = 256  # the TinyViT encoder hard-codes a 256-channel neck
 
 
 @dataclass(frozen=True)
-class ViTEncoderSpec:
-    """Sizes of ``ImageEncoderViT`` (SAM / HQ-SAM)."""
+class EncoderSpec:
+    """The sizes every SAM image encoder has (ViT and TinyViT alike); each subclass adds its own and
+    ``grid_size``, the side of the square token grid it outputs."""
 
     img_size: int = 1024
-    patch_size: int = 16
     in_chans: int = 3
+    mlp_ratio: float = 4.0
+    out_chans: int = 256
+
+
+@dataclass(frozen=True)
+class ViTEncoderSpec(EncoderSpec):
+    """Sizes of ``ImageEncoderViT`` (SAM / HQ-SAM)."""
+
+    patch_size: int = 16
     embed_dim: int = 768
     depth: int = 12
     num_heads: int = 12
-    mlp_ratio: float = 4.0
     qkv_bias: bool = True
     window_size: int = 14
     global_attn_indexes: tuple[int, ...] = (2, 5, 8, 11)
-    out_chans: int = 256
 
     @property
     def grid_size(self) -> int:
@@ -54,24 +62,22 @@ class ViTEncoderSpec:
 
 
 @dataclass(frozen=True)
-class TinyViTEncoderSpec:
+class TinyViTEncoderSpec(EncoderSpec):
     """Sizes of ``TinyViT`` (MobileSAM / Light HQ-SAM).
 
     Stage 0 is convolutional: ``num_heads[0]`` and ``window_sizes[0]`` are not used by the model
     and cannot be read from weights; they are always reported as 2 and 7 (MobileSAM's values).
+    The encoder hard-codes a 64x64 output grid (``img_size`` 1024 / 16) and a
+    ``TINYVIT_NECK_CHANS``-channel neck.
     """
 
     embed_dims: tuple[int, ...] = (64, 128, 160, 320)
     depths: tuple[int, ...] = (2, 2, 6, 2)
     num_heads: tuple[int, ...] = (2, 4, 5, 10)
     window_sizes: tuple[int, ...] = (7, 7, 14, 7)
-    mlp_ratio: float = 4.0
     mbconv_expand_ratio: float = 4.0
     local_conv_size: int = 3
     num_classes: int = 1000
-    in_chans: int = 3
-    img_size: int = TINYVIT_IMG_SIZE
-    out_chans: int = TINYVIT_NECK_CHANS
 
     @property
     def grid_size(self) -> int:
@@ -109,7 +115,7 @@ class SamSpec:
 
     @property
     def is_hq(self) -> bool:
-        return self.family in ("sam_hq", "sam_hq_tiny")
+        return FAMILY_TABLE[self.family].hq
 
     @property
     def is_tinyvit(self) -> bool:
@@ -132,12 +138,11 @@ class SamSpec:
     @property
     def predictor_package(self) -> str:
         """Python package whose ``SamPredictor`` drives this model."""
-        return "segment_anything" if self.family == "sam" else "segment_anything_hq"
+        return FAMILY_TABLE[self.family].package
 
     def describe(self) -> str:
         """Short human-readable description, e.g. ``"HQ-SAM vit_b"``."""
-        names = {"sam": "SAM", "sam_hq": "HQ-SAM", "mobile_sam": "MobileSAM", "sam_hq_tiny": "Light HQ-SAM"}
-        return f"{names[self.family]} {self.variant}"
+        return f"{FAMILY_TABLE[self.family].title} {self.variant}"
 
 
 def known_sam_specs() -> dict[tuple[str, str], SamSpec]:
@@ -350,12 +355,8 @@ def infer_sam_spec(state_dict: Mapping[str, Any]) -> SamSpec:
     hq = "mask_decoder.hf_token.weight" in sd or "mask_decoder.compress_vit_feat.0.weight" in sd
     encoder: ViTEncoderSpec | TinyViTEncoderSpec = _infer_tinyvit(sd) if has_tiny else _infer_vit(sd)
     decoder = _infer_decoder(sd, hq)
-    if has_tiny:
-        family = "sam_hq_tiny" if hq else "mobile_sam"
-        early_dim = encoder.embed_dims[2]  # type: ignore[union-attr]
-    else:
-        family = "sam_hq" if hq else "sam"
-        early_dim = encoder.embed_dim  # type: ignore[union-attr]
+    family = family_of("tinyvit" if has_tiny else "vit", hq)
+    early_dim = encoder.embed_dims[2] if has_tiny else encoder.embed_dim  # type: ignore[union-attr]
     prompt_dim = _shape(sd, "prompt_encoder.no_mask_embed.weight")[1]
     if not encoder.out_chans == decoder.transformer_dim == prompt_dim:
         raise _fail(
@@ -380,6 +381,7 @@ def infer_spec(state_dict: Mapping[str, Any]) -> SamSpec | Sam2Spec:
 __all__ = [
     "FAMILIES",
     "DecoderSpec",
+    "EncoderSpec",
     "SamSpec",
     "TinyViTEncoderSpec",
     "ViTEncoderSpec",

@@ -28,10 +28,8 @@ SOFT_INPAINTING_ARGS = 7  # enabled + six parameters (InpaintRequest.soft_inpain
 SOFT_INPAINTING_MARK = "Soft inpainting enabled"  # the infotext key the script writes when it ran
 
 
-class ModelNaNError(IAError):
+class ModelNaNError(IAError, status=500):
     """The host's NaN check stopped a generation (its ``modules.devices.NansException``)."""
-
-    status_code = 500
 
 
 def nan_message(exc: BaseException) -> str:
