@@ -145,9 +145,9 @@ def test_loading_hides_only_the_torchscript_deprecation_warning(tmp_path, monkey
     real = torch.jit.load
 
     def noisy_load(*args, **kwargs):  # what a newer torch says, plus an unrelated warning
-        warnings.warn("`torch.jit.load` is deprecated. Please switch to `torch.export`.", FutureWarning)
-        warnings.warn("TorchScript support is deprecated and will be removed.", DeprecationWarning)
-        warnings.warn("something else about this file", UserWarning)
+        warnings.warn("`torch.jit.load` is deprecated. Please switch to `torch.export`.", FutureWarning, stacklevel=2)
+        warnings.warn("TorchScript support is deprecated and will be removed.", DeprecationWarning, stacklevel=2)
+        warnings.warn("something else about this file", UserWarning, stacklevel=2)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(torch.jit, "load", noisy_load)
@@ -156,3 +156,23 @@ def test_loading_hides_only_the_torchscript_deprecation_warning(tmp_path, monkey
         model = load_torchscript(tmp_path / "big-lama.pt", "cpu", "LaMa")
     assert model(torch.zeros(1, 3, 8, 8), torch.zeros(1, 1, 8, 8)).shape == (1, 3, 8, 8)
     assert [str(w.message) for w in seen] == ["something else about this file"]
+
+
+def test_api_lists_the_removers_and_removes_with_migan(tmp_path, synthetic):
+    from test_api import b64png, build_client, decode_png
+
+    _save(tmp_path, "migan")
+    client = build_client(_app(tmp_path))
+    listed = {r["method"]: r for r in client.get("/inpaint-anything/v1/models/removers").json()["removers"]}
+    assert listed["migan"]["downloaded"] and not listed["lama"]["downloaded"]
+    assert listed["lama"]["size_bytes"] == 205_669_692 and listed["lama"]["filename"] == "big-lama.pt"
+    assert {"lama", "migan"} <= set(client.get("/inpaint-anything/v1/models/inpaint").json()["cleaner"])
+    refused = client.post("/inpaint-anything/v1/models/removers/lama/download")
+    assert refused.status_code == 409 and "big-lama.pt" in refused.json()["detail"]
+    case = next(c for c in synthetic if c.name == "disk")
+    reply = client.post("/inpaint-anything/v1/remove", json={"image": b64png(case.image), "mask": b64png(case.mask.astype(np.uint8) * 255),
+                                                            "method": "migan"})
+    assert reply.status_code == 200, reply.text
+    out = decode_png(reply.json()["images"][0])[0][..., :3]
+    assert out.shape == case.image.shape
+    assert np.abs(out[_inner(case.mask, 4)].astype(int) - _expected("migan")).max() <= 3

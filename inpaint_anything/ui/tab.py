@@ -158,7 +158,6 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                             available_cleaners,
                             default_cleaner,
                         )
-
                         from inpaint_anything.ui.defaults import remover_note
 
                         cleaner = control(REMOVE["method"], elem_id="ia_cleaner", value=default_cleaner(),
