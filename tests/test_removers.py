@@ -15,6 +15,8 @@ from inpaint_anything.inpaint.cleaner import CLEANERS, available_cleaners
 LAMA_FILL = (0.2, 0.4, 0.6)  # what the LaMa stand-in paints into the hole ([0, 1])
 MIGAN_FILL = (0.6, -0.2, -0.6)  # what the MI-GAN stand-in paints ([-1, 1])
 
+pytestmark = pytest.mark.both_stacks  # TorchScript loading under each stack's torch
+
 
 class FakeLama(torch.nn.Module):
     """big-lama's contract: image [1,3,H,W] in [0,1], mask [1,1,H,W] in {0,1} -> image [1,3,H,W] in

@@ -35,7 +35,8 @@ FALLBACK_CLEANER = "telea"
 # mask_blur, padding) and the defaults of :func:`removal_request`.
 REMOVE_FIELDS: tuple[Field, ...] = (
     Field("method", str, "patchmatch", "Method", choices=CLEANERS, control="radio", elem="cleaner",
-          help=f"The cleaner (default: patchmatch, or {FALLBACK_CLEANER} where PatchMatch is not installed)."),
+          help=f"The cleaner (default: patchmatch, or {FALLBACK_CLEANER} where PatchMatch is not installed; "
+               "lama and migan download their file on first use)."),
     Field("mask_blur", int, 2, INPAINT["mask_blur"].label, 0, 64, step=1, error=INPAINT["mask_blur"].error, control=None),
     Field("padding", int, 64, INPAINT["padding"].label, 0, 512, step=4, error=INPAINT["padding"].error, control=None),
     Field("grow_px", int, 6, "Grow the mask first (px)", 0, 64, step=1, elem="cleaner_grow"),
