@@ -8,10 +8,15 @@ Prints three tables:
    plausible content that is a little darker / tinted, the WebUI complaint #5098) with and without
    colour match, and for the tiny random-weight SD pipeline. Target: seam dE2000 <= 2 on the cards
    with colour match.
-3. PSNR inside held-out holes on textured photos for the classical fills (Telea, NS, PatchMatch).
-   Target: PatchMatch >= Telea + 1 dB on average.
+3. PSNR inside held-out holes on textured photos for the classical fills (Telea, NS, PatchMatch)
+   and the learned removers (LaMa, MI-GAN) whose files are in the models folder (else skipped, with
+   the reason). Target: PatchMatch >= Telea + 1 dB on average.
+4. Large object (a held-out hole of >= 15 % of the photo): PSNR, the seam (CIEDE2000 across the
+   boundary, gradient ratio) and pasted-in foreign content: the Bhattacharyya distance between the
+   colour histogram of the fill and of the ring around it, next to the same distance for the true
+   pixels (the floor): a fill far above the floor brings colours the surroundings do not have.
 
-Usage: python benchmarks/fidelity.py [--quick]
+Usage: python benchmarks/fidelity.py [--quick] [--models-dir DIR]
 """
 
 from __future__ import annotations
@@ -88,6 +93,61 @@ def tiny_sd_backend():
     return DiffusersBackend(str(folder), PipelineCache(1), device="cpu", native_override=256)
 
 
+def removers(models_dir: str) -> tuple[list[tuple[str, object]], list[str]]:
+    """(method, backend) for every removal method runnable here, and the skipped ones with why."""
+    from pathlib import Path
+
+    from inpaint_anything.models.removers import REMOVER_MODELS
+
+    found = [(m, cleaner.ClassicalBackend(m)) for m in ("telea", "ns", "patchmatch")
+             if m != "patchmatch" or cleaner.patchmatch_available()]
+    skipped = [] if cleaner.patchmatch_available() else ["patchmatch: the pypatchmatch wheel is not installed"]
+    for r in REMOVER_MODELS:
+        path = Path(models_dir) / r.entry.filename
+        if path.is_file():
+            found.append((r.method, cleaner.cleaner_backend(r.method, lambda _p=path, **_: _p, "cpu")))
+        else:
+            skipped.append(f"{r.method}: {r.entry.filename} is not in {models_dir}")
+    return found, skipped
+
+
+def ring_histogram_distance(image: np.ndarray, mask: np.ndarray, ring_px: int = 16) -> float:
+    """Bhattacharyya distance (0 = same colours) between the 8x8x8 RGB histogram inside ``mask`` and
+    that of a ``ring_px`` ring around it."""
+    import cv2
+
+    m = mask.astype(np.uint8)
+    ring = cv2.dilate(m, np.ones((2 * ring_px + 1, 2 * ring_px + 1), np.uint8)) & (1 - m)
+    hists = [cv2.calcHist([np.ascontiguousarray(image)], [0, 1, 2], sel, [8, 8, 8], [0, 256] * 3) for sel in (m, ring)]
+    for h in hists:
+        cv2.normalize(h, h, 1.0, 0, cv2.NORM_L1)
+    return float(cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_BHATTACHARYYA))
+
+
+def large_object(photos: dict[str, np.ndarray], methods: list[tuple[str, object]]) -> None:
+    rows = []
+    for name, img in photos.items():
+        h, w = img.shape[:2]
+        mask = np.zeros((h, w), bool)
+        bh, bw = int(h * 0.42), int(w * 0.42)  # 17.6 % of the image, off centre
+        y0, x0 = int(h * 0.3), int(w * 0.35)
+        mask[y0:y0 + bh, x0:x0 + bw] = True
+        mask &= disk(h, w, max(bh, bw) * 0.62, x0 + bw / 2, y0 + bh / 2)  # rounded corners
+        share = mask.mean()
+        floor = ring_histogram_distance(img, mask)
+        for label, backend in methods:
+            t0 = time.perf_counter()
+            res = run_inpaint(img, mask, InpaintRequest(seed=0, mask_blur=4, padding=64), backend)
+            dt = time.perf_counter() - t0
+            out = res.images[0]
+            ratio = metrics.boundary_gradient_ratio(out, mask)
+            rows.append([name, f"{share:.0%}", label, psnr(out, img, mask), metrics.seam_delta_e(out, mask),
+                         ratio, ring_histogram_distance(out, mask), floor, f"{dt:.2f}s"])
+    table("Large object (held-out hole >= 15 %): quality, seam, foreign content",
+          ["image", "hole", "method", "PSNR dB", "seam dE2000", "gradient ratio", "fill-vs-ring hist dist",
+           "truth-vs-ring (floor)", "time"], rows)
+
+
 def table(title: str, header: list[str], rows: list[list[object]]) -> None:
     print(f"\n## {title}\n")
     print("| " + " | ".join(header) + " |")
@@ -99,7 +159,13 @@ def table(title: str, header: list[str], rows: list[list[object]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer images (smoke run)")
+    parser.add_argument("--models-dir", default="", help="folder with big-lama.pt / migan_traced.pt "
+                        "(default: the app's models folder)")
     args = parser.parse_args()
+    from inpaint_anything.config import Settings
+
+    models_dir = args.models_dir or Settings().resolved_models_dir()
+    methods, skipped = removers(models_dir)
     photos = {n: photo(n) for n in (["astronaut"] if args.quick else ["astronaut", "coffee", "chelsea", "grace_hopper"])}
     images = {**cards(), **photos}
     sd = tiny_sd_backend()
@@ -136,20 +202,24 @@ def main() -> int:
 
     # 3: held-out holes on textured photos
     textured = {n: photo(n) for n in (["coffee"] if args.quick else ["astronaut", "coffee", "chelsea", "brick", "grass", "gravel"])}
-    methods = ["telea", "ns"] + (["patchmatch"] if cleaner.patchmatch_available() else [])
-    rows, sums = [], {m: [] for m in methods}
+    backends = dict(methods)
+    rows, sums = [], {m: [] for m in backends}
     for name, img in textured.items():
         h, w = img.shape[:2]
         holes = scattered_holes(h, w, 6, max(12, min(h, w) // 16), seed=1)
         row: list[object] = [name]
-        for m in methods:
-            res = run_inpaint(img, holes, InpaintRequest(seed=0, mask_blur=0, padding=48), cleaner.ClassicalBackend(m))
+        for m, backend in backends.items():
+            res = run_inpaint(img, holes, InpaintRequest(seed=0, mask_blur=0, padding=48), backend)
             value = psnr(res.images[0], img, holes)
             sums[m].append(value)
             row.append(value)
         rows.append(row)
-    rows.append(["mean", *[float(np.mean(sums[m])) for m in methods]])
-    table("PSNR inside held-out holes (dB, higher is better)", ["image", *methods], rows)
+    rows.append(["mean", *[float(np.mean(sums[m])) for m in backends]])
+    table("PSNR inside held-out holes (dB, higher is better)", ["image", *backends], rows)
+    large_object({n: photo(n) for n in (["astronaut"] if args.quick else ["astronaut", "coffee", "chelsea", "brick"])},
+                 methods)
+    for reason in skipped:
+        print(f"skipped {reason}")
     if "patchmatch" in sums:
         gain = float(np.mean(sums["patchmatch"]) - np.mean(sums["telea"]))
         print(f"\nPatchMatch - Telea: {gain:+.2f} dB (target >= +1 dB)")

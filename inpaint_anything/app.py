@@ -9,6 +9,7 @@ in its checkpoint backend through :meth:`App.register_backend`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 from inpaint_anything.config import Settings
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnavailableError
+from inpaint_anything.models.removers import REMOVER_FILES
 from inpaint_anything.preparer import Preparer, no_scope
 from inpaint_anything.segment.hover import HoverTimer
 from inpaint_anything.sessions import SessionStore
@@ -52,7 +54,7 @@ class SamModelInfo:
 
 
 NON_SAM_FOLDERS = ("diffusers",)  # subfolders of the models folder that hold other kinds of model
-NON_SAM_FILES = ("big-lama.pt",)
+NON_SAM_FILES = REMOVER_FILES  # the learned removers' files (models/removers.py)
 
 
 class App:
@@ -203,6 +205,36 @@ class App:
         with self.memory_guard(need, "loading the SAM model"):
             return self.sam_cache.get(path)
 
+    # ------------------------------------------------------------------ learned removers
+    def removers(self) -> list[dict[str, Any]]:
+        """The learned removers (LaMa, MI-GAN) with their file, size and whether it is here."""
+        from inpaint_anything.models.removers import REMOVER_MODELS
+
+        out = []
+        for r in REMOVER_MODELS:
+            path = self.models_dir / r.entry.filename
+            out.append({"method": r.method, "label": r.entry.title, "filename": r.entry.filename,
+                        "downloaded": path.is_file(), "size_bytes": path.stat().st_size if path.is_file() else r.entry.size_bytes,
+                        "description": r.entry.description, "license": r.entry.license,
+                        "urls": r.entry.download_urls()})
+        return out
+
+    def remover_path(self, method: str, *, download: bool = False, progress=None, cancel=None) -> Path:
+        """The file of the learned remover ``method``: used as it is when present (also a user's own
+        export), else downloaded and verified when ``download`` (never in offline mode: OfflineError
+        saying where to get it and where to put it)."""
+        from inpaint_anything.models.download import ensure_model, manual_download_hint
+        from inpaint_anything.models.removers import remover
+
+        entry = remover(method).entry
+        target = self.models_dir / entry.filename
+        if target.is_file():
+            return target
+        if not download:
+            raise ModelNotFoundError(f"{entry.title} is not downloaded yet; it is downloaded on first use, or: "
+                                     + manual_download_hint(entry, self.models_dir))
+        return ensure_model(entry, self.models_dir, offline=self.settings.offline, progress=progress, cancel=cancel)
+
     # ------------------------------------------------------------------ VRAM guard
     def set_memory_guard(self, guard: MemoryGuard | None) -> None:
         """Install ``guard(need_bytes, what)`` -> context manager. It is entered around SAM model loading
@@ -289,9 +321,15 @@ class App:
             return backend if self._memory_guard is None else _GuardedBackend(backend, self)
         if kind == "cleaner":
             from inpaint_anything.inpaint.cleaner import cleaner_backend
+            from inpaint_anything.models.removers import REMOVERS
 
-            lama = self.models_dir / "big-lama.pt"
-            return cleaner_backend(model or "telea", str(lama) if lama.is_file() else None)
+            method = model or "telea"
+            if method not in REMOVERS:
+                return cleaner_backend(method)
+            from inpaint_anything.diffusion.loader import resolve_device
+
+            device = resolve_device(options.get("device") or self.settings.remove_device)
+            return cleaner_backend(method, functools.partial(self.remover_path, method, download=True), device)
         factory = self._backends.get(kind)
         if factory is None:
             raise UnavailableError(f"The {kind!r} backend is not available here (available: {', '.join(self.available_backends())}).")

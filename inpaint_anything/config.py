@@ -43,6 +43,8 @@ OPTIONS: tuple[Option, ...] = (
            "A WebUI models/Stable-diffusion folder whose single-file checkpoints (.safetensors/.ckpt, subfolders "
            "included) are listed as inpainting models of the diffusers backend, so both apps share one copy."),
     Option("sam_device", "auto", "SAM device", "Device for Segment Anything: auto, cuda, mps or cpu.", SAM_DEVICES),
+    Option("remove_device", "auto", "Object removal device",
+           "Device for the learned removers (LaMa, MI-GAN): auto (the GPU when there is one), cuda, mps or cpu.", SAM_DEVICES),
     Option("offline", False, "Offline mode (never download; say which file to put where)", "Never touch the network; missing model files are reported with the path to put them at."),
     Option("default_sam_model", "sam_vit_b", "Default SAM model", "Model id selected when the tab opens."),
     Option("hover_preview", "auto", "Hover preview of the Click tool",
@@ -80,6 +82,7 @@ class Settings:
     models_dir: str = ""
     ckpt_dir: str = ""
     sam_device: str = "auto"
+    remove_device: str = "auto"
     offline: bool = False
     default_sam_model: str = "sam_vit_b"
     hover_preview: str = "auto"
@@ -101,6 +104,8 @@ class Settings:
 
         if self.sam_device not in SAM_DEVICES:
             raise InvalidInputError(f"SAM device must be one of {', '.join(SAM_DEVICES)}, not {self.sam_device!r}.")
+        if self.remove_device not in SAM_DEVICES:
+            raise InvalidInputError(f"Object removal device must be one of {', '.join(SAM_DEVICES)}, not {self.remove_device!r}.")
         if self.hover_preview not in ("auto", "on", "off"):
             raise InvalidInputError(f"Hover preview must be auto, on or off, not {self.hover_preview!r}.")
         for name in ("max_image_pixels", "sam_models_in_memory", "pipelines_in_memory", "session_memory_mb",

@@ -16,13 +16,13 @@ from typing import Any
 
 from inpaint_anything import __version__
 from inpaint_anything.config import Settings
+from inpaint_anything.models.removers import REMOVER_FILES, REMOVER_MODELS
 
 REQUIRED = ("torch", "torchvision", "numpy", "pillow", "opencv-python-headless", "segment-anything",
             "segment-anything-hq", "timm", "diffusers", "transformers", "huggingface-hub", "safetensors")
 OPTIONAL = ("gradio", "fastapi", "pydantic", "uvicorn", "python-multipart", "swagger-ui-py", "sam2", "pypatchmatch",
             "open-clip-torch", "accelerate")
 README_MODELS = "README.md, section 'SAM model files'"
-LAMA_FILE = "big-lama.pt"
 
 
 def package_version(dist: str) -> str | None:
@@ -58,7 +58,7 @@ class Report:
     diffusers_local: list[str] = field(default_factory=list)
     diffusers_cached: list[str] = field(default_factory=list)  # Hub models already in the HF cache
     other: list[tuple[str, str]] = field(default_factory=list)  # (file name, why it is not used)
-    lama: bool = False
+    removers: dict[str, bool] = field(default_factory=dict)  # learned remover title -> file present
     patchmatch: bool = False
     sam2_problem: str | None = None
     missing_required: list[str] = field(default_factory=list)
@@ -107,7 +107,7 @@ def collect(settings: Settings, app: Any = None) -> Report:
                                   info.path, detail))
     listed = {s.path for s in report.sam}
     for found in core.scanner.scan(core.models_dir):
-        if found.family is None and str(found.path) not in listed and found.path.name != LAMA_FILE:
+        if found.family is None and str(found.path) not in listed and found.path.name not in REMOVER_FILES:
             report.other.append((found.path.name, found.problem or "not a SAM model"))
     for entry in core.inpaint_model_entries():  # local ones by name relative to their folder
         if entry.source == "hub":
@@ -117,7 +117,7 @@ def collect(settings: Settings, app: Any = None) -> Report:
             report.diffusers_local.append(entry.name)
         else:
             report.other.append((entry.name, entry.reason))
-    report.lama = (core.models_dir / LAMA_FILE).is_file()
+    report.removers = {r.entry.title: (core.models_dir / r.entry.filename).is_file() for r in REMOVER_MODELS}
     report.patchmatch = patchmatch_available()
     report.sam2_problem = sam2_unavailable_reason()
     report.missing_required = [d for d in REQUIRED if package_version(d) is None]
@@ -143,10 +143,13 @@ def summary(report: Report) -> list[str]:
         how = ("put a SAM file into " if report.settings.offline else
                "download one with `python -m inpaint_anything download mobile_sam` (or the Download button), or put a file into ")
         selection = f"Selection: GrabCut only — no SAM model; {how}{folder} ({README_MODELS})."
-    cleaners = ["Telea", "Navier-Stokes"] + (["PatchMatch"] if report.patchmatch else []) + (["LaMa"] if report.lama else [])
+    present = [title for title, here in report.removers.items() if here]
+    cleaners = ["Telea", "Navier-Stokes"] + (["PatchMatch"] if report.patchmatch else []) + present
     remove = f"Remove object: {', '.join(cleaners)}."
-    if not report.lama:
-        remove += f" LaMa needs {LAMA_FILE} in {folder}."
+    for r in REMOVER_MODELS:
+        if not report.removers.get(r.entry.title):
+            remove += (f" {r.entry.title} needs {r.entry.filename} in {folder}." if report.settings.offline else
+                       f" {r.entry.title} downloads {r.entry.filename} on first use.")
     generators = [Path(p).name for p in report.diffusers_local] + report.diffusers_cached
     if generators:
         inpaint = f"Inpaint with a prompt: diffusers models {', '.join(generators)}."
@@ -189,7 +192,8 @@ def render(report: Report) -> str:
         lines.append(f"  diffusers models: none in {report.models_dir / 'diffusers'}")
     if report.diffusers_cached:
         lines.append("  Hub models in the Hugging Face cache: " + ", ".join(report.diffusers_cached))
-    lines.append(f"  LaMa ({LAMA_FILE}): {'present' if report.lama else 'missing'}")
+    for r in REMOVER_MODELS:
+        lines.append(f"  {r.entry.title} ({r.entry.filename}): {'present' if report.removers.get(r.entry.title) else 'missing'}")
     lines.append(f"Output folder: {report.output_dir}" + ("" if report.output_dir.is_dir() else "  (created on first save)"))
     lines.append("What will work here:")
     lines += [f"  {line}" for line in summary(report)]

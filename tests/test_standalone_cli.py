@@ -102,13 +102,13 @@ def test_doctor_with_an_empty_models_folder(tmp_path):
     assert f"Models folder: {models}  (does not exist yet)  [offline mode]" in text
     assert "SAM models: none (catalogue files: sam_vit_b" in text
     assert f"diffusers models: none in {models / 'diffusers'}" in text
-    assert "LaMa (big-lama.pt): missing" in text
+    assert "LaMa (big-lama) (big-lama.pt): missing" in text and "MI-GAN (migan_traced.pt): missing" in text
     assert f"Output folder: {results}  (created on first save)" in text
     for package in ("sam2 ", "pypatchmatch ", "swagger-ui-py ", "torch "):
         assert package in text
     assert "SAM 2.1: " in text and "PatchMatch: " in text
     assert f"Selection: GrabCut only — no SAM model; put a SAM file into {models}" in text
-    assert "Remove object: Telea, Navier-Stokes" in text and f"LaMa needs big-lama.pt in {models}" in text
+    assert "Remove object: Telea, Navier-Stokes" in text and f"LaMa (big-lama) needs big-lama.pt in {models}" in text
     assert "generated borders need a diffusers model" in text
 
 
@@ -131,10 +131,10 @@ def test_doctor_lists_what_is_present(tmp_path, tiny_sam_files, tiny_sd_inpaint_
     assert "file:my sam.pth  (sam)  recognised: recognised from its weights" in text
     assert "mobile_sam  (mobile_sam)  incomplete: 'mobile_sam.pt' has 1000 bytes instead of 40728226" in text
     assert "sam_hq_vit_b  (sam_hq)  unverified" in text
-    assert "diffusers models: my-inpainting" in text and "LaMa (big-lama.pt): present" in text
+    assert "diffusers models: my-inpainting" in text and "LaMa (big-lama) (big-lama.pt): present" in text
     assert "not-a-model  not used: unknown architecture: " in text  # listed with the reason it cannot be used
     assert "Selection: Segment Anything with sam_hq_vit_b, file:my sam.pth, and GrabCut." in text
-    assert "LaMa." in text and "LaMa needs" not in text
+    assert "LaMa (big-lama)." in text and "LaMa (big-lama) needs" not in text
     assert "Inpaint with a prompt: diffusers models my-inpainting." in text
     VerifiedHashes(models).put(hq, file_sha256(hq), "server")
     assert cli.main(args) == 0

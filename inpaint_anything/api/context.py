@@ -374,8 +374,12 @@ class ApiContext:
         return self.app.backend(kind, model, **opts)
 
     def check_cleaner(self, method: str) -> None:
-        if method == "lama" and not (self.app.models_dir / "big-lama.pt").is_file():
-            raise ModelNotFoundError("LaMa needs its model file big-lama.pt in the models folder (see GET /models/inpaint, or `doctor`).")
+        """A learned remover whose file is missing is downloaded on first use; offline, refuse now
+        (OfflineError: which file to put where) rather than inside the job."""
+        from inpaint_anything.models.removers import REMOVERS
+
+        if method in REMOVERS and self.app.settings.offline:
+            self.app.remover_path(method, download=True)
 
 
 __all__ = ["WORKSPACE_PREFIX", "ApiContext", "IARoute", "SaveHook", "check_sam_model_id", "error_response",

@@ -217,11 +217,37 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
         from inpaint_anything.inpaint.cleaner import available_cleaners
         from inpaint_anything.outpaint.prefill import PREFILLS
 
-        lama = app.models_dir / "big-lama.pt"
         entries = app.inpaint_model_entries()
         return {"diffusers": [e.name for e in entries if e.usable],
                 "diffusers_models": [e.as_dict() for e in entries],  # unusable ones too, with the reason
-                "cleaner": available_cleaners(str(lama) if lama.is_file() else None), "prefills": list(PREFILLS)}
+                "cleaner": available_cleaners(), "removers": app.removers(), "prefills": list(PREFILLS)}
+
+    @router.get("/models/removers")
+    def removers() -> dict[str, Any]:
+        """The learned removers (cleaner methods lama, migan): file, size, whether downloaded. A missing
+        file is downloaded on first use (not in offline mode), or beforehand with POST .../download."""
+        return {"removers": app.removers(), "offline": bool(app.settings.offline)}
+
+    @router.post("/models/removers/{method}/download", responses=ASYNC_RESPONSES)
+    def download_remover(method: str, asynchronous: bool = Query(True, alias="async", description=ASYNC_DOC)) -> Any:
+        """Download a learned remover's file (a task; ``async=false`` waits for it)."""
+        from inpaint_anything.models.removers import remover
+
+        entry = remover(method).entry  # 404 for unknown methods
+        if app.settings.offline:
+            app.remover_path(method, download=True)  # offline: present, or OfflineError now
+
+        def work(job) -> dict[str, Any]:
+            def progress(done: int, total: int | None) -> bool:
+                if job.interrupted:
+                    return False
+                job.step(int(done), int(total or 0), f"downloading {entry.filename}")
+                return True
+
+            path = app.remover_path(method, download=True, progress=progress, cancel=lambda: job.interrupted)
+            return {"method": method, "path": app.relative(path), "size_bytes": path.stat().st_size}
+
+        return ctx.run(f"download {entry.filename}", work, asynchronous)
 
     @router.get("/status")
     def status() -> dict[str, Any]:

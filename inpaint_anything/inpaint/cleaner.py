@@ -2,7 +2,8 @@
 
 - ``telea`` / ``ns``: OpenCV's fast marching and Navier-Stokes inpainting (instant, smooth);
 - ``patchmatch``: PatchMatch texture synthesis via the ``pypatchmatch`` wheel (plausible texture);
-- ``lama``: the big-lama TorchScript model when its file is present (see :class:`LamaBackend`).
+- ``lama`` / ``migan``: learned removers from TorchScript files, downloaded on first use (the files are
+  listed in :data:`~inpaint_anything.models.removers.REMOVER_MODELS`; see :mod:`.learned`).
 
 All of them plug into :func:`inpaint_anything.inpaint.engine.run_inpaint`, so the result keeps every
 pixel outside the blend band exactly.
@@ -13,17 +14,20 @@ from __future__ import annotations
 import functools
 import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from inpaint_anything import fields
-from inpaint_anything.errors import UnavailableError, UnrecognizedCheckpointError
+from inpaint_anything.errors import UnavailableError
 from inpaint_anything.fields import Field
 from inpaint_anything.inpaint.request import INPAINT, InpaintRequest
 from inpaint_anything.jobs import JobControl, run_interruptible
+from inpaint_anything.models.removers import REMOVERS
 
-CLEANERS = ("telea", "ns", "patchmatch", "lama")
+CLASSICAL = ("telea", "ns", "patchmatch")
+# every removal method: the classical ones, then one per learned remover (adding a remover to
+# REMOVER_MODELS adds it here, to the tab, the API, the CLI and batch)
+CLEANERS = CLASSICAL + tuple(REMOVERS)
 # used when the table's default method (PatchMatch, plausible texture) is not installed here
 FALLBACK_CLEANER = "telea"
 
@@ -31,7 +35,8 @@ FALLBACK_CLEANER = "telea"
 # mask_blur, padding) and the defaults of :func:`removal_request`.
 REMOVE_FIELDS: tuple[Field, ...] = (
     Field("method", str, "patchmatch", "Method", choices=CLEANERS, control="radio", elem="cleaner",
-          help=f"The cleaner (default: patchmatch, or {FALLBACK_CLEANER} where PatchMatch is not installed)."),
+          help=f"The cleaner (default: patchmatch, or {FALLBACK_CLEANER} where PatchMatch is not installed; "
+               "lama and migan download their file on first use)."),
     Field("mask_blur", int, 2, INPAINT["mask_blur"].label, 0, 64, step=1, error=INPAINT["mask_blur"].error, control=None),
     Field("padding", int, 64, INPAINT["padding"].label, 0, 512, step=4, error=INPAINT["padding"].error, control=None),
     Field("grow_px", int, 6, "Grow the mask first (px)", 0, 64, step=1, elem="cleaner_grow"),
@@ -52,14 +57,10 @@ def default_cleaner(method: str | None = None) -> str:
     return default if default != "patchmatch" or patchmatch_available() else FALLBACK_CLEANER
 
 
-def available_cleaners(lama_path: str | None = None) -> list[str]:
-    """Cleaner methods usable here."""
-    found = ["telea", "ns"]
-    if patchmatch_available():
-        found.append("patchmatch")
-    if lama_path:
-        found.append("lama")
-    return found
+def available_cleaners() -> list[str]:
+    """Cleaner methods usable here (a learned remover is usable before its file is downloaded: it is
+    fetched on first use, or reported with where to put it when offline)."""
+    return [m for m in CLEANERS if m != "patchmatch" or patchmatch_available()]
 
 
 @dataclass
@@ -75,7 +76,7 @@ class ClassicalBackend:
 
     def __post_init__(self) -> None:
         if self.method not in ("telea", "ns", "patchmatch"):
-            raise UnavailableError(f"Unknown cleaner {self.method!r}; choose telea, ns or patchmatch.")
+            raise UnavailableError(f"Unknown cleaner {self.method!r}; choose one of: {', '.join(CLEANERS)}.")
         if self.method == "patchmatch" and not patchmatch_available():
             raise UnavailableError("PatchMatch needs the 'pypatchmatch' package (Python 3.11+, Linux x86-64). Use Telea or NS instead.")
 
@@ -109,48 +110,6 @@ class ClassicalBackend:
 
 
 @dataclass
-class LamaBackend:
-    """big-lama as a TorchScript file (``big-lama.pt``): image [1,3,H,W] in [0,1] and mask
-    [1,1,H,W] in {0,1} in, image [1,3,H,W] in [0,1] out. Loaded once per instance."""
-
-    path: str
-    device: str = "cpu"
-    native_size: int = 0
-    multiple: int = 8
-    name: str = "cleaner:lama"
-    samples: bool = False
-
-    def __post_init__(self) -> None:
-        self._model = None
-
-    def _load(self):
-        if self._model is None:
-            import torch
-
-            try:
-                self._model = torch.jit.load(self.path, map_location=self.device).eval()
-            except (RuntimeError, ValueError, OSError) as exc:
-                raise UnrecognizedCheckpointError(
-                    f"Could not load LaMa from {Path(self.path).name} (damaged, or not the TorchScript big-lama.pt: "
-                    f"{str(exc).strip().splitlines()[0][:200]}). Replace it with the TorchScript big-lama.pt, or use "
-                    "another removal method.") from exc
-        return self._model
-
-    def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
-        import torch
-
-        model = self._load()
-        job.step(0, 1, "removing with LaMa")
-        with torch.inference_mode():
-            img = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(self.device)
-            m = torch.from_numpy(mask.astype(np.float32))[None, None].to(self.device)
-            out = model(img, m)
-        job.step(1, 1)
-        arr = out[0].permute(1, 2, 0).clamp(0, 1).mul(255).round().byte().cpu().numpy()
-        return arr[: image.shape[0], : image.shape[1]]
-
-
-@dataclass
 class PrefillOnlyBackend:
     """No model: the masked area keeps what it holds. Outpainting with it returns the pre-filled canvas
     (blur, edge, noise... as chosen), blended into the original across the overlap."""
@@ -172,14 +131,18 @@ class PrefillOnlyBackend:
 PREFILL_ONLY = "prefill"  # the cleaner "method" that keeps the pre-fill
 
 
-def cleaner_backend(method: str, lama_path: str | None = None, device: str = "cpu"):
-    """The backend for a cleaner method name (``prefill``: keep the pre-fill, no model)."""
+def cleaner_backend(method: str, model_path=None, device: str = "cpu"):
+    """The backend for a cleaner method name (``prefill``: keep the pre-fill, no model).
+    ``model_path(progress=, cancel=)``: the learned remover's file (downloading it when missing)."""
     if method == PREFILL_ONLY:
         return PrefillOnlyBackend()
-    if method == "lama":
-        if not lama_path:
-            raise UnavailableError("LaMa needs its model file (big-lama.pt) in the models folder.")
-        return LamaBackend(lama_path, device)
+    if method in REMOVERS:
+        from inpaint_anything.inpaint.learned import TorchScriptRemover
+
+        if model_path is None:
+            raise UnavailableError(f"{REMOVERS[method].entry.title} needs its model file "
+                                   f"({REMOVERS[method].entry.filename}) in the models folder.")
+        return TorchScriptRemover(REMOVERS[method], model_path, device)
     return ClassicalBackend(method)
 
 

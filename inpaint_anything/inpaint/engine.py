@@ -31,6 +31,8 @@ class InpaintBackend(Protocol):
     name: str
     native_size: int  # long side the model works at (512, 1024, ...); 0 = any size, no scaling
     multiple: int  # processing sizes must be multiples of this (8 for latent models)
+    # optional ``max_size``: with native_size 0, a crop whose long side is larger is scaled down to it
+    # (never up); the fill is scaled back and pasted through the same band, so the guarantee holds
 
     def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
         """Return an RGB uint8 image of ``image``'s size; ``mask`` (bool) marks what to repaint."""
@@ -65,6 +67,9 @@ def _plan(size: tuple[int, int], mask: np.ndarray, req: InpaintRequest, backend:
     w, h = size
     multiple = max(1, int(getattr(backend, "multiple", 8)))
     native = int(getattr(backend, "native_size", 0))
+    if not native and int(getattr(backend, "max_size", 0) or 0):
+        longest = _longest_side((w, h), mask, req, band)
+        native = int(backend.max_size) if longest > int(backend.max_size) else 0
     if req.inpaint_area == "only masked":
         # keep the whole blend band inside the crop
         padding = req.padding + band
@@ -80,6 +85,14 @@ def _plan(size: tuple[int, int], mask: np.ndarray, req: InpaintRequest, backend:
     else:
         pw, ph = w, h
     return _Plan((0, 0, w, h), (pw, ph))
+
+
+def _longest_side(size: tuple[int, int], mask: np.ndarray, req: InpaintRequest, band: int) -> int:
+    """The long side of what an unscaled pass would process (the padded crop, or the whole image)."""
+    if req.inpaint_area != "only masked":
+        return max(size)
+    box = compose.crop_region(mask, req.padding + band, size, None, multiple=1)
+    return max(box[2] - box[0], box[3] - box[1])
 
 
 def _prepare(rgb: np.ndarray, mask: np.ndarray, plan: _Plan, multiple: int) -> tuple[np.ndarray, np.ndarray, compose.Padding | None]:

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from inpaint_anything.errors import ModelNotFoundError
-from inpaint_anything.segment.families import FAMILIES
+from inpaint_anything.segment.families import FAMILIES  # SAM families; "remover": see models/removers.py
 
 SAM2_MIN_TORCH = (2, 5, 1)
 SAM2_MIN_TORCHVISION = (0, 20, 1)
@@ -72,6 +72,7 @@ class ModelEntry:
     requires: str | None = None  # what must be installed besides the base stack
     license: str = "Apache-2.0"
     cpu_encode_s: float | None = None  # measured seconds to encode one image on a CPU (see CPU_ENCODE_S)
+    md5: str | None = None  # a publicly pinned MD5, checked only where no SHA-256 is known
 
     @property
     def title(self) -> str:

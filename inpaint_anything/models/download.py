@@ -41,11 +41,20 @@ from inpaint_anything.models.transfer import (
 )
 
 SIDECAR_NAME = ".inpaint-anything-verified.json"
+VERIFIED_BY = ("catalogue", "server", "md5")  # sidecar records that were checked against a known hash
 
 
-def file_sha256(path: str | os.PathLike[str], cancel: Any = None) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks (JobInterrupted when ``cancel`` fires)."""
-    digest = hashlib.sha256()
+def md5_problem(entry: ModelEntry, path: Path, cancel: Any = None) -> str | None:
+    """When only an MD5 is known for ``entry`` (no SHA-256), the problem if ``path`` does not have it."""
+    if entry.sha256 or not entry.md5:
+        return None
+    actual = file_sha256(path, cancel, "md5")
+    return None if actual == entry.md5 else f"has MD5 {actual} instead of {entry.md5} (a damaged or different file)"
+
+
+def file_sha256(path: str | os.PathLike[str], cancel: Any = None, algorithm: str = "sha256") -> str:
+    """SHA-256 (or ``algorithm``) of a file, read in 1 MiB blocks (JobInterrupted when ``cancel`` fires)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while block := f.read(CHUNK_SIZE):
             digest.update(block)
@@ -109,7 +118,7 @@ def verified_size_problem(path: Path, size: int) -> str | None:
     """When ``path`` was verified against the catalogue or the Hub (size and SHA-256 recorded at
     download), the problem if its size changed since (a truncated copy), else None."""
     record = VerifiedHashes(path.parent).recorded(path)
-    verified = record and record.get("verified_by") in ("catalogue", "server") and isinstance(record.get("size"), int)
+    verified = record and record.get("verified_by") in VERIFIED_BY and isinstance(record.get("size"), int)
     if verified and record["size"] != size:
         return (f"has {size} bytes instead of the {record['size']} it was verified with at download "
                     "(an incomplete or changed file)")
@@ -137,13 +146,18 @@ def check_file(entry: ModelEntry, path: Path, cancel: Any = None) -> str | None:
     else:
         hashes = VerifiedHashes(path.parent)
         record = hashes.recorded(path)
-        if record and record.get("verified_by") == "server" and is_sha256(record.get("sha256")):
+        if record and record.get("verified_by") in ("server", "md5") and is_sha256(record.get("sha256")):
             expected = record["sha256"]
             if hashes.get(path) is None:  # changed since it was verified: hash it again
                 actual = file_sha256(path, cancel)
                 if actual != expected:
-                    return f"has SHA-256 {actual} instead of {expected}, the Hub's (a damaged or changed file)"
-                hashes.put(path, actual, "server")
+                    whose = "the Hub's" if record["verified_by"] == "server" else "the one verified at download"
+                    return f"has SHA-256 {actual} instead of {expected}, {whose} (a damaged or changed file)"
+                hashes.put(path, actual, record["verified_by"])
+        elif entry.md5:  # put there by hand: check the published MD5 once, then remember the SHA-256
+            if problem := md5_problem(entry, path, cancel):
+                return problem
+            hashes.put(path, file_sha256(path, cancel), "md5")
     return None
 
 
@@ -279,7 +293,14 @@ def ensure_model(
                 except Exception as exc:  # every source failure is reported together below
                     failures.append(f"- {source.describe()}: {exc}")
                     continue
-                VerifiedHashes(folder).put(target, digest, t.verified_by)
+                verified_by = t.verified_by
+                if t.sha256 is None and entry.md5:
+                    if problem := md5_problem(entry, target, cancel):
+                        target.unlink(missing_ok=True)
+                        failures.append(f"- {source.describe()}: the downloaded file {problem}; it was deleted")
+                        continue
+                    verified_by = "md5"
+                VerifiedHashes(folder).put(target, digest, verified_by)
                 return target
     finally:
         if own_session:
@@ -292,6 +313,8 @@ def ensure_model(
 
 __all__ = [
     "SIDECAR_NAME",
+    "VERIFIED_BY",
+    "md5_problem",
     "VerifiedHashes",
     "check_file",
     "verified_size_problem",

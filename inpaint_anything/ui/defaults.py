@@ -229,3 +229,23 @@ __all__ = [
     "sam_missing",
     "usable_sams",
 ]
+
+
+def remover_note(app: Any, method: str | None, offline: bool) -> str:
+    """One line under the removal methods: for a learned remover, whether its file is here and what
+    pressing Remove does when it is not (downloads it, with progress; offline: where to put it)."""
+    from inpaint_anything.models.removers import REMOVERS
+    from inpaint_anything.models.transfer import human
+
+    spec = REMOVERS.get(method or "")
+    if spec is None:
+        return ""
+    entry = spec.entry
+    path = Path(app.models_dir) / entry.filename
+    if path.is_file():
+        return f"{entry.title}: ready ({entry.filename}, {human(path.stat().st_size)})."
+    size = f", {human(entry.size_bytes)}" if entry.size_bytes else ""
+    if offline:
+        return (f"{entry.title} is not downloaded, and offline mode is on: put {entry.filename}{size} into "
+                f"{app.models_dir} (from {entry.download_urls()[0]}) and press Remove.")
+    return f"{entry.title} is not downloaded yet: Remove downloads {entry.filename}{size} first (progress shown), once."

@@ -441,7 +441,8 @@ class Controller:
         return self._finish(key, result, "inpaint")
 
     def remove(self, key: SessionKey, method: str, grow_px: int, progress: Any = None):
-        """Fill the mask (grown by ``grow_px`` for this run only) with a classical cleaner."""
+        """Fill the mask (grown by ``grow_px`` for this run only) with a cleaner (a learned remover
+        downloads its file first when it is missing, with progress)."""
         ws = self.ws(key)
         ws.require_image()
         ws.require_mask()

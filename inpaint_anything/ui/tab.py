@@ -158,10 +158,12 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                             available_cleaners,
                             default_cleaner,
                         )
+                        from inpaint_anything.ui.defaults import remover_note
 
-                        lama = app.models_dir / "big-lama.pt"
                         cleaner = control(REMOVE["method"], elem_id="ia_cleaner", value=default_cleaner(),
-                                          choices=available_cleaners(str(lama) if lama.is_file() else None))
+                                          choices=available_cleaners())
+                        cleaner_note = gr.Markdown(remover_note(app, default_cleaner(), ctl.offline()),
+                                                   elem_id="ia_cleaner_note")
                         cleaner_grow = control(REMOVE["grow_px"], elem_id="ia_cleaner_grow")
                         run_remove = gr.Button("Remove", variant="primary", elem_id="ia_run_remove")
                     with gr.Tab("Outpaint", elem_id="ia_tab_outpaint"):
@@ -242,7 +244,14 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
         if hints:  # the user may switch checkpoints in the WebUI at any time: the hint follows
             loaded.then(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
             inpaint_tab.select(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
-        _on(run_remove.click, ctl.remove, [key, cleaner, cleaner_grow], gen_outputs, status, progress=True).then(*compare, queue=False)
+        def note(method: str) -> str:
+            from inpaint_anything.ui.defaults import remover_note
+
+            return remover_note(app, method, ctl.offline())
+
+        cleaner.change(note, [cleaner], [cleaner_note], queue=False)
+        _on(run_remove.click, ctl.remove, [key, cleaner, cleaner_grow], gen_outputs, status, progress=True).then(
+            *compare, queue=False).then(note, [cleaner], [cleaner_note], queue=False)
         out["wire"](ctl, key, hub_model, gen, names, gen_outputs, status, loaded, compare)
         _on(get_mask.click, lambda k: ctl.export(k, "mask"), [key], [mask_file], status)
         _on(get_alpha.click, lambda k: ctl.export(k, "alpha"), [key], [alpha_file], status)
