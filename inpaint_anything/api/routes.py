@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,6 +175,24 @@ ERROR_STATUSES: dict[int, str] = {
 }
 
 
+def _download_task(fetch: Callable[..., Path], what: str, answer: dict[str, Any],
+                   relative: Callable[[Path], str]) -> Callable[[Any], dict[str, Any]]:
+    """The task of a download route: ``fetch(download=True, progress=, cancel=)`` with the job's
+    progress and interrupt; answers ``answer`` plus the file's path (relative) and size."""
+
+    def work(job) -> dict[str, Any]:
+        def progress(done: int, total: int | None) -> bool:
+            if job.interrupted:
+                return False
+            job.step(int(done), int(total or 0), f"downloading {what}")
+            return True
+
+        path = fetch(download=True, progress=progress, cancel=lambda: job.interrupted)
+        return {**answer, "path": relative(path), "size_bytes": path.stat().st_size}
+
+    return work
+
+
 def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
     app = ctx.app
 
@@ -200,17 +219,9 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
             if app.settings.offline:
                 app.sam_model_path(model_id, download=True)  # offline: present, or OfflineError now
 
-        def work(job) -> dict[str, Any]:
-            def progress(done: int, total: int | None) -> bool:
-                if job.interrupted:
-                    return False
-                job.step(int(done), int(total or 0), f"downloading {model_id}")
-                return True
-
-            path = app.sam_model_path(model_id, download=True, progress=progress, cancel=lambda: job.interrupted)
-            return {"model": model_id, "path": app.relative(path), "size_bytes": path.stat().st_size}
-
-        return ctx.run(f"download {model_id}", work, asynchronous)
+        fetch = partial(app.sam_model_path, model_id)
+        return ctx.run(f"download {model_id}", _download_task(fetch, model_id, {"model": model_id}, app.relative),
+                       asynchronous)
 
     @router.get("/models/inpaint")
     def inpaint_models() -> dict[str, Any]:
@@ -237,17 +248,9 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
         if app.settings.offline:
             app.remover_path(method, download=True)  # offline: present, or OfflineError now
 
-        def work(job) -> dict[str, Any]:
-            def progress(done: int, total: int | None) -> bool:
-                if job.interrupted:
-                    return False
-                job.step(int(done), int(total or 0), f"downloading {entry.filename}")
-                return True
-
-            path = app.remover_path(method, download=True, progress=progress, cancel=lambda: job.interrupted)
-            return {"method": method, "path": app.relative(path), "size_bytes": path.stat().st_size}
-
-        return ctx.run(f"download {entry.filename}", work, asynchronous)
+        fetch = partial(app.remover_path, method)
+        return ctx.run(f"download {entry.filename}", _download_task(fetch, entry.filename, {"method": method}, app.relative),
+                       asynchronous)
 
     @router.get("/status")
     def status() -> dict[str, Any]:
