@@ -30,7 +30,7 @@ MAX_TEXT = 300
 MAX_PHRASES = 16
 
 TEXT_FIELDS: tuple[Field, ...] = (
-    Field("text", str, "", "Text", infotext="Text selection", control="textbox", elem="text_query",
+    Field("text", str, "", "Select by text", infotext="Text selection", control="textbox", elem="text_query",
           help="What to select, e.g. 'dog' or 'dog, ball' (up to 16 phrases separated by commas or periods)."),
     Field("detector", str, "owlvit-base", "Detector", choices=DETECTOR_IDS, words=DETECTOR_WORDS,
           infotext="Text detector", control="dropdown", elem="text_detector", noun="text detector",

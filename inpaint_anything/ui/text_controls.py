@@ -30,7 +30,7 @@ def build_text_row(app: Any) -> dict[str, Any]:
     c: dict[str, Any] = {}
     with gr.Group(elem_id="ia_text_group"):
         with gr.Row(elem_id="ia_text_row"):
-            c["text"] = control(TEXT["text"], elem_id="ia_text_query", label="Select by text", scale=3, min_width=160,
+            c["text"] = control(TEXT["text"], elem_id="ia_text_query", scale=3, min_width=160,
                                 placeholder="dog, ball  (or: sky)")
             c["detector"] = control(TEXT["detector"], elem_id="ia_text_detector", choices=choices, value=value,
                                     scale=2, min_width=140)
