@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from inpaint_anything.config import Settings
-from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnavailableError
+from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, OfflineError, UnavailableError
 from inpaint_anything.models.removers import REMOVER_FILES
 from inpaint_anything.preparer import Preparer, no_scope
 from inpaint_anything.segment.hover import HoverTimer
@@ -72,6 +72,9 @@ class App:
         self.models_dir = Path(self.settings.resolved_models_dir(host_models_root))
         self.sam_cache = SamModelCache(self.settings.sam_models_in_memory, self.settings.sam_device)
         self.pipelines = PipelineCache(self.settings.pipelines_in_memory)
+        from inpaint_anything.segment.text_models import DetectorCache
+
+        self.text_detectors = DetectorCache(1, self.sam_cache.device)
         self.scanner = ModelScanner()
         self.preparer = Preparer(self)
         self.hover_timer = HoverTimer()
@@ -335,9 +338,28 @@ class App:
             raise UnavailableError(f"The {kind!r} backend is not available here (available: {', '.join(self.available_backends())}).")
         return factory(model=model, **options)
 
+    # ------------------------------------------------------------------ text detectors
+    def text_detector(self, detector_id: str):
+        """The loaded text detector ``detector_id`` (from ``<models>/text-detectors/<id>``, offline);
+        ModelNotFoundError saying how to get it when it is not downloaded."""
+        from inpaint_anything.segment.text_models import how_to_get, is_downloaded
+
+        if self.settings.offline and not is_downloaded(self.models_dir, detector_id):
+            raise OfflineError("Offline mode is on. " + how_to_get(self.models_dir, detector_id))
+        with self.memory_guard(0, "loading the text detector"):
+            return self.text_detectors.get(self.models_dir, detector_id)
+
+    def download_text_detector(self, detector_id: str, *, progress=None, cancel=None) -> Path:
+        """Download the detector's files into the models folder (OfflineError in offline mode)."""
+        from inpaint_anything.segment.text_models import download_detector
+
+        return download_detector(self.models_dir, detector_id, offline=self.settings.offline,
+                                 progress=progress, cancel=cancel)
+
     def unload_models(self) -> dict[str, int]:
-        """Free every cached SAM model and pipeline (e.g. before the WebUI needs the VRAM)."""
-        return {"sam": self.sam_cache.unload(None), "pipelines": self.pipelines.unload(None)}
+        """Free every cached SAM model, pipeline and text detector (e.g. before the WebUI needs the VRAM)."""
+        return {"sam": self.sam_cache.unload(None), "pipelines": self.pipelines.unload(None),
+                "text_detectors": self.text_detectors.unload()}
 
 
 def _diffusers_need(backend: Any) -> int:

@@ -51,5 +51,7 @@ class WorkspaceServices(Protocol):
 
     def backend(self, kind: str, model: str = "", **options: Any) -> Any: ...
 
+    def text_detector(self, detector_id: str) -> Any: ...
+
 
 __all__ = ["PrepareQueue", "PrepareServices", "WorkspaceServices"]

@@ -59,6 +59,8 @@ class Workspace:
     ui: dict[str, Any] = field(default_factory=dict)  # front-end state (last canvas event, chosen candidate)
     dropped_results: int = 0  # older results dropped to keep ``results_per_session``
     prepare_state: Any = None  # the latest background SAM preparation (inpaint_anything.preparer)
+    text_mask: np.ndarray | None = None  # what "Select by text" found; part of every selection until cleared
+    text_query: Any = None  # the TextQuery that found it (recorded in the infotext of results)
     _session: Any = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -81,6 +83,7 @@ class Workspace:
             self.segment_map = self.candidates = None
             self.points, self.box = [], None
             self.selection, self.refinements = None, []
+            self.text_mask = self.text_query = None
         self._fit_budget()
         return rgb.shape[1], rgb.shape[0]
 
@@ -95,6 +98,7 @@ class Workspace:
                 self.prepare_state.cancel.set()
             self.image = self.alpha = self.mask = self.selection = self.segment_map = self.candidates = None
             self.points, self.box, self.refinements = [], None, []
+            self.text_mask = self.text_query = None
             self.history.clear()
             self.ui.clear()
 
@@ -145,6 +149,19 @@ class Workspace:
         with self._lock:
             self.selection = mask_ops.as_bool_mask(selection, img.shape[:2])
             return self._commit(self._refined())
+
+    def set_text_selection(self, mask: Any, query: Any) -> np.ndarray:
+        """What "Select by text" found becomes the selection (refinements re-applied, one undo step)
+        and stays part of every later :meth:`select` until :meth:`clear_text` or a new image."""
+        img = self.require_image()
+        with self._lock:
+            self.text_mask, self.text_query = mask_ops.as_bool_mask(mask, img.shape[:2]), query
+            return self.set_selection(self.text_mask)
+
+    def clear_text(self) -> None:
+        """Forget the text selection (the mask stays until the next selection)."""
+        with self._lock:
+            self.text_mask = self.text_query = None
 
     def add_refinement(self, op: str, px: int = 0) -> np.ndarray:
         img = self.require_image()
@@ -358,7 +375,8 @@ class Workspace:
         with every editor event, the API with ``PUT /sessions/{id}/selection``).
 
         The mask is, in order: the prompts' mask (SAM's candidate ``selection.candidate``, or GrabCut
-        when ``use_sam`` is False), plus the segments the scribbles touch, then the brush strokes
+        when ``use_sam`` is False), plus the segments the scribbles touch, plus the text selection
+        (:meth:`set_text_selection`), then the brush strokes
         painted and erased in drawing order; the refinement chain is re-applied to it, and the result
         is committed (one entry on the undo history). Scribbles without a segment map are ignored,
         with a note saying so. A follow-up click refines SAM's previous prediction (see :meth:`prompt`)."""
@@ -386,6 +404,8 @@ class Workspace:
             note = "Scribbles are ignored: run 'Segment everything' first, then scribble on the segment map."
         elif scribbles:
             picked |= select_by_scribble(self.segment_map, rasterize_strokes(scribbles, size), ignore_unsegmented)
+        if self.text_mask is not None and self.text_mask.shape == picked.shape:
+            picked |= self.text_mask
         picked = rasterize_strokes(selection.strokes_of("add", "erase"), size, base=picked)
         return Selected(self.set_selection(picked), candidates, index, note)
 
@@ -414,6 +434,8 @@ class Workspace:
         """Keep the new results; beyond ``results_per_session`` the oldest are dropped (and counted)."""
         keep = max(1, int(self.app.settings.results_per_session))
         with self._lock:
+            if self.text_query is not None and kind != "outpaint":  # the mask came from "Select by text"
+                result.infotexts[:] = [text + self.text_query.infotext() for text in result.infotexts]
             self.results.extend(Result(img, text, seed, kind) for img, text, seed in
                                 zip(result.images, result.infotexts, result.seeds, strict=True))
             excess = len(self.results) - keep

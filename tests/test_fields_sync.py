@@ -364,3 +364,23 @@ def test_infotext_is_written_as_before_and_old_infotext_still_parses(case):
         assert back == request
     else:  # a fill writes only what it used
         assert (back.mask_blur, back.seed) == (request.mask_blur, request.seed if case == "seeded_fill" else -1)
+
+
+def test_select_by_text_follows_the_table(tmp_path):
+    from inpaint_anything.api.text_routes import TextBody
+    from inpaint_anything.segment.text_fields import TEXT, TEXT_FIELDS, check_text_query
+    from inpaint_anything.segment.text_models import available_detectors
+
+    assert model_problems(TEXT_FIELDS, TextBody) == []
+    assert check_problems(TEXT_FIELDS) == []
+    controls = _built_tab_controls(tmp_path)
+    row = {f.name: controls[f"ia_{f.elem}"] for f in TEXT_FIELDS}
+    first = available_detectors()[0]  # nothing downloaded: the tab starts with the first one this stack runs
+    assert control_problems(TEXT_FIELDS, row, start=lambda f: first if f.name == "detector" else f.default,
+                            own_choices=("detector",)) == []
+    assert _choice_values(row["detector"]) == [TEXT["detector"].shown(d) for d in available_detectors()]
+    # the tab's values read back through the table give the query the API would build
+    from_tab = check_text_query(fields.from_ui(TEXT_FIELDS, {**{f.name: row[f.name].value for f in TEXT_FIELDS},
+                                                             "text": "dog"}))
+    assert from_tab.as_dict() == {**fields.defaults(TEXT_FIELDS), "text": "dog", "detector": first}
+    assert [k for k, _ in from_tab.infotext_pairs()] == [f.infotext for f in TEXT_FIELDS]

@@ -100,7 +100,7 @@ def build_router(app: App, *, auth_dependency: Callable[..., Any] | None = None,
     infotext, kind) -> path`` and ``output_folder()`` write the results of requests with
     ``save: true`` (default: PNGs in the output folder setting).
     """
-    from inpaint_anything.api import generate_routes, segment_routes
+    from inpaint_anything.api import generate_routes, segment_routes, text_routes
 
     factory = job_factory or plain_job
     ctx = ApiContext(app, tasks or TaskRegistry(factory), factory, save_hook=save, output_folder=output_folder)
@@ -110,6 +110,7 @@ def build_router(app: App, *, auth_dependency: Callable[..., Any] | None = None,
     _meta_routes(router, ctx)
     _session_routes(router, ctx)
     segment_routes.add_routes(router, ctx)
+    text_routes.add_routes(router, ctx)
     generate_routes.add_routes(router, ctx)
     _document_errors(router, with_auth=auth_dependency is not None)
     _method_not_allowed_route(router)

@@ -279,6 +279,8 @@ class Controller:
             why = sam_missing(self.app, sam_model, self.offline())
             if why:
                 raise InvalidInputError(why)
+        if ev.kind == "clear":  # the editor's Clear also drops what "Select by text" found
+            ws.clear_text()
         got = ws.select(ev.selection(ws.ui.get("candidate", 0)), use_sam=use_sam, model_id=sam_model,
                         ignore_unsegmented=ignore_unsegmented)
         ws.ui["last_event"] = text

@@ -128,6 +128,9 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                         points_per_side = control(EVERYTHING["points_per_side"], elem_id="ia_pps", scale=2)
                         everything = gr.Button("Segment everything", scale=1, min_width=120, elem_id="ia_everything")
                     ignore_unsegmented = gr.Checkbox(label="Scribble ignores unsegmented area", value=True, elem_id="ia_ignore_unsegmented")
+                    from inpaint_anything.ui.text_controls import build_text_row, wire_text_row
+
+                    text_row = build_text_row(app)
                 with gr.Accordion("Refine mask", open=True):
                     amount = gr.Slider(label="Pixels", minimum=0, maximum=128, step=1, value=8, elem_id="ia_refine_px")
                     with gr.Row(elem_classes=["ia-refine-row"]):
@@ -229,6 +232,7 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
         tab.ia_refresh = [refresh_sam, refresh_hub]
         _on(everything.click, ctl.segment_everything, [key, sam_model, points_per_side], [comps.segments_layer, status],
             status, progress=True)
+        wire_text_row(_on, text_row, ctl, key, sam_model, selector, comps.mask_layer, status)
         for op, button in refine_buttons.items():
             _on(button.click, lambda k, px, _op=op: ctl.refine(k, _op, px), [key, amount], [comps.mask_layer, status], status)
         names = list(gen)
