@@ -135,6 +135,21 @@ def _request(args: argparse.Namespace):
     return InpaintRequest.from_dict(given)
 
 
+def text_flag(name: str) -> str:
+    """The ``batch`` option of a :data:`~inpaint_anything.segment.text_fields.TEXT_FIELDS` field:
+    ``--text`` for the text, ``--text-<name>`` for the others (``--text-threshold``)."""
+    return "--text" if name == "text" else "--text-" + name.replace("_", "-")
+
+
+def _text_options(args: argparse.Namespace) -> dict | None:
+    """The "Select by text" options given on the command line (None: none given)."""
+    from inpaint_anything.segment.text_fields import TEXT_FIELDS
+
+    given = {f.name: getattr(args, "text_" + f.name if f.name != "text" else "text") for f in TEXT_FIELDS}
+    given = {k: v for k, v in given.items() if v is not None}
+    return given or None
+
+
 def _expansion(args: argparse.Namespace) -> dict:
     if args.aspect:
         return {"mode": "aspect", "preset": args.aspect, "balance_x": args.balance_x, "balance_y": args.balance_y}
@@ -171,6 +186,7 @@ def batch(settings: config.Settings, args: argparse.Namespace) -> int:
         keep = KeepRule(args.keep_largest, args.min_area, args.max_area, args.min_score) if args.everything else None
         options = BatchOptions(op=args.op, request=_request(args), method=args.method or "", segmenter=args.segmenter,
                                sam_model=args.sam_model, everything=everything, keep=keep, mask_grow=args.mask_grow,
+                               text=_text_options(args),
                                expansion=_expansion(args), prefill=args.prefill, overlap_px=args.overlap,
                                strategy=args.strategy).validated()
         backend = None
@@ -211,6 +227,7 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     from inpaint_anything.outpaint.geometry import SIDES
     from inpaint_anything.outpaint.params import OUTPAINT
     from inpaint_anything.segment.everything_fields import EVERYTHING
+    from inpaint_anything.segment.text_fields import TEXT_FIELDS
 
     p = sub.add_parser("batch", help="process a folder, file list or manifest of images",
                        description="Inpaint, remove or outpaint many images. Masks: <stem>.png or <stem>_mask.png in "
@@ -218,7 +235,8 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     src = p.add_argument_group("inputs")
     src.add_argument("--input", help="folder of images, or a text file listing image paths")
     src.add_argument("--masks", help="folder of masks (same stem: <stem>.png or <stem>_mask.png)")
-    src.add_argument("--manifest", help="JSON list or CSV (image, mask, points, labels, box, prompt, name)")
+    src.add_argument("--manifest", help="JSON list or CSV (image, mask, points, labels, box, prompt, text, name); "
+                                        "'text' selects by text")
     src.add_argument("--output", required=True, help="output folder (never an input folder)")
     src.add_argument("--op", choices=OPS, default="inpaint")
     src.add_argument("--overwrite", action="store_true", help="redo images whose output exists")
@@ -251,6 +269,15 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     seg.add_argument("--points-per-side", type=int, default=EVERYTHING["points_per_side"].default,
                      help=EVERYTHING["points_per_side"].help)
     seg.add_argument("--mask-grow", type=int, default=0, help="grow every mask by N pixels")
+    txt = p.add_argument_group("select by text", "Items without mask, points or box: the mask is what a text "
+                               "detector finds (boxes -> --segmenter masks); a manifest's 'text' column per item. "
+                               "An item whose text finds nothing is skipped with the reason.")
+    for f in TEXT_FIELDS:
+        help_ = f.help + (" Every item without its own text." if f.name == "text" else "")
+        choices = {"choices": f.choices} if f.choices else {}
+        txt.add_argument(text_flag(f.name), dest="text" if f.name == "text" else "text_" + f.name, type=f.type,
+                         metavar=f.name.upper(), help=f"{help_} (default: {f.default})" if f.default != "" else help_,
+                         **choices)
     out = p.add_argument_group("outpaint")
     for side in SIDES:
         out.add_argument(f"--expand-{side}", type=int, default=OUTPAINT[side].default, metavar="PX")

@@ -2,9 +2,11 @@
 ``POST /batch``).
 
 Each item is an image plus where its mask comes from: a mask file (``<stem>.png`` or
-``<stem>_mask.png`` in the masks folder), point/box prompts from a manifest (SAM or GrabCut), or
-"segment everything" with a :class:`KeepRule`. One bad item (unreadable image, missing mask, wrong
-mask size) is reported and skipped; the rest continues. :func:`run_batch` writes ``<stem>.png`` with
+``<stem>_mask.png`` in the masks folder), point/box prompts from a manifest (SAM or GrabCut), a text
+("Select by text": a manifest's ``text`` column or one text for every item; the detector's boxes
+become SAM or GrabCut masks), or "segment everything" with a :class:`KeepRule`. One bad item
+(unreadable image, missing mask, wrong mask size) is reported as failed, an item whose text finds
+nothing as skipped; the rest continues. :func:`run_batch` writes ``<stem>.png`` with
 the infotext, skips outputs that already exist (resumable), never writes over an input, and leaves a
 JSON report next to the outputs.
 """
@@ -30,6 +32,7 @@ from inpaint_anything.batch_spec import (
     OPS,
     BatchItem,
     BatchOptions,
+    ItemSkipped,
     KeepRule,
     _resolved,
     mask_from_picture,
@@ -59,6 +62,16 @@ class BatchRunner:
             backend = app.backend("cleaner", default_cleaner(options.method))
         self.backend = backend
         self._ws = Workspace(app, "batch-" + uuid.uuid4().hex)
+        self.text_query: Any = None  # the TextQuery that made the last mask (None: not from text)
+
+    def check_text(self, items: Sequence[BatchItem]) -> None:
+        """Before the first item: when some item selects by text, its detector must be usable (loaded
+        now), so that a missing detector is one clear error instead of one failure per item."""
+        texts = [self.options.text_of(it) for it in items if not it.problem and it.mask is None
+                 and not it.points and it.box is None]
+        if any(texts) and self.options.op != "outpaint":
+            query = self.options.text_query(next(t for t in texts if t))
+            self.app.text_detector(query.detector)
 
     def load_image(self, source: Any, what: str = "image") -> np.ndarray:
         """An image file or array as uint8 RGB (RGBA when it has alpha)."""
@@ -75,23 +88,44 @@ class BatchRunner:
         from inpaint_anything import masks
 
         opts, shape = self.options, image.shape[:2]
+        self.text_query = None
         if item.mask is not None:
             label = f"mask {item.mask.name}" if isinstance(item.mask, Path) else "mask"
             m = masks.as_bool_mask(mask_from_picture(self.load_image(item.mask, "mask")), shape, name=label)
         elif item.points or item.box is not None:
             m = self._prompted(item, image, job)
+        elif opts.text_of(item):
+            m = self._texted(opts.text_of(item), image, job)
         elif opts.everything is not None:
             self._ws.set_image(image)
             segmap = self._ws.segment_everything(opts.sam_model, job, **opts.everything)
             m = (opts.keep or KeepRule()).mask(segmap)
         else:
             raise InvalidInputError("No mask: put <name>.png or <name>_mask.png in the masks folder, give "
-                                    "points or a box in a manifest, or use 'segment everything'.")
+                                    "points, a box or a text in a manifest, or use 'segment everything'.")
         if opts.mask_grow:
             m = masks.grow(m, opts.mask_grow)
         if not m.any():
             raise InvalidInputError("The mask is empty (nothing selected), so there is nothing to change.")
         return m
+
+    def _texted(self, text: str, image: np.ndarray, job: JobControl) -> np.ndarray:
+        """The mask of what ``text`` names (:func:`~inpaint_anything.text_selection.select_by_text`);
+        ItemSkipped when the detector finds nothing."""
+        from inpaint_anything.text_selection import select_by_text
+
+        query = self.options.text_query(text)
+        self._ws.set_image(image)
+        got = select_by_text(self._ws, query, use_sam=self.options.segmenter == "sam",
+                             model_id=self.options.sam_model, job=job)
+        if not got.found.detections:
+            from inpaint_anything.segment.text_fields import TEXT
+
+            raise ItemSkipped(f"{TEXT['detector'].shown(query.detector)} found nothing for "
+                              f"{', '.join(repr(p) for p in query.phrases)} at threshold {query.threshold:g}; "
+                              "try a lower threshold or another detector.")
+        self.text_query = query
+        return got.mask
 
     def _prompted(self, item: BatchItem, image: np.ndarray, job: JobControl) -> np.ndarray:
         try:
@@ -137,6 +171,8 @@ class BatchRunner:
         else:
             mask = self.mask_for(item, image, job)
             result = run_inpaint(image, mask, request, self.backend, job, max_pixels=max_pixels)
+            if self.text_query is not None:  # the mask came from "Select by text": say so in the infotext
+                result.infotexts[:] = [t + self.text_query.infotext() for t in result.infotexts]
         return list(zip(result.images, result.infotexts, strict=True))
 
 
@@ -193,6 +229,7 @@ def run_batch(app: Any, items: Sequence[BatchItem], options: BatchOptions, outpu
     started = time.monotonic()
     out = Path(output_dir)
     runner = BatchRunner(app, options, backend)
+    runner.check_text(items)
     inputs = {_resolved(p) for it in items for p in (it.image, it.mask) if isinstance(p, (str, Path))}
     if _resolved(out) in {_resolved(Path(p).parent) for p in inputs}:
         raise InvalidInputError(f"The output folder {out} holds input files; choose another folder so inputs are never overwritten.")
@@ -224,7 +261,9 @@ def run_batch(app: Any, items: Sequence[BatchItem], options: BatchOptions, outpu
                     report.done.append({"name": item.name, "outputs": [str(t) for t in targets]})
                 except OSError as exc:
                     status, value = "failed", f"could not write the output: {exc}"
-            if status == "interrupted":
+            if status == "skipped":
+                report.skipped.append({"name": item.name, "reason": value})
+            elif status == "interrupted":
                 report.interrupted = True
                 report.skipped.append({"name": item.name, "reason": "interrupted"})
                 status = "skipped"
@@ -243,12 +282,15 @@ def run_batch(app: Any, items: Sequence[BatchItem], options: BatchOptions, outpu
 
 
 def try_item(runner: BatchRunner, item: BatchItem, job: JobControl) -> tuple[str, Any]:
-    """Run one item under the batch ``job``: ("done", [(image, infotext)]), ("failed", reason) or
-    ("interrupted", None). Only an interrupt stops a batch; every other error is the item's."""
+    """Run one item under the batch ``job``: ("done", [(image, infotext)]), ("failed", reason),
+    ("skipped", reason) or ("interrupted", None). Only an interrupt stops a batch; every other error
+    is the item's."""
     try:
         return "done", runner.run_item(item, ChildJob(job))
     except JobInterrupted:
         return "interrupted", None
+    except ItemSkipped as exc:
+        return "skipped", str(exc)
     except (IAError, OSError) as exc:
         return "failed", _reason(exc)
     except Exception as exc:  # one broken item must not end the batch
@@ -272,6 +314,7 @@ __all__ = [
     "BatchOptions",
     "BatchReport",
     "BatchRunner",
+    "ItemSkipped",
     "KeepRule",
     "collect_items",
     "find_mask",

@@ -105,7 +105,8 @@ def _pairs(values: list | None, what: str) -> list | None:
 
 def load_manifest(path: str | os.PathLike[str]) -> list[BatchItem]:
     """Items from a JSON list (or ``{"items": [...]}``) or a CSV with columns image, mask, points,
-    labels, box, prompt, name. Paths are relative to the manifest; points "x,y;x,y" or JSON."""
+    labels, box, prompt, text, name. Paths are relative to the manifest; points "x,y;x,y" or JSON.
+    ``prompt`` is what to paint (inpaint); ``text`` selects by text (the mask comes from a detector)."""
     src = Path(path)
     try:
         if src.suffix.lower() == ".csv":
@@ -125,7 +126,8 @@ def load_manifest(path: str | os.PathLike[str]) -> list[BatchItem]:
             paths.append(None)
             continue
         image = src.parent / str(row["image"]).strip()
-        item = BatchItem("", image, prompt=row.get("prompt") or None)
+        text = str(row.get("text") or "").strip() or None
+        item = BatchItem("", image, prompt=row.get("prompt") or None, text=text)
         try:
             item.mask = src.parent / str(row["mask"]).strip() if row.get("mask") else None
             labels = _numbers(row.get("labels"), "labels")

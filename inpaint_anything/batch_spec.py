@@ -103,6 +103,7 @@ class BatchItem:
     labels: list | None = None
     box: list | None = None
     prompt: str | None = None
+    text: str | None = None  # "Select by text": what to select (the mask comes from the detector)
     problem: str = ""  # known to be unusable before processing (reported as failed)
 
 
@@ -118,6 +119,9 @@ class BatchOptions:
     everything: dict[str, Any] | None = None  # segment_everything options for items without mask/prompts
     keep: KeepRule | None = None
     mask_grow: int = 0
+    # "Select by text" for items with text (TEXT_FIELDS values: detector, threshold, mode, and "text"
+    # for the items without their own); None: the table's defaults
+    text: dict[str, Any] | None = None
     expansion: dict[str, Any] = field(default_factory=lambda: {"mode": "pixels", "right": 64})
     prefill: str = OUTPAINT["prefill"].default
     overlap_px: int = OUTPAINT["overlap_px"].default
@@ -132,6 +136,8 @@ class BatchOptions:
             raise InvalidInputError("Mask grow must be 0..512 pixels.")
         if self.keep is not None:
             self.keep.validated()
+        if self.text is not None:
+            self.text_query(self.text.get("text") or "-")  # the detector, threshold and mode, checked now
         if self.op == "outpaint":
             spec = self.expansion
             if spec.get("mode", "pixels") == "pixels" and not any(spec.get(s) for s in ("left", "right", "up", "down")):
@@ -141,6 +147,28 @@ class BatchOptions:
                 OUTPAINT[name].check(getattr(self, name))
         self.request.validated()
         return self
+
+
+    def text_of(self, item: BatchItem) -> str:
+        """What ``item`` selects by text: its own text, else the options' ("" when none)."""
+        return (item.text or (self.text or {}).get("text") or "").strip()
+
+    def text_query(self, text: str) -> Any:
+        """The checked :class:`~inpaint_anything.segment.text_fields.TextQuery` for ``text`` with these
+        options' detector, threshold and mode; the detector must run on this installation."""
+        from inpaint_anything.segment.text_fields import check_text_query
+        from inpaint_anything.segment.text_models import available_detectors, get_detector, unavailable_reason
+
+        query = check_text_query({**(self.text or {}), "text": text})
+        reason = unavailable_reason(get_detector(query.detector))
+        if reason:
+            raise InvalidInputError(f"{reason} Choose another text detector: {', '.join(available_detectors())}.")
+        return query
+
+
+class ItemSkipped(InvalidInputError):
+    """An item with nothing to do (its text found nothing): reported as skipped with the reason, and
+    the batch goes on."""
 
 
 def _resolved(p: str | os.PathLike[str]) -> str:

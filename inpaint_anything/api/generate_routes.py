@@ -203,17 +203,20 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
                                sam_model=check_sam_model_id(body.sam_model), everything=everything,
                                keep=keep or (KeepRule() if everything is not None else None), mask_grow=body.mask_grow,
                                expansion=dump(body.expansion), prefill=body.prefill, overlap_px=body.overlap_px,
-                               strategy=body.strategy).validated()
+                               strategy=body.strategy,
+                               text=dump(body.text_options) if body.text_options is not None else None).validated()
         names = [it.name or f"item-{n}" for n, it in enumerate(body.items)]
-        items = [BatchItem(name, it.image, it.mask, it.points, it.labels, it.box, it.prompt)
+        items = [BatchItem(name, it.image, it.mask, it.points, it.labels, it.box, it.prompt, it.text)
                  for name, it in zip(names, body.items, strict=True)]
 
         class _Runner(BatchRunner):
             def load_image(self, source: Any, what: str = "image") -> np.ndarray:
                 return ctx.image(source, what) if isinstance(source, str) else super().load_image(source, what)
 
+        runner = _Runner(ctx.app, options, backend)
+        runner.check_text(items)  # a missing text detector: one error before the job starts
+
         def work(job) -> dict[str, Any]:
-            runner = _Runner(ctx.app, options, backend)
             job.begin(f"batch {body.op}", len(items))
             out, stopped = [], False
             for n, item in enumerate(items):
@@ -222,8 +225,8 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
                     out.append({"name": item.name, "status": "done",
                                 **result_payload([v[0] for v in value], [v[1] for v in value], [])})
                     out[-1].pop("seeds")
-                elif status == "failed":
-                    out.append({"name": item.name, "status": "failed", "reason": value})
+                elif status in ("failed", "skipped"):
+                    out.append({"name": item.name, "status": status, "reason": value})
                 else:
                     stopped = True
                     out.append({"name": item.name, "status": "skipped", "reason": "interrupted"})

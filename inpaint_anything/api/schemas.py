@@ -23,6 +23,7 @@ from inpaint_anything.inpaint.request import INPAINT_FIELDS
 from inpaint_anything.outpaint.params import EXPANSION_FIELDS, SETTINGS_FIELDS
 from inpaint_anything.outpaint.prefill import PREFILLS
 from inpaint_anything.segment.everything_fields import EVERYTHING_FIELDS
+from inpaint_anything.segment.text_fields import TEXT_FIELDS
 from inpaint_anything.selection import MASK_OPS, STROKE_MODES, ops_help
 
 PYDANTIC_V2 = int(pydantic.VERSION.split(".")[0]) >= 2
@@ -288,6 +289,14 @@ class BatchItemBody(ApiModel):
     labels: list[StrictInt] | None = None
     box: list[float] | None = None
     prompt: StrictStr | None = Field(None, description="Overrides request.prompt for this item.")
+    text: StrictStr | None = Field(None, description="Select by text: the mask is what the text detector finds "
+                                                     "(without mask, points or box). Nothing found: the item is "
+                                                     "skipped with the reason.")
+
+
+class BatchTextOptions(pydantic_model("BatchTextFields", TEXT_FIELDS, ApiModel)):  # type: ignore[misc]
+    """"Select by text" for the batch's items: the detector, threshold and mode; ``text`` (optional)
+    is used by every item without its own text, mask, points or box."""
 
 
 class BatchBody(GenerateBody, OutpaintSettingsFields):  # type: ignore[misc,valid-type]
@@ -299,6 +308,9 @@ class BatchBody(GenerateBody, OutpaintSettingsFields):  # type: ignore[misc,vali
     everything: EverythingOptions | None = Field(None, description="Items without mask or prompts: segment "
                                                                    "everything and keep segments by the rule.")
     mask_grow: StrictInt = 0
+    text_options: BatchTextOptions | None = Field(None, description="Select by text for items with a 'text' "
+                                                                     "(detector, threshold, mode; default: the "
+                                                                     "table's), and a text for the others.")
     expansion: ExpansionBody = Field(default_factory=ExpansionBody)
 
 
@@ -308,6 +320,7 @@ __all__ = [
     "BackendOptions",
     "BatchBody",
     "BatchItemBody",
+    "BatchTextOptions",
     "BoxPrompt",
     "BoxSegmentBody",
     "BrushBody",
