@@ -4,7 +4,7 @@ Sub-commands:
   serve    (default) the standalone server: REST API + UI on http://127.0.0.1:7870/
   batch    inpaint / remove / outpaint a folder, a file list or a manifest of images
   doctor   report the environment: packages, devices, models found, output folder, what works here
-  download download SAM model files from the catalogue into the models folder
+  download download SAM models, learned removers (lama, migan) or text detectors into the models folder
 
 Every ``--ia-*`` setting flag works before or after the sub-command.
 """
@@ -34,42 +34,9 @@ def doctor(settings: config.Settings) -> int:
 
 
 def download(settings: config.Settings, args: argparse.Namespace) -> int:
-    """Download catalogue SAM files into the models folder (SHA-256 checked), with a progress bar."""
-    from inpaint_anything.app import App
-    from inpaint_anything.errors import IAError
-    from inpaint_anything.models.catalogue import CATALOGUE
+    from inpaint_anything.cli_download import download as run_download
 
-    if not args.models:
-        print("Catalogue models (python -m inpaint_anything download ID ...):")
-        for entry in CATALOGUE:
-            print(f"  {entry.id:22s} {entry.title}: {entry.description}")
-        return 0
-    app = App(settings)
-    status = 0
-    for model_id in args.models:
-        bar = None
-        if not args.quiet:
-            from tqdm import tqdm
-
-            bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=model_id, file=sys.stderr)
-
-        def progress(done: int, total: int, bar: Any = bar) -> None:
-            if bar is not None:
-                bar.total = total or None
-                bar.n = done
-                bar.refresh()
-
-        try:
-            path = app.sam_model_path(model_id, download=True, progress=progress)
-        except IAError as exc:
-            print(f"error: {model_id}: {exc}", file=sys.stderr)
-            status = 2
-            continue
-        finally:
-            if bar is not None:
-                bar.close()
-        print(f"{model_id}: {path}")
-    return status
+    return run_download(settings, args.models, quiet=args.quiet)
 
 
 # ---------------------------------------------------------------------------------------------- serve
@@ -330,8 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     _ia_flags_after_command(serve_p)
     _ia_flags_after_command(_add_batch_parser(sub))
     _ia_flags_after_command(sub.add_parser("doctor", help="report packages, models, folders and what will work here"))
-    dl = sub.add_parser("download", help="download SAM model files into the models folder (no ID: list them)")
-    dl.add_argument("models", nargs="*", metavar="ID", help="catalogue id, e.g. mobile_sam or sam_vit_b")
+    dl = sub.add_parser("download", help="download SAM models, learned removers or text detectors into the models "
+                                         "folder (no ID: list them)")
+    dl.add_argument("models", nargs="*", metavar="ID", help="a SAM id (mobile_sam, sam_vit_b), a remover (lama, migan) "
+                                                           "or a text detector (owlvit-base, clipseg)")
     dl.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _ia_flags_after_command(dl)
     return parser

@@ -149,6 +149,40 @@ def test_download_without_an_id_lists_the_catalogue(capsys, tmp_path):
     assert "Unknown model 'no_such_model'" in capsys.readouterr().err
 
 
+def test_download_takes_remover_and_text_detector_ids(tmp_path, monkeypatch, capsys):
+    """The ids the "not downloaded" messages name (``download owlvit-base``, ``download lama``) are
+    accepted: each file goes through the verified downloader into its place in the models folder."""
+    from inpaint_anything.cli_download import download_kind
+    from inpaint_anything.models import download
+    from inpaint_anything.segment.text_models import DETECTORS, how_to_get
+
+    asked = []
+
+    def fake(entry, folder, **kw):
+        asked.append((entry.id, Path(folder)))
+        (Path(folder) / entry.filename).write_bytes(b"x")
+        return Path(folder) / entry.filename
+
+    monkeypatch.setattr(download, "ensure_model", fake)
+    models = tmp_path / "models"
+    assert "download owlvit-base" in how_to_get(models, "owlvit-base")
+    assert [download_kind(m) for m in ("mobile_sam", "lama", "big_lama", "migan", "clipseg", "nope")] == [
+        "sam", "remover", "remover", "remover", "text", ""]
+    assert cli.main(["download", "owlvit-base", "lama", "migan", "--quiet", "--ia-models-dir", str(models)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"owlvit-base: {models / 'text-detectors' / 'owlvit-base'}", f"lama: {models / 'big-lama.pt'}",
+                   f"migan: {models / 'migan_traced.pt'}"]
+    files = DETECTORS["owlvit-base"].files
+    assert asked == [*((f"owlvit-base/{f}", models / "text-detectors" / "owlvit-base") for f in files),
+                     ("big_lama", models), ("migan", models)]
+    assert cli.main(["download", "--ia-models-dir", str(models)]) == 0
+    listing = capsys.readouterr().out
+    assert "lama" in listing and "migan" in listing and "owlvit-base" in listing and "grounding-dino-tiny" in listing
+    monkeypatch.undo()  # the real downloader: offline, it names the folder and the source instead
+    assert cli.main(["download", "owlvit-base", "--quiet", "--ia-models-dir", str(tmp_path / "o"), "--ia-offline"]) == 2
+    assert "Offline mode" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------------------------------- batch progress
 @pytest.fixture
 def photos(tmp_path):
