@@ -279,7 +279,9 @@ class Controller:
             why = sam_missing(self.app, sam_model, self.offline())
             if why:
                 raise InvalidInputError(why)
-        if ev.kind == "clear":  # the editor's Clear also drops what "Select by text" found
+        if ev.kind == "clear" and text != ws.ui.get("last_event"):
+            # the editor's Clear also drops what "Select by text" found (the text mask is one more
+            # layer of the selection); a replayed event (a picked candidate) is not a new Clear
             ws.clear_text()
         got = ws.select(ev.selection(ws.ui.get("candidate", 0)), use_sam=use_sam, model_id=sam_model,
                         ignore_unsegmented=ignore_unsegmented)
