@@ -33,12 +33,13 @@ def build_text_row(app: Any) -> dict[str, Any]:
             c["text"] = control(TEXT["text"], elem_id="ia_text_query", scale=3, min_width=160,
                                 placeholder="dog, ball  (or: sky)")
             c["detector"] = control(TEXT["detector"], elem_id="ia_text_detector", choices=choices, value=value,
-                                    scale=2, min_width=140)
-        with gr.Row(elem_id="ia_text_row2"):
-            c["threshold"] = control(TEXT["threshold"], elem_id="ia_text_threshold", scale=2, min_width=140)
-            c["mode"] = control(TEXT["mode"], elem_id="ia_text_mode", scale=2, min_width=140)
-            c["run"] = gr.Button("Select", scale=1, min_width=70, elem_id="ia_text_select")
-            c["download"] = gr.Button("Download detector", size="sm", scale=1, min_width=90, elem_id="ia_text_download")
+                                    scale=2, min_width=160)
+        with gr.Row(elem_id="ia_text_row2"):  # wide enough for one-line labels and the radio side by side
+            c["threshold"] = control(TEXT["threshold"], elem_id="ia_text_threshold", scale=1, min_width=215)
+            c["mode"] = control(TEXT["mode"], elem_id="ia_text_mode", scale=1, min_width=285)
+        with gr.Row(elem_id="ia_text_row3"):
+            c["run"] = gr.Button("Select", scale=2, min_width=100, elem_id="ia_text_select")
+            c["download"] = gr.Button("Download detector", size="sm", scale=1, min_width=150, elem_id="ia_text_download")
     return c
 
 

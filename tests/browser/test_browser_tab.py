@@ -311,6 +311,71 @@ def test_mask_download_and_send_to_img2img(tab, marker_image):
     tab.full_shot("img2img")
 
 
+def _lines(tab: TabPage, elem_id: str, words: str) -> int:
+    """On how many lines ``words`` (a text node inside ``#elem_id``) is shown (0: not found)."""
+    return tab.page.locator(f"#{elem_id}").first.evaluate("""(e, words) => {
+        const walk = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+            if (n.textContent.trim() !== words) continue;
+            const r = document.createRange(); r.selectNodeContents(n);
+            return new Set(Array.from(r.getClientRects()).filter((q) => q.width > 0).map((q) => Math.round(q.top))).size;
+        }
+        return 0; }""", words)
+
+
+def test_select_by_text_then_the_editors_clear(tab, marker_image):
+    """Type a text, press Select (a tiny random OWL-ViT, SAM makes the masks): the mask appears and
+    the status line says what was found; the editor's Clear drops the text selection."""
+    from fixtures.tiny_detectors import build_detector
+
+    build_detector(tab.app.models_dir, "owlvit-base")
+    tab.upload(marker_image)
+    tab.wait_status("Image 512x512")
+    box = tab.page.locator("#ia_text_detector input").first
+    if "OWL-ViT" not in box.input_value():  # Forge's transformers offers Grounding DINO first
+        box.click()
+        tab.page.locator("ul[role=listbox] li, #ia_text_detector ul li", has_text="OWL-ViT base").first.click()
+        tab.page.keyboard.press("Escape")
+    tab.set_number("ia_text_threshold", 0.0)
+    tab.choose("ia_text_mode", "Best match")
+    tab.page.locator("#ia_text_query textarea, #ia_text_query input").first.fill("dog")
+    version = tab.info()["maskVersion"]
+    tab.click("ia_text_select")
+    status = tab.wait_status("1 × 'dog'")
+    ws = tab.workspace()
+    assert "Mask:" in status and ws.text_mask is not None and ws.mask.any(), status
+    assert ws.text_query.text == "dog" and ws.text_query.detector == "owlvit-base"
+    tab.wait_info(f"i.maskVersion > {version}")
+    tab.region_shot(["#ia_text_group", "#ia_status"], "text_selected")
+    row = tab.page.locator("#ia_text_group").first
+    assert row.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the Select by text row overflows"
+    for elem_id, words in (("ia_text_threshold", "Score threshold"), ("ia_text_mode", "All matches"),
+                           ("ia_text_mode", "Best match"), ("ia_text_download", "Download detector")):
+        assert _lines(tab, elem_id, words) == 1, f"{words!r} wraps"
+    gap = tab.page.locator("#ia_text_threshold").first.evaluate("""(e) => {
+        const walk = document.createTreeWalker(e, NodeFilter.SHOW_TEXT); let n = walk.nextNode();
+        while (n && n.textContent.trim() !== 'Score threshold') n = walk.nextNode();
+        const r = document.createRange(); r.selectNodeContents(n);
+        return e.querySelector('input[type=number]').getBoundingClientRect().left - r.getBoundingClientRect().right; }""")
+    assert gap >= 6, f"the 'Score threshold' label touches its number box ({gap:.1f} px)"
+    version = tab.info()["maskVersion"]
+    tab.page.click("#ia_canvas_root .ia-cv-clear")
+    tab.wait_status("Mask: 0 pixels")
+    assert ws.text_mask is None and not ws.mask.any()
+
+
+def test_remove_object_tab_explains_the_learned_removers(tab):
+    """Choosing LaMa or MI-GAN says, under the methods, that the file is missing and where to put it
+    (offline), in full: no cut-off text, nothing over the other controls."""
+    tab.open_tab("Remove object")
+    for method, title in (("lama", "LaMa (big-lama)"), ("migan", "MI-GAN")):
+        tab.choose("ia_cleaner", method)
+        note = tab.wait_text("ia_cleaner_note", title)
+        tab.region_shot(["#ia_tab_remove"], f"remove_tab_{method}")
+        assert "offline mode is on" in note and str(tab.app.models_dir) in note, note
+        assert tab.page.locator("#ia_cleaner_note").first.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), note
+
+
 def test_errors_are_shown_in_the_status_area(tab, marker_image):
     tab.click("ia_run_inpaint")
     tab.wait_status("Upload an image first")
