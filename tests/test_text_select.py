@@ -250,3 +250,16 @@ def test_api_session_and_stateless_text(tiny_sam_app):
     assert [d["id"] for d in listed if d["downloaded"]] == ["owlvit-base"]
     assert [d["id"] for d in listed if d["available"]] == available_detectors()
     assert c.delete(f"{P}/sessions/{sid}/text").json() == {"cleared": True}
+
+
+def test_the_text_routes_document_their_error_statuses(tiny_sam_app):
+    from test_api import build_client
+
+    spec = build_client(tiny_sam_app).get("/openapi.json").json()["paths"]
+    for path, method, statuses in (("/sessions/{session_id}/text", "post", {404, 409, 410, 422, 501}),
+                                   ("/sessions/{session_id}/text", "delete", {404, 410}),
+                                   ("/segment/text", "post", {404, 409, 422, 501}),
+                                   ("/models/text", "get", {400}),
+                                   ("/models/text/{detector_id}/download", "post", {404, 409, 502})):
+        documented = {int(s) for s in spec["/inpaint-anything/v1" + path][method]["responses"]}
+        assert statuses <= documented, (path, method, sorted(documented))
