@@ -151,6 +151,7 @@ def test_cli_text_options_are_made_from_the_table(app, manifest, tmp_path, capsy
     assert code == 2 and "python -m inpaint_anything download owlvit-base" in err
 
 
+@pytest.mark.both_stacks
 def test_api_batch_items_with_text(app, no_cats):
     from test_api import P, b64png, build_client
 

@@ -51,6 +51,7 @@ def _select(ctl, text="dog"):
     return select_text(ctl, ctl.key, TINY_SAM_ID, GRABCUT, text, "OWL-ViT base", 0.01, "Best match")
 
 
+@pytest.mark.both_stacks
 def test_clicks_add_to_the_text_selection_until_the_editors_clear(ctl):
     status = html.unescape(_select(ctl)[1])
     ws = ctl.ws(ctl.key)
