@@ -138,3 +138,38 @@ def test_lama_preprocessor_fills_the_hole_before_generation(tiny_sd_dir, cache, 
     result = run_inpaint(image, mask, req(), backend)
     assert len(seen) == 1 and seen[0][1].any()
     assert "Module: inpaint_only+lama" in result.infotexts[0]
+
+
+@pytest.mark.both_stacks
+def test_api_inpaints_with_an_ordinary_checkpoint_through_controlnet(tmp_path, tiny_sd_dir, tiny_controlnet_dir):
+    import os
+
+    from inpaint_anything.app import App
+    from inpaint_anything.config import Settings
+    from test_api import P, b64png, build_client, decode_png
+
+    models = tmp_path / "models"
+    (models / "diffusers").mkdir(parents=True)
+    os.symlink(tiny_sd_dir, models / "diffusers" / "plain-sd")  # 4 channels: refused by the diffusers backend
+    shutil.copytree(tiny_controlnet_dir, models / "controlnet" / "tiny-inpaint-cn")
+    client = build_client(App(Settings(models_dir=str(models), offline=True, sam_device="cpu")))
+    listed = client.get(f"{P}/models/inpaint").json()
+    assert listed["controlnet"]["models"][-1] == "plain-sd" and "plain-sd" not in listed["diffusers"]
+    assert listed["controlnet"]["controlnets"][0] == "tiny-inpaint-cn"
+    assert "controlnet" in client.get(f"{P}/backends").json()["backends"]
+    image, mask = picture()
+    body = {"image": b64png(image), "mask": b64png(mask.astype(np.uint8) * 255), "backend": "controlnet",
+            "model": "plain-sd", "options": {"native_size": 64, "device": "cpu"},
+            "request": {"prompt": "a vase", "steps": 2, "seed": 3, "inpaint_area": "whole", "mask_blur": 2},
+            "controlnet": {"weight": 0.75, "control_mode": "ControlNet is more important"}}
+    r = client.post(f"{P}/inpaint", json=body)
+    assert r.status_code == 200, r.text
+    out, text = decode_png(r.json()["images"][0])
+    assert "Model: tiny-inpaint-cn, Weight: 0.75," in text and "Control Mode: ControlNet is more important" in text
+    assert "Model: plain-sd" in text
+    r = client.post(f"{P}/inpaint", json={**body, "backend": "diffusers"})
+    assert r.status_code >= 400 and "inpainting" in r.text  # the plain backend still refuses a 4-channel model
+    r = client.post(f"{P}/inpaint", json={**body, "controlnet": {"guidance_start": 0.8, "guidance_end": 0.2}})
+    assert r.status_code == 422 and "starting control step" in r.json()["detail"]
+    r = client.post(f"{P}/inpaint", json={**body, "controlnet": {"weight": 3}})
+    assert r.status_code == 422 and "Control weight" in r.json()["detail"]

@@ -52,7 +52,7 @@ CONTROLNET_FIELDS: tuple[Field, ...] = (
           help="inpaint_only: keep everything outside the mask; +lama: pre-fill the hole with LaMa first; "
                "global_harmonious: the ControlNet extension's whole-picture variant (WebUI only)."),
     Field("model", str, "", "ControlNet model", infotext="Model", control="dropdown", elem="cn_model",
-          help="An inpaint ControlNet: a name from GET /controlnet/models (empty: the first one found)."),
+          help="An inpaint ControlNet: a name from GET /models/inpaint ('controlnet'; empty: the first one found)."),
     Field("weight", float, 1.0, "Control weight", 0.0, 2.0, step=0.05, infotext="Weight", elem="cn_weight"),
     Field("resize_mode", str, "Crop and Resize", "Resize mode", choices=RESIZE_MODES, infotext="Resize Mode",
           elem="cn_resize_mode"),

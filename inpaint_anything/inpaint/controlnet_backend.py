@@ -185,3 +185,21 @@ class ControlNetDiffusersBackend(DiffusersBackend):
                     control_guidance_start=float(opts.guidance_start), control_guidance_end=float(opts.guidance_end),
                     guess_mode=opts.control_mode == "ControlNet is more important")
         return cn_pipe
+
+
+def base_model_names(entries: Any) -> list[str]:
+    """Catalogue entries a ControlNet run can start from: the usable inpainting models and the ordinary
+    (4-channel) checkpoints the diffusers backend refuses as "not an inpainting model"."""
+    from inpaint_anything.diffusion.detect import NOT_INPAINTING
+
+    return [e.name for e in entries if e.usable or e.reason.startswith(NOT_INPAINTING)]
+
+
+def lama_prefill(remover: Any):
+    """``(image, mask) -> image`` with the hole filled by a loaded LaMa remover (``inpaint_only+lama``)."""
+    from inpaint_anything.jobs import JobControl
+
+    def fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return remover.generate(image, mask, InpaintRequest(), 0, JobControl())
+
+    return fill
