@@ -144,9 +144,10 @@ def test_lama_preprocessor_fills_the_hole_before_generation(tiny_sd_dir, cache, 
 def test_api_inpaints_with_an_ordinary_checkpoint_through_controlnet(tmp_path, tiny_sd_dir, tiny_controlnet_dir):
     import os
 
+    from test_api import P, b64png, build_client, decode_png
+
     from inpaint_anything.app import App
     from inpaint_anything.config import Settings
-    from test_api import P, b64png, build_client, decode_png
 
     models = tmp_path / "models"
     (models / "diffusers").mkdir(parents=True)

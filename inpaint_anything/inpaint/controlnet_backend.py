@@ -28,7 +28,6 @@ from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, Offli
 from inpaint_anything.inpaint.controlnet import (
     CONTROLNET_FOLDER,
     HUB_CONTROLNETS,
-    ControlNetOptions,
     can_inpaint,
     control_image,
     infotext_units,
