@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 from copy import copy
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from modules import paths_internal, shared
