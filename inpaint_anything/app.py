@@ -72,6 +72,9 @@ class App:
         self.models_dir = Path(self.settings.resolved_models_dir(host_models_root))
         self.sam_cache = SamModelCache(self.settings.sam_models_in_memory, self.settings.sam_device)
         self.pipelines = PipelineCache(self.settings.pipelines_in_memory)
+        from inpaint_anything.inpaint.controlnet_backend import ControlNetCache
+
+        self.controlnets = ControlNetCache()
         from inpaint_anything.segment.text_models import DetectorCache
 
         self.text_detectors = DetectorCache(1, self.sam_cache.device)
@@ -277,7 +280,8 @@ class App:
         self._backends[kind] = factory
 
     def available_backends(self) -> list[str]:
-        return ["diffusers", "cleaner", *[k for k in self._backends if k not in ("diffusers", "cleaner")]]
+        return ["diffusers", "controlnet", "cleaner",
+                *[k for k in self._backends if k not in ("diffusers", "controlnet", "cleaner")]]
 
     @property
     def ckpt_dir(self) -> Path | None:
@@ -322,6 +326,9 @@ class App:
                                        offline=self.settings.offline, config_dir=options.get("config_dir"),
                                        native_override=int(options.get("native_size", 0) or 0))
             return backend if self._memory_guard is None else _GuardedBackend(backend, self)
+        if kind == "controlnet":
+            backend = self._controlnet_backend(model, options)
+            return backend if self._memory_guard is None else _GuardedBackend(backend, self)
         if kind == "cleaner":
             from inpaint_anything.inpaint.cleaner import cleaner_backend
             from inpaint_anything.models.removers import REMOVERS
@@ -337,6 +344,44 @@ class App:
         if factory is None:
             raise UnavailableError(f"The {kind!r} backend is not available here (available: {', '.join(self.available_backends())}).")
         return factory(model=model, **options)
+
+    def controlnet_models(self) -> list[str]:
+        """Inpaint ControlNets for the ``controlnet`` backend: ``<models>/controlnet`` folders, then Hub ids."""
+        from inpaint_anything.inpaint.controlnet import HUB_CONTROLNETS
+        from inpaint_anything.inpaint.controlnet_backend import local_controlnets
+
+        return [*local_controlnets(self.models_dir), *HUB_CONTROLNETS]
+
+    def _controlnet_backend(self, model: str, options: dict[str, Any]):
+        """``controlnet``: any listed checkpoint (inpainting or not) + an inpaint ControlNet (options["controlnet"])."""
+        from inpaint_anything.diffusion.catalog import find_entry
+        from inpaint_anything.inpaint import controlnet_backend as cnb
+        from inpaint_anything.inpaint.controlnet import ControlNetOptions
+
+        opts = options.get("controlnet") or {}
+        opts = opts if isinstance(opts, ControlNetOptions) else ControlNetOptions.from_dict(opts)
+        entries = self.inpaint_model_entries()
+        if not model:
+            raise InvalidInputError("Choose the model to inpaint with (any checkpoint works with ControlNet).")
+        entry = find_entry(entries, model)
+        if entry is not None and entry.name not in cnb.base_model_names([entry]):
+            raise entry.error()
+        source, label = ((entry.path or entry.name), entry.name) if entry is not None else (model, "")
+        cn_name = opts.model or next(iter(self.controlnet_models()), "")
+        folder = cnb.resolve_controlnet(cn_name, self.models_dir, offline=self.settings.offline)
+        prefill = None
+        if opts.module == "inpaint_only+lama":
+            from inpaint_anything.errors import IAError
+
+            try:
+                self.remover_path("lama", download=False)
+                prefill = cnb.lama_prefill(self.backend("cleaner", "lama"))
+            except IAError:
+                prefill = None  # the backend refuses the run, saying how to get LaMa
+        return cnb.ControlNetDiffusersBackend(
+            source, self.pipelines, label=label, device=options.get("device", "auto"), offline=self.settings.offline,
+            native_override=int(options.get("native_size", 0) or 0), options=opts, controlnet_dir=folder,
+            controlnet_name=cn_name, controlnets=self.controlnets, prefill=prefill)
 
     # ------------------------------------------------------------------ text detectors
     def text_detector(self, detector_id: str):
@@ -359,6 +404,7 @@ class App:
     def unload_models(self) -> dict[str, int]:
         """Free every cached SAM model, pipeline and text detector (e.g. before the WebUI needs the VRAM)."""
         return {"sam": self.sam_cache.unload(None), "pipelines": self.pipelines.unload(None),
+                "controlnets": self.controlnets.unload(),
                 "text_detectors": self.text_detectors.unload()}
 
 

@@ -173,7 +173,7 @@ def test_listing_routes(client, models_app):
     assert listed["tiny-sd"] == {"name": "tiny-sd", "source": "models", "usable": True, "reason": "",
                                  "family": "sd1", "format": "diffusers"}
     assert {"telea", "ns"} <= set(inpaint["cleaner"]) and "blur" in inpaint["prefills"]
-    assert client.get(f"{P}/backends").json()["backends"][:2] == ["diffusers", "cleaner"]
+    assert client.get(f"{P}/backends").json()["backends"][:3] == ["diffusers", "controlnet", "cleaner"]
 
 
 # ---------------------------------------------------------------------------------------------- bad input

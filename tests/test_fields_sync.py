@@ -384,3 +384,25 @@ def test_select_by_text_follows_the_table(tmp_path):
                                                              "text": "dog"}))
     assert from_tab.as_dict() == {**fields.defaults(TEXT_FIELDS), "text": "dog", "detector": first}
     assert [k for k, _ in from_tab.infotext_pairs()] == [f.infotext for f in TEXT_FIELDS]
+
+
+@pytest.mark.both_stacks
+def test_controlnet_options_follow_their_table():
+    from inpaint_anything.api.schemas import ControlNetBody
+    from inpaint_anything.inpaint.controlnet import (
+        CONTROLNET_FIELDS,
+        ControlNetOptions,
+        infotext_units,
+        options_from_infotext,
+    )
+
+    assert dataclass_problems(CONTROLNET_FIELDS, ControlNetOptions) == []
+    assert check_problems(CONTROLNET_FIELDS) == []
+    assert model_problems(CONTROLNET_FIELDS, ControlNetBody) == []
+    values = {f.name: _changed(f) for f in CONTROLNET_FIELDS}
+    changed = ControlNetOptions(**{**values, "model": "my_inpaint [abc123]", "guidance_start": 0.0}).validated()
+    units = infotext_units(changed)
+    for f in CONTROLNET_FIELDS:  # every field with a unit key is written in the main unit
+        if f.infotext:
+            assert f"{f.infotext}: " in units["ControlNet 0"], f.name
+    assert options_from_infotext(units) == changed  # and every field (reference ones too) reads back

@@ -361,7 +361,7 @@ class ApiContext:
         if kind not in kinds:
             raise InvalidInputError(f"Unknown backend {kind!r}; available here: {', '.join(kinds)}.")
         opts = {k: v for k, v in (options or {}).items() if v is not None}
-        if kind == "diffusers":
+        if kind in ("diffusers", "controlnet"):
             return self.app.backend(kind, self.diffusers_model(model), **opts)
         if kind == "cleaner":
             method = model or "telea"

@@ -20,6 +20,7 @@ from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.inpaint.request import InpaintRequest, infotext
 
 MAX_BATCH_ITEMS = 256
+CONTROLNET_BACKENDS = ("controlnet", "webui_controlnet")
 SESSION_IMAGE = "This session already has its image; upload a new one with POST /sessions/{id}/image."
 
 
@@ -41,8 +42,11 @@ def _check_options(options: dict[str, Any]) -> dict[str, Any]:
 def prepare(ctx: ApiContext, body: GenerateBody) -> tuple[InpaintRequest, Any]:
     """The validated request and the backend of a generate body."""
     request = InpaintRequest.from_dict(dump(body.request, exclude_unset=True))
-    backend = ctx.backend(body.backend, body.model, _check_options(dump(body.options)))
-    if body.backend == "diffusers":  # the infotext names the model (listed name or Hub id), never a server path
+    options = _check_options(dump(body.options))
+    if body.backend in CONTROLNET_BACKENDS:
+        options["controlnet"] = dump(body.controlnet, exclude_unset=True)
+    backend = ctx.backend(body.backend, body.model, options)
+    if body.backend in ("diffusers", "controlnet"):  # the infotext names the model (listed name or Hub id), never a server path
         request = dataclasses.replace(request, model=str(getattr(backend, "model_name", "") or Path(body.model).name))
     return request, backend
 

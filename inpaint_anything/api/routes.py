@@ -227,10 +227,13 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
     @router.get("/models/inpaint")
     def inpaint_models() -> dict[str, Any]:
         from inpaint_anything.inpaint.cleaner import available_cleaners
+        from inpaint_anything.inpaint.controlnet_backend import base_model_names
         from inpaint_anything.outpaint.prefill import PREFILLS
 
         entries = app.inpaint_model_entries()
         return {"diffusers": [e.name for e in entries if e.usable],
+                # the controlnet backend: any listed checkpoint, inpainting or not, and the inpaint ControlNets
+                "controlnet": {"models": base_model_names(entries), "controlnets": app.controlnet_models()},
                 "diffusers_models": [e.as_dict() for e in entries],  # unusable ones too, with the reason
                 "cleaner": available_cleaners(), "removers": app.removers(), "prefills": list(PREFILLS)}
 

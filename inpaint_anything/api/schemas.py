@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 
 from inpaint_anything.api.field_models import pydantic_model
 from inpaint_anything.inpaint.cleaner import CLEANERS, REMOVE, REMOVE_FIELDS
+from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS
 from inpaint_anything.inpaint.request import INPAINT_FIELDS
 from inpaint_anything.outpaint.params import EXPANSION_FIELDS, SETTINGS_FIELDS
 from inpaint_anything.outpaint.prefill import PREFILLS
@@ -236,13 +237,19 @@ class BackendOptions(ApiModel):
     device: Device | None = None
 
 
+class ControlNetBody(pydantic_model("ControlNetFields", CONTROLNET_FIELDS, ApiModel)):  # type: ignore[misc]
+    """ControlNet inpaint options (backends controlnet and webui_controlnet); unset ones take their defaults."""
+
+
 class GenerateBody(ApiModel):
-    backend: StrictStr = Field("diffusers", description="diffusers | cleaner | a registered backend (GET /backends).",
-                               **example("cleaner"))
+    backend: StrictStr = Field("diffusers", description="diffusers | controlnet | cleaner | a registered backend "
+                               "(GET /backends; in the WebUI also webui and webui_controlnet).", **example("cleaner"))
     model: StrictStr = Field("", description="Model from GET /models/inpaint (cleaner: telea, ns, patchmatch, lama).",
                              **example("telea"))
     options: BackendOptions = Field(default_factory=BackendOptions)
     request: RequestParams = Field(default_factory=RequestParams)
+    controlnet: ControlNetBody = Field(default_factory=ControlNetBody,
+                                       description="Used by the controlnet and webui_controlnet backends.")
 
 
 class InpaintBody(GenerateBody):

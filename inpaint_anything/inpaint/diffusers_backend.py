@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -165,6 +165,7 @@ class DiffusersBackend:
     native_override: int = 0  # force a processing resolution (tests, low-memory GPUs)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _family: str | None = field(default=None, repr=False)
+    require_inpaint: ClassVar[bool] = True  # refuse a 4-channel checkpoint (the ControlNet backend takes any)
 
     @property
     def model_name(self) -> str:
@@ -206,7 +207,8 @@ class DiffusersBackend:
             if free is not None and needs_cpu_offload(free, model_bytes(source)):
                 device, offload = "cpu", True
         pipe, info = self.cache.get(source, device=device, dtype=self.dtype,
-                                    config_dir=self.config_dir, offline=self.offline, require_inpaint=True)
+                                    config_dir=self.config_dir, offline=self.offline,
+                                    require_inpaint=self.require_inpaint)
         if offload and not getattr(pipe, "_ia_offloaded", False):
             pipe.enable_model_cpu_offload()
             pipe._ia_offloaded = True
@@ -227,6 +229,10 @@ class DiffusersBackend:
         if getattr(request, "soft_inpainting", False):
             raise InvalidInputError("Soft inpainting is a WebUI feature: use the 'WebUI checkpoint' backend for it, "
                                     "or turn soft inpainting off for diffusers models.")
+
+    def _pipe_for_call(self, pipe: Any, info: Any, call: dict[str, Any], image: np.ndarray, mask: np.ndarray) -> Any:
+        """The pipeline that runs ``call`` (a subclass may add arguments to ``call`` and wrap ``pipe``'s parts)."""
+        return pipe
 
     def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
         import torch
@@ -262,7 +268,7 @@ class DiffusersBackend:
                     if request.masked_content in ("latent noise", "latent nothing"):
                         call.update(masked_content_latents(pipe, image, mask, request.masked_content, seed, generator,
                                                            upcast_vae=info.family == "sdxl"))
-                    result = pipe(**call)
+                    result = self._pipe_for_call(pipe, info, call, image, mask)(**call)
             except IAError:
                 raise
             except (RuntimeError, ValueError) as exc:

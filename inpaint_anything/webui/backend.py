@@ -116,6 +116,13 @@ class WebuiCheckpointBackend:
             if reason:
                 raise UnavailableError(reason + " Turn soft inpainting off to inpaint without it.")
 
+    def script_args(self, request: InpaintRequest, image: np.ndarray, mask: np.ndarray) -> tuple | None:
+        """``(runner, script_args)`` for the processing object, or None to run without scripts."""
+        return soft_inpainting_scripts(request) if request.soft_inpainting else None
+
+    def check_scripts_ran(self, p) -> None:
+        """Raise when a script this backend asked for did not run (a subclass's own check)."""
+
     def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
         from modules import processing
         from PIL import Image
@@ -125,7 +132,7 @@ class WebuiCheckpointBackend:
         sd_model = compat.ensure_sd_model()
         if sd_model is None:
             raise NotReadyError("No checkpoint is loaded in the WebUI. Pick one in the checkpoint dropdown first.")
-        scripts = soft_inpainting_scripts(request) if request.soft_inpainting else None
+        scripts = self.script_args(request, image, mask)
         h, w = image.shape[:2]
         p = processing.StableDiffusionProcessingImg2Img(
             sd_model=sd_model,
@@ -178,7 +185,8 @@ class WebuiCheckpointBackend:
             raise JobInterrupted("Interrupted.")
         if not processed.images:
             raise UnavailableError("The WebUI returned no image; see the console for its error.")
-        if scripts is not None and not p.extra_generation_params.get(SOFT_INPAINTING_MARK):
+        self.check_scripts_ran(p)
+        if request.soft_inpainting and not p.extra_generation_params.get(SOFT_INPAINTING_MARK):
             raise UnavailableError("The WebUI's Soft Inpainting script did not run (see the console for its error); "
                                    "turn soft inpainting off to inpaint without it.")
         out = np.asarray(processed.images[-1].convert("RGB"))

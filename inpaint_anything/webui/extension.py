@@ -42,6 +42,7 @@ class WebuiExtension:
 
                 self._app = App(settings.current(), host_models_root=settings.models_root())
                 self._app.register_backend("webui", self._webui_backend)
+                self._app.register_backend("webui_controlnet", self._webui_controlnet_backend)
                 memory.install(self._app)  # our SAM / diffusers work moves the checkpoint out only when VRAM is short
                 self._app.set_job_scope(jobs.background_scope)  # background SAM encodes wait for the queue
             return self._app
@@ -51,6 +52,15 @@ class WebuiExtension:
         from inpaint_anything.webui.backend import WebuiCheckpointBackend
 
         return WebuiCheckpointBackend(native_override=int(options.get("native_size", 0) or 0))
+
+    @staticmethod
+    def _webui_controlnet_backend(model: str = "", **options: Any):
+        from inpaint_anything.inpaint.controlnet import ControlNetOptions
+        from inpaint_anything.webui.controlnet import WebuiControlNetBackend
+
+        opts = options.get("controlnet") or {}
+        opts = opts if isinstance(opts, ControlNetOptions) else ControlNetOptions.from_dict(opts)
+        return WebuiControlNetBackend(native_override=int(options.get("native_size", 0) or 0), options=opts)
 
     # ------------------------------------------------------------------ callbacks
     def on_after_component(self, component, **kwargs) -> None:

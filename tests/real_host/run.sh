@@ -66,6 +66,10 @@ bodies = {
     "inpaint_soft": {"image": png(big), "mask": png(big_mask), "backend": "webui", "options": {"native_size": 64},
                      "request": {"prompt": "test", "steps": 1, "seed": 1, "denoising_strength": 0.75,
                                  "soft_inpainting": True, "soft_schedule_bias": 2.0}},
+    # ControlNet inpaint (run only where sd-webui-controlnet is installed, see below): the first inpaint
+    # ControlNet the host lists, inpaint_only; the answer's infotext must carry the extension's "ControlNet 0"
+    "inpaint_cn": {"image": png(big), "mask": png(big_mask), "backend": "webui_controlnet", "options": {"native_size": 64},
+                   "request": {"prompt": "test", "steps": 1, "seed": 1}, "controlnet": {"module": "inpaint_only"}},
 }
 # the same script run with the UI's words for its choices, img2img's 512x512 (ignored) and override_settings
 # naming the first listed checkpoint (the request's overrides must reach the processing the script builds)
@@ -88,6 +92,8 @@ PY
 first_saved() { "$python" -c 'import json, os, sys; print(os.path.basename(json.load(sys.stdin)["saved"][0]))' 2>/dev/null || echo none; }
 # prints WxH of the first image of a JSON answer on stdin
 first_size() { "$python" -c 'import base64, io, json, sys; from PIL import Image; im = Image.open(io.BytesIO(base64.b64decode(json.load(sys.stdin)["images"][0]))); print(f"{im.width}x{im.height}")' 2>/dev/null || echo none; }
+# prints the infotext of the first image of a JSON answer on stdin
+first_infotext() { "$python" -c 'import json, sys; print(json.load(sys.stdin)["infotexts"][0])' 2>/dev/null || echo none; }
 post() { curl -sf -X POST -H 'Content-Type: application/json' -d "@$bodies/$1.json" "$base$2"; }
 fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
@@ -118,6 +124,13 @@ if [ "$(curl -sf "$base/sdapi/v1/sd-models" || echo '[]')" != "[]" ]; then
   check "our API's webui backend inpaints with the checkpoint" "[ \"\$(post inpaint /inpaint-anything/v1/inpaint | first_size)\" = 64x64 ]"
   check "our API's webui backend with the WebUI's soft inpainting" \
     "[ \"\$(post inpaint_soft /inpaint-anything/v1/inpaint | first_size)\" = 64x64 ]"
+  # ControlNet inpaint only where sd-webui-controlnet is installed and has an inpaint model in models/ControlNet
+  if [ -d "$WEBUI_DIR/extensions/sd-webui-controlnet" ] && ls "$WEBUI_DIR/models/ControlNet" 2>/dev/null | grep -qi inpaint; then
+    check "our API's webui_controlnet backend through sd-webui-controlnet (ControlNet 0 in the infotext)" \
+      "post inpaint_cn /inpaint-anything/v1/inpaint | first_infotext | grep -q 'ControlNet 0: .Module: inpaint_only'"
+  else
+    echo "skip ControlNet check: no sd-webui-controlnet with an inpaint model in \$WEBUI_DIR"
+  fi
 else
   echo "skip generation checks: the WebUI lists no checkpoint"
 fi

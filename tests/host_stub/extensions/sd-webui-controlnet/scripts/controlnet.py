@@ -1,0 +1,29 @@
+"""Stand-in for sd-webui-controlnet's AlwaysVisible script "ControlNet" (tests only): one argument per
+unit (``control_net_unit_count``, default 3), ``process`` writes each enabled unit's infotext
+("ControlNet N") as the extension does and records the units it received in ``ControlNetStandIn.received``."""
+
+from __future__ import annotations
+
+import gradio as gr
+import modules.scripts as scripts
+from internal_controlnet.external_code import ControlNetUnit
+from modules import shared
+
+
+class ControlNetStandIn(scripts.Script):
+    received: list = []  # the enabled units of every process() call
+
+    def title(self):
+        return "ControlNet"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def ui(self, is_img2img):
+        count = shared.opts.data.get("control_net_unit_count", 3)
+        return tuple(gr.State(ControlNetUnit(enabled=False)) for _ in range(count))
+
+    def process(self, p, *units):
+        enabled = [u for u in units if isinstance(u, ControlNetUnit) and u.enabled]
+        ControlNetStandIn.received.append(enabled)
+        p.extra_generation_params.update({f"ControlNet {i}": u.serialize() for i, u in enumerate(enabled)})
