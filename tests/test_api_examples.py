@@ -60,6 +60,9 @@ def test_every_json_body_example_is_accepted(client):  # noqa: F811
                 body = {k: v for k, v in body.items() if k not in ("image", "mask")}  # the session holds them
             r = client.request(method.upper(), path.replace("{session_id}", sid), json=body)
             answers[(method, path)] = r.status_code
+            if path.endswith("/text") and r.status_code == 409:  # valid body; this app has no text detector
+                assert r.json()["code"] in ("offline", "model_not_found"), r.text[:300]
+                continue
             assert r.status_code < 400, (method, path, r.status_code, r.text[:300])
     tried = {p.rsplit("/", 1)[-1] for _, p in answers}
     assert {"image", "mask"} <= tried  # the session upload routes (JSON or multipart)

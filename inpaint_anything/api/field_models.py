@@ -18,9 +18,11 @@ def annotation(f: Field) -> Any:
     return {str: StrictStr, int: StrictInt, bool: StrictBool, float: float}.get(f.type, f.type)
 
 
-def pydantic_model(name: str, table: Iterable[Field], base: type, *, only: Sequence[str] | None = None) -> Any:
+def pydantic_model(name: str, table: Iterable[Field], base: type, *, only: Sequence[str] | None = None,
+                   examples: dict[str, Any] | None = None) -> Any:
     """A pydantic model (``base`` subclass) with one field per table field (``only``: these names, in
-    this order): its type (:func:`annotation`), default and help text as description.
+    this order): its type (:func:`annotation`), default and help text as description; ``examples``:
+    values shown in /docs for fields whose default is no useful example (e.g. an empty text).
 
     Ranges are not put in the schema: the core checks them (:func:`validate`) and words the message."""
     from pydantic import Field as PField
@@ -31,7 +33,12 @@ def pydantic_model(name: str, table: Iterable[Field], base: type, *, only: Seque
     spec: dict[str, Any] = {}
     for n in names:
         f = fields[n]
-        kwargs = {"description": f.help} if f.help else {}
+        kwargs: dict[str, Any] = {"description": f.help} if f.help else {}
+        if examples and n in examples:  # OpenAPI 3.0 ``example`` on pydantic 1, 3.1 ``examples`` on pydantic 2
+            import pydantic
+
+            v2 = pydantic.VERSION.startswith("2")
+            kwargs.update({"examples": [examples[n]]} if v2 else {"example": examples[n]})
         spec[n] = (annotation(f), PField(f.default, **kwargs))
     return create_model(name, __base__=base, **spec)
 

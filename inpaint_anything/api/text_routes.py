@@ -18,7 +18,7 @@ from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.segment.text_fields import TEXT_FIELDS, check_text_query
 
 
-class TextBody(pydantic_model("TextFields", TEXT_FIELDS, ApiModel)):  # type: ignore[misc]
+class TextBody(pydantic_model("TextFields", TEXT_FIELDS, ApiModel, examples={"text": "dog"})):  # type: ignore[misc]
     """What to select by text, and how boxes become masks."""
 
     method: Literal["sam", "grabcut"] = Field("sam", description="What turns each detected box into a mask "
