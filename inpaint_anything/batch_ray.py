@@ -20,6 +20,10 @@ run again (the driver compares each output's inode, mtime and size with what was
 was first sent), so nothing is lost and nothing is written twice. Ray restarts a crashed actor (up to
 ``max(1, max_retries)`` times); the driver pings it and gives it items again once it answers.
 
+Where: :func:`connect` joins the cluster at ``ray_address`` (or ``$RAY_ADDRESS``) and ships this
+package's code with the job (``runtime_env`` ``py_modules``; its dependencies must be installed on
+every machine), or starts a Ray for the batch that listens on 127.0.0.1 only.
+
 Ray is optional (``requirements/ray.txt``) and imported only inside functions: importing this module,
 or anything the WebUI loads, never imports Ray. fsspec URLs (``s3://...``) for inputs or outputs are
 not supported: items are read and outputs written through the local file system of each worker.
@@ -31,6 +35,7 @@ import dataclasses
 import logging
 import math
 import os
+import re
 import socket
 import time
 from collections import deque
@@ -87,7 +92,13 @@ def connect(address: str = "") -> Any:
             log.info("Ray is already initialised in this process; %r is not joined again", address)
         return ray
     try:
-        ray.init(address=address or None, logging_level=logging.WARNING)
+        if address or os.environ.get("RAY_ADDRESS"):
+            # this package travels with the job, so every machine runs the driver's code (its
+            # dependencies must be installed there)
+            ray.init(address=address or None, logging_level=logging.WARNING,
+                     runtime_env={"py_modules": [str(Path(__file__).resolve().parent)]})
+        else:  # a Ray for this batch, reachable from this machine only (Ray's ports have no authentication)
+            ray.init(logging_level=logging.WARNING, _node_ip_address="127.0.0.1")
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise UnavailableError(f"Could not join the Ray cluster {address or os.environ.get('RAY_ADDRESS', '')!r}: "
                                f"{exc}".replace(" '':", ":")) from None
@@ -196,9 +207,16 @@ def _signature(targets: Sequence[Path]) -> list[tuple[int, int, int] | None]:
     return out
 
 
+_ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?\w+(?:Error|Exception): \S")
+
+
 def _short(exc: BaseException) -> str:
-    first = (str(exc).strip().splitlines() or [""])[0].strip()
-    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+    """One line for a Ray error: the innermost "XError: ..." line of its text, else its first line."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    inner = [ln for ln in lines if _ERROR_LINE.match(ln)]
+    if inner:
+        return inner[-1][:240]
+    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
 
 
 @dataclass(eq=False)
@@ -371,10 +389,12 @@ class _Driver:
                     f"no worker started within {START_TIMEOUT_S:.0f} s: the cluster may lack the resources each "
                     f"asks for (1 CPU{f', {self.engine.gpus_per_worker:g} GPU' if self.engine.gpus_per_worker else ''}); "
                     "see `ray status`")
-        if not self.any_alive and self.start_errors and not self.probes and not self.running:
-            name, message = self.start_errors[0]
-            cls = getattr(errors, name, None)
-            raise (cls if isinstance(cls, type) and issubclass(cls, IAError) else IAError)(message)
+        if not self.any_alive and not self.probes and not self.running:  # not one worker started
+            if self.start_errors:
+                name, message = self.start_errors[0]
+                cls = getattr(errors, name, None)
+                raise (cls if isinstance(cls, type) and issubclass(cls, IAError) else IAError)(message)
+            raise UnavailableError(f"No Ray worker could start: {self.last_death or 'no answer'}")
 
     def _stop(self, queue: deque[_Task]) -> None:
         for task, _slot, _seq in self.running.values():

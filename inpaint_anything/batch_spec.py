@@ -29,8 +29,8 @@ ENGINE_FIELDS: tuple[Field, ...] = (
           help="ray: the cluster to join (host:port of `ray start --head`, or auto); empty: $RAY_ADDRESS, "
                "else a Ray started for this batch on this machine."),
     Field("workers", int, 0, "Workers", minimum=0, maximum=4096,
-          help="ray: how many workers (Ray actors); 0: one per GPU with --gpus-per-worker, else one per CPU "
-               "core of the cluster (never more than the items to do)."),
+          help="ray: how many workers (Ray actors); 0: as many as the cluster's GPUs hold when each worker "
+               "reserves GPUs, else one per CPU core (never more than the items to do)."),
     Field("gpus_per_worker", float, 0.0, "GPUs per worker", minimum=0.0, maximum=64.0,
           help="ray: GPUs each worker reserves (1: one worker per GPU; 0.5: two share a GPU); 0: CPU workers "
                "(classical removal)."),

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.slow  # starting Ray takes a few seconds
 def local_ray():
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+             _node_ip_address="127.0.0.1")  # this machine only
     yield
     ray.shutdown()
 
