@@ -2,7 +2,8 @@
 dashboard): outputs bit-identical to the local engine, resuming, a worker killed mid-batch (every item
 still done exactly once), a worker that dies after writing (not written again), an item that kills its
 worker every time (retried, then reported), a corrupt image (reported, the others finish), the CLI and
-``POST /batch``. Classical removal (telea) on small images keeps it quick."""
+``POST /batch``, and the diffusers backend built in the workers. Classical removal (telea) on small
+images and the tiny models keep it quick."""
 
 from __future__ import annotations
 
@@ -289,3 +290,23 @@ def test_gpu_workers_need_gpus(app, folder, tmp_path):
     with pytest.raises(InvalidInputError, match="0 GPUs, not enough for one worker with 1 GPU"):
         run_batch_ray(app, collect_items(images, masks), remove(), tmp_path / "ray",
                       engine=EngineOptions(engine="ray", gpus_per_worker=1.0))
+
+
+def test_diffusers_inpainting_in_the_workers(app, folder, tmp_path, tiny_sd_inpaint_dir):
+    """The backend is built in each worker from (kind, model, options): the tiny SD pipeline, 2 steps.
+    Not bit-identical on the CPU: torch runs with one thread in a worker (Ray sets OMP_NUM_THREADS to
+    the worker's one CPU), which sums in another order."""
+    from inpaint_anything.inpaint.request import InpaintRequest
+
+    images, masks = folder
+    items = [i for i in collect_items(images, masks) if i.name in ("n00", "n01", "n02", "n04")]
+    options = BatchOptions(op="inpaint", request=InpaintRequest(steps=2, seed=7, prompt="grass"))
+    spec = ("diffusers", str(tiny_sd_inpaint_dir), {"device": "cpu"})
+    report = run_batch_ray(app, items, options, tmp_path / "ray", engine=two_workers(), backend_spec=spec)
+    assert len(report.done) == 4, report.failed
+    local = run_batch(app, items, options, tmp_path / "local", backend=app.backend(spec[0], spec[1], **spec[2]))
+    assert len(local.done) == 4
+    for name in ("n00.png", "n04.png"):
+        ours = np.asarray(Image.open(tmp_path / "ray" / name)).astype(int)
+        theirs = np.asarray(Image.open(tmp_path / "local" / name)).astype(int)
+        assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 2  # torch: 1 thread in a worker
