@@ -100,8 +100,9 @@ def connect(address: str = "") -> Any:
         else:  # a Ray for this batch, reachable from this machine only (Ray's ports have no authentication)
             ray.init(logging_level=logging.WARNING, _node_ip_address="127.0.0.1")
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise UnavailableError(f"Could not join the Ray cluster {address or os.environ.get('RAY_ADDRESS', '')!r}: "
-                               f"{exc}".replace(" '':", ":")) from None
+        where = address or os.environ.get("RAY_ADDRESS")
+        what = f"join the Ray cluster at {where}" if where else "start Ray on this machine"
+        raise UnavailableError(f"Could not {what}: {exc}") from None
     return ray
 
 
@@ -112,8 +113,10 @@ def check_server_can_use_ray() -> None:
     Refusals are InvalidInputError (4xx): the request asked for what this server does not offer."""
     try:
         ray = import_ray()
-    except UnavailableError as exc:
-        raise errors.InvalidInputError(f"{exc} (on the server), or send \"engine\": \"local\".") from None
+    except UnavailableError:
+        raise errors.InvalidInputError(
+            f"This server has no Ray for the Ray engine; its operator can install it with {INSTALL_COMMAND} "
+            "(or pip install -r requirements/ray.txt). Send \"engine\": \"local\" to run the batch here.") from None
     if not (ray.is_initialized() or os.environ.get("RAY_ADDRESS")):
         raise errors.InvalidInputError(
             "This server has no Ray cluster for the Ray engine: its operator starts one (ray start --head) and sets "
