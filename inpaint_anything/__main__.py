@@ -127,12 +127,51 @@ def _expansion(args: argparse.Namespace) -> dict:
 
 
 def progress_bar(total: int, what: str) -> Any:
-    """A tqdm bar on stderr: images done/total, percent, elapsed and ETA; the postfix says how many are
-    left and the last item's outcome."""
+    """A tqdm bar on stderr: images done/total, percent, elapsed and ETA; the postfix counts the failed,
+    skipped, retried and left ones, and names the last item's outcome (see :class:`BatchProgress`)."""
     from tqdm import tqdm
 
     return tqdm(total=total, unit="image", desc=what, file=sys.stderr, dynamic_ncols=True,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} done [{elapsed}<{remaining} ETA]{postfix}")
+
+
+class BatchProgress:
+    """The batch's ``on_item`` for the progress bar (both engines): counts each outcome; ``retried``
+    (Ray: an item sent again after its worker died) is counted but finishes nothing."""
+
+    def __init__(self, total: int, bar: Any = None):
+        self.total, self.bar = total, bar
+        self.counts = {"done": 0, "skipped": 0, "failed": 0, "retried": 0}
+
+    @property
+    def left(self) -> int:
+        return self.total - self.counts["done"] - self.counts["skipped"] - self.counts["failed"]
+
+    def text(self, name: str = "", status: str = "") -> str:
+        c = self.counts
+        last = f"; {name}: {status}" if name else ""
+        return f"{c['failed']} failed, {c['skipped']} skipped, {c['retried']} retried, {self.left} left{last}"
+
+    def __call__(self, index: int, total: int, name: str, status: str) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(self.text(name, status), refresh=False)
+            if status != "retried":
+                self.bar.update(1)
+            else:
+                self.bar.refresh()
+
+
+def cli_engine_fields() -> tuple:
+    from inpaint_anything.batch_spec import ENGINE_FIELDS
+
+    return ENGINE_FIELDS
+
+
+def _engine(args: argparse.Namespace):
+    from inpaint_anything.batch_spec import EngineOptions
+
+    return EngineOptions(**{f.name: getattr(args, f.name) for f in cli_engine_fields()}).validated()
 
 
 def batch(settings: config.Settings, args: argparse.Namespace) -> int:
@@ -147,6 +186,7 @@ def batch(settings: config.Settings, args: argparse.Namespace) -> int:
         print("error: outpaint does not use masks; leave out --masks", file=sys.stderr)
         return 2
     try:
+        engine = _engine(args)
         app = App(settings)
         items = load_manifest(args.manifest) if args.manifest else collect_items(args.input, args.masks)
         everything = {"points_per_side": args.points_per_side} if args.everything else None
@@ -156,25 +196,32 @@ def batch(settings: config.Settings, args: argparse.Namespace) -> int:
                                text=_text_options(args),
                                expansion=_expansion(args), prefill=args.prefill, overlap_px=args.overlap,
                                strategy=args.strategy).validated()
-        backend = None
+        spec = None
         if args.op != "remove":
             options_ = {"native_size": args.native_size} if args.native_size else {}
             if args.device:
                 options_["device"] = args.device
-            backend = app.backend(args.backend, args.model or "", **options_)
+            spec = (args.backend, args.model or "", options_)
+        backend = None
+        if engine.engine == "ray":
+            from inpaint_anything.batch_ray import import_ray
+
+            import_ray()  # not installed: say how to install it before anything else
+        elif spec is not None:
+            backend = app.backend(spec[0], spec[1], **spec[2])
         if not items:
             print("Nothing to do: no images found.", file=sys.stderr)
             return 1
-        bar = None if args.quiet else progress_bar(len(items), args.op)
-
-        def on_item(index: int, total: int, name: str, status: str) -> None:
-            if bar is not None:
-                bar.set_postfix_str(f"{total - index - 1} left; {name}: {status}", refresh=False)
-                bar.update(1)
-
+        bar = None if args.quiet else progress_bar(len(items), args.op if engine.engine == "local" else f"{args.op} on {engine.engine}")
+        progress = BatchProgress(len(items), bar)
+        common = {"overwrite": args.overwrite, "on_item": progress, "report_path": args.report}
         try:
-            report = run_batch(app, items, options, args.output, backend=backend, overwrite=args.overwrite,
-                               on_item=on_item, report_path=args.report)
+            if engine.engine == "ray":
+                from inpaint_anything.batch_ray import run_batch_ray
+
+                report = run_batch_ray(app, items, options, args.output, engine=engine, backend_spec=spec, **common)
+            else:
+                report = run_batch(app, items, options, args.output, backend=backend, **common)
         finally:
             if bar is not None:
                 bar.close()
@@ -255,6 +302,10 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     out.add_argument("--prefill", default=OUTPAINT["prefill"].default, help=", ".join(OUTPAINT["prefill"].choices))
     out.add_argument("--overlap", type=int, default=OUTPAINT["overlap_px"].default, help=OUTPAINT["overlap_px"].help)
     out.add_argument("--strategy", choices=OUTPAINT["strategy"].choices, default=OUTPAINT["strategy"].default)
+    eng = p.add_argument_group("engine", "where the batch runs (README: Scaling out)")
+    for f in cli_engine_fields():
+        eng.add_argument("--" + f.name.replace("_", "-"), type=f.type, default=f.default, choices=f.choices,
+                         help=f.help.replace("%", "%%"))
     return p
 
 

@@ -32,6 +32,7 @@ from inpaint_anything.batch_spec import (
     OPS,
     BatchItem,
     BatchOptions,
+    EngineOptions,
     ItemSkipped,
     KeepRule,
     _resolved,
@@ -179,6 +180,9 @@ class BatchRunner:
 # ---------------------------------------------------------------------------------------------- report
 @dataclass
 class BatchReport:
+    """What a batch did, item by item (in the items' order whatever the engine). ``retries``: each time
+    an item was tried again because its worker died (Ray engine); ``workers``: items each worker ran."""
+
     op: str
     output_dir: str
     done: list[dict[str, Any]] = field(default_factory=list)
@@ -186,38 +190,122 @@ class BatchReport:
     failed: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
     elapsed: float = 0.0
+    engine: str = "local"
+    retries: list[dict[str, Any]] = field(default_factory=list)
+    workers: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         counts = {"done": len(self.done), "skipped": len(self.skipped), "failed": len(self.failed)}
         return {**dataclasses.asdict(self), "counts": counts}
 
+    def add(self, status: str, entry: dict[str, Any]) -> None:
+        """File ``entry`` under done / skipped / failed."""
+        {"done": self.done, "skipped": self.skipped, "failed": self.failed}[status].append(entry)
+
     def summary(self) -> str:
-        lines = [f"{self.op}: {len(self.done)} done, {len(self.skipped)} skipped, {len(self.failed)} failed"
+        retried = f", {len(self.retries)} retried" if self.retries else ""
+        lines = [f"{self.op}: {len(self.done)} done, {len(self.skipped)} skipped, {len(self.failed)} failed{retried}"
                  f"{' (interrupted)' if self.interrupted else ''} in {self.elapsed:.1f} s -> {self.output_dir}"]
         lines += [f"  failed  {f['name']}: {f['reason']}" for f in self.failed]
         lines += [f"  skipped {s['name']}: {s['reason']}" for s in self.skipped if s["reason"] != "output exists"]
         return "\n".join(lines)
 
+    def write(self, target: Path) -> None:
+        """Save as JSON atomically (a temp file in the same folder renamed into place)."""
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            tmp.write_text(json.dumps(self.as_dict(), indent=2), encoding="utf-8")
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
 
-def write_png(image: np.ndarray, path: Path, infotext: str = "") -> None:
-    """Write a PNG with the "parameters" infotext atomically (a temp file renamed into place)."""
+
+def _temp_name(path: Path) -> Path:
+    """A hidden temp file beside ``path`` that no other process (or machine) picks: ``.<name>.<id>.tmp``."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _encode_png(image: np.ndarray, path: Path, infotext: str) -> None:
     from PIL import Image, PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
     if infotext:
         info.add_text("parameters", infotext)
     arr = np.ascontiguousarray(image)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    Image.fromarray(arr, "RGBA" if arr.ndim == 3 and arr.shape[2] == 4 else "RGB").save(path, "PNG", pnginfo=info)
+
+
+def write_png(image: np.ndarray, path: Path, infotext: str = "") -> None:
+    """Write a PNG with the "parameters" infotext atomically (a temp file renamed into place)."""
+    write_outputs([(image, infotext)], [Path(path)])
+
+
+def write_outputs(results: Sequence[tuple[np.ndarray, str]], targets: Sequence[Path]) -> None:
+    """Write an item's results atomically: every PNG goes to a temp name in its target's folder first,
+    then all are renamed into place (``os.replace``) one right after the other. A crash never leaves a
+    half-written file under a finished name; temp files are removed when writing fails."""
+    temps = [_temp_name(t) for t in targets]
     try:
-        Image.fromarray(arr, "RGBA" if arr.ndim == 3 and arr.shape[2] == 4 else "RGB").save(tmp, "PNG", pnginfo=info)
-        os.replace(tmp, path)
+        for (image, text), tmp in zip(results, temps, strict=True):
+            _encode_png(image, tmp, text)
+        for tmp, target in zip(temps, targets, strict=True):
+            os.replace(tmp, target)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        for tmp in temps:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def output_names(name: str, count: int) -> list[str]:
     return [f"{name}.png"] if count == 1 else [f"{name}-{i}.png" for i in range(count)]
+
+
+def results_per_item(options: BatchOptions) -> int:
+    return options.request.batch_count if options.op != "remove" else 1
+
+
+def check_output_folder(items: Sequence[BatchItem], out: Path) -> set[str]:
+    """The inputs' resolved paths; refuses an output folder that holds inputs."""
+    inputs = {_resolved(p) for it in items for p in (it.image, it.mask) if isinstance(p, (str, Path))}
+    if _resolved(out) in {_resolved(Path(p).parent) for p in inputs}:
+        raise InvalidInputError(f"The output folder {out} holds input files; choose another folder so inputs are never overwritten.")
+    return inputs
+
+
+def precheck(item: BatchItem, targets: Sequence[Path], inputs: set[str], overwrite: bool) -> tuple[str, dict] | None:
+    """What the driver decides without running the item: ("failed", entry) when an output would
+    overwrite an input, ("skipped", entry) when every output exists (and not ``overwrite``), else None."""
+    if any(_resolved(t) in inputs for t in targets):
+        return "failed", {"name": item.name, "reason": "the output would overwrite an input file"}
+    if not overwrite and all(t.exists() for t in targets):
+        return "skipped", {"name": item.name, "reason": "output exists"}
+    return None
+
+
+def process_item(runner: BatchRunner, item: BatchItem, targets: Sequence[Path], job: JobControl, *,
+                 overwrite: bool = False) -> tuple[str, dict[str, Any]]:
+    """Run one item and write its outputs (both engines): ("done", {name, outputs}), ("skipped", {name,
+    reason}) when its outputs appeared meanwhile or its text found nothing, ("failed", {name, reason})
+    or ("interrupted", ...)."""
+    if not overwrite and all(t.exists() for t in targets):
+        return "skipped", {"name": item.name, "reason": "output exists"}
+    status, value = try_item(runner, item, job)
+    if status == "done":
+        try:
+            write_outputs(value, targets)
+        except OSError as exc:
+            return "failed", {"name": item.name, "reason": f"could not write the output: {exc}"}
+        return "done", {"name": item.name, "outputs": [str(t) for t in targets]}
+    if status == "interrupted":
+        return "interrupted", {"name": item.name, "reason": "interrupted"}
+    if status == "skipped":  # its text found nothing
+        return "skipped", {"name": item.name, "reason": value}
+    return "failed", {"name": item.name, "reason": value}
+
+
+def report_target(out: Path, report_path: str | os.PathLike[str] | None) -> Path:
+    return Path(report_path) if report_path else out / REPORT_NAME
 
 
 def run_batch(app: Any, items: Sequence[BatchItem], options: BatchOptions, output_dir: str | os.PathLike[str], *,
@@ -230,54 +318,31 @@ def run_batch(app: Any, items: Sequence[BatchItem], options: BatchOptions, outpu
     out = Path(output_dir)
     runner = BatchRunner(app, options, backend)
     runner.check_text(items)
-    inputs = {_resolved(p) for it in items for p in (it.image, it.mask) if isinstance(p, (str, Path))}
-    if _resolved(out) in {_resolved(Path(p).parent) for p in inputs}:
-        raise InvalidInputError(f"The output folder {out} holds input files; choose another folder so inputs are never overwritten.")
+    inputs = check_output_folder(items, out)
     out.mkdir(parents=True, exist_ok=True)
     report = BatchReport(options.op, str(out))
     job = job or JobControl()
     job.begin(f"batch {options.op}", max(1, len(items)))
-    count = options.request.batch_count if options.op != "remove" else 1
+    count = results_per_item(options)
     for index, item in enumerate(items):
         targets = [out / n for n in output_names(item.name, count)]
-        status = "done"
         if job.interrupted:
             report.interrupted = True
         if report.interrupted:
-            report.skipped.append({"name": item.name, "reason": "interrupted"})
-            status = "skipped"
-        elif any(_resolved(t) in inputs for t in targets):
-            report.failed.append({"name": item.name, "reason": "the output would overwrite an input file"})
-            status = "failed"
-        elif not overwrite and all(t.exists() for t in targets):
-            report.skipped.append({"name": item.name, "reason": "output exists"})
-            status = "skipped"
+            status, entry = "skipped", {"name": item.name, "reason": "interrupted"}
         else:
-            status, value = try_item(runner, item, job)
-            if status == "done":
-                try:
-                    for (image, text), target in zip(value, targets, strict=True):
-                        write_png(image, target, text)
-                    report.done.append({"name": item.name, "outputs": [str(t) for t in targets]})
-                except OSError as exc:
-                    status, value = "failed", f"could not write the output: {exc}"
-            if status == "skipped":
-                report.skipped.append({"name": item.name, "reason": value})
-            elif status == "interrupted":
+            status, entry = precheck(item, targets, inputs, overwrite) or process_item(
+                runner, item, targets, job, overwrite=overwrite)
+            if status == "interrupted":
                 report.interrupted = True
-                report.skipped.append({"name": item.name, "reason": "interrupted"})
                 status = "skipped"
-            elif status == "failed":
-                report.failed.append({"name": item.name, "reason": value})
+        report.add(status, entry)
         if on_item is not None:
             on_item(index, len(items), item.name, status)
         if not report.interrupted:
             job.next_job(f"{index + 1}/{len(items)} {item.name}")
     report.elapsed = round(time.monotonic() - started, 3)
-    target = Path(report_path) if report_path else out / REPORT_NAME
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")
-    os.replace(tmp, target)
+    report.write(report_target(out, report_path))
     return report
 
 
@@ -314,6 +379,7 @@ __all__ = [
     "BatchOptions",
     "BatchReport",
     "BatchRunner",
+    "EngineOptions",
     "ItemSkipped",
     "KeepRule",
     "collect_items",
@@ -323,7 +389,11 @@ __all__ = [
     "mask_from_picture",
     "output_names",
     "plan_expansion",
+    "precheck",
+    "process_item",
+    "results_per_item",
     "run_batch",
     "try_item",
+    "write_outputs",
     "write_png",
 ]

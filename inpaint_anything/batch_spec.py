@@ -11,11 +11,34 @@ from typing import Any
 import numpy as np
 
 from inpaint_anything.errors import InvalidInputError
+from inpaint_anything.fields import Field, by_name, validate
 from inpaint_anything.inpaint.request import InpaintRequest
 from inpaint_anything.outpaint.params import OUTPAINT
 
 OPS = ("inpaint", "remove", "outpaint")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+ENGINES = ("local", "ray")
+
+# Where a batch runs. One table: the CLI flags (``--engine``, ``--ray-address``, ...), the fields of
+# ``POST /batch`` and :class:`EngineOptions` are made from it (tests/test_fields_sync.py).
+ENGINE_FIELDS: tuple[Field, ...] = (
+    Field("engine", str, "local", "Engine", choices=ENGINES,
+          help="local: this process, one item after another; ray: a pool of Ray workers, each loading the "
+               "models once (needs Ray: pip install -r requirements/ray.txt)."),
+    Field("ray_address", str, "", "Ray address",
+          help="ray: the cluster to join (host:port of `ray start --head`, or auto); empty: $RAY_ADDRESS, "
+               "else a Ray started for this batch on this machine."),
+    Field("workers", int, 0, "Workers", minimum=0, maximum=4096,
+          help="ray: how many workers (Ray actors); 0: as many as the cluster's GPUs hold when each worker "
+               "reserves GPUs, else one per CPU core (never more than the items to do)."),
+    Field("gpus_per_worker", float, 0.0, "GPUs per worker", minimum=0.0, maximum=64.0,
+          help="ray: GPUs each worker reserves (1: one worker per GPU; 0.5: two share a GPU); 0: CPU workers "
+               "(classical removal)."),
+    Field("max_retries", int, 2, "Retries", minimum=0, maximum=100,
+          help="ray: how often an item whose worker died (killed, out of memory) is tried again on another "
+               "worker before it is reported as failed."),
+)
+ENGINE = by_name(ENGINE_FIELDS)
 
 
 # ---------------------------------------------------------------------------------------------- masks
@@ -169,6 +192,21 @@ class BatchOptions:
 class ItemSkipped(InvalidInputError):
     """An item with nothing to do (its text found nothing): reported as skipped with the reason, and
     the batch goes on."""
+
+
+@dataclass
+class EngineOptions:
+    """Where a batch runs (see :data:`ENGINE_FIELDS`); the ray fields are ignored by the local engine."""
+
+    engine: str = "local"
+    ray_address: str = ""
+    workers: int = 0
+    gpus_per_worker: float = 0.0
+    max_retries: int = 2
+
+    def validated(self) -> EngineOptions:
+        validate(ENGINE_FIELDS, self)
+        return self
 
 
 def _resolved(p: str | os.PathLike[str]) -> str:

@@ -423,6 +423,31 @@ def test_batch_route_reports_bad_items_and_continues(bare):
     assert out.shape == img.shape and "cleaner:telea" in text
 
 
+@pytest.mark.both_stacks
+def test_batch_route_never_starts_ray_for_a_request(bare, monkeypatch):
+    """"engine": "ray" needs Ray installed and a cluster the operator set (RAY_ADDRESS): a request never
+    makes the server start a Ray or join an address it names. Refusals are 422, with what to do."""
+    import importlib.util
+    import sys
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+        pytest.skip("a Ray is running in this test process")
+    img, mask = scene()
+    body = {"op": "remove", "method": "telea", "engine": "ray", "items": [{"image": b64png(img), "mask": b64png(mask)}]}
+    r = bare.post(f"{P}/batch", json=body)
+    assert r.status_code == 422
+    if importlib.util.find_spec("ray") is None:
+        assert 'pip install "ray[default]==' in r.json()["detail"]
+    else:
+        assert "no Ray cluster" in r.json()["detail"] and "RAY_ADDRESS" in r.json()["detail"]
+        assert not sys.modules.get("ray") or not sys.modules["ray"].is_initialized()
+    r = bare.post(f"{P}/batch", json={**body, "ray_address": "203.0.113.9:6379"})
+    assert r.status_code == 422 and "ray_address" in r.json()["detail"]
+    r = bare.post(f"{P}/batch", json={**body, "engine": "spark"})
+    assert r.status_code == 422
+
+
 # ---------------------------------------------------------------------------------------------- tasks
 class SlowBackend:
     """Steps forever (until interrupted) so a test can watch progress and interrupt it."""

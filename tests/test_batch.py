@@ -209,6 +209,44 @@ def test_cli_batch(folder, tmp_path, capsys):
     assert main(["batch", "--output", str(out)]) == 2  # neither --input nor --manifest
 
 
+def test_engine_ray_without_ray_says_how_to_install_it(folder, tmp_path, capsys, monkeypatch):
+    """Ray is optional: --engine ray where it is not installed names the pip command; nothing is written."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    images, masks = folder
+    code = main(["batch", "--input", str(images), "--masks", str(masks), "--op", "remove", "--output",
+                 str(tmp_path / "out"), "--engine", "ray", "--no-progress", "--ia-models-dir", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert code == 2 and 'pip install "ray[default]==' in err and "requirements/ray.txt" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_writes_are_atomic(tmp_path, monkeypatch):
+    """An output appears under its name only complete: a failed write leaves neither it nor a temp file."""
+    from inpaint_anything import batch
+
+    img = scene()[0]
+    batch.write_outputs([(img, "a"), (img, "b")], [tmp_path / "x-0.png", tmp_path / "x-1.png"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x-0.png", "x-1.png"]
+    assert read_infotext(tmp_path / "x-1.png") == "b"
+    calls = []
+
+    def flaky(image, path, text):
+        calls.append(path)
+        if len(calls) == 2:
+            path.write_bytes(b"half a png")
+            raise OSError("disk full")
+        original(image, path, text)
+
+    original = batch._encode_png
+    monkeypatch.setattr(batch, "_encode_png", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        batch.write_outputs([(img, "c"), (img, "d")], [tmp_path / "y-0.png", tmp_path / "y-1.png"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x-0.png", "x-1.png"]  # nothing under y-*, no temp
+    assert all(p.parent == tmp_path and p.name.startswith(".y-") and p.name.endswith(".tmp") for p in calls)
+
+
 def test_wrong_mask_size_is_reported_per_file(app, tmp_path):
     images, masks = tmp_path / "i", tmp_path / "m"
     images.mkdir()

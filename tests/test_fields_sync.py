@@ -224,6 +224,32 @@ def test_the_batch_cli_takes_the_inpaint_and_outpaint_fields():
                                                                     OUTPAINT["right"].default)
 
 
+@pytest.mark.both_stacks
+def test_the_batch_engine_fields_follow_the_table():
+    """One table (ENGINE_FIELDS): EngineOptions, the CLI flags and POST /batch's fields."""
+    import argparse
+
+    from inpaint_anything.__main__ import _add_batch_parser, _engine
+    from inpaint_anything.api.schemas import BatchBody
+    from inpaint_anything.batch_spec import ENGINE_FIELDS, EngineOptions
+
+    assert dataclass_problems(ENGINE_FIELDS, EngineOptions) == []
+    assert [f.name for f in dataclasses.fields(EngineOptions)] == [f.name for f in ENGINE_FIELDS]
+    assert check_problems(ENGINE_FIELDS) == []
+    assert model_problems(ENGINE_FIELDS, BatchBody) == []
+    parser = _add_batch_parser(argparse.ArgumentParser().add_subparsers())
+    assert _engine(parser.parse_args(["--output", "x"])) == EngineOptions()
+    changed = {f.name: _changed(f) for f in ENGINE_FIELDS}
+    argv = ["--output", "x"]
+    for name, value in changed.items():
+        argv += ["--" + name.replace("_", "-"), str(value)]
+    assert _engine(parser.parse_args(argv)) == EngineOptions(**changed)
+    flags = {a.dest: a for a in parser._actions}
+    assert all(flags[f.name].help == f.help for f in ENGINE_FIELDS)
+    with pytest.raises(Exception, match="Retries"):
+        EngineOptions(max_retries=-1).validated()
+
+
 # ---------------------------------------------------------------------------------------------- outpaint
 def test_outpaint_settings_and_batch_defaults_follow_the_table():
     from inpaint_anything.batch_spec import BatchOptions

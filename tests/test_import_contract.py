@@ -12,8 +12,8 @@ files hold no code that imports back).
 Layers, top to bottom (a module may import its own layer or any lower one):
 
 1. ``webui`` — the host adapter (the only importer of ``modules`` / ``launch``).
-2. entry points: ``__main__`` (+ ``cli_download``), ``server``, ``api``, ``ui``, ``batch*``, ``doctor``, ``installer``
-   (install.py's decisions: not core, nothing in the package imports it).  ``server`` and
+2. entry points: ``__main__`` (+ ``cli_download``), ``server``, ``api``, ``ui``, ``batch*`` (``batch_ray`` too),
+   ``doctor``, ``installer`` (install.py's decisions: not core, nothing in the package imports it).  ``server`` and
    ``__main__`` mount the API and the UI, ``api`` runs batches (``batch``), ``ui`` reads the batch
    spec, so they share one layer; cycles inside it are caught by the cycle check.
 3. application: ``app``, ``workspace``, ``preparer``, ``sessions``, ``services`` (the narrow App
@@ -29,7 +29,8 @@ one way only, which the cycle check keeps so); ``services`` sits with ``app``.
 
 Library rules: ``modules``/``launch`` (the WebUI host) only in ``webui``; ``gradio`` only in ``ui``
 and ``webui`` (the adapter builds the host's settings and script controls); ``fastapi``/
-``starlette``/``pydantic`` only in ``api`` and ``server``.
+``starlette``/``pydantic`` only in ``api`` and ``server``; ``ray`` (optional) only in ``batch_ray``,
+and there only inside functions, so that nothing the WebUI loads ever imports it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                       "inpaint_anything.server_memory",
                       "inpaint_anything.api",
                       "inpaint_anything.ui", "inpaint_anything.batch", "inpaint_anything.batch_inputs",
-                      "inpaint_anything.batch_spec", "inpaint_anything.doctor", "inpaint_anything.installer")),
+                      "inpaint_anything.batch_spec", "inpaint_anything.batch_ray", "inpaint_anything.doctor",
+                      "inpaint_anything.installer")),
     ("application", ("inpaint_anything.app", "inpaint_anything.workspace", "inpaint_anything.preparer",
                      "inpaint_anything.sessions", "inpaint_anything.services",
                      "inpaint_anything.text_selection")),
@@ -69,6 +71,7 @@ LIBRARY_RULES: dict[str, tuple[str, ...]] = {
     "fastapi": ("inpaint_anything.api", "inpaint_anything.server"),
     "starlette": ("inpaint_anything.api", "inpaint_anything.server", "inpaint_anything.server_memory"),
     "pydantic": ("inpaint_anything.api", "inpaint_anything.server"),
+    "ray": ("inpaint_anything.batch_ray",),  # optional; imported inside functions only (test below)
 }
 
 
@@ -263,6 +266,16 @@ def test_the_graph_is_read():
     assert "inpaint_anything.webui.extension" in graph.modules
     assert "inpaint_anything.app" in graph.edges["inpaint_anything.webui.extension"]
     assert "modules" in {lib for libs in graph.libraries.values() for lib in libs}
+
+
+def test_ray_is_imported_lazily():
+    """``import ray`` only inside functions of batch_ray: importing any module never imports Ray."""
+    tree = ast.parse((ROOT / PACKAGE / "batch_ray.py").read_text(encoding="utf-8"))
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = [a.name for n in top for a in n.names] + [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
+    assert not [n for n in names if n == "ray" or n.startswith("ray.")]
+    inner = [n for n in ast.walk(tree) if isinstance(n, ast.Import) and any(a.name == "ray" for a in n.names)]
+    assert inner, "batch_ray imports ray somewhere (inside a function)"
 
 
 # --- the checker itself, on a small synthetic package ---------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from inpaint_anything import installer
@@ -52,6 +54,14 @@ def test_forge_keeps_its_diffusers_and_hub():
     assert plan.constraints["huggingface-hub"] == "0.26.2"
     # no OpenCV at all -> a headless build that keeps numpy < 2
     assert got["opencv-python-headless"] == "opencv-python-headless>=4.8,<4.12"
+
+
+@pytest.mark.parametrize("host", [A1111, FORGE])
+def test_ray_is_never_installed_into_a_webui(host):
+    """Ray (the optional batch engine, requirements/ray.txt) is not a runtime requirement."""
+    assert not any(name.startswith("ray") for name in specs(installer.plan(host, (3, 11), "linux")))
+    runtime = (Path(__file__).resolve().parents[1] / "requirements" / "runtime.txt").read_text()
+    assert "ray" not in runtime.lower().replace("array", "")
 
 
 def test_nothing_missing_means_nothing_to_do():

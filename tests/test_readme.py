@@ -16,6 +16,7 @@ Each runnable block must have a check below that looks at what it produced (file
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import queue
@@ -235,6 +236,14 @@ def check_batch_outpaint(work: Path, out: str, img: np.ndarray) -> None:
     assert result[:, 660:].std() > 1  # a filled border, not a blank one
 
 
+def check_batch_ray(work: Path, out: str, img: np.ndarray) -> None:
+    report = json.loads((work / "out-ray" / "batch-report.json").read_text())
+    assert report["engine"] == "ray" and report["counts"] == {"done": 1, "skipped": 0, "failed": 0}
+    _object_removed(_png(work / "out-ray" / "photo.png"), img)
+    local = work / "out" / "photo.png"  # the local engine's run of the same images, earlier in the README
+    assert not local.exists() or (work / "out-ray" / "photo.png").read_bytes() == local.read_bytes()
+
+
 def check_version(work: Path, out: str, img: np.ndarray) -> None:
     assert json.loads(out)["api_version"] == 1
 
@@ -265,6 +274,7 @@ CHECKS: dict[str, Callable[[Path, str, np.ndarray], None]] = {
     "--output out/": check_batch_masks,
     "--output out-boxes/": check_batch_manifest,
     "--output out-wide/": check_batch_outpaint,
+    "--output out-ray/": check_batch_ray,
     "/inpaint-anything/v1/version": check_version,
     "--data-binary @remove.json": check_rest_remove,
     "/grabcut": check_rest_session,
@@ -285,6 +295,8 @@ def test_readme_block(block: Block, user_folder, app_url):
     for tool in ("curl", "python3", "base64"):
         if tool in block.code and shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
+    if "--engine ray" in block.code and importlib.util.find_spec("ray") is None:
+        pytest.skip("Ray is not installed (requirements/ray.txt)")
     checks = [check for key, check in CHECKS.items() if key in block.code]
     assert checks, f"README block at line {block.line} has no check in tests/test_readme.py; add one to CHECKS"
     run = subprocess.run(["bash", "-euo", "pipefail", "-c", block.code], cwd=work, env={**env, "IA": app_url},

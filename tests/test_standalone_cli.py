@@ -208,7 +208,15 @@ def test_batch_shows_progress_with_eta_on_stderr(photos, tmp_path, capsys):
     assert "remove: 3 done, 0 skipped, 0 failed" in captured.out
     final = captured.err.replace("\r", "\n").strip().splitlines()[-1]
     assert re.search(r"remove: 100%\|.*\| 3/3 done \[\d\d:\d\d<\d\d:\d\d ETA\]", final), final
-    assert "0 left; p2: done" in final
+    assert "0 failed, 0 skipped, 0 retried, 0 left; p2: done" in final
+
+
+def test_batch_progress_counts_each_outcome():
+    progress = cli.BatchProgress(5)
+    for name, status in (("a", "done"), ("b", "retried"), ("c", "failed"), ("b", "done"), ("d", "skipped")):
+        progress(0, 5, name, status)
+    assert progress.counts == {"done": 2, "skipped": 1, "failed": 1, "retried": 1} and progress.left == 1
+    assert progress.text("d", "skipped") == "1 failed, 1 skipped, 1 retried, 1 left; d: skipped"
 
 
 def test_batch_quiet_prints_no_progress(photos, tmp_path, capsys):

@@ -189,17 +189,43 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
     @router.post("/batch", responses=ASYNC_RESPONSES)
     def batch(body: BatchBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
         """Many images in one job; a bad item is reported in its entry and the rest continues."""
-        from inpaint_anything.batch import BatchItem, BatchOptions, BatchRunner, KeepRule, try_item
+        from inpaint_anything.api.codec import png_b64
+        from inpaint_anything.batch import (
+            BatchItem,
+            BatchOptions,
+            BatchRunner,
+            EngineOptions,
+            KeepRule,
+            try_item,
+        )
+        from inpaint_anything.batch_spec import ENGINE_FIELDS
         from inpaint_anything.inpaint.cleaner import default_cleaner, removal_request
 
         if not 1 <= len(body.items) <= MAX_BATCH_ITEMS:
             raise InvalidInputError(f"Send 1 to {MAX_BATCH_ITEMS} items.")
+        engine = EngineOptions(**{f.name: getattr(body, f.name) for f in ENGINE_FIELDS}).validated()
+        on_ray = engine.engine == "ray"
+        if on_ray:
+            from inpaint_anything.batch_ray import check_server_can_use_ray
+
+            if engine.ray_address:
+                raise InvalidInputError("The server does not join a Ray cluster named in a request: leave "
+                                        "'ray_address' out; the server uses the cluster its operator named in "
+                                        "RAY_ADDRESS.")
+            if body.op != "remove" and body.backend not in ("diffusers", "cleaner"):
+                raise InvalidInputError("The Ray engine runs the 'diffusers' and 'cleaner' backends; use the "
+                                        "local engine for the others.")
+            check_server_can_use_ray()
+        spec = None
         if body.op == "remove":
             given = dump(body.request, exclude_unset=True)
             request = removal_request(**{k: given[k] for k in ("mask_blur", "padding", "seed") if k in given})
             backend = ctx.backend("cleaner", default_cleaner(dump(body, exclude_unset=True).get("method")))
         else:
             request, backend = prepare(ctx, body)
+            if on_ray:
+                model = ctx.diffusers_model(body.model) if body.backend == "diffusers" else (body.model or "telea")
+                spec = (body.backend, model, _check_options(dump(body.options)))
         everything, keep = None, None
         if body.everything is not None:
             _, everything, keep = everything_options(body.everything)
@@ -220,22 +246,36 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         runner = _Runner(ctx.app, options, backend)
         runner.check_text(items)  # a missing text detector: one error before the job starts
 
-        def work(job) -> dict[str, Any]:
+        def run_here(job) -> tuple[list[tuple[str, Any]], bool]:
             job.begin(f"batch {body.op}", len(items))
-            out, stopped = [], False
+            results, stopped = [], False
             for n, item in enumerate(items):
                 status, value = ("interrupted", None) if stopped or job.interrupted else try_item(runner, item, job)
-                if status == "done":
-                    out.append({"name": item.name, "status": "done",
-                                **result_payload([v[0] for v in value], [v[1] for v in value], [])})
-                    out[-1].pop("seeds")
-                elif status in ("failed", "skipped"):
-                    out.append({"name": item.name, "status": status, "reason": value})
-                else:
-                    stopped = True
-                    out.append({"name": item.name, "status": "skipped", "reason": "interrupted"})
+                if status == "done":  # base64 PNG, as the Ray workers send them
+                    value = [(png_b64(image, text), text) for image, text in value]
+                stopped = stopped or status == "interrupted"
+                results.append((status, value))
                 if not stopped:
                     job.next_job(f"{n + 1}/{len(items)} {item.name}")
+            return results, stopped
+
+        def work(job) -> dict[str, Any]:
+            if on_ray:
+                from inpaint_anything.batch_ray import run_inline_ray
+
+                results, stopped = run_inline_ray(ctx.app, items, options, engine=engine, backend_spec=spec,
+                                                  max_pixels=ctx.max_pixels, job=job)
+            else:
+                results, stopped = run_here(job)
+            out = []
+            for item, (status, value) in zip(items, results, strict=True):
+                if status == "done":
+                    out.append({"name": item.name, "status": "done", "images": [v[0] for v in value],
+                                "infotexts": [v[1] for v in value]})
+                elif status in ("failed", "skipped"):  # skipped: its text found nothing
+                    out.append({"name": item.name, "status": status, "reason": value})
+                else:
+                    out.append({"name": item.name, "status": "skipped", "reason": "interrupted"})
             counts = {s: sum(1 for o in out if o["status"] == s) for s in ("done", "failed", "skipped")}
             return {"items": out, "counts": counts, "interrupted": stopped}
 

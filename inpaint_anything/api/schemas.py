@@ -6,7 +6,7 @@ one version difference (forbidding unknown fields) sits in :class:`ApiModel`; :f
 checked by the core (e.g. :meth:`InpaintRequest.validated`), which words its messages for users.
 
 The parameter bodies (``RequestParams``, ``ExpansionBody``, the outpaint settings, ``RemoveBody``'s
-options, ``EverythingOptions``) are made from the parameter tables (:func:`inpaint_anything.api.field_models.pydantic_model`),
+options, ``EverythingOptions``, the batch engine fields) are made from the parameter tables (:func:`inpaint_anything.api.field_models.pydantic_model`),
 so their names, types, choices, defaults and descriptions are the table's.
 """
 
@@ -18,6 +18,7 @@ import pydantic
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 
 from inpaint_anything.api.field_models import pydantic_model
+from inpaint_anything.batch_spec import ENGINE_FIELDS
 from inpaint_anything.inpaint.cleaner import CLEANERS, REMOVE, REMOVE_FIELDS
 from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS
 from inpaint_anything.inpaint.request import INPAINT_FIELDS
@@ -306,7 +307,11 @@ class BatchTextOptions(pydantic_model("BatchTextFields", TEXT_FIELDS, ApiModel))
     is used by every item without its own text, mask, points or box."""
 
 
-class BatchBody(GenerateBody, OutpaintSettingsFields):  # type: ignore[misc,valid-type]
+# engine, ray_address, workers, gpus_per_worker, max_retries of the batch body (the CLI's flags too)
+BatchEngineFields = pydantic_model("BatchEngineFields", ENGINE_FIELDS, ApiModel)
+
+
+class BatchBody(GenerateBody, OutpaintSettingsFields, BatchEngineFields):  # type: ignore[misc,valid-type]
     op: Literal["inpaint", "remove", "outpaint"] = "inpaint"
     items: list[BatchItemBody] = Field(..., **example([{"name": "example", "image": EXAMPLE_IMAGE, "mask": EXAMPLE_MASK}]))
     method: Cleaner = Field(REMOVE["method"].default, description="remove: " + REMOVE["method"].help[0].lower() + REMOVE["method"].help[1:])
