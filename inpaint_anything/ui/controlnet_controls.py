@@ -16,9 +16,11 @@ import gradio as gr
 
 from inpaint_anything.ui.handlers import Controller, warning
 
-# the rows of the accordion (fields of CONTROLNET_FIELDS; one not named gets a row of its own)
-CONTROLNET_LAYOUT = (("model",), ("module", "control_mode"), ("weight", "resize_mode"),
-                     ("guidance_start", "guidance_end"), ("reference",), ("reference_weight", "style_fidelity"))
+# the rows of the accordion (fields of CONTROLNET_FIELDS; one not named gets a row of its own); the radios
+# get a row each: their choices are long for the tab's right column
+CONTROLNET_LAYOUT = (("model",), ("module",), ("control_mode",), ("resize_mode",), ("weight",),
+                     ("guidance_start", "guidance_end"), ("reference",), ("reference_weight",),
+                     ("style_fidelity",))
 LABELS = {"controlnet": "ControlNet inpaint: the Inpaint button runs the model above (any checkpoint) with an "
                         "inpaint ControlNet",
           "webui_controlnet": "ControlNet inpaint: “Inpaint with WebUI checkpoint” runs with the WebUI's ControlNet"}

@@ -265,7 +265,7 @@ def controlnet_unavailable(app: Any, offline: bool) -> str | None:
     folder = Path(app.models_dir) / CONTROLNET_FOLDER
     return (f"ControlNet inpaint needs an inpaint ControlNet, and this machine is offline: put the diffusers folder of "
             f"control_v11p_sd15_inpaint (config.json + diffusion_pytorch_model.safetensors, a folder name with "
-            f"“inpaint”) or its .pth/.safetensors file into {folder} and press {REFRESH}, or turn offline mode off "
+            f"“inpaint”) into {folder} and press {REFRESH}, or turn offline mode off "
             f"to download {next(iter(HUB_CONTROLNETS))}.")
 
 
