@@ -174,3 +174,13 @@ def test_api_inpaints_with_an_ordinary_checkpoint_through_controlnet(tmp_path, t
     assert r.status_code == 422 and "starting control step" in r.json()["detail"]
     r = client.post(f"{P}/inpaint", json={**body, "controlnet": {"weight": 3}})
     assert r.status_code == 422 and "Control weight" in r.json()["detail"]
+
+
+def test_a_single_file_controlnet_is_refused_with_what_to_do(models):
+    (models / "controlnet" / "control_v11p_sd15_inpaint.pth").write_bytes(b"weights")
+    assert local_controlnets(models) == ["tiny-inpaint-cn"]  # not offered in the lists
+    with pytest.raises(InvalidInputError) as err:
+        resolve_controlnet("control_v11p_sd15_inpaint.pth", models, offline=True)
+    text = str(err.value)
+    assert "config.json and diffusion_pytorch_model.safetensors" in text
+    assert str(models / "controlnet" / "control_v11p_sd15_inpaint") in text

@@ -432,3 +432,48 @@ def test_controlnet_options_follow_their_table():
         if f.infotext:
             assert f"{f.infotext}: " in units["ControlNet 0"], f.name
     assert options_from_infotext(units) == changed  # and every field (reference ones too) reads back
+
+
+@pytest.mark.both_stacks
+def test_the_tabs_controlnet_controls_follow_the_table(tmp_path):
+    from inpaint_anything.inpaint.controlnet import CONTROLNET, CONTROLNET_FIELDS, ControlNetOptions
+    from inpaint_anything.ui.controlnet_controls import CONTROLNET_LAYOUT, field_controls, options
+
+    tab = _built_tab_controls(tmp_path)
+    controls = {f.name: tab[f"ia_{f.elem or f.name}"] for f in CONTROLNET_FIELDS if f"ia_{f.elem or f.name}" in tab}
+    first = tab["ia_cn_model"].value  # the model dropdown starts with the first usable ControlNet
+    assert first == "lllyasviel/control_v11p_sd15_inpaint"  # nothing local here: the Hub one
+    start = lambda f: first if f.name == "model" else f.default  # noqa: E731
+    assert control_problems(CONTROLNET_FIELDS, controls, start=start, own_choices=("model",)) == []
+    assert {f.name for f in CONTROLNET_FIELDS if f.kind} == set(controls)
+    assert {n for row in CONTROLNET_LAYOUT for n in row} == set(CONTROLNET)
+    # the controls' start values read back as the table's options (the model as listed)
+    names = list(controls)
+    got = options(True, names, tuple(c.value for c in controls.values()))
+    assert got == ControlNetOptions(model=first) and options(False, names, ()) is None
+    assert set(field_controls({"enabled": 1, "note": 2, **controls})) == set(controls)
+
+
+def test_a_changed_controlnet_table_is_caught(tmp_path):
+    import gradio as gr
+
+    from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS
+    from inpaint_anything.ui.controlnet_controls import build_controlnet_controls, field_controls
+    from inpaint_anything.ui.handlers import Controller
+
+    class App:
+        models_dir = tmp_path
+        settings = None
+
+        def controlnet_models(self):
+            return ["cn-inpaint"]
+
+    ctl = Controller(App())
+    ctl.controlnet_unavailable = lambda: None
+    with gr.Blocks():
+        controls = field_controls(build_controlnet_controls(ctl))
+    changed = [dataclasses.replace(f, label="Other") if f.name == "weight" else f for f in CONTROLNET_FIELDS]
+    start = lambda f: "cn-inpaint" if f.name == "model" else f.default  # noqa: E731
+    assert control_problems(CONTROLNET_FIELDS, controls, start=start, own_choices=("model",)) == []
+    assert any("weight" in p and "label" in p for p in control_problems(changed, controls, start=start,
+                                                                          own_choices=("model",)))

@@ -53,8 +53,11 @@ def resolve_controlnet(name: str, models_dir: Path, *, offline: bool, cache_dir:
     if name and "/" not in name.strip("/") and (local / "config.json").is_file():
         return str(local)
     if local.is_file():
-        raise InvalidInputError(f"{name} is a single file; the ControlNet backend loads diffusers folders "
-                                f"(config.json + diffusion_pytorch_model.safetensors) from {local.parent}.")
+        raise InvalidInputError(
+            f"{name} is a single file (the WebUI's format); the standalone ControlNet backend loads diffusers folders "
+            f"only. Put the files config.json and diffusion_pytorch_model.safetensors of "
+            f"https://huggingface.co/{next(iter(HUB_CONTROLNETS))} into a folder {local.parent / 'control_v11p_sd15_inpaint'}"
+            f" (or turn offline mode off and choose {next(iter(HUB_CONTROLNETS))}).")
     if name not in HUB_CONTROLNETS:
         raise ModelNotFoundError(f"No ControlNet called {name!r}: put a diffusers folder in {local.parent}, or use "
                                  f"one of {', '.join(HUB_CONTROLNETS)}.")

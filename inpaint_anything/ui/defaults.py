@@ -249,3 +249,31 @@ def remover_note(app: Any, method: str | None, offline: bool) -> str:
         return (f"{entry.title} is not downloaded, and offline mode is on: put {entry.filename}{size} into "
                 f"{app.models_dir} (from {entry.download_urls()[0]}) and press Remove.")
     return f"{entry.title} is not downloaded yet: Remove downloads {entry.filename}{size} first (progress shown), once."
+
+
+# -------------------------------------------------------------------------------------- ControlNet inpaint
+def controlnet_unavailable(app: Any, offline: bool) -> str | None:
+    """Why the standalone ControlNet inpaint (backend ``controlnet``) cannot run here, or None: it needs an
+    inpaint ControlNet (a folder in ``<models>/controlnet`` or the Hub model, cached or downloadable)."""
+    from inpaint_anything.inpaint.controlnet import CONTROLNET_FOLDER, HUB_CONTROLNETS
+    from inpaint_anything.inpaint.controlnet_backend import local_controlnets
+
+    if local_controlnets(app.models_dir) or not offline:
+        return None
+    if any(_hub_file_cached(repo, "config.json", rev) for repo, rev in HUB_CONTROLNETS.items()):
+        return None
+    folder = Path(app.models_dir) / CONTROLNET_FOLDER
+    return (f"ControlNet inpaint needs an inpaint ControlNet, and this machine is offline: put the diffusers folder of "
+            f"control_v11p_sd15_inpaint (config.json + diffusion_pytorch_model.safetensors, a folder name with "
+            f"“inpaint”) into {folder} and press {REFRESH}, or turn offline mode off "
+            f"to download {next(iter(HUB_CONTROLNETS))}.")
+
+
+def _hub_file_cached(repo_id: str, name: str, revision: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, name, revision=revision)
+    except Exception:
+        return False
+    return isinstance(found, str) and os.path.isfile(found)

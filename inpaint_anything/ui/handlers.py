@@ -52,6 +52,9 @@ class HostHooks:
     send_buttons: list[tuple[str, Any]] = field(default_factory=list)
     samplers: list[str] | None = None
     schedulers: list[str] | None = None
+    # the host's ControlNet for the "webui" backend: () -> None when usable, else why not; () -> its inpaint models
+    controlnet_status: Callable[[], str | None] | None = None
+    controlnet_models: Callable[[], list[str]] | None = None
 
 
 def message(text: str, error: bool = False) -> str:
@@ -181,6 +184,31 @@ class Controller:
 
         text = inpaint_hint(self.app, self.offline(), hosted=bool(self.hooks.extra_backends))
         return message(text) if text else ""
+
+    # ------------------------------------------------------------------ ControlNet inpaint
+    def controlnet_switch(self) -> tuple[str, str]:
+        """(backend the "ControlNet inpaint" choice runs, backend it stands in for): hosted, the WebUI
+        checkpoint button runs with the host's ControlNet; standalone, the Inpaint button runs the chosen
+        checkpoint (inpainting or not) with an inpaint ControlNet."""
+        return ("webui_controlnet", "webui") if self.hooks.controlnet_status else ("controlnet", "diffusers")
+
+    def controlnet_unavailable(self) -> str | None:
+        """None when ControlNet inpaint can run here, else why not and what to do."""
+        if self.hooks.controlnet_status:
+            return self.hooks.controlnet_status()
+        from inpaint_anything.ui.defaults import controlnet_unavailable
+
+        return controlnet_unavailable(self.app, self.offline())
+
+    def controlnet_models(self) -> list[str]:
+        """The inpaint ControlNets the model dropdown offers (the host's, or ours and the Hub's)."""
+        return list(self.hooks.controlnet_models()) if self.hooks.controlnet_models else self.app.controlnet_models()
+
+    def controlnet_base_models(self) -> list[str]:
+        """Checkpoints ControlNet inpaint starts from: the inpainting models and the ordinary ones."""
+        from inpaint_anything.inpaint.controlnet_backend import base_model_names
+
+        return base_model_names(self.app.inpaint_model_entries())
 
     # ------------------------------------------------------------------ image and canvas
     def set_image(self, key: SessionKey, image: Any, sam_model: str | None = None, selector: str | None = None) -> str:
@@ -399,7 +427,7 @@ class Controller:
         try:
             yield
         except (DownloadError, OfflineError) as exc:
-            if kind != "diffusers":
+            if kind not in ("diffusers", "controlnet"):
                 raise
             self.contact_failed = True
             raise UnavailableError(download_failed(model, exc) if isinstance(exc, DownloadError) else str(exc)) from exc
@@ -435,11 +463,21 @@ class Controller:
         folder = self.app.settings.output_dir or os.path.join(os.getcwd(), "outputs", "inpaint-anything")
         return str(save_png(image, folder, infotext, suffix=kind))
 
-    def inpaint(self, key: SessionKey, kind: str, model: str, request, progress: Any = None):
+    def inpaint(self, key: SessionKey, kind: str, model: str, request, progress: Any = None, controlnet: Any = None):
+        """Inpaint with backend ``kind``; ``controlnet`` (ControlNetOptions, the "ControlNet inpaint" choice)
+        turns the backend it stands in for (:meth:`controlnet_switch`) into its ControlNet one."""
         ws = self.ws(key)
         ws.require_image()  # "upload an image" before "the mask is empty"
         ws.require_mask()
-        backend = self._diffusers(model) if kind == "diffusers" else self.app.backend(kind, model)
+        options: dict[str, Any] = {}
+        if controlnet is not None and kind == self.controlnet_switch()[1]:
+            why = self.controlnet_unavailable()
+            if why:
+                from inpaint_anything.errors import UnavailableError
+
+                raise UnavailableError(why)
+            kind, options = self.controlnet_switch()[0], {"controlnet": controlnet}
+        backend = self._diffusers(model) if kind == "diffusers" else self.app.backend(kind, model, **options)
         with self._readable_downloads(kind, model), self.job(key, "inpaint", progress) as job:
             result = ws.inpaint(request, backend, job)
         return self._finish(key, result, "inpaint")

@@ -147,6 +147,9 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                                                     value=(models or [None])[0], allow_custom_value=True, elem_id="ia_hub_model")
                             hub_refresh = gr.Button(defaults.REFRESH, scale=1, min_width=36, elem_id="ia_hub_refresh",
                                                     elem_classes=["ia-refresh"])
+                        from inpaint_anything.ui import controlnet_controls as cnc
+
+                        cn = cnc.build_controlnet_controls(ctl)
                         with gr.Accordion("Generation settings", open=True):
                             gen = _generation_controls(hooks)
                         run_hub = gr.Button("Inpaint", variant="primary", elem_id="ia_run_inpaint")
@@ -238,16 +241,28 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
         names = list(gen)
         gen_outputs = [results, infotext, status]
         compare = (ctl.compare, [key], [view.before, view.after])
-        _on(run_hub.click, lambda k, m, *v: ctl.inpaint(k, "diffusers", m, _request(names, v[:-1]), v[-1]),
-            [key, hub_model, *gen.values()], gen_outputs, status, progress=True).then(*compare, queue=False)
+        cn_fields = cnc.field_controls(cn)
+        cn_inputs, cn_names = [cn["enabled"], *cn_fields.values()], list(cn_fields)
+
+        def run(k, kind, model, req_names, v):  # v: request values, the ControlNet choice and controls, progress
+            n = len(req_names)
+            return ctl.inpaint(k, kind, model, _request(req_names, v[:n]), v[-1],
+                               controlnet=cnc.options(v[n], cn_names, v[n + 1:-1]))
+
+        _on(run_hub.click, lambda k, m, *v: run(k, "diffusers", m, names, v),
+            [key, hub_model, *gen.values(), *cn_inputs], gen_outputs, status, progress=True).then(*compare, queue=False)
+        cnc.wire_controlnet(cn, ctl, hub_model)
         extra_names = names + list(soft)
         for kind, button in run_extra.items():
-            _on(button.click, lambda k, *v, _kind=kind: ctl.inpaint(k, _kind, "", _request(extra_names, v[:-1]), v[-1]),
-                [key, *gen.values(), *soft.values()], gen_outputs, status, progress=True).then(*compare, queue=False).then(
-                lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
+            _on(button.click, lambda k, *v, _kind=kind: run(k, _kind, "", extra_names, v),
+                [key, *gen.values(), *soft.values(), *cn_inputs], gen_outputs, status, progress=True).then(
+                *compare, queue=False).then(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
         if hints:  # the user may switch checkpoints in the WebUI at any time: the hint follows
             loaded.then(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
             inpaint_tab.select(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
+        if hooks.controlnet_status:  # ControlNet models may be added in the WebUI at any time: the reason follows
+            inpaint_tab.select(lambda: (cnc.note_html(ctl), compat.update(interactive=ctl.controlnet_unavailable() is None)),
+                               None, [cn["note"], cn["enabled"]], queue=False)
         def note(method: str) -> str:
             from inpaint_anything.ui.defaults import remover_note
 

@@ -75,7 +75,7 @@ class WebuiExtension:
 
     def hooks(self):
         from inpaint_anything.ui.handlers import HostHooks
-        from inpaint_anything.webui import backend, jobs, saving
+        from inpaint_anything.webui import backend, controlnet, jobs, saving
 
         targets = None
         if all(k in self.components for k in IMG2IMG_INPAINT_UPLOAD):
@@ -94,6 +94,8 @@ class WebuiExtension:
             send_buttons=list(self.send_buttons.items()),
             samplers=samplers,
             schedulers=schedulers,
+            controlnet_status=controlnet.status,
+            controlnet_models=controlnet.inpaint_models,
         )
 
     def on_ui_tabs(self):

@@ -554,3 +554,29 @@ def test_sam_prepares_on_upload_and_the_click_tool_outlines_the_object_under_the
         tab.full_shot("page")
     finally:
         app.settings.hover_preview = mode
+
+
+def test_controlnet_choice_says_why_and_its_accordion_shows_the_tables_controls(tab):
+    """Offline without an inpaint ControlNet: the choice cannot be ticked and the line under it says
+    where to put one, in full; the "ControlNet" accordion opens with every control of the table, no
+    label cut off."""
+    from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS
+
+    note = tab.wait_text("ia_cn_status", "offline")
+    assert str(tab.app.models_dir / "controlnet") in note, note
+    assert tab.page.locator("#ia_cn_enabled input[type=checkbox]").first.is_disabled()
+    assert tab.page.locator("#ia_cn_status").first.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), note
+    tab.page.locator("#ia_controlnet .label-wrap").first.click()
+    tab.page.wait_for_function("() => { const e = document.getElementById('ia_cn_weight'); return !!e && e.offsetParent !== null; }",
+                               timeout=TIMEOUT)
+    tab.page.set_viewport_size({"width": VIEWPORT["width"], "height": 1600})  # the whole accordion in the picture
+    tab.region_shot(["#ia_cn_enabled", "#ia_cn_status", "#ia_controlnet"], "controlnet_accordion")
+    for f in CONTROLNET_FIELDS:
+        elem = f"ia_{f.elem or f.name}"
+        assert f.label in tab.text(elem), (elem, tab.text(elem))
+        cut = tab.page.locator(f"#{elem}").first.evaluate(
+            "e => [...e.querySelectorAll('span, label')].filter(s => s.children.length === 0 && s.innerText.trim()"
+            " && s.scrollWidth > s.clientWidth + 1).map(s => s.innerText)")
+        assert not cut, f"cut off in #{elem}: {cut}"
+        assert tab.page.locator(f"#{elem}").first.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), f"#{elem} overflows"
+    assert tab.value("ia_cn_model") == "lllyasviel/control_v11p_sd15_inpaint"
