@@ -7,10 +7,8 @@ Every handler works on the caller's own workspace (one per browser session, see
 from __future__ import annotations
 
 import contextlib
-import html
 import os
 import tempfile
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +18,8 @@ import numpy as np
 
 from inpaint_anything.errors import IAError, InvalidInputError
 from inpaint_anything.jobs import JobControl
+from inpaint_anything.ui.messages import error_message, message, warning  # noqa: F401  (part of this module's face)
+from inpaint_anything.ui.model_choices import ModelChoices
 
 
 class SessionKey:
@@ -57,40 +57,18 @@ class HostHooks:
     controlnet_models: Callable[[], list[str]] | None = None
 
 
-def message(text: str, error: bool = False) -> str:
-    cls = "ia-error" if error else "ia-hint"
-    return f'<div class="{cls}">{html.escape(text)}</div>'
-
-
-def warning(text: str) -> str:
-    """A visible warning (not an error, not grey success text): something to do next."""
-    return f'<div class="ia-warning">{html.escape(text)}</div>'
-
-
 EMPTY_SELECTION = ("Nothing was selected. Try Brush + to paint over the object, or a larger box around it "
                    "(GrabCut needs some background inside the box).")
 
 
-def error_message(exc: Exception) -> str:
-    if isinstance(exc, IAError):
-        return message(str(exc), error=True)
-    import logging
-
-    logging.getLogger(__name__).exception("Inpaint Anything: unexpected error")
-    return message(f"Unexpected error ({type(exc).__name__}: {exc}). See the console for details.", error=True)
-
-
-class Controller:
-    """The tab's behaviour; the layout module wires these methods to components."""
+class Controller(ModelChoices):
+    """The tab's behaviour; the layout module wires these methods to components. What the model
+    dropdowns list and say (SAM, inpainting models, ControlNet) is :class:`ModelChoices`'."""
 
     def __init__(self, app, hooks: HostHooks | None = None):
-        self.app = app
-        self.hooks = hooks or HostHooks()
+        super().__init__(app, hooks or HostHooks())
         self._jobs: dict[str, JobControl] = {}
-        self._sam_labels: dict[str, str] = {}  # dropdown label -> model id
         self._tmp: str | None = None  # folder for exported files, one subfolder per session
-        self._lock = threading.Lock()
-        self.contact_failed = False  # a download could not reach its host: messages then say "offline"
 
     # ------------------------------------------------------------------ helpers
     def ws(self, key: SessionKey, *, revive: bool = False):
@@ -134,82 +112,7 @@ class Controller:
         job.interrupt()
         return compat.update()
 
-    def sam_choices(self) -> list[tuple[str, str]]:
-        """``(label, id)`` pairs for the SAM dropdown (labels are remembered for :meth:`sam_id`).
-        A label says the file size and whether the file is downloaded and verified; on a CPU the
-        light models come first and the slow ones say so."""
-        from inpaint_anything.ui.defaults import dropdown_sams, sam_on_cpu
-        from inpaint_anything.ui.labels import sam_label
-
-        on_cpu = sam_on_cpu(self.app)
-        out = [(sam_label(m, on_cpu), m.id) for m in dropdown_sams(self.app)]
-        with self._lock:
-            self._sam_labels.update(out)
-        return out
-
-    def sam_dropdown(self, model_id: str | None) -> Any:
-        """An update of the SAM dropdown with fresh labels, keeping ``model_id`` selected."""
-        from inpaint_anything.ui import compat
-
-        pairs = self.sam_choices()
-        ids = [v for _, v in pairs]
-        value = compat.choice_value(model_id, pairs) if model_id in ids else compat.choice_value(self.default_sam(), pairs)
-        return compat.update(choices=compat.choices(pairs), value=value)
-
-    def sam_id(self, value: str | None) -> str | None:
-        """The model id for a dropdown value: gradio 3 sends the shown label, gradio 4 the id."""
-        with self._lock:
-            return self._sam_labels.get(value, value) if isinstance(value, str) else value
-
-    def default_sam(self) -> str | None:
-        """A SAM model whose file is here (the configured default first), else the configured default."""
-        from inpaint_anything.ui.defaults import default_sam
-
-        return default_sam(self.app)
-
-    def offline(self) -> bool:
-        from inpaint_anything.ui.defaults import is_offline
-
-        return is_offline(self.app, self.contact_failed)
-
-    def sam_hint(self) -> str:
-        """The line under the SAM dropdown (how to get a model; empty when one is here)."""
-        from inpaint_anything.ui.defaults import sam_hint
-
-        text = sam_hint(self.app, self.offline())
-        return warning(text) if text else ""
-
-    def inpaint_hint(self) -> str:
-        from inpaint_anything.ui.defaults import inpaint_hint
-
-        text = inpaint_hint(self.app, self.offline(), hosted=bool(self.hooks.extra_backends))
-        return message(text) if text else ""
-
     # ------------------------------------------------------------------ ControlNet inpaint
-    def controlnet_switch(self) -> tuple[str, str]:
-        """(backend the "ControlNet inpaint" choice runs, backend it stands in for): hosted, the WebUI
-        checkpoint button runs with the host's ControlNet; standalone, the Inpaint button runs the chosen
-        checkpoint (inpainting or not) with an inpaint ControlNet."""
-        return ("webui_controlnet", "webui") if self.hooks.controlnet_status else ("controlnet", "diffusers")
-
-    def controlnet_unavailable(self) -> str | None:
-        """None when ControlNet inpaint can run here, else why not and what to do."""
-        if self.hooks.controlnet_status:
-            return self.hooks.controlnet_status()
-        from inpaint_anything.ui.defaults import controlnet_unavailable
-
-        return controlnet_unavailable(self.app, self.offline())
-
-    def controlnet_models(self) -> list[str]:
-        """The inpaint ControlNets the model dropdown offers (the host's, or ours and the Hub's)."""
-        return list(self.hooks.controlnet_models()) if self.hooks.controlnet_models else self.app.controlnet_models()
-
-    def controlnet_base_models(self) -> list[str]:
-        """Checkpoints ControlNet inpaint starts from: the inpainting models and the ordinary ones."""
-        from inpaint_anything.inpaint.controlnet_backend import base_model_names
-
-        return base_model_names(self.app.inpaint_model_entries())
-
     # ------------------------------------------------------------------ image and canvas
     def set_image(self, key: SessionKey, image: Any, sam_model: str | None = None, selector: str | None = None) -> str:
         """A new picture. With Segment Anything chosen and its file present, SAM starts encoding it in
@@ -279,14 +182,6 @@ class Controller:
             else:
                 out["busy"] = True  # a click or another request holds SAM: the editor keeps its outline and asks again
         return out
-
-    def _label_of(self, model_id: str | None) -> str:
-        """A short name of a SAM model id for the editor's status line."""
-        if not model_id:
-            return ""
-        with self._lock:
-            label = next((lab for lab, mid in self._sam_labels.items() if mid == model_id), model_id)
-        return label.split(" \u00b7 ")[0]
 
     def canvas_event(self, text: str, key: SessionKey, sam_model: str, selector: str, ignore_unsegmented: bool):
         """One canvas snapshot -> (mask layer, candidate gallery, status)."""
@@ -360,78 +255,7 @@ class Controller:
             colour = cv2.resize(colour, (w, h), interpolation=cv2.INTER_NEAREST)
         return colour, message(f"{len(segmap)} segments. Pick the Scribble tool and draw over the parts to select.")
 
-    def refresh_sam(self, sam_model: str | None, selector: str) -> tuple[Any, Any, str]:
-        """🔄 beside the SAM dropdown: rescan the models folder -> (dropdown, "Select with", hint).
-        When the chosen model has no file but another one now does, that one is chosen and
-        "Select with" becomes Segment Anything."""
-        from inpaint_anything.ui.defaults import SEGMENT_ANYTHING, ready_sams
-
-        current = self.sam_id(sam_model)
-        ready = [m.id for m in ready_sams(self.app)]
-        chosen = current if current in ready or not ready else self.default_sam()
-        if ready and current not in ready:
-            selector = SEGMENT_ANYTHING
-        return self.sam_dropdown(chosen), selector, self.sam_hint()
-
-    def refresh_inpaint(self, model: str | None, outpaint_backend: str, prefill_label: str, model_label: str) -> tuple[Any, Any, str]:
-        """🔄 beside the inpainting model: rescan -> (model dropdown, Outpaint "Generate with", hint)."""
-        from inpaint_anything.ui import compat
-        from inpaint_anything.ui.defaults import inpaint_choices, inpaint_model_ready
-
-        choices = inpaint_choices(self.app)
-        present = [m for m in choices if inpaint_model_ready(m, self.app)]
-        value = model if model and (inpaint_model_ready(model, self.app) or not present) else (present or choices or [None])[0]
-        if present and outpaint_backend == prefill_label:
-            outpaint_backend = model_label
-        return compat.update(choices=choices, value=value), outpaint_backend, self.inpaint_hint()
-
-    def download_sam(self, sam_model: str, selector: str, progress: Any = None) -> tuple[Any, Any, str, str]:
-        """Download the chosen model -> (SAM dropdown, "Select with", hint, status). The dropdown's
-        labels are refreshed after success and failure alike, and the model stays selected."""
-        sam_model = self.sam_id(sam_model)
-
-        def report(done: int, total: int) -> None:
-            if progress is not None and total:
-                progress(done / total, desc=f"downloading {sam_model}")
-
-        from inpaint_anything.errors import DownloadError, OfflineError
-        from inpaint_anything.ui.defaults import SEGMENT_ANYTHING
-
-        try:
-            path = self.app.sam_model_path(sam_model, download=True, progress=report)
-            text = message(f"Ready: {path.name}. “Select with” is now Segment Anything.")
-            selector = SEGMENT_ANYTHING
-        except Exception as exc:  # shown in the status; the labels may still have changed (a file moved aside)
-            if isinstance(exc, (DownloadError, OfflineError)):
-                self.contact_failed = True
-            text = error_message(exc)
-        return self.sam_dropdown(sam_model), selector, self.sam_hint(), text
-
     # ------------------------------------------------------------------ generation
-    def _diffusers(self, model: str):
-        """The diffusers backend for ``model``, or a readable reason why it cannot run here."""
-        from inpaint_anything.errors import UnavailableError
-        from inpaint_anything.ui.defaults import inpaint_unavailable
-
-        why = inpaint_unavailable(model, self.app.models_dir / "diffusers", self.offline(), self.app)
-        if why:
-            raise UnavailableError(why)
-        return self.app.backend("diffusers", model)
-
-    @contextlib.contextmanager
-    def _readable_downloads(self, kind: str, model: str) -> Iterator[None]:
-        """A Hub download that fails becomes a message with what to do instead (no raw HF error)."""
-        from inpaint_anything.errors import DownloadError, OfflineError, UnavailableError
-        from inpaint_anything.ui.defaults import download_failed
-
-        try:
-            yield
-        except (DownloadError, OfflineError) as exc:
-            if kind not in ("diffusers", "controlnet"):
-                raise
-            self.contact_failed = True
-            raise UnavailableError(download_failed(model, exc) if isinstance(exc, DownloadError) else str(exc)) from exc
-
     def _finish(self, key: SessionKey, result, kind: str) -> tuple[list, str, str]:
         saved = []
         for img, text in zip(result.images, result.infotexts, strict=True):
