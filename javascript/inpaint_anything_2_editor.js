@@ -820,6 +820,7 @@
                 ctx.strokeStyle = color;
                 ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
                 ctx.setLineDash([]);
+                if (x1 < 0 || y1 < 0 || x0 > c.width || y0 > c.height) return; // zoomed away: no label
                 const text = `${b.label} ${Number(b.score).toFixed(2)}`;
                 const w = pad * 3 + check + ctx.measureText(text).width;
                 const x = clamp(x0 - 1 * dpr, 0, Math.max(0, c.width - w));
