@@ -3,7 +3,8 @@
 :func:`select_by_text` is what the tab's "Select by text" row and ``POST /sessions/{id}/text`` run:
 the detector (:mod:`inpaint_anything.segment.text_detect`) finds boxes in the workspace's image; each
 box goes through the workspace's own prompt path (:meth:`Workspace.prompt`, any SAM family) and the
-masks are united; without a usable SAM model (or with ``use_sam=False``) GrabCut makes them. CLIPSeg
+masks are united (each kept on the workspace, so a detection can be switched off and on without
+running the detector again: :meth:`Workspace.keep_text_boxes`); without a usable SAM model (or with ``use_sam=False``) GrabCut makes them. CLIPSeg
 gives a mask directly. The result becomes the selection in one undo step with the refinements
 re-applied (:meth:`Workspace.set_text_selection`), and results generated from it record the text,
 detector, threshold and mode in their infotext.
@@ -11,7 +12,9 @@ detector, threshold and mode in their infotext.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,28 +48,73 @@ class TextSelected:
                 "method": self.method, "note": self.note}
 
 
+_ids = itertools.count(1)
+
+
+@dataclass
+class TextLayer:
+    """The text selection's detections with one mask each, and which of them are kept (the text
+    mask is the union of the kept ones). ``id`` names it for the editor, which sends the kept flags
+    back with its events (see :mod:`inpaint_anything.ui.wire`)."""
+
+    parts: list[np.ndarray]
+    boxes: list[Any]  # segment.text_detect.Detection, one per part, or none
+    kept: list[bool] = field(default_factory=list)
+    id: int = field(default_factory=lambda: next(_ids))
+
+    @classmethod
+    def make(cls, masks: Any, boxes: Sequence[Any], shape: tuple[int, int]) -> TextLayer:
+        from inpaint_anything.errors import InvalidInputError
+        from inpaint_anything.masks import as_bool_mask
+
+        parts = [masks] if isinstance(masks, np.ndarray) else list(masks)
+        if boxes and len(boxes) != len(parts):
+            raise InvalidInputError(f"{len(boxes)} detections but {len(parts)} masks.")
+        parts = [as_bool_mask(m, shape) for m in parts] or [np.zeros(shape, bool)]
+        return cls(parts, list(boxes), [True] * len(parts))
+
+    def union(self) -> np.ndarray:
+        out = np.zeros_like(self.parts[0])
+        for part, kept in zip(self.parts, self.kept, strict=True):
+            if kept:
+                out |= part
+        return out
+
+    def keep(self, kept: Sequence[bool], text_id: int | None = None) -> bool:
+        """Set the kept flags (one per box); False (nothing changes) when they are for another
+        layer, of the wrong count, or the same as before."""
+        flags = [bool(k) for k in kept]
+        if (text_id is not None and text_id != self.id) or not self.boxes or len(flags) != len(self.boxes):
+            return False
+        changed, self.kept = flags != self.kept, flags
+        return changed
+
+    def payload(self) -> dict[str, Any] | None:
+        """What the editor draws: ``{"id", "image_size": [w, h], "boxes": [{"box": [x0, y0, x1, y1]
+        (image pixels), "label", "score", "kept"}, ...]}``; None without boxes."""
+        if not self.boxes:
+            return None
+        h, w = self.parts[0].shape
+        return {"id": self.id, "image_size": [w, h],
+                "boxes": [{**d.as_dict(), "kept": k} for d, k in zip(self.boxes, self.kept, strict=True)]}
+
+
 def box_masks(ws: Any, boxes: list[tuple[float, float, float, float]], *, use_sam: bool = True,
-              model_id: str | None = None, job: JobControl | None = None) -> tuple[np.ndarray, str, str]:
-    """The union of one mask per box (image pixels) -> (mask, method, note). SAM through the
-    workspace's prompt path; GrabCut when ``use_sam`` is False or no SAM model can be used."""
+              model_id: str | None = None, job: JobControl | None = None) -> tuple[list[np.ndarray], str, str]:
+    """One mask per box (image pixels) -> (masks, method, note). SAM through the workspace's
+    prompt path; GrabCut when ``use_sam`` is False or no SAM model can be used."""
     from inpaint_anything.segment.grabcut import grabcut_mask
 
-    img = ws.require_image()
-    picked = np.zeros(img.shape[:2], bool)
+    ws.require_image()
     note = ""
     if use_sam and boxes:
         try:
-            for box in boxes:
-                picked |= ws.prompt([], box, model_id=model_id, job=job).masks[0]
-            return picked, "sam", ""
+            return [np.asarray(ws.prompt([], box, model_id=model_id, job=job).masks[0], bool) for box in boxes], "sam", ""
         except (ModelNotFoundError, OfflineError, UnavailableError) as exc:
-            picked[:] = False
             note = f"GrabCut made the masks: no SAM model could be used ({str(exc).splitlines()[0]})"
         finally:
             ws.clear_prompts()  # a later click starts a new object
-    for box in boxes:
-        picked |= grabcut_mask(img, box=box)
-    return picked, "grabcut", note
+    return [grabcut_mask(ws.image, box=box) for box in boxes], "grabcut", note
 
 
 def select_by_text(ws: Any, query: TextQuery, *, use_sam: bool = True, model_id: str | None = None,
@@ -84,14 +132,15 @@ def select_by_text(ws: Any, query: TextQuery, *, use_sam: bool = True, model_id:
         job.step(1, 2, "making the masks")
         job.check()
     if found.mask is not None:
-        mask, method, note = found.mask, "clipseg", ""
+        parts, method, note = list(found.regions or [found.mask]), "clipseg", ""
     else:
-        mask, method, note = box_masks(ws, [d.box for d in found.detections], use_sam=use_sam,
-                                       model_id=model_id, job=job)
+        parts, method, note = box_masks(ws, [d.box for d in found.detections], use_sam=use_sam,
+                                        model_id=model_id, job=job)
     if not found.detections:
         note = f"Try a lower threshold (now {query.threshold:g}) or another detector."
-    committed = ws.set_text_selection(mask, query if found.detections else None)
+    boxes = found.detections if len(parts) == len(found.detections) else []
+    committed = ws.set_text_selection(parts, query if found.detections else None, boxes)
     return TextSelected(committed, found, query, note, method)
 
 
-__all__ = ["TextSelected", "box_masks", "select_by_text"]
+__all__ = ["TextLayer", "TextSelected", "box_masks", "select_by_text"]

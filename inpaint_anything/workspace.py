@@ -8,6 +8,7 @@ users never see each other's image or mask. Every public method validates its in
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,7 @@ class Workspace:
     prepare_state: Any = None  # the latest background SAM preparation (inpaint_anything.preparer)
     text_mask: np.ndarray | None = None  # what "Select by text" found; part of every selection until cleared
     text_query: Any = None  # the TextQuery that found it (recorded in the infotext of results)
+    text_layer: Any = None  # its detections and one mask each (text_selection.TextLayer)
     _session: Any = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -83,7 +85,7 @@ class Workspace:
             self.segment_map = self.candidates = None
             self.points, self.box = [], None
             self.selection, self.refinements = None, []
-            self.text_mask = self.text_query = None
+            self.text_mask = self.text_query = self.text_layer = None
         self._fit_budget()
         return rgb.shape[1], rgb.shape[0]
 
@@ -98,7 +100,7 @@ class Workspace:
                 self.prepare_state.cancel.set()
             self.image = self.alpha = self.mask = self.selection = self.segment_map = self.candidates = None
             self.points, self.box, self.refinements = [], None, []
-            self.text_mask = self.text_query = None
+            self.text_mask = self.text_query = self.text_layer = None
             self.history.clear()
             self.ui.clear()
 
@@ -150,18 +152,34 @@ class Workspace:
             self.selection = mask_ops.as_bool_mask(selection, img.shape[:2])
             return self._commit(self._refined())
 
-    def set_text_selection(self, mask: Any, query: Any) -> np.ndarray:
+    def set_text_selection(self, masks: Any, query: Any, boxes: Sequence[Any] = ()) -> np.ndarray:
         """What "Select by text" found becomes the selection (refinements re-applied, one undo step)
-        and stays part of every later :meth:`select` until :meth:`clear_text` or a new image."""
+        and stays part of every later :meth:`select` until :meth:`clear_text` or a new image.
+        ``masks``: one mask per detection in ``boxes`` (or one mask, no boxes); the detections can
+        then be switched off and on (:meth:`keep_text_boxes`)."""
+        from inpaint_anything.text_selection import TextLayer
+
         img = self.require_image()
         with self._lock:
-            self.text_mask, self.text_query = mask_ops.as_bool_mask(mask, img.shape[:2]), query
+            self.text_layer = TextLayer.make(masks, boxes, img.shape[:2])
+            self.text_mask, self.text_query = self.text_layer.union(), query
             return self.set_selection(self.text_mask)
+
+    def keep_text_boxes(self, kept: Sequence[bool], text_id: int | None = None) -> bool:
+        """Which detections count: the text mask becomes the union of the kept ones' masks (no
+        detector run). Flags for another text selection (``text_id``) or of the wrong count are
+        ignored. True when the text mask changed; the caller commits (:meth:`select` unions it)."""
+        with self._lock:
+            layer = self.text_layer
+            if layer is None or not layer.keep(kept, text_id):
+                return False
+            self.text_mask = layer.union()
+            return True
 
     def clear_text(self) -> None:
         """Forget the text selection (the mask stays until the next selection)."""
         with self._lock:
-            self.text_mask = self.text_query = None
+            self.text_mask = self.text_query = self.text_layer = None
 
     def add_refinement(self, op: str, px: int = 0) -> np.ndarray:
         img = self.require_image()

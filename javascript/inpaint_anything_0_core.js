@@ -45,7 +45,7 @@
     const IDS = {
         root: "ia_canvas_root", events: "ia_canvas_events", submit: "ia_canvas_submit", ack: "ia_canvas_ack",
         probe: "ia_canvas_probe", probeSubmit: "ia_canvas_probe_submit", probeAnswer: "ia_canvas_probe_answer",
-        image: "ia_layer_image", segments: "ia_layer_segments", mask: "ia_layer_mask",
+        image: "ia_layer_image", segments: "ia_layer_segments", mask: "ia_layer_mask", boxes: "ia_canvas_boxes",
         input: "ia_input_image", compare: "ia_compare_root", before: "ia_result_before", after: "ia_result_after",
     };
 

@@ -4,6 +4,9 @@
 // through checkLayer), takes points, a box and strokes in image coordinates, keeps undo/redo here,
 // and sends every change as a snapshot event (file 1). While SAM prepares the picture it shows the
 // progress, and with the Click tool before the first click it outlines what a click would select.
+// "Select by text" boxes (JSON in #ia_canvas_boxes, read by readBoxes) are drawn in screen space with
+// their phrase and score; clicking a label switches that detection off or on (a "text_box" event
+// whose kept flags are part of the snapshot, so undo/redo cover them).
 // State lives in JS objects, so gradio re-rendering the mount point does not lose points or strokes.
 //
 // Keys (while the pointer is over the canvas or the editor has focus): Ctrl+Z undo,
@@ -14,7 +17,7 @@
     const IA = window.InpaintAnything = window.InpaintAnything || {};
     if (IA.Editor) return;
     const { isDark } = IA;
-    const { el, loadImage, round2, clamp } = IA.util;
+    const { el, loadImage, round2, clamp, fieldOf } = IA.util;
     const { sendEvent, sendProbe, events, probes, upload: uploadFile, chooseFile } = IA.bridge;
 
     const TOOLS = [
@@ -27,8 +30,10 @@
     ];
     const STROKE_MODE = { scribble: "scribble", brush_add: "add", brush_erase: "erase" };
     const COLORS = {
-        light: { bg: "#eef0f3", text: "#4b5563", mask: [255, 40, 120], scribble: "rgba(37,99,235,0.55)", box: "#2563eb" },
-        dark: { bg: "#1b1f27", text: "#9ca3af", mask: [255, 90, 160], scribble: "rgba(96,165,250,0.6)", box: "#60a5fa" },
+        light: { bg: "#eef0f3", text: "#4b5563", mask: [255, 40, 120], scribble: "rgba(37,99,235,0.55)", box: "#2563eb",
+            label: "#ffffff", off: "#6b7280" },
+        dark: { bg: "#1b1f27", text: "#9ca3af", mask: [255, 90, 160], scribble: "rgba(96,165,250,0.6)", box: "#60a5fa",
+            label: "#0b1220", off: "#9ca3af" },
     };
     const MAX_HISTORY = 100;
     const HOVER_EVERY_MS = 40; // at most one hover probe per this many ms while the pointer moves
@@ -52,7 +57,7 @@
 
     class Editor {
         constructor() {
-            this.state = { points: [], box: null, strokes: [] };
+            this.state = { points: [], box: null, strokes: [], text: null };
             this.undoStack = [];
             this.redoStack = [];
             this.seq = 0;
@@ -84,6 +89,9 @@
             this.hoverTimer = 0;
             this.statusProbeAt = 0;
             this.watchUntil = 0; // probe the preparation state until then (or while it is pending)
+            this.textBoxes = null; // "Select by text" detections shown: {id, boxes: [{box, label, score, kept}]}
+            this.boxesText = ""; // the #ia_canvas_boxes value last read
+            this.textHits = []; // label rectangles (backing pixels) -> box index, for clicks
             this.build();
             setInterval(() => this.pollSam(), 500);
         }
@@ -294,11 +302,52 @@
 
         clear() {
             if (!this.image) return;
-            this.change("clear", (st) => { st.points = []; st.box = null; st.strokes = []; });
+            this.textBoxes = null; // Clear drops the text selection too (Python does the same)
+            this.change("clear", (st) => { st.points = []; st.box = null; st.strokes = []; st.text = null; });
+        }
+
+        toggleTextBox(i) {
+            const st = this.state.text;
+            if (!st || !this.textBoxes || st.id !== this.textBoxes.id || i >= st.kept.length) return;
+            this.change("text_box", (s) => { s.text.kept[i] = !s.text.kept[i]; });
+        }
+
+        // The "Select by text" boxes Python shows (#ia_canvas_boxes, see inpaint_anything/ui/canvas.py).
+        // A new id starts with Python's kept flags (in every undo entry too: the search itself is
+        // not undone here); later answers about the same id leave the editor's flags alone.
+        readBoxes() {
+            const field = fieldOf(IA.ids.boxes);
+            const text = field ? field.value : "";
+            if (text === this.boxesText) return;
+            const seen = this.boxesText;
+            this.boxesText = text;
+            let data = null;
+            try {
+                data = text ? JSON.parse(text) : null;
+            } catch (err) {
+                data = null;
+            }
+            const im = this.image;
+            if (!data || !Array.isArray(data.boxes) || !im || data.image_size[0] !== im.naturalWidth || data.image_size[1] !== im.naturalHeight) {
+                this.textBoxes = null;
+                this.state.text = null;
+            } else {
+                let old = null;
+                try { old = seen ? JSON.parse(seen) : null; } catch (err) { old = null; }
+                if (old && old.id === data.id && !this.textBoxes) return; // dropped here (Clear, new picture)
+                this.textBoxes = { id: data.id, boxes: data.boxes };
+                if (!this.state.text || this.state.text.id !== data.id) {
+                    const fresh = () => ({ id: data.id, kept: data.boxes.map((b) => !!b.kept) });
+                    this.state.text = fresh();
+                    for (const snap of this.undoStack.concat(this.redoStack)) snap.text = fresh();
+                }
+            }
+            this.requestRender();
         }
 
         resetState() {
-            this.state = { points: [], box: null, strokes: [] };
+            this.textBoxes = null;
+            this.state = { points: [], box: null, strokes: [], text: null };
             this.undoStack = [];
             this.redoStack = [];
             this.pending.clear();
@@ -312,6 +361,7 @@
                 points: st.points.map((p) => [p[0], p[1], p[2]]),
                 box: st.box ? st.box.slice() : null,
                 strokes: st.strokes.map((s) => ({ mode: s.mode, radius: s.radius, points: s.points })),
+                text: st.text ? { id: st.text.id, kept: st.text.kept.slice() } : null,
                 seq: ++this.seq,
             };
         }
@@ -362,6 +412,7 @@
                 this.maskVersion += 1;
                 this.pending.clear();
                 this.recolorMask();
+                this.readBoxes(); // the boxes come with the same answer
             }
             this.requestRender();
         }
@@ -422,6 +473,11 @@
             }
             if (e.button !== 0) return;
             e.preventDefault();
+            const hit = this.textHitAt(p);
+            if (hit >= 0) {
+                this.toggleTextBox(hit);
+                return;
+            }
             this.canvas.setPointerCapture(e.pointerId);
             const t = this.tool;
             if (t === "point_add" || t === "point_remove") {
@@ -435,9 +491,15 @@
             this.requestRender();
         }
 
+        textHitAt(p) {
+            const hit = this.textBoxes ? this.textHits.find((h) => p.bx >= h.x && p.bx <= h.x + h.w && p.by >= h.y && p.by <= h.y + h.h) : null;
+            return hit && !this.drag ? hit.i : -1;
+        }
+
         onMove(e) {
             const p = this.pointer(e);
             this.hover = p;
+            this.canvas.classList.toggle("ia-cv-over-label", this.textHitAt(p) >= 0);
             if (this.hoverWanted()) this.requestHover();
             else this.hoverPolys = null;
             const d = this.drag;
@@ -703,6 +765,7 @@
                 ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
                 ctx.setLineDash([]);
             }
+            this.drawTextBoxes(ctx, toB, col, dpr);
             for (const [x, y, label] of this.state.points) {
                 const [bx, by] = toB(x, y), r = 6 * dpr;
                 ctx.beginPath();
@@ -735,6 +798,71 @@
             this.status.textContent = `${iw}\u00d7${ih} \u00b7 zoom ${Math.round((v.s / k) * 100)}%${where}${this.samText()}`;
         }
 
+        // The "Select by text" boxes in screen space (constant line width and label size at any
+        // zoom): kept ones solid in the theme's box colour, switched-off ones dashed and grey. Each
+        // label (check box, phrase, score) sits above its box, inside the canvas, below earlier labels
+        // it would overlap; its rectangle is remembered for clicks.
+        drawTextBoxes(ctx, toB, col, dpr) {
+            this.textHits = [];
+            const tb = this.textBoxes;
+            if (!tb) return;
+            const st = this.state.text, c = this.canvas;
+            const fs = 12 * dpr, pad = 4 * dpr, h = 18 * dpr, check = 10 * dpr;
+            ctx.font = `600 ${fs}px sans-serif`;
+            ctx.textAlign = "left";
+            ctx.textBaseline = "middle";
+            tb.boxes.forEach((b, i) => {
+                const kept = st && st.id === tb.id ? st.kept[i] : b.kept;
+                const color = kept ? col.box : col.off;
+                const [x0, y0] = toB(b.box[0] - 0.5, b.box[1] - 0.5), [x1, y1] = toB(b.box[2] + 0.5, b.box[3] + 0.5);
+                ctx.setLineDash(kept ? [] : [5 * dpr, 4 * dpr]);
+                ctx.lineWidth = 2 * dpr;
+                ctx.strokeStyle = color;
+                ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+                ctx.setLineDash([]);
+                if (x1 < 0 || y1 < 0 || x0 > c.width || y0 > c.height) return; // zoomed away: no label
+                const text = `${b.label} ${Number(b.score).toFixed(2)}`;
+                const w = pad * 3 + check + ctx.measureText(text).width;
+                const x = clamp(x0 - 1 * dpr, 0, Math.max(0, c.width - w));
+                let y = clamp(y0 - h, 0, Math.max(0, c.height - h));
+                for (const o of this.textHits) {
+                    if (x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h) y = Math.min(o.y + o.h + dpr, c.height - h);
+                }
+                ctx.globalAlpha = kept ? 0.95 : 0.8;
+                ctx.fillStyle = color;
+                ctx.fillRect(x, y, w, h);
+                ctx.globalAlpha = 1;
+                const cx = x + pad, cy = y + (h - check) / 2;
+                ctx.lineWidth = 1.5 * dpr;
+                ctx.strokeStyle = col.label;
+                ctx.strokeRect(cx, cy, check, check);
+                if (kept) {
+                    ctx.beginPath();
+                    ctx.moveTo(cx + check * 0.2, cy + check * 0.55);
+                    ctx.lineTo(cx + check * 0.42, cy + check * 0.78);
+                    ctx.lineTo(cx + check * 0.82, cy + check * 0.25);
+                    ctx.stroke();
+                }
+                ctx.fillStyle = col.label;
+                ctx.fillText(text, cx + check + pad, y + h / 2 + 0.5 * dpr);
+                this.textHits.push({ i: i, x: x, y: y, w: w, h: h });
+            });
+        }
+
+        // The text boxes for info(): image boxes, labels, kept flags and label rectangles (client px).
+        textInfo() {
+            const tb = this.textBoxes;
+            if (!tb) return [];
+            const st = this.state.text, { r, kx, ky } = this.scale();
+            return tb.boxes.map((b, i) => {
+                const hit = this.textHits.find((t) => t.i === i);
+                return {
+                    box: b.box.slice(), label: b.label, score: b.score, kept: st && st.id === tb.id ? st.kept[i] : !!b.kept,
+                    labelRect: hit ? { x: r.left + hit.x / kx, y: r.top + hit.y / ky, w: hit.w / kx, h: hit.h / ky } : null,
+                };
+            });
+        }
+
         // A plain-data view for tests and debugging.
         info() {
             return {
@@ -744,6 +872,7 @@
                 state: this.snapshot(), undo: this.undoStack.length, redo: this.redoStack.length, dark: !!this.dark,
                 lastEvent: this.lastEvent, inFlight: events.inFlight, queued: !!events.queued,
                 sam: this.sam, hoverPolys: this.hoverPolys, hoverFor: this.hoverPolys ? this.hoverFor : null, probesSent: probes.sent,
+                textId: this.textBoxes ? this.textBoxes.id : null, textBoxes: this.textInfo(),
             };
         }
     }

@@ -11,7 +11,9 @@
 //   as an <img> (a data: URL in gradio 3, a /file= URL in gradio 4). A MutationObserver on each
 //   component (plus the poll, as a safety net) notices when that <img> appears, changes src or
 //   disappears; the editor loads the same URL into an offscreen Image and redraws. The only DOM
-//   assumption is "the component contains an <img> whose src is its value".
+//   assumption is "the component contains an <img> whose src is its value". The "Select by text"
+//   boxes come as JSON in the hidden textbox #ia_canvas_boxes, read on this poll and whenever a
+//   mask arrives (Editor.readBoxes).
 (function () {
     "use strict";
     const IA = window.InpaintAnything = window.InpaintAnything || {};
@@ -68,6 +70,7 @@
         watch("image");
         watch("segments");
         watch("mask");
+        editor.readBoxes();
         const dark = isDark();
         if (dark !== editor.dark) editor.requestRender();
         IA.compare.refresh();

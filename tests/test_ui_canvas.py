@@ -183,7 +183,7 @@ def test_build_canvas_components_and_wiring():
         props = by_id[comp._id]["props"]
         assert props["elem_id"] == elem_id
         hidden = name in ("events", "submit", "image_layer", "segments_layer", "mask_layer", "ack",
-                         "probe", "probe_submit", "probe_answer")
+                         "probe", "probe_submit", "probe_answer", "boxes")
         assert ("ia-hidden" in (props.get("elem_classes") or [])) == hidden
     assert "--ia-cv-height:400px" in by_id[comps.root._id]["props"]["value"]
     assert comps.layers == [comps.image_layer, comps.segments_layer, comps.mask_layer]
@@ -199,8 +199,8 @@ def test_build_canvas_components_and_wiring():
         assert comps.mask_layer.format == "png" and comps.input_image.sources == ["upload", "clipboard"]
     else:
         assert comps.input_image.source == "upload"
-    upload = [d for d in deps if d["inputs"] == [comps.input_image._id] and d["outputs"] == [c._id for c in comps.layers]]
-    assert len(upload) == 1
+    upload = [d for d in deps if d["inputs"] == [comps.input_image._id] and d["outputs"] == [c._id for c in (*comps.layers, comps.boxes)]]
+    assert len(upload) == 1  # a new upload also empties the "Select by text" boxes
     assert ".ia-cv" in cfg["css"]
 
 

@@ -55,11 +55,13 @@ class RawMaps:
 
 @dataclass
 class Found:
-    """What a detector found: the detections (best first) and, for CLIPSeg, the mask itself."""
+    """What a detector found: the detections (best first) and, for CLIPSeg, the mask itself and
+    ``regions``, one mask per detection (their union is ``mask``)."""
 
     detections: list[Detection]
     mask: np.ndarray | None = None
     phrases: tuple[str, ...] = field(default_factory=tuple)
+    regions: list[np.ndarray] | None = None
 
     def describe(self) -> str:
         """``"2 × 'dog' (0.41, 0.37)"``, phrase by phrase; or that nothing was found."""
@@ -185,7 +187,7 @@ def _regions(raw: RawMaps, query: TextQuery, size: tuple[int, int]) -> Found:
     mask = np.zeros((h, w), bool)
     for _, region in regions:
         mask |= region
-    return Found([d for d, _ in regions], mask, query.phrases)
+    return Found([d for d, _ in regions], mask, query.phrases, [r for _, r in regions])
 
 
 def find(loaded: Any, image: np.ndarray, query: TextQuery) -> Found:

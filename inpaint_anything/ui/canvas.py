@@ -10,6 +10,12 @@ Python -> JS
     ``segments_layer`` (colour segment map, drawn with adjustable opacity) and ``mask_layer`` (a
     grey/binary mask; pixels > 127 are drawn in the theme's mask colour). Return numpy arrays to them
     (see :func:`layer_from_mask`); ``None`` clears a layer.
+
+    ``boxes`` (hidden textbox ``#ia_canvas_boxes``) holds the "Select by text" detections as JSON
+    (:func:`boxes_value`; the schema is in :mod:`inpaint_anything.ui.wire`), or "" for none. The
+    editor draws them (box, phrase and score, in screen space) and sends which are kept with its
+    events. Return :func:`boxes_value` of the workspace from every handler that changes the text
+    selection (Select by text, canvas events: the editor's Clear drops it); a new upload empties it.
 """
 
 from __future__ import annotations
@@ -38,9 +44,17 @@ ELEM_IDS = {
     "probe": "ia_canvas_probe",
     "probe_submit": "ia_canvas_probe_submit",
     "probe_answer": "ia_canvas_probe_answer",
+    "boxes": "ia_canvas_boxes",
 }
 
 ROOT_HTML = '<div class="ia-canvas-mount"><div class="ia-cv-loading">Loading the mask editor…</div></div>'
+
+
+def boxes_value(ws: Any) -> str:
+    """The text selection's boxes for ``#ia_canvas_boxes`` (JSON, "" when there are none)."""
+    layer = getattr(ws, "text_layer", None)
+    payload = layer.payload() if layer is not None and getattr(ws, "image", None) is not None else None
+    return json.dumps(payload) if payload else ""
 
 
 def layer_from_mask(mask: np.ndarray | None) -> np.ndarray | None:
@@ -71,6 +85,7 @@ class CanvasComponents:
     probe: Any = None  # hidden gr.Textbox: the editor's probe (see the module docstring)
     probe_submit: Any = None  # hidden gr.Button the editor clicks after writing a probe
     probe_answer: Any = None  # hidden gr.Textbox: the JSON answer
+    boxes: Any = None  # hidden gr.Textbox: the "Select by text" boxes the editor draws (module docstring)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -150,9 +165,9 @@ def _warn(exc: Exception) -> None:
     gr.Warning(message)
 
 
-def _show_input(image: Any) -> tuple[Any, None, None]:
-    """New upload: show it on the canvas and drop the previous segment map and mask."""
-    return image, None, None
+def _show_input(image: Any) -> tuple[Any, None, None, str]:
+    """New upload: show it on the canvas and drop the previous segment map, mask and boxes."""
+    return image, None, None, ""
 
 
 def build_canvas(
@@ -195,10 +210,11 @@ def build_canvas(
         probe_submit = gr.Button("canvas probe", elem_id=ELEM_IDS["probe_submit"], elem_classes=["ia-hidden"])
         probe_answer = gr.Textbox(value="", label="canvas probe answer", elem_id=ELEM_IDS["probe_answer"],
                                   elem_classes=["ia-hidden"], interactive=False)
+        boxes = gr.Textbox(value="", label="canvas boxes", elem_id=ELEM_IDS["boxes"], elem_classes=["ia-hidden"], interactive=False)
     comps = CanvasComponents(input_image, root, events, submit, image_layer, segments_layer, mask_layer, candidates, ack, wrap,
-                             probe, probe_submit, probe_answer)
+                             probe, probe_submit, probe_answer, boxes)
     if wire_input:
-        input_image.change(_show_input, inputs=[input_image], outputs=comps.layers, show_progress="hidden", queue=False)
+        input_image.change(_show_input, inputs=[input_image], outputs=[*comps.layers, boxes], show_progress="hidden", queue=False)
     return comps
 
 
@@ -210,6 +226,7 @@ __all__ = [
     "CanvasEvent",
     "Probe",
     "Stroke",
+    "boxes_value",
     "build_canvas",
     "layer_from_mask",
     "parse_event",

@@ -206,6 +206,8 @@ class Controller(ModelChoices):
             # the editor's Clear also drops what "Select by text" found (the text mask is one more
             # layer of the selection); a replayed event (a picked candidate) is not a new Clear
             ws.clear_text()
+        if ev.text_kept is not None:  # the editor's switches on the "Select by text" boxes
+            ws.keep_text_boxes(ev.text_kept, ev.text_id)
         got = ws.select(ev.selection(ws.ui.get("candidate", 0)), use_sam=use_sam, model_id=sam_model,
                         ignore_unsegmented=ignore_unsegmented)
         ws.ui["last_event"] = text

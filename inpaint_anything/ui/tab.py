@@ -202,16 +202,18 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
         seg_inputs = [key, sam_model, selector, ignore_unsegmented]
 
         def on_event(text, *a):
+            from inpaint_anything.ui.canvas import boxes_value
+
             layer, gallery, note = ctl.canvas_event(text, *a)
-            return layer, _candidates(gallery), note
+            return layer, _candidates(gallery), note, boxes_value(ctl.ws(a[0]))
 
         def on_event_safe(text, *a):  # a selection that cannot run: said in the status line, nothing changes
             try:
                 return on_event(text, *a)
             except Exception as exc:
-                return compat.update(), compat.update(), error_message(exc)
+                return compat.update(), compat.update(), error_message(exc), compat.update()
 
-        comps.on_event(on_event_safe, inputs=seg_inputs, outputs=[comps.mask_layer, comps.candidates, status])
+        comps.on_event(on_event_safe, inputs=seg_inputs, outputs=[comps.mask_layer, comps.candidates, status, comps.boxes])
         # the editor's status line (SAM preparing / ready) and the Click tool's hover outline
         comps.on_probe(ctl.probe, inputs=[key, sam_model, selector])
         for comp in (sam_model, selector):  # another model: prepare the shown picture for it
@@ -235,7 +237,7 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
         tab.ia_refresh = [refresh_sam, refresh_hub]
         _on(everything.click, ctl.segment_everything, [key, sam_model, points_per_side], [comps.segments_layer, status],
             status, progress=True)
-        wire_text_row(_on, text_row, ctl, key, sam_model, selector, comps.mask_layer, status)
+        wire_text_row(_on, text_row, ctl, key, sam_model, selector, comps.mask_layer, status, comps.boxes)
         for op, button in refine_buttons.items():
             _on(button.click, lambda k, px, _op=op: ctl.refine(k, _op, px), [key, amount], [comps.mask_layer, status], status)
         names = list(gen)

@@ -44,11 +44,12 @@ def build_text_row(app: Any) -> dict[str, Any]:
 
 
 def select_text(ctl: Any, key: Any, sam_model: str, selector: str, *values: Any, progress: Any = None):
-    """(mask layer, status) after "Select" was pressed with the row's ``values`` (table order)."""
+    """(mask layer, status, boxes) after "Select" was pressed with the row's ``values`` (table
+    order); ``boxes`` is the JSON the editor draws the detections from (``ui.canvas.boxes_value``)."""
     from inpaint_anything import fields
     from inpaint_anything.segment.text_fields import check_text_query
     from inpaint_anything.text_selection import select_by_text
-    from inpaint_anything.ui.canvas import layer_from_mask
+    from inpaint_anything.ui.canvas import boxes_value, layer_from_mask
     from inpaint_anything.ui.defaults import GRABCUT
     from inpaint_anything.ui.handlers import message, warning
 
@@ -58,7 +59,7 @@ def select_text(ctl: Any, key: Any, sam_model: str, selector: str, *values: Any,
     with ctl.job(key, "select by text", progress) as job:
         got = select_by_text(ws, query, use_sam=selector != GRABCUT, model_id=ctl.sam_id(sam_model), job=job)
     text = got.describe()
-    return layer_from_mask(got.mask), (message(text) if got.found.detections else warning(text))
+    return layer_from_mask(got.mask), (message(text) if got.found.detections else warning(text)), boxes_value(ws)
 
 
 def download_detector(ctl: Any, detector: str, progress: Any = None) -> str:
@@ -75,13 +76,13 @@ def download_detector(ctl: Any, detector: str, progress: Any = None) -> str:
 
 
 def wire_text_row(on, c: dict[str, Any], ctl: Any, key: Any, sam_model: Any, selector: Any, mask_layer: Any,
-                  status: Any) -> None:
-    """``on``: the tab's event helper (``tab._on``)."""
+                  status: Any, boxes: Any) -> None:
+    """``on``: the tab's event helper (``tab._on``); ``boxes``: the canvas' ``#ia_canvas_boxes``."""
     values = [c[f.name] for f in TEXT_FIELDS]
     on(c["run"].click, lambda k, m, s, *v: select_text(ctl, k, m, s, *v[:-1], progress=v[-1]),
-       [key, sam_model, selector, *values], [mask_layer, status], status, progress=True)
+       [key, sam_model, selector, *values], [mask_layer, status, boxes], status, progress=True)
     on(c["text"].submit, lambda k, m, s, *v: select_text(ctl, k, m, s, *v[:-1], progress=v[-1]),
-       [key, sam_model, selector, *values], [mask_layer, status], status, progress=True)
+       [key, sam_model, selector, *values], [mask_layer, status, boxes], status, progress=True)
     on(c["download"].click, lambda d, p: download_detector(ctl, d, p), [c["detector"]], [status], status, progress=True)
 
 

@@ -8,11 +8,12 @@ JS -> Python, events
     validates it. Schema (version 1)::
 
         {"version": 1,
-         "kind": "click" | "box" | "scribble" | "brush" | "clear" | "undo" | "redo",
+         "kind": "click" | "box" | "scribble" | "brush" | "clear" | "undo" | "redo" | "text_box",
          "image_size": [w, h],                       # size of the image shown on the canvas
          "points": [[x, y, label], ...],             # label 1 = include, 0 = exclude
          "box": [x0, y0, x1, y1] | null,
          "strokes": [{"mode": "scribble" | "add" | "erase", "radius": r, "points": [[x, y], ...]}],
+         "text": {"id": n, "kept": [true, false, ...]} | null,   # optional, see below
          "seq": n}                                   # increases with every event of a page
 
     An event is a *snapshot*: ``points``, ``box`` and ``strokes`` are the complete selection after
@@ -21,6 +22,14 @@ JS -> Python, events
     from it, so a dropped intermediate event is harmless. Coordinates are IMAGE pixels with (0, 0)
     at the centre of the top-left pixel (the SAM / OpenCV convention), whatever the zoom, pan or CSS
     scaling of the canvas.
+
+    ``text`` carries which boxes of "Select by text" are kept: the editor draws the detections the
+    hidden textbox ``#ia_canvas_boxes`` holds (Python -> JS, JSON from
+    :meth:`inpaint_anything.text_selection.TextLayer.payload`: ``{"id", "image_size", "boxes": [{"box",
+    "label", "score", "kept"}]}``, or empty), and clicking a box's label toggles it, a ``"text_box"``
+    event. The flags are part of the editor's snapshot, so undo/redo restore them; the handler
+    applies them to the text selection with that ``id`` (others are ignored) before it recomputes
+    the mask from the kept detections' masks, which the workspace keeps (no detector run).
 
 JS <-> Python, probes (cheap, never queued)
     While a picture is shown, the editor asks how the SAM preparation goes and, with the Click tool
@@ -48,7 +57,8 @@ from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.selection import MAX_STROKE_POINTS, Selection, Stroke, check_stroke
 
 SCHEMA_VERSION = 1
-KINDS = ("click", "box", "scribble", "brush", "clear", "undo", "redo")
+KINDS = ("click", "box", "scribble", "brush", "clear", "undo", "redo", "text_box")
+MAX_TEXT_BOXES = 1000
 MAX_SIDE = 16384
 MAX_EVENT_CHARS = 8_000_000
 MAX_POINTS = 1000
@@ -65,6 +75,8 @@ class CanvasEvent:
     strokes: tuple[Stroke, ...] = ()
     seq: int = 0
     version: int = SCHEMA_VERSION
+    text_id: int | None = None  # the text selection the kept flags are for
+    text_kept: tuple[bool, ...] | None = None  # which of its boxes are kept (None: not sent)
 
     @property
     def width(self) -> int:
@@ -92,6 +104,7 @@ class CanvasEvent:
             "version": self.version, "kind": self.kind, "image_size": list(self.image_size),
             "points": [list(p) for p in self.points], "box": None if self.box is None else list(self.box),
             "strokes": [{"mode": s.mode, "radius": s.radius, "points": [list(p) for p in s.points]} for s in self.strokes],
+            "text": None if self.text_kept is None else {"id": self.text_id, "kept": list(self.text_kept)},
             "seq": self.seq,
         })
 
@@ -192,7 +205,22 @@ def parse_event(text: str | bytes | None) -> CanvasEvent:
         if total > MAX_STROKE_POINTS:
             raise _bad("the strokes have too many points")
         strokes.append(stroke)
-    return CanvasEvent(kind, (w, h), tuple(points), box, tuple(strokes), seq)
+    text_id, kept = _text_flags(data.get("text"))
+    return CanvasEvent(kind, (w, h), tuple(points), box, tuple(strokes), seq, text_id=text_id, text_kept=kept)
+
+
+def _text_flags(raw: Any) -> tuple[int | None, tuple[bool, ...] | None]:
+    """``(id, kept flags)`` of an event's ``text`` (module docstring); ``(None, None)`` without one."""
+    if raw is None:
+        return None, None
+    if not isinstance(raw, dict):
+        raise _bad("text must be an object {id, kept}")
+    text_id, kept = raw.get("id"), raw.get("kept")
+    if isinstance(text_id, bool) or not isinstance(text_id, int) or text_id < 0:
+        raise _bad(f"text id must be a non-negative integer, got {text_id!r}")
+    if not isinstance(kept, list) or len(kept) > MAX_TEXT_BOXES or not all(isinstance(k, bool) for k in kept):
+        raise _bad("text kept must be a list of true/false")
+    return text_id, tuple(kept)
 
 
 @dataclass(frozen=True)

@@ -323,6 +323,14 @@ def _lines(tab: TabPage, elem_id: str, words: str) -> int:
         return 0; }""", words)
 
 
+def _use_owlvit(tab: TabPage) -> None:
+    box = tab.page.locator("#ia_text_detector input").first
+    if "OWL-ViT" not in box.input_value():  # Forge's transformers offers Grounding DINO first
+        box.click()
+        tab.page.locator("ul[role=listbox] li, #ia_text_detector ul li", has_text="OWL-ViT base").first.click()
+        tab.page.keyboard.press("Escape")
+
+
 def test_select_by_text_then_the_editors_clear(tab, marker_image):
     """Type a text, press Select (a tiny random OWL-ViT, SAM makes the masks): the mask appears and
     the status line says what was found; the editor's Clear drops the text selection."""
@@ -331,11 +339,7 @@ def test_select_by_text_then_the_editors_clear(tab, marker_image):
     build_detector(tab.app.models_dir, "owlvit-base")
     tab.upload(marker_image)
     tab.wait_status("Image 512x512")
-    box = tab.page.locator("#ia_text_detector input").first
-    if "OWL-ViT" not in box.input_value():  # Forge's transformers offers Grounding DINO first
-        box.click()
-        tab.page.locator("ul[role=listbox] li, #ia_text_detector ul li", has_text="OWL-ViT base").first.click()
-        tab.page.keyboard.press("Escape")
+    _use_owlvit(tab)
     tab.set_number("ia_text_threshold", 0.0)
     tab.choose("ia_text_mode", "Best match")
     tab.page.locator("#ia_text_query textarea, #ia_text_query input").first.fill("dog")
@@ -362,6 +366,84 @@ def test_select_by_text_then_the_editors_clear(tab, marker_image):
     tab.page.click("#ia_canvas_root .ia-cv-clear")
     tab.wait_status("Mask: 0 pixels")
     assert ws.text_mask is None and not ws.mask.any()
+
+
+def test_select_by_text_draws_the_boxes_and_switches_them(tab, marker_image, monkeypatch):
+    """The detections are drawn on the canvas (box, phrase and score; the labels inside the canvas,
+    the same size at any zoom); clicking a label switches that detection off (the mask loses its
+    part, no detector run), Undo switches it back, Clear drops the boxes."""
+    from fixtures.tiny_detectors import build_detector
+
+    from inpaint_anything.segment import text_detect
+    from inpaint_anything.ui.defaults import GRABCUT
+
+    boxes = [(2.0, 2.0, 200.0, 230.0), (250.0, 160.0, 470.0, 420.0)]  # the first at the picture's corner
+    runs = []
+
+    def find(loaded, image, query):
+        runs.append(query.text)
+        dets = [text_detect.Detection(b, score, "dog") for b, score in zip(boxes, (0.41, 0.37), strict=True)]
+        return text_detect.Found(dets, None, query.phrases)
+
+    monkeypatch.setattr(text_detect, "find", find)
+    build_detector(tab.app.models_dir, "owlvit-base")
+    tab.upload(marker_image)
+    tab.wait_status("Image 512x512")
+    tab.choose("ia_selector", GRABCUT)  # deterministic masks
+    _use_owlvit(tab)
+    tab.page.locator("#ia_text_query textarea, #ia_text_query input").first.fill("dog")
+    version = tab.info()["maskVersion"]
+    tab.click("ia_text_select")
+    tab.wait_status("2 × 'dog' (0.41, 0.37)")
+    info = tab.wait_info(f"i.maskVersion > {version} && i.textBoxes.length === 2")
+    ws = tab.workspace()
+    parts = [p.copy() for p in ws.text_layer.parts]
+    assert np.array_equal(ws.mask, parts[0] | parts[1]) and info["maskArea"] == int(ws.mask.sum())
+    assert [(b["box"], b["label"], b["score"], b["kept"]) for b in info["textBoxes"]] == [
+        (list(boxes[0]), "dog", 0.41, True), (list(boxes[1]), "dog", 0.37, True)]
+
+    shot, rect = tab.shot("text_boxes")
+    toolbar = tab.page.locator("#ia_canvas_root .ia-cv-toolbar").first.bounding_box()
+    for b in info["textBoxes"]:
+        lab = b["labelRect"]
+        assert rect["x"] - 0.5 <= lab["x"] and lab["x"] + lab["w"] <= rect["x"] + rect["width"] + 0.5, lab
+        assert rect["y"] - 0.5 <= lab["y"] and lab["y"] + lab["h"] <= rect["y"] + rect["height"] + 0.5, lab
+        assert lab["y"] >= toolbar["y"] + toolbar["height"] - 0.5 and 14 <= lab["h"] <= 22, lab
+    x0, y0, x1, y1 = boxes[1]
+
+    def edge_colour(image: np.ndarray) -> np.ndarray:
+        cx, cy = tab.to_client(x0 - 0.5, (y0 + y1) / 2)  # the left edge, half way down
+        return image[int(round(cy - rect["y"])), int(round(cx - rect["x"])) - 1: int(round(cx - rect["x"])) + 1].astype(int)
+
+    blue = np.array([37, 99, 235])
+    assert (np.abs(edge_colour(shot) - blue).max(axis=1) < 40).any(), edge_colour(shot)
+
+    lab = info["textBoxes"][1]["labelRect"]
+    version = info["maskVersion"]
+    tab.page.mouse.click(lab["x"] + lab["w"] / 2, lab["y"] + lab["h"] / 2)
+    info = tab.wait_info(f"i.maskVersion > {version}")
+    tab.wait_status("pixels")
+    assert [b["kept"] for b in info["textBoxes"]] == [True, False] and ws.text_layer.kept == [True, False]
+    assert np.array_equal(ws.mask, parts[0]) and info["maskArea"] == int(parts[0].sum()) < int((parts[0] | parts[1]).sum())
+    off, _ = tab.shot("text_box_off")
+    assert not (np.abs(edge_colour(off) - blue).max(axis=1) < 40).any(), "the switched-off box is still drawn as kept"
+
+    tab.page.mouse.move(rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2)
+    tab.page.mouse.wheel(0, -600)  # zoom in: the labels keep their size
+    zoomed = tab.wait_info(f"i.view.s > {info['view']['s'] * 1.5}")
+    assert abs(zoomed["textBoxes"][0]["labelRect"]["h"] - lab["h"]) < 0.5
+    tab.shot("text_boxes_zoomed")
+    tab.page.click("#ia_canvas_root .ia-cv-fit")
+
+    version = zoomed["maskVersion"]
+    tab.page.click("#ia_canvas_root .ia-cv-undo")  # the switch was one undo step
+    info = tab.wait_info(f"i.maskVersion > {version}")
+    assert [b["kept"] for b in info["textBoxes"]] == [True, True] and np.array_equal(ws.mask, parts[0] | parts[1])
+    assert runs == ["dog"]
+
+    tab.page.click("#ia_canvas_root .ia-cv-clear")
+    tab.wait_status("Mask: 0 pixels")
+    assert tab.wait_info("i.textBoxes.length === 0")["textId"] is None and ws.text_layer is None
 
 
 def test_remove_object_tab_explains_the_learned_removers(tab):
