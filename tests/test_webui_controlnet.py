@@ -29,7 +29,9 @@ def install_controlnet(host, monkeypatch, *, model: bool = True) -> None:
     for name in ("lib_controlnet", "internal_controlnet", "extensions", "extensions-builtin"):
         for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
             monkeypatch.delitem(sys.modules, key)
-    monkeypatch.syspath_prepend(str(host.root))  # the WebUI root, where `extensions.<name>...` imports resolve
+    # the WebUI root, where `extensions.<name>...` imports resolve; the host fixture takes it off again
+    # (not monkeypatch.syspath_prepend: its undo would put back the stub folders the fixture removed)
+    sys.path.insert(0, str(host.root))
     folder = host.models / "ControlNet"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "control_v11p_sd15_canny.pth").write_bytes(b"canny")

@@ -403,6 +403,7 @@ def test_select_by_text_draws_the_boxes_and_switches_them(tab, marker_image, mon
         (list(boxes[0]), "dog", 0.41, True), (list(boxes[1]), "dog", 0.37, True)]
 
     shot, rect = tab.shot("text_boxes")
+    info = tab.wait_info("i.textBoxes.length === 2 && i.textBoxes.every((b) => b.labelRect)")  # drawn by the last frame
     toolbar = tab.page.locator("#ia_canvas_root .ia-cv-toolbar").first.bounding_box()
     for b in info["textBoxes"]:
         lab = b["labelRect"]
