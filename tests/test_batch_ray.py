@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -111,30 +113,38 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_writes_nothing_twice(app, f
     images, masks = folder
     log = tmp_path / "runs.log"
 
+    marker = tmp_path / "holding"
+
     class Logged(BatchRunner):  # defined here: Ray ships it to the workers by value
-        log_path = str(log)
+        paths = (str(log), str(marker))
 
         def run_item(self, item, job=None):
-            with open(self.log_path, "a") as fh:
+            with open(self.paths[0], "a") as fh:
                 fh.write(f"{item.name}\n")
+            if item.name == "n05" and not os.path.exists(self.paths[1]):
+                with open(self.paths[1], "w") as fh:  # this worker holds n05: the test kills it now
+                    fh.write(str(os.getpid()))
+                time.sleep(60)
             time.sleep(0.15)
             return super().run_item(item, job)
 
-    handles, killed, seen = [], [], []
+    def killer() -> None:  # kills the worker in the middle of n05, as the OOM killer or `ray.kill` would
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (marker.exists() and marker.read_text()):
+            time.sleep(0.05)
+        os.kill(int(marker.read_text()), signal.SIGKILL)
 
-    def on_item(index, total, name, status):
-        seen.append((name, status))
-        if status == "done" and not killed:  # the first item is in: kill a worker that holds others
-            killed.append(True)
-            ray.kill(handles[0])
-
+    seen = []
+    watcher = threading.Thread(target=killer, daemon=True)
+    watcher.start()
     report = run_batch_ray(app, collect_items(images, masks), remove(), tmp_path / "ray", engine=two_workers(),
-                           on_item=on_item, on_pool=handles.extend, runner_class=Logged)
+                           on_item=lambda index, total, name, status: seen.append((name, status)), runner_class=Logged)
+    watcher.join(5)
     run_batch(app, collect_items(images, masks), remove(), tmp_path / "local")
     assert pngs(tmp_path / "ray") == pngs(tmp_path / "local")
     assert sorted(names(report.done)) == sorted(f"n{i:02d}" for i in range(10) if i != 3)
     assert names(report.failed) == ["n03"]
-    assert report.retries and all("died" in r["reason"] for r in report.retries)
+    assert "n05" in {r["name"] for r in report.retries} and all("died" in r["reason"] for r in report.retries)
     retried = {r["name"] for r in report.retries}
     assert {name for name, status in seen if status == "retried"} == retried
     finished = [name for name, status in seen if status != "retried"]
