@@ -273,6 +273,7 @@ def test_expansion_from_spec_takes_ids_words_and_the_tables_defaults():
 def test_the_tab_and_the_script_build_the_same_outpaint_controls(tmp_path, any_webui_host):
     from test_outpaint_script import _script_ui
 
+    from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS
     from inpaint_anything.inpaint.request import INPAINT
     from inpaint_anything.webui.outpaint_script import ARG_NAMES, DEFAULTS, SCRIPT_FIELDS
 
@@ -281,10 +282,14 @@ def test_the_tab_and_the_script_build_the_same_outpaint_controls(tmp_path, any_w
     assert control_problems(OUTPAINT_FIELDS, by_tab, start=ui_start) == []
     _demo, script, _ = _script_ui(any_webui_host)
     by_script = dict(zip(ARG_NAMES, script._controls, strict=True))
-    assert control_problems(SCRIPT_FIELDS, by_script, start=ui_start) == []
-    assert tuple(f.name for f in SCRIPT_FIELDS) == ARG_NAMES and DEFAULTS[-1] == INPAINT["mask_blur"].default
-    assert SCRIPT_FIELDS[:-1] == OUTPAINT_FIELDS  # the mask blur: the inpaint field under the script's own label
-    assert SCRIPT_FIELDS[-1] == dataclasses.replace(INPAINT["mask_blur"], label=SCRIPT_FIELDS[-1].label)
+    # the ControlNet model dropdown lists the host's models (none here: it starts empty)
+    assert control_problems(SCRIPT_FIELDS, by_script, start=lambda f: "" if f.name == "model" else ui_start(f),
+                            own_choices=("model",)) == []
+    n = len(OUTPAINT_FIELDS)
+    assert tuple(f.name for f in SCRIPT_FIELDS) == ARG_NAMES and DEFAULTS[n] == INPAINT["mask_blur"].default
+    assert SCRIPT_FIELDS[:n] == OUTPAINT_FIELDS  # then the mask blur: the inpaint field under the script's own label
+    assert SCRIPT_FIELDS[n] == dataclasses.replace(INPAINT["mask_blur"], label=SCRIPT_FIELDS[n].label)
+    assert SCRIPT_FIELDS[n + 2:] == CONTROLNET_FIELDS  # after the ControlNet switch: the ControlNet table
     for name, comp in by_tab.items():  # the same control, only the elem_id differs
         other = by_script[name]
         assert (type(comp), comp.label, comp.value, getattr(comp, "choices", None)) == \

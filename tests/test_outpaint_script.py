@@ -114,7 +114,7 @@ def _values(demo, ids, given):
 @pytest.mark.both_stacks
 def test_script_shows_only_the_chosen_modes_controls_with_words_and_units(any_webui_host):
     demo, script, _ = _script_ui(any_webui_host)
-    mode, left, right, up, down, preset, scale, bx, by, pre, overlap, strategy, blur = script._controls
+    mode, left, right, up, down, preset, scale, bx, by, pre, overlap, strategy, blur = script._controls[:13]
     assert mode.value == "pixels per side" and "per_side" not in str(strategy.get_config()["choices"])
     assert "one side at a time" in str(strategy.get_config()["choices"]) and pre.value == "blurred edge"
     assert left.label == "Left (px)" and overlap.label.endswith("(px)") and blur.label.endswith("(px)")

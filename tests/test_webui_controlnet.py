@@ -114,3 +114,67 @@ def test_without_an_inpaint_model_the_choice_says_where_to_put_it(webui_host, ti
     image, mask = picture()
     with pytest.raises(UnavailableError, match="control_v11p_sd15_inpaint"):
         run_inpaint(image, mask, InpaintRequest(steps=2), cn.WebuiControlNetBackend(native_override=64))
+
+
+# ---------------------------------------------------------------------------------------------- the img2img script
+SCRIPT_ARGS = ["pixels", 16, 16, 0, 0, "16:9", 1.5, 0.5, 0.5, "blur", 8, "all", 2]
+
+
+@pytest.mark.both_stacks
+def test_the_outpainting_script_outpaints_an_ordinary_checkpoint_with_the_hosts_controlnet(any_webui_host, tiny_sd_dir,
+                                                                                          monkeypatch):
+    from PIL import Image
+    from test_outpaint_script import _script_ui
+
+    host = any_webui_host
+    install_controlnet(host, monkeypatch)
+    _demo, ui_script, _ = _script_ui(host)
+    enabled = ui_script._controls[len(SCRIPT_ARGS)]
+    assert enabled.interactive is not False and enabled.value is False  # the choice can be ticked, off at start
+    model = ui_script._controls[len(SCRIPT_ARGS) + 2]
+    assert [str(v).split(" [")[0] for v in _dropdown_values(model)] == ["control_v11p_sd15_inpaint"]
+    runner = host.setup_img2img_scripts()  # the whole img2img section, as the host builds it
+    script = next(s for s in runner.selectable_scripts if s.title() == ui_script.title())
+    host.load_model(tiny_sd_dir)  # an ordinary (4-channel) checkpoint
+    src = Image.fromarray(picture()[0][:48])
+    p = host.img2img(init_images=[src], prompt="sky", steps=2, seed=5, denoising_strength=0.9, sampler_name="Euler a")
+    received(host).clear()
+    # ... mask blur, ControlNet inpaint on, preprocessor as the UI shows it, the first model, weight, resize mode
+    processed = script.run(p, *SCRIPT_ARGS, True, "inpaint_only+lama", "", 0.7, "Resize and Fill")
+    units = received(host)[-1]
+    assert [u.module for u in units] == ["inpaint_only+lama"] and units[0].weight == 0.7
+    assert units[0].resize_mode.value == "Resize and Fill" and units[0].model.startswith("control_v11p_sd15_inpaint [")
+    hole = units[0].image["mask"][..., 0] > 0  # at the processing size: columns as fractions of the width
+    w = hole.shape[1]
+    assert hole[:, : w * 16 // 96].all() and hole[:, -(w * 16 // 96):].all(), hole.mean(axis=0)  # the new sides
+    assert not hole[:, w * 40 // 96: w * 56 // 96].any()  # the middle of the picture is kept
+    out = np.asarray(processed.images[0])
+    assert out.shape == (48, 64 + 32, 3)
+    assert np.array_equal(out[:, 16 + 8: 16 + 64 - 8], np.asarray(src)[:, 8:-8])  # the original, minus the overlap
+    assert 'ControlNet 0: "Module: inpaint_only+lama, Model: control_v11p_sd15_inpaint [' in processed.info
+    assert "Outpainting (Inpaint Anything)" in processed.info
+    # off (the default, and what older script_args mean): no unit
+    received(host).clear()
+    processed = script.run(p, *SCRIPT_ARGS)
+    assert "ControlNet 0" not in processed.info and all(not u.enabled for units in received(host) for u in units)
+
+
+def test_the_outpainting_scripts_controlnet_choice_says_why_it_cannot_run(webui_host, tiny_sd_dir):
+    from PIL import Image
+    from test_outpaint_script import _script_ui
+
+    _demo, ui_script, _ = _script_ui(webui_host)
+    enabled = ui_script._controls[len(SCRIPT_ARGS)]
+    assert enabled.interactive is False
+    note = next(b for b in _demo.blocks.values() if getattr(b, "elem_id", None) == ui_script.elem_id("cn_status"))
+    assert "install sd-webui-controlnet" in note.value
+    runner = webui_host.setup_img2img_scripts()
+    script = next(s for s in runner.selectable_scripts if s.title() == ui_script.title())
+    webui_host.load_model(tiny_sd_dir)
+    p = webui_host.img2img(init_images=[Image.new("RGB", (64, 48), (1, 2, 3))], steps=2, seed=1)
+    with pytest.raises(UnavailableError, match="install sd-webui-controlnet"):  # an API call that asks anyway
+        script.run(p, *SCRIPT_ARGS, True)
+
+
+def _dropdown_values(dropdown) -> list:
+    return [c[1] if isinstance(c, (list, tuple)) else c for c in dropdown.choices]

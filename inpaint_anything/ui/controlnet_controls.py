@@ -10,6 +10,7 @@ cannot be ticked and the line under it says why and what to do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -34,17 +35,23 @@ def note_html(ctl: Controller) -> str:
 
 
 def build_controlnet_controls(ctl: Controller) -> dict[str, Any]:
-    """``{"enabled": checkbox, "note": HTML, <field name>: control, ...}``."""
+    """The tab's choice and accordion: ``{"enabled": checkbox, "note": HTML, <field name>: control, ...}``."""
+    return build_choice(ctl.controlnet_unavailable(), LABELS[ctl.controlnet_switch()[0]], ctl.controlnet_models(),
+                        lambda name: f"ia_{name}")
+
+
+def build_choice(why: str | None, label: str, models: list[str], elem_id: Callable[[str], str]) -> dict[str, Any]:
+    """The "ControlNet inpaint" checkbox (not tickable when ``why`` says it cannot run), the line under it,
+    and the "ControlNet" accordion of :data:`CONTROLNET_FIELDS` (the model dropdown lists ``models``).
+    ``elem_id`` maps "cn_enabled", "cn_status", "controlnet" and each field's elem to an elem_id; the tab
+    and the img2img outpainting script share this builder."""
     from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS
     from inpaint_anything.ui.field_controls import build_controls
 
-    why = ctl.controlnet_unavailable()
-    kind = ctl.controlnet_switch()[0]
-    enabled = gr.Checkbox(label=LABELS[kind], value=False, interactive=why is None, elem_id="ia_cn_enabled")
-    note = gr.HTML(warning(why) if why else "", elem_id="ia_cn_status")
-    models = ctl.controlnet_models()
-    with gr.Accordion("ControlNet", open=False, elem_id="ia_controlnet"):
-        controls = build_controls(CONTROLNET_FIELDS, CONTROLNET_LAYOUT, lambda f: f"ia_{f.elem or f.name}", overrides={
+    enabled = gr.Checkbox(label=label, value=False, interactive=why is None, elem_id=elem_id("cn_enabled"))
+    note = gr.HTML(warning(why) if why else "", elem_id=elem_id("cn_status"))
+    with gr.Accordion("ControlNet", open=False, elem_id=elem_id("controlnet")):
+        controls = build_controls(CONTROLNET_FIELDS, CONTROLNET_LAYOUT, lambda f: elem_id(f.elem or f.name), overrides={
             "model": {"choices": models, "value": models[0] if models else "", "allow_custom_value": True}})
     return {"enabled": enabled, "note": note, **controls}
 

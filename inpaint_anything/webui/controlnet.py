@@ -85,13 +85,17 @@ def preprocessors(ec: Any | None = None) -> list[str]:
     return [m for m in PREPROCESSORS if m in have]
 
 
-def status() -> str | None:
-    """None when ControlNet inpaint can run here, else a sentence saying why not and what to do."""
+def status(*, check_runner: bool = True) -> str | None:
+    """None when ControlNet inpaint can run here, else a sentence saying why not and what to do.
+    ``check_runner=False``: leave out whether the img2img scripts are set up yet (an img2img script's
+    UI is built while they are being set up)."""
     ec = external_code()
     if ec is None:
         return f"ControlNet inpaint needs a ControlNet in the WebUI: {UNAVAILABLE_HINT}."
     if not inpaint_models(ec):
         return "No inpaint ControlNet model is installed: put control_v11p_sd15_inpaint in models/ControlNet."
+    if not check_runner:
+        return None
     runner = compat.img2img_script_runner()
     script = compat.find_alwayson_script(runner, TITLE) if runner is not None else None
     if script is None or script.args_from is None or script.args_to is None:

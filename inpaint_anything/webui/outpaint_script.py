@@ -16,8 +16,12 @@ processing object the script builds, and restored afterwards.
 API (``/sdapi/v1/img2img`` with ``script_name`` "outpainting (inpaint anything)"): ``script_args`` in
 this order: mode ("pixels" | "aspect" | "scale"), left, right, up, down, aspect preset, scale,
 balance left/right (0..1), balance up/down (0..1), pre-fill, overlap px, strategy ("all" |
-"per_side"), mask blur. The words the UI shows ("one side at a time", "blurred edge", ...) are
-accepted too.
+"per_side"), mask blur, then optionally "ControlNet inpaint" (true: the WebUI's ControlNet steers the new
+area, so an ordinary checkpoint outpaints well) and the ControlNet options in the order of
+:data:`~inpaint_anything.inpaint.controlnet.CONTROLNET_FIELDS` (preprocessor, model, weight, resize mode,
+starting/ending control step, control mode, reference unit, reference weight, style fidelity). Missing
+trailing arguments take their defaults. The words the UI shows ("one side at a time", "blurred edge",
+...) are accepted too.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import numpy as np
 from modules import scripts
 
 from inpaint_anything.errors import IAError
+from inpaint_anything.fields import Field
+from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS
 from inpaint_anything.inpaint.request import INPAINT
 from inpaint_anything.outpaint.geometry import Expansion
 from inpaint_anything.outpaint.params import (
@@ -43,10 +49,14 @@ from inpaint_anything.outpaint.params import (
 )
 
 TITLE = "Outpainting (Inpaint Anything)"
-# script_args: the outpaint table's fields in its order, then the mask blur (the rest comes from img2img).
-# The mask blur keeps the script's own label and the overlap its elem_id: the WebUI's ui-config.json
-# keeps a user's start values by label, and user CSS may use the elem_ids.
-SCRIPT_FIELDS = (*OUTPAINT_FIELDS, dataclasses.replace(INPAINT["mask_blur"], label="Mask blur (px)"))
+# script_args: the outpaint table's fields in its order, the mask blur, then the ControlNet inpaint switch
+# and the ControlNet table (the rest comes from img2img). The mask blur keeps the script's own label and
+# the overlap its elem_id: the WebUI's ui-config.json keeps a user's start values by label, and user CSS
+# may use the elem_ids.
+MASK_BLUR = dataclasses.replace(INPAINT["mask_blur"], label="Mask blur (px)")
+CONTROLNET_SWITCH = Field("controlnet", bool, False, "ControlNet inpaint: the WebUI's ControlNet steers the new area "
+                          "(any checkpoint)", noun="ControlNet inpaint", elem="cn_enabled")
+SCRIPT_FIELDS = (*OUTPAINT_FIELDS, MASK_BLUR, CONTROLNET_SWITCH, *CONTROLNET_FIELDS)
 SCRIPT_ELEM_IDS = {"overlap_px": "overlap"}
 ARG_NAMES = tuple(f.name for f in SCRIPT_FIELDS)
 DEFAULTS = tuple(ui_start(f) for f in SCRIPT_FIELDS)
@@ -112,6 +122,20 @@ def request_from(p, mask_blur: int):
         batch_count=max(1, int(p.n_iter) * int(p.batch_size))).validated()
 
 
+def _backend_maker(args: dict):
+    """``overrides -> backend`` for the script's arguments: the loaded checkpoint, with the WebUI's ControlNet
+    when "ControlNet inpaint" is on (its options checked here, before anything runs)."""
+    from inpaint_anything.webui.backend import WebuiCheckpointBackend
+
+    if not CONTROLNET_SWITCH.from_ui(args[CONTROLNET_SWITCH.name]):
+        return lambda overrides: WebuiCheckpointBackend(override_settings=overrides)
+    from inpaint_anything.inpaint.controlnet import ControlNetOptions
+    from inpaint_anything.webui.controlnet import WebuiControlNetBackend
+
+    options = ControlNetOptions.from_ui({f.name: args[f.name] for f in CONTROLNET_FIELDS})
+    return lambda overrides: WebuiControlNetBackend(override_settings=overrides, options=options)
+
+
 class InpaintAnythingOutpaint(scripts.Script):
     def __init__(self):
         super().__init__()
@@ -136,7 +160,8 @@ class InpaintAnythingOutpaint(scripts.Script):
         from inpaint_anything.ui.outpaint_controls import build_outpaint_controls
 
         # the same builder as the tab's Outpaint sub-tab, plus the mask blur (the tab has it in its generation settings)
-        built = build_outpaint_controls(lambda f: self.elem_id(SCRIPT_ELEM_IDS.get(f.name, f.name)), extra=SCRIPT_FIELDS[-1:])
+        built = build_outpaint_controls(lambda f: self.elem_id(SCRIPT_ELEM_IDS.get(f.name, f.name)), extra=(MASK_BLUR,))
+        built.update(self._controlnet_controls())
         controls = [built[name] for name in ARG_NAMES]
         self._controls = controls
         self._size = gr.State(None)  # img2img's picture size, once known
@@ -147,6 +172,16 @@ class InpaintAnythingOutpaint(scripts.Script):
         for name in ("controls", "image", "denoising"):
             self._wire(name)
         return controls
+
+    def _controlnet_controls(self) -> dict:
+        """The "ControlNet inpaint" choice and its accordion (the tab's builder); not tickable, with the
+        reason under it, where the WebUI has no ControlNet or no inpaint ControlNet model."""
+        from inpaint_anything.ui.controlnet_controls import build_choice, field_controls
+        from inpaint_anything.webui import controlnet
+
+        built = build_choice(controlnet.status(check_runner=False), CONTROLNET_SWITCH.label, controlnet.inpaint_models(),
+                             self.elem_id)
+        return {CONTROLNET_SWITCH.name: built["enabled"], **field_controls(built)}
 
     # ------------------------------------------------------------------ the preview line
     def _preview_html(self, size, denoising, *values):
@@ -202,10 +237,11 @@ class InpaintAnythingOutpaint(scripts.Script):
 
         from inpaint_anything.outpaint.engine import OutpaintSettings, outpaint
         from inpaint_anything.webui import compat
-        from inpaint_anything.webui.backend import WebuiCheckpointBackend
         from inpaint_anything.webui.jobs import HostJobControl
 
-        values = normalized(dict(zip(ARG_NAMES, (list(args) + list(DEFAULTS[len(args):]))[: len(ARG_NAMES)], strict=True)))
+        given = dict(zip(ARG_NAMES, (list(args) + list(DEFAULTS[len(args):]))[: len(ARG_NAMES)], strict=True))
+        values = normalized(given)
+        backend_for = _backend_maker(given)
         processing.fix_seed(p)
         source = p.init_images[0]
         width, height = source.size
@@ -214,7 +250,7 @@ class InpaintAnythingOutpaint(scripts.Script):
         request = request_from(p, int(values["mask_blur"]))
         with compat.override_settings_applied(p) as overrides:
             result = outpaint(np.asarray(source.convert("RGBA") if source.mode == "RGBA" else source.convert("RGB")),
-                              settings, request, WebuiCheckpointBackend(override_settings=overrides), HostJobControl())
+                              settings, request, backend_for(overrides), HostJobControl())
             pil_images = [Image.fromarray(img) for img in result.images]
             p.width, p.height = result.canvas_size
             infotexts = [t + f", Script: {TITLE}" for t in result.infotexts]

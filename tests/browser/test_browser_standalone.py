@@ -76,7 +76,11 @@ def _checked(tab: TabPage, elem_id: str) -> str:
 
 def _download(tab: TabPage, elem_id: str) -> bytes:
     link = tab.page.locator(f"#{elem_id} a").first
-    link.wait_for(timeout=TIMEOUT)
+    try:
+        link.wait_for(timeout=TIMEOUT)
+    except Exception as exc:  # say what the page showed instead
+        tab.full_shot(f"no_{elem_id}")
+        raise AssertionError(f"no download link in #{elem_id}; status: {tab.status()!r}") from exc
     href = link.get_attribute("href")
     assert href and ".png" in href, href
     return tab.page.request.get(href if "://" in href else tab.page.url.rstrip("/") + "/" + href.lstrip("/")).body()
@@ -160,8 +164,8 @@ def test_first_run_upload_box_remove_outpaint_and_download(visit, standalone, ma
     # both mask files, as two separate downloads
     tab.open_tab("Mask only")
     tab.click("ia_get_mask")
-    tab.click("ia_get_alpha")
     mask_png = _png(_download(tab, "ia_mask_file"))
+    tab.click("ia_get_alpha")
     alpha_png = _png(_download(tab, "ia_alpha_file"))
     assert tab.page.locator("#ia_mask_file a").first.is_visible() and tab.page.locator("#ia_alpha_file a").first.is_visible()
     mask = np.asarray(mask_png.convert("L")) > 127
