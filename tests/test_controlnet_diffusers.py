@@ -176,11 +176,51 @@ def test_api_inpaints_with_an_ordinary_checkpoint_through_controlnet(tmp_path, t
     assert r.status_code == 422 and "Control weight" in r.json()["detail"]
 
 
-def test_a_single_file_controlnet_is_refused_with_what_to_do(models):
-    (models / "controlnet" / "control_v11p_sd15_inpaint.pth").write_bytes(b"weights")
-    assert local_controlnets(models) == ["tiny-inpaint-cn"]  # not offered in the lists
-    with pytest.raises(InvalidInputError) as err:
-        resolve_controlnet("control_v11p_sd15_inpaint.pth", models, offline=True)
-    text = str(err.value)
-    assert "config.json and diffusion_pytorch_model.safetensors" in text
-    assert str(models / "controlnet" / "control_v11p_sd15_inpaint") in text
+@pytest.mark.both_stacks
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_a_single_file_controlnet_loads_as_its_folder_does_and_inpaints_the_same(suffix, tiny_sd_dir, cache, models,
+                                                                                tiny_controlnet_dir):
+    """The WebUI's format (control_v11p_sd15_inpaint.pth): original layout, a torch pickle or safetensors,
+    read weights-only; the architecture follows the base model, the condition encoder's sizes the file."""
+    import torch
+    from fixtures.ldm_convert import write_controlnet_file
+
+    name = "control_tiny_inpaint" + suffix
+    write_controlnet_file(tiny_controlnet_dir, models / "controlnet" / name)
+    (models / "controlnet" / "control_tiny_canny.pth").write_bytes(b"not listed: not an inpaint ControlNet")
+    assert local_controlnets(models) == [name, "tiny-inpaint-cn"]
+    path = resolve_controlnet(name, models, offline=True)
+    assert path == str(models / "controlnet" / name)
+    base = cache.get(str(tiny_sd_dir), device="cpu")[0]
+    from_file = ControlNetCache().get(path, "cpu", torch.float32, base.unet.config)
+    from_folder = ControlNetCache().get(str(tiny_controlnet_dir), "cpu", torch.float32)
+    mine, theirs = from_file.state_dict(), from_folder.state_dict()
+    assert set(mine) == set(theirs) and all(torch.equal(mine[k], theirs[k]) for k in mine)  # the same weights
+    assert from_file.config.conditioning_embedding_out_channels == from_folder.config.conditioning_embedding_out_channels
+    # and a run with the file gives the folder's result, pixel for pixel
+    image, mask = picture()
+    backend = cn_backend(tiny_sd_dir, cache, models)
+    by_folder = run_inpaint(image, mask, req(), backend)
+    backend.controlnet_dir, backend.controlnet_name = path, name
+    by_file = run_inpaint(image, mask, req(), backend)
+    assert np.array_equal(by_file.images[0], by_folder.images[0])
+    assert f"Model: {name}," in by_file.infotexts[0]
+
+
+def test_a_single_file_that_is_no_controlnet_or_does_not_fit_says_so(tmp_path, tiny_sd_dir, cache, tiny_controlnet_dir):
+    import torch
+    from safetensors.torch import save_file
+
+    from inpaint_anything.inpaint.controlnet_backend import load_single_file
+
+    base = cache.get(str(tiny_sd_dir), device="cpu")[0]
+    other = tmp_path / "some_inpaint_lora.safetensors"
+    save_file({"lora_unet_down.weight": torch.zeros(2, 2)}, str(other))
+    with pytest.raises(InvalidInputError, match="not a ControlNet"):
+        load_single_file(other, base.unet.config, torch.float32)
+    from fixtures.ldm_convert import write_controlnet_file
+
+    cn_file = write_controlnet_file(tiny_controlnet_dir, tmp_path / "control_tiny_inpaint.safetensors")
+    wider = {**base.unet.config, "block_out_channels": [2 * c for c in base.unet.config.block_out_channels]}
+    with pytest.raises(InvalidInputError, match="does not fit the model"):  # made for another base model
+        load_single_file(cn_file, wider, torch.float32)

@@ -82,6 +82,11 @@ def test_offline_without_a_controlnet_the_choice_says_what_to_do(tmp_path):
     with pytest.raises(UnavailableError) as err:
         ctl.inpaint(key, "diffusers", "any-model", request(), controlnet=ControlNetOptions())
     assert str(err.value) == why and "ia-error" in error_message(err.value)
+    assert "control_v11p_sd15_inpaint.pth" in why
+    folder = tmp_path / "models" / "controlnet"
+    folder.mkdir(parents=True)
+    (folder / "control_v11p_sd15_inpaint.pth").write_bytes(b"weights")  # the WebUI's single file will do
+    assert ctl.controlnet_unavailable() is None and ctl.controlnet_models()[0] == "control_v11p_sd15_inpaint.pth"
 
 
 def test_in_the_webui_the_choice_turns_the_checkpoint_button_into_webui_controlnet(tmp_path):

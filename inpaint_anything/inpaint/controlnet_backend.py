@@ -5,9 +5,12 @@ The base model comes from the shared :class:`~inpaint_anything.diffusion.loader.
 pipeline (``StableDiffusionControlNetInpaintPipeline``, or ``StableDiffusionXLControlNetInpaintPipeline``
 where diffusers has it) is assembled for each run from the cached pipeline's own components
 (``Pipeline(**base.components, controlnet=cn)``): the UNet, VAE and text encoders are the same
-objects, never a second copy in memory. The ControlNet model is loaded offline from a diffusers folder
-under ``<models>/controlnet`` or from the Hub (:data:`~inpaint_anything.inpaint.controlnet.HUB_CONTROLNETS`,
-pinned revision) and kept by a :class:`ControlNetCache`.
+objects, never a second copy in memory. The ControlNet model is loaded offline from under
+``<models>/controlnet``: a diffusers folder, or a single file as the WebUI keeps them
+(``control_v11p_sd15_inpaint.pth`` / ``.safetensors``; pickles read weights-only), whose architecture is the
+base model's UNet with the condition encoder's sizes read from the file; or from the Hub
+(:data:`~inpaint_anything.inpaint.controlnet.HUB_CONTROLNETS`, pinned revision). A
+:class:`ControlNetCache` keeps the loaded ones.
 
 Everything else is the diffusers backend's: sampler, masked content, seeds, progress, and the engine's
 paste-back (pixels outside the blend band bit-exact, colour match, the only-masked crop).
@@ -38,29 +41,32 @@ from inpaint_anything.inpaint.request import InpaintRequest
 _HUB_PATTERNS = ["config.json", "diffusion_pytorch_model.safetensors"]
 
 
+def _is_single_file(path: Path) -> bool:
+    from inpaint_anything.diffusion.detect import PICKLE_SUFFIXES, SAFETENSORS_SUFFIXES
+
+    return path.is_file() and path.suffix.lower() in (*SAFETENSORS_SUFFIXES, *PICKLE_SUFFIXES)
+
+
 def local_controlnets(models_dir: Path) -> list[str]:
-    """Names of the inpaint ControlNets (diffusers folders with a config.json) in ``<models>/controlnet``."""
+    """Names of the inpaint ControlNets in ``<models>/controlnet``: diffusers folders (with a config.json)
+    and single files (.safetensors, .pth, .ckpt, ...)."""
     folder = Path(models_dir) / CONTROLNET_FOLDER
     if not folder.is_dir():
         return []
-    return [p.name for p in sorted(folder.iterdir()) if (p / "config.json").is_file() and can_inpaint(p.name, sdxl=True)]
+    return [p.name for p in sorted(folder.iterdir())
+            if ((p / "config.json").is_file() or _is_single_file(p)) and can_inpaint(p.name, sdxl=True)]
 
 
 def resolve_controlnet(name: str, models_dir: Path, *, offline: bool, cache_dir: str | None = None) -> str:
-    """A local folder for a ControlNet name: ``<models>/controlnet/<name>``, or a Hub id of the catalogue
-    (from the HF cache, or downloaded at its pinned revision)."""
+    """A local folder or file for a ControlNet name: ``<models>/controlnet/<name>``, or a Hub id of the
+    catalogue (from the HF cache, or downloaded at its pinned revision)."""
     local = Path(models_dir) / CONTROLNET_FOLDER / name
-    if name and "/" not in name.strip("/") and (local / "config.json").is_file():
+    if name and "/" not in name.strip("/") and ((local / "config.json").is_file() or _is_single_file(local)):
         return str(local)
-    if local.is_file():
-        raise InvalidInputError(
-            f"{name} is a single file (the WebUI's format); the standalone ControlNet backend loads diffusers folders "
-            f"only. Put the files config.json and diffusion_pytorch_model.safetensors of "
-            f"https://huggingface.co/{next(iter(HUB_CONTROLNETS))} into a folder {local.parent / 'control_v11p_sd15_inpaint'}"
-            f" (or turn offline mode off and choose {next(iter(HUB_CONTROLNETS))}).")
     if name not in HUB_CONTROLNETS:
-        raise ModelNotFoundError(f"No ControlNet called {name!r}: put a diffusers folder in {local.parent}, or use "
-                                 f"one of {', '.join(HUB_CONTROLNETS)}.")
+        raise ModelNotFoundError(f"No ControlNet called {name!r}: put a diffusers folder or a single file "
+                                 f"(control_v11p_sd15_inpaint.pth) in {local.parent}, or use one of "
+                                 f"{', '.join(HUB_CONTROLNETS)}.")
     from huggingface_hub import snapshot_download
 
     try:
@@ -84,11 +90,12 @@ class ControlNetCache:
         self._items: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, folder: str, device: Any, dtype: Any) -> Any:
+    def get(self, source: str, device: Any, dtype: Any, unet_config: Any = None) -> Any:
+        """The ControlNet of a diffusers folder, or of a single file built for the UNet of ``unet_config``."""
         import torch
         from diffusers import ControlNetModel
 
-        key = (str(Path(folder).resolve()), str(device), str(dtype))
+        key = (str(Path(source).resolve()), str(device), str(dtype))
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -96,10 +103,13 @@ class ControlNetCache:
             while len(self._items) >= self.max_items:
                 self._items.popitem(last=False)
             torch_dtype = dtype if isinstance(dtype, torch.dtype) else None
-            try:
-                model = ControlNetModel.from_pretrained(folder, torch_dtype=torch_dtype, local_files_only=True)
-            except (OSError, ValueError, RuntimeError) as exc:
-                raise UnavailableError(f"The ControlNet in {Path(folder).name} cannot be loaded: {exc}") from exc
+            if Path(source).is_file():
+                model = load_single_file(Path(source), unet_config, torch_dtype)
+            else:
+                try:
+                    model = ControlNetModel.from_pretrained(source, torch_dtype=torch_dtype, local_files_only=True)
+                except (OSError, ValueError, RuntimeError) as exc:
+                    raise UnavailableError(f"The ControlNet in {Path(source).name} cannot be loaded: {exc}") from exc
             model = model.to(device).eval()
             self._items[key] = model
             return model
@@ -113,6 +123,58 @@ class ControlNetCache:
             n = len(self._items)
             self._items.clear()
             return n
+
+
+_LDM_PREFIX = "control_model."  # ControlNet 1.0 files keep their weights under it
+
+
+def single_file_config(state: dict[str, Any], unet_config: Any) -> dict[str, Any]:
+    """The diffusers ``ControlNetModel`` config of an original-layout ControlNet file: the base model's UNet
+    config (a ControlNet is a copy of its encoder half) with the latent channels (4, also for an inpainting
+    UNet: the ControlNet sees the latents only) and the condition encoder's channels read from the file."""
+    from diffusers import ControlNetModel
+
+    def weight(key: str) -> Any:
+        return state.get(key, state.get(_LDM_PREFIX + key))
+
+    hint = sorted(int(k.split(".")[-2]) for k in (k.removeprefix(_LDM_PREFIX) for k in state)
+                  if k.startswith("input_hint_block.") and k.endswith(".weight"))
+    if not hint or weight("input_blocks.0.0.weight") is None:
+        raise InvalidInputError("This file is not a ControlNet (it has no input_hint_block / input_blocks weights).")
+    # conv_in, then pairs (keep the channels, then widen with stride 2), then the output convolution
+    channels = [int(weight(f"input_hint_block.{hint[0]}.weight").shape[0])]
+    channels += [int(weight(f"input_hint_block.{i}.weight").shape[0]) for i in hint[2:-1:2]]
+    wanted = set(inspect.signature(ControlNetModel.__init__).parameters) - {"self"}
+    config = {k: v for k, v in dict(unet_config or {}).items() if k in wanted}
+    config.update(in_channels=int(weight("input_blocks.0.0.weight").shape[1]),
+                  conditioning_channels=int(weight(f"input_hint_block.{hint[0]}.weight").shape[1]),
+                  conditioning_embedding_out_channels=channels)
+    return config
+
+
+def load_single_file(path: Path, unet_config: Any, torch_dtype: Any) -> Any:
+    """A ControlNet from an original-layout file (``control_v11p_sd15_inpaint.pth``/``.safetensors``), with
+    diffusers' own single-file conversion; its architecture follows the base model (``unet_config``)."""
+    import json
+    import tempfile
+
+    from diffusers import ControlNetModel
+
+    from inpaint_anything.diffusion.checkpoint import read_state_dict
+
+    state = read_state_dict(path)  # pickles weights-only
+    config = single_file_config(state, unet_config)
+    misfit = (f"The ControlNet {path.name} does not fit the model (an SD 1.5 ControlNet needs an SD 1.5 model, "
+              "an SDXL one an SDXL model)")
+    with tempfile.TemporaryDirectory(prefix="ia-controlnet-") as tmp:
+        (Path(tmp) / "config.json").write_text(json.dumps({"_class_name": "ControlNetModel", **config}))
+        try:
+            model = ControlNetModel.from_single_file(state, config=tmp, torch_dtype=torch_dtype, local_files_only=True)
+        except (ValueError, RuntimeError, KeyError, AttributeError, TypeError) as exc:
+            raise InvalidInputError(f"{misfit}: {str(exc)[:200]}") from exc
+    if any(p.is_meta for p in model.parameters()):  # weights the file did not have
+        raise InvalidInputError(f"{misfit}: the file lacks some of its weights.")
+    return model
 
 
 def controlnet_pipeline(base: Any, controlnet: Any, family: str) -> Any:
@@ -174,7 +236,7 @@ class ControlNetDiffusersBackend(DiffusersBackend):
     def _pipe_for_call(self, pipe: Any, info: Any, call: dict[str, Any], image: np.ndarray, mask: np.ndarray) -> Any:
         import torch
 
-        cn = self.controlnets.get(self.controlnet_dir, pipe.unet.device, pipe.unet.dtype)
+        cn = self.controlnets.get(self.controlnet_dir, pipe.unet.device, pipe.unet.dtype, pipe.unet.config)
         if int(getattr(cn.config, "in_channels", 4)) != 4 or cn.config.get("cross_attention_dim") != pipe.unet.config.get(
                 "cross_attention_dim"):
             raise InvalidInputError(f"The ControlNet {self.controlnet_name} does not fit the model {self.model_name} "

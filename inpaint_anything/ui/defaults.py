@@ -254,7 +254,8 @@ def remover_note(app: Any, method: str | None, offline: bool) -> str:
 # -------------------------------------------------------------------------------------- ControlNet inpaint
 def controlnet_unavailable(app: Any, offline: bool) -> str | None:
     """Why the standalone ControlNet inpaint (backend ``controlnet``) cannot run here, or None: it needs an
-    inpaint ControlNet (a folder in ``<models>/controlnet`` or the Hub model, cached or downloadable)."""
+    inpaint ControlNet (a folder or single file in ``<models>/controlnet``, or the Hub model, cached or
+    downloadable)."""
     from inpaint_anything.inpaint.controlnet import CONTROLNET_FOLDER, HUB_CONTROLNETS
     from inpaint_anything.inpaint.controlnet_backend import local_controlnets
 
@@ -263,10 +264,9 @@ def controlnet_unavailable(app: Any, offline: bool) -> str | None:
     if any(_hub_file_cached(repo, "config.json", rev) for repo, rev in HUB_CONTROLNETS.items()):
         return None
     folder = Path(app.models_dir) / CONTROLNET_FOLDER
-    return (f"ControlNet inpaint needs an inpaint ControlNet, and this machine is offline: put the diffusers folder of "
-            f"control_v11p_sd15_inpaint (config.json + diffusion_pytorch_model.safetensors, a folder name with "
-            f"“inpaint”) into {folder} and press {REFRESH}, or turn offline mode off "
-            f"to download {next(iter(HUB_CONTROLNETS))}.")
+    return (f"ControlNet inpaint needs an inpaint ControlNet, and this machine is offline: put "
+            f"control_v11p_sd15_inpaint.pth (or .safetensors, or its diffusers folder; a name with “inpaint”) into "
+            f"{folder} and press {REFRESH}, or turn offline mode off to download {next(iter(HUB_CONTROLNETS))}.")
 
 
 def _hub_file_cached(repo_id: str, name: str, revision: str) -> bool:
