@@ -224,3 +224,43 @@ def test_a_single_file_that_is_no_controlnet_or_does_not_fit_says_so(tmp_path, t
     wider = {**base.unet.config, "block_out_channels": [2 * c for c in base.unet.config.block_out_channels]}
     with pytest.raises(InvalidInputError, match="does not fit the model"):  # made for another base model
         load_single_file(cn_file, wider, torch.float32)
+
+
+def test_an_sdxl_model_inpaints_through_the_sdxl_controlnet_pipeline(tmp_path, tiny_sdxl_inpaint_dir, cache):
+    """SDXL: StableDiffusionXLControlNetInpaintPipeline from the cached SDXL pipeline's own parts, with a tiny
+    random SDXL ControlNet (the base UNet's encoder half, 4 latent channels)."""
+    import inspect
+
+    import torch
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(str(tiny_sdxl_inpaint_dir / "unet"))
+    wanted = set(inspect.signature(ControlNetModel.__init__).parameters)
+    torch.manual_seed(2)
+    cn = ControlNetModel.from_config({**{k: v for k, v in unet.config.items() if k in wanted}, "in_channels": 4,
+                                      "conditioning_embedding_out_channels": (16, 16, 16, 16)})
+    with torch.no_grad():
+        for conv in [*cn.controlnet_down_blocks, cn.controlnet_mid_block]:
+            conv.weight.normal_(0, 0.5)
+            conv.bias.normal_(0, 0.5)
+    folder = tmp_path / "controlnet" / "tiny-sdxl-inpaint-cn"
+    cn.save_pretrained(str(folder), safe_serialization=True)
+    assert local_controlnets(tmp_path) == ["tiny-sdxl-inpaint-cn"]
+    image, mask = picture()
+    backend = ControlNetDiffusersBackend(str(tiny_sdxl_inpaint_dir), cache, device="cpu", native_override=64,
+                                         options=ControlNetOptions(weight=2.0), controlnets=ControlNetCache(),
+                                         controlnet_dir=resolve_controlnet(folder.name, tmp_path, offline=True),
+                                         controlnet_name=folder.name)
+    with_cn = run_inpaint(image, mask, req(), backend)
+    pipe = backend.last_pipeline
+    assert type(pipe).__name__ == "StableDiffusionXLControlNetInpaintPipeline"
+    base = cache.get(str(tiny_sdxl_inpaint_dir), device="cpu")[0]
+    for part in ("unet", "vae", "text_encoder", "text_encoder_2"):  # no second copy in memory
+        assert getattr(pipe, part) is getattr(base, part)
+    without = run_inpaint(image, mask, req(), DiffusersBackend(str(tiny_sdxl_inpaint_dir), cache, device="cpu",
+                                                               native_override=64))
+    a, b = with_cn.images[0].astype(int), without.images[0].astype(int)
+    assert np.abs(a - b)[mask].mean() > 1.0  # the ControlNet steered the fill
+    band = with_cn.alpha > 0
+    assert np.array_equal(with_cn.images[0][~band], image[~band])  # bit-exact outside the blend band
+    assert 'ControlNet 0: "Module: inpaint_only, Model: tiny-sdxl-inpaint-cn, Weight: 2.0,' in with_cn.infotexts[0]
