@@ -60,7 +60,9 @@ def main() -> int:
     finally:
         os.unlink(constraints)
     if failed:
-        print("[Inpaint Anything] could not install: " + "; ".join(failed) + " - the tab will say which features are unavailable.")
+        print(
+            "[Inpaint Anything] could not install: " + "; ".join(failed) + " - the tab will say which features are unavailable."
+        )
         return 1
     return 0
 

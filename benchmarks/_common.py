@@ -115,8 +115,9 @@ def _cell(value: Any, digits: int) -> str:
     return str(value)
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, digits: int = 2,
-                title: str | None = None, file: Any = None) -> None:
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, digits: int = 2, title: str | None = None, file: Any = None
+) -> None:
     """Print rows as a Markdown-compatible table (floats with ``digits`` decimals)."""
     out = file or sys.stdout
     cells = [[_cell(v, digits) for v in row] for row in rows]
@@ -141,5 +142,14 @@ def machine_line() -> str:
     return f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPUs{threads}, Python {platform.python_version()}"
 
 
-__all__ = ["ROOT", "PeakRSS", "add_project_paths", "machine_line", "max_rss_mb", "print_table", "ratio",
-           "ref_op_seconds", "timed"]
+__all__ = [
+    "ROOT",
+    "PeakRSS",
+    "add_project_paths",
+    "machine_line",
+    "max_rss_mb",
+    "print_table",
+    "ratio",
+    "ref_op_seconds",
+    "timed",
+]

@@ -93,24 +93,39 @@ def main(argv: list[str] | None = None) -> int:
         runs.append({"engine": "local", "workers": 1, "seconds": time.perf_counter() - t, "done": len(report.done)})
 
         t = time.perf_counter()
-        ray.init(num_cpus=max([*sizes, 1]), include_dashboard=False, logging_level="ERROR", log_to_driver=False,
-                 _node_ip_address="127.0.0.1")
+        ray.init(
+            num_cpus=max([*sizes, 1]),
+            include_dashboard=False,
+            logging_level="ERROR",
+            log_to_driver=False,
+            _node_ip_address="127.0.0.1",
+        )
         ray_start = time.perf_counter() - t
         print(f"ray.init (a local Ray, {max(sizes)} CPUs): {ray_start:.1f} s, not counted below")
         reference = {p.name: p.read_bytes() for p in (tmp / "out-local").glob("*.png")}
         t = time.perf_counter()  # the fixed cost of a Ray batch: a pool of one worker that starts, one item
         run_batch_ray(app, items()[:1], options, tmp / "out-one", engine=EngineOptions(engine="ray", workers=1))
         one_item = time.perf_counter() - t
-        print(f"a 1-item batch on Ray (start a worker, import, run, stop): {one_item:.2f} s "
-              f"(the local engine's per item: {runs[0]['seconds'] / args.items:.2f} s)")
+        print(
+            f"a 1-item batch on Ray (start a worker, import, run, stop): {one_item:.2f} s "
+            f"(the local engine's per item: {runs[0]['seconds'] / args.items:.2f} s)"
+        )
         for w in sizes:
             out = tmp / f"out-ray-{w}"
             t = time.perf_counter()
             report = run_batch_ray(app, items(), options, out, engine=EngineOptions(engine="ray", workers=w))
             seconds = time.perf_counter() - t
             same = {p.name: p.read_bytes() for p in out.glob("*.png")} == reference
-            runs.append({"engine": "ray", "workers": w, "seconds": seconds, "done": len(report.done),
-                         "identical": same, "per_worker": report.workers})
+            runs.append(
+                {
+                    "engine": "ray",
+                    "workers": w,
+                    "seconds": seconds,
+                    "done": len(report.done),
+                    "identical": same,
+                    "per_worker": report.workers,
+                }
+            )
         ray.shutdown()
     finally:
         if not args.keep:
@@ -124,23 +139,40 @@ def main(argv: list[str] | None = None) -> int:
         r["per_item_s"] = r["seconds"] / n
         r["vs_local"] = local / r["seconds"]
         label = "local engine" if r["engine"] == "local" else f"ray, {r['workers']} worker{'s' if r['workers'] > 1 else ''}"
-        rows.append([label, f"{r['seconds']:.1f} s", f"{r['items_per_s']:.2f}", f"{r['per_item_s'] * 1000:.0f} ms",
-                     f"{r['vs_local']:.2f}x", "yes" if r.get("identical", True) else "NO", r["done"]])
-    print_table(["run", "wall", "items/s", "per item", "throughput vs local", "bit-identical", "done"], rows,
-                title=f"{n} items, telea removal at {WIDTH}x{HEIGHT} ({machine_line()})")
+        rows.append(
+            [
+                label,
+                f"{r['seconds']:.1f} s",
+                f"{r['items_per_s']:.2f}",
+                f"{r['per_item_s'] * 1000:.0f} ms",
+                f"{r['vs_local']:.2f}x",
+                "yes" if r.get("identical", True) else "NO",
+                r["done"],
+            ]
+        )
+    print_table(
+        ["run", "wall", "items/s", "per item", "throughput vs local", "bit-identical", "done"],
+        rows,
+        title=f"{n} items, telea removal at {WIDTH}x{HEIGHT} ({machine_line()})",
+    )
     one = next((r for r in runs if r["engine"] == "ray" and r["workers"] == 1), None)
-    summary: dict = {"items": n, "size": [WIDTH, HEIGHT], "ray_init_s": ray_start, "one_item_batch_s": one_item,
-                     "runs": runs}
+    summary: dict = {"items": n, "size": [WIDTH, HEIGHT], "ray_init_s": ray_start, "one_item_batch_s": one_item, "runs": runs}
     if one is not None:
         t_item = local / n
         overhead = (one["seconds"] - local) / n
         summary.update(per_item_s=t_item, overhead_per_item_s=overhead)
-        print(f"\nper item (local engine): {t_item * 1000:.0f} ms; Ray overhead per item (1 worker - local): "
-              f"{overhead * 1000:.0f} ms ({overhead / t_item:+.1%})")
-        print("expected with W workers, one per GPU or core, while the driver keeps up: "
-              f"W / ({t_item * 1000:.0f} ms + {max(overhead, 0) * 1000:.0f} ms) items/s")
+        print(
+            f"\nper item (local engine): {t_item * 1000:.0f} ms; Ray overhead per item (1 worker - local): "
+            f"{overhead * 1000:.0f} ms ({overhead / t_item:+.1%})"
+        )
+        print(
+            "expected with W workers, one per GPU or core, while the driver keeps up: "
+            f"W / ({t_item * 1000:.0f} ms + {max(overhead, 0) * 1000:.0f} ms) items/s"
+        )
         for w in (1, 2, 4, 8):
-            print(f"  W={w}: {w / (t_item + max(overhead, 0)):.1f} items/s ({w * t_item / (t_item + max(overhead, 0)):.2f}x local)")
+            print(
+                f"  W={w}: {w / (t_item + max(overhead, 0)):.1f} items/s ({w * t_item / (t_item + max(overhead, 0)):.2f}x local)"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return 0 if all(r.get("identical", True) and r["done"] == n for r in runs) else 1

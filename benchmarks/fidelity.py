@@ -74,7 +74,7 @@ def scattered_holes(h: int, w: int, n: int, side: int, seed: int) -> np.ndarray:
     m = np.zeros((h, w), bool)
     for _ in range(n):
         y, x = rng.integers(side, h - 2 * side), rng.integers(side, w - 2 * side)
-        m[y:y + side, x:x + side] = True
+        m[y : y + side, x : x + side] = True
     return m
 
 
@@ -99,8 +99,11 @@ def removers(models_dir: str) -> tuple[list[tuple[str, object]], list[str]]:
 
     from inpaint_anything.models.removers import REMOVER_MODELS
 
-    found = [(m, cleaner.ClassicalBackend(m)) for m in ("telea", "ns", "patchmatch")
-             if m != "patchmatch" or cleaner.patchmatch_available()]
+    found = [
+        (m, cleaner.ClassicalBackend(m))
+        for m in ("telea", "ns", "patchmatch")
+        if m != "patchmatch" or cleaner.patchmatch_available()
+    ]
     skipped = [] if cleaner.patchmatch_available() else ["patchmatch: the pypatchmatch wheel is not installed"]
     for r in REMOVER_MODELS:
         path = Path(models_dir) / r.entry.filename
@@ -131,7 +134,7 @@ def large_object(photos: dict[str, np.ndarray], methods: list[tuple[str, object]
         mask = np.zeros((h, w), bool)
         bh, bw = int(h * 0.42), int(w * 0.42)  # 17.6 % of the image, off centre
         y0, x0 = int(h * 0.3), int(w * 0.35)
-        mask[y0:y0 + bh, x0:x0 + bw] = True
+        mask[y0 : y0 + bh, x0 : x0 + bw] = True
         mask &= disk(h, w, max(bh, bw) * 0.62, x0 + bw / 2, y0 + bh / 2)  # rounded corners
         share = mask.mean()
         floor = ring_histogram_distance(img, mask)
@@ -141,11 +144,34 @@ def large_object(photos: dict[str, np.ndarray], methods: list[tuple[str, object]
             dt = time.perf_counter() - t0
             out = res.images[0]
             ratio = metrics.boundary_gradient_ratio(out, mask)
-            rows.append([name, f"{share:.0%}", label, psnr(out, img, mask), metrics.seam_delta_e(out, mask),
-                         ratio, ring_histogram_distance(out, mask), floor, f"{dt:.2f}s"])
-    table("Large object (held-out hole >= 15 %): quality, seam, foreign content",
-          ["image", "hole", "method", "PSNR dB", "seam dE2000", "gradient ratio", "fill-vs-ring hist dist",
-           "truth-vs-ring (floor)", "time"], rows)
+            rows.append(
+                [
+                    name,
+                    f"{share:.0%}",
+                    label,
+                    psnr(out, img, mask),
+                    metrics.seam_delta_e(out, mask),
+                    ratio,
+                    ring_histogram_distance(out, mask),
+                    floor,
+                    f"{dt:.2f}s",
+                ]
+            )
+    table(
+        "Large object (held-out hole >= 15 %): quality, seam, foreign content",
+        [
+            "image",
+            "hole",
+            "method",
+            "PSNR dB",
+            "seam dE2000",
+            "gradient ratio",
+            "fill-vs-ring hist dist",
+            "truth-vs-ring (floor)",
+            "time",
+        ],
+        rows,
+    )
 
 
 def table(title: str, header: list[str], rows: list[list[object]]) -> None:
@@ -159,8 +185,9 @@ def table(title: str, header: list[str], rows: list[list[object]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer images (smoke run)")
-    parser.add_argument("--models-dir", default="", help="folder with big-lama.pt / migan_traced.pt "
-                        "(default: the app's models folder)")
+    parser.add_argument(
+        "--models-dir", default="", help="folder with big-lama.pt / migan_traced.pt (default: the app's models folder)"
+    )
     args = parser.parse_args()
     from inpaint_anything.config import Settings
 
@@ -175,8 +202,12 @@ def main() -> int:
     for name, img in images.items():
         h, w = img.shape[:2]
         mask = disk(h, w, min(h, w) / 5, w * 0.55, h * 0.45)
-        backends = [("telea", cleaner.ClassicalBackend("telea")), ("ns", cleaner.ClassicalBackend("ns")),
-                    ("tiny SD (random weights)", sd), ("shifted truth", ShiftedTruth(img))]
+        backends = [
+            ("telea", cleaner.ClassicalBackend("telea")),
+            ("ns", cleaner.ClassicalBackend("ns")),
+            ("tiny SD (random weights)", sd),
+            ("shifted truth", ShiftedTruth(img)),
+        ]
         if cleaner.patchmatch_available():
             backends.insert(2, ("patchmatch", cleaner.ClassicalBackend("patchmatch")))
         for label, backend in backends:
@@ -195,13 +226,27 @@ def main() -> int:
                     from inpaint_anything.colormatch import rgb_to_lab
 
                     truth_de = float(metrics.delta_e_ciede2000(rgb_to_lab(out[mask]), rgb_to_lab(img[mask])).mean())
-                seam_rows.append([name, label + (" + colour match" if cm else ""), metrics.seam_delta_e(out, mask),
-                                  metrics.seam_delta_e(img, mask), "n/a (flat)" if ratio > 1e3 else ratio, truth_de])
+                seam_rows.append(
+                    [
+                        name,
+                        label + (" + colour match" if cm else ""),
+                        metrics.seam_delta_e(out, mask),
+                        metrics.seam_delta_e(img, mask),
+                        "n/a (flat)" if ratio > 1e3 else ratio,
+                        truth_de,
+                    ]
+                )
     table("Changed pixels outside the blend band (target 0)", ["image", "backend", "changed px", "time"], exact_rows)
-    table("Seam: CIEDE2000 across the boundary and boundary gradient ratio", ["image", "backend", "seam dE2000", "same seam on the untouched image (floor)", "gradient ratio", "dE inside vs truth"], seam_rows)
+    table(
+        "Seam: CIEDE2000 across the boundary and boundary gradient ratio",
+        ["image", "backend", "seam dE2000", "same seam on the untouched image (floor)", "gradient ratio", "dE inside vs truth"],
+        seam_rows,
+    )
 
     # 3: held-out holes on textured photos
-    textured = {n: photo(n) for n in (["coffee"] if args.quick else ["astronaut", "coffee", "chelsea", "brick", "grass", "gravel"])}
+    textured = {
+        n: photo(n) for n in (["coffee"] if args.quick else ["astronaut", "coffee", "chelsea", "brick", "grass", "gravel"])
+    }
     backends = dict(methods)
     rows, sums = [], {m: [] for m in backends}
     for name, img in textured.items():
@@ -216,8 +261,7 @@ def main() -> int:
         rows.append(row)
     rows.append(["mean", *[float(np.mean(sums[m])) for m in backends]])
     table("PSNR inside held-out holes (dB, higher is better)", ["image", *backends], rows)
-    large_object({n: photo(n) for n in (["astronaut"] if args.quick else ["astronaut", "coffee", "chelsea", "brick"])},
-                 methods)
+    large_object({n: photo(n) for n in (["astronaut"] if args.quick else ["astronaut", "coffee", "chelsea", "brick"])}, methods)
     for reason in skipped:
         print(f"skipped {reason}")
     if "patchmatch" in sums:

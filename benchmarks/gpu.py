@@ -83,8 +83,13 @@ def write_tiny_tokenizer(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
     (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
-    config = {"model_max_length": MODEL_MAX_LENGTH, "bos_token": BOS_TOKEN, "eos_token": EOS_TOKEN,
-              "unk_token": EOS_TOKEN, "pad_token": EOS_TOKEN}
+    config = {
+        "model_max_length": MODEL_MAX_LENGTH,
+        "bos_token": BOS_TOKEN,
+        "eos_token": EOS_TOKEN,
+        "unk_token": EOS_TOKEN,
+        "pad_token": EOS_TOKEN,
+    }
     (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
     return folder
 
@@ -107,13 +112,13 @@ class Bench:
         self.entries: list[str] = []  # row keys and skipped section names, in run order
         self.current = ""  # the section running now
         # the app's SAM precision settings; fp16/bf16 are CUDA-only (model_cache.resolve_dtype)
-        self.sam_dtypes = ["fp32"] + (["fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
-                                      if self.cuda else [])
+        self.sam_dtypes = ["fp32"] + (["fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else []) if self.cuda else [])
         # runs per row; smoke: fewer, and a 4x4 grid for segment everything (16x16 is the app's default)
-        self.n = {"encode": 2, "click": 4, "hover": 4, "everything": 1, "pps": 4, "sd_steps": 2, "sd_warmup": 1,
-                  "sd_runs": 1} if self.smoke else \
-            {"encode": 5, "click": 30, "hover": 40, "everything": 3, "pps": 16, "sd_steps": 20, "sd_warmup": 2,
-             "sd_runs": 2}
+        self.n = (
+            {"encode": 2, "click": 4, "hover": 4, "everything": 1, "pps": 4, "sd_steps": 2, "sd_warmup": 1, "sd_runs": 1}
+            if self.smoke
+            else {"encode": 5, "click": 30, "hover": 40, "everything": 3, "pps": 16, "sd_steps": 20, "sd_warmup": 2, "sd_runs": 2}
+        )
         self.header = self._header()
 
     # ------------------------------------------------------------------ measuring
@@ -138,8 +143,15 @@ class Bench:
             self.sync()
             times.append(time.perf_counter() - t)
         vram = self.torch.cuda.max_memory_allocated() / 2**20 if self.cuda else None
-        self.rows[key] = {"name": label, "dtype": dtype, "seconds": pct(times, 0.5), "p95_s": pct(times, 0.95),
-                          "n": n, "peak_vram_mb": None if vram is None else round(vram, 1), "note": note}
+        self.rows[key] = {
+            "name": label,
+            "dtype": dtype,
+            "seconds": pct(times, 0.5),
+            "p95_s": pct(times, 0.95),
+            "n": n,
+            "peak_vram_mb": None if vram is None else round(vram, 1),
+            "note": note,
+        }
         self.entries.append(key)
         return times
 
@@ -231,8 +243,14 @@ class Bench:
             current["image"] = pictures[i % 2]
             session.set_image(current["image"])
 
-        self.measure(f"encode.{name}.{dtype}", f"{name} encode {w}x{h}", dtype, encode, self.n["encode"],
-                     note=tag or "set_image: resize + hash + encoder")
+        self.measure(
+            f"encode.{name}.{dtype}",
+            f"{name} encode {w}x{h}",
+            dtype,
+            encode,
+            self.n["encode"],
+            note=tag or "set_image: resize + hash + encoder",
+        )
         if dtype != "fp32":
             return
         image = current["image"]  # the picture the session holds the embedding of
@@ -241,17 +259,35 @@ class Bench:
             if hover_mask(session, image, *points[i]) is None:
                 raise RuntimeError("hover_mask answered 'not ready'")
 
-        self.measure(f"click.{name}.fp32", f"{name} click", dtype, lambda i: session.predict(points=[points[i]]),
-                     self.n["click"], note=tag or "1 point, 3 masks at full size")
-        self.measure(f"hover.{name}.fp32", f"{name} hover", dtype, hover, self.n["hover"],
-                     note=tag or "hover_mask: 1 decoder pass, low-res")
+        self.measure(
+            f"click.{name}.fp32",
+            f"{name} click",
+            dtype,
+            lambda i: session.predict(points=[points[i]]),
+            self.n["click"],
+            note=tag or "1 point, 3 masks at full size",
+        )
+        self.measure(
+            f"hover.{name}.fp32",
+            f"{name} hover",
+            dtype,
+            hover,
+            self.n["hover"],
+            note=tag or "hover_mask: 1 decoder pass, low-res",
+        )
         if name == "sam_vit_b":
             pps, found = self.n["pps"], []
-            self.measure(f"everything.{name}.fp32", f"{name} segment everything {w}x{h}", dtype,
-                         lambda i: found.append(len(segment_everything(session, points_per_side=pps))),
-                         self.n["everything"], warmup=0 if self.smoke else 1)
+            self.measure(
+                f"everything.{name}.fp32",
+                f"{name} segment everything {w}x{h}",
+                dtype,
+                lambda i: found.append(len(segment_everything(session, points_per_side=pps))),
+                self.n["everything"],
+                warmup=0 if self.smoke else 1,
+            )
             self.rows[f"everything.{name}.fp32"]["note"] = (
-                f"{tag + '; ' if tag else ''}{pps} points/side, cached embedding; {found[-1]} segments (random weights)")
+                f"{tag + '; ' if tag else ''}{pps} points/side, cached embedding; {found[-1]} segments (random weights)"
+            )
 
     # ------------------------------------------------------------------ SD / SDXL
     def config_dir(self, family: str) -> tuple[Path, str]:
@@ -306,8 +342,11 @@ class Bench:
                 else:  # built on the device (fast random init), then cast
                     cls = getattr(transformers if lib == "transformers" else diffusers, cls_name)
                     with torch.device(device):
-                        model = (cls(cls.config_class.from_pretrained(str(sub))) if lib == "transformers"
-                                 else cls.from_config(cls.load_config(str(sub))))
+                        model = (
+                            cls(cls.config_class.from_pretrained(str(sub)))
+                            if lib == "transformers"
+                            else cls.from_config(cls.load_config(str(sub)))
+                        )
                     parts[key] = model.to(torch_dtype).eval()
             pipe = getattr(diffusers, index["_class_name"])(**parts, **extra)
             pipe.set_progress_bar_config(disable=True)
@@ -328,23 +367,37 @@ class Bench:
         source = self.tmp / f"random-{name}"  # the backend wants an existing source; the loader builds
         source.mkdir(exist_ok=True)
         cache = PipelineCache(loader=self.pipeline_loader(config_dir, family))
-        backend = DiffusersBackend(str(source), cache, label=f"random-{name}", device=self.device,
-                                   native_override=size if self.smoke else 0)
+        backend = DiffusersBackend(
+            str(source), cache, label=f"random-{name}", device=self.device, native_override=size if self.smoke else 0
+        )
         image = picture(size, size, 3)
         mask = np.zeros((size, size), bool)
-        mask[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = True
+        mask[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = True
         steps = self.n["sd_steps"]
 
         def request(steps: int) -> InpaintRequest:
-            return InpaintRequest(prompt="a red armchair in a sunny room", negative_prompt="blurry", seed=1,
-                                  steps=steps, cfg_scale=7.5, sampler="Euler a", inpaint_area="whole")
+            return InpaintRequest(
+                prompt="a red armchair in a sunny room",
+                negative_prompt="blurry",
+                seed=1,
+                steps=steps,
+                cfg_scale=7.5,
+                sampler="Euler a",
+                inpaint_area="whole",
+            )
 
         run_inpaint(image, mask, request(self.n["sd_warmup"]), backend)  # builds the pipeline; warm-up
         runs = self.n["sd_runs"] if name == "sd15" else 1
         dtype = "fp16" if self.cuda else "fp32"
-        self.measure(f"inpaint.{name}.{dtype}", f"{name} inpaint {size}x{size} {steps} steps", dtype,
-                     lambda i: run_inpaint(image, mask, request(steps), backend), runs, warmup=0,
-                     note=f"{tokenizer}; run_inpaint -> DiffusersBackend, CFG 7.5, Euler a")
+        self.measure(
+            f"inpaint.{name}.{dtype}",
+            f"{name} inpaint {size}x{size} {steps} steps",
+            dtype,
+            lambda i: run_inpaint(image, mask, request(steps), backend),
+            runs,
+            warmup=0,
+            note=f"{tokenizer}; run_inpaint -> DiffusersBackend, CFG 7.5, Euler a",
+        )
         cache.unload()
 
     # ------------------------------------------------------------------ output
@@ -355,9 +408,11 @@ class Bench:
         date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         self.gpu = torch.cuda.get_device_name() if self.cuda else None
         device = self.gpu or "cpu (smoke: tiny models, numbers not meaningful)"
-        return [f"GPU table (benchmarks/gpu.sh) - {date}",
-                f"device: {device}; torch {torch.__version__} (CUDA {torch.version.cuda}); diffusers {diffusers.__version__}",
-                f"machine: {machine_line()}"]
+        return [
+            f"GPU table (benchmarks/gpu.sh) - {date}",
+            f"device: {device}; torch {torch.__version__} (CUDA {torch.version.cuda}); diffusers {diffusers.__version__}",
+            f"machine: {machine_line()}",
+        ]
 
     def report(self, json_out: str | None, stopped: str = "") -> None:
         print("\n" + "\n".join(self.header))
@@ -368,15 +423,34 @@ class Bench:
                 table.append([key, "-", "-", "-", "-", "-", self.skipped.get(key, "")])
             else:
                 vram = row["peak_vram_mb"]
-                table.append([row["name"], row["dtype"], row["seconds"], row["p95_s"], row["n"],
-                              "-" if vram is None else f"{vram:.0f}", row["note"]])
+                table.append(
+                    [
+                        row["name"],
+                        row["dtype"],
+                        row["seconds"],
+                        row["p95_s"],
+                        row["n"],
+                        "-" if vram is None else f"{vram:.0f}",
+                        row["note"],
+                    ]
+                )
         print_table(HEADERS, table, digits=4)
         total = time.perf_counter() - self.started
         print(f"total {total:.0f} s (budget {self.budget:.0f} s){'; ' + stopped if stopped else ''}", flush=True)
         if json_out:
-            data = {"header": self.header, "gpu": self.gpu, "torch": self.torch.__version__, "device": self.device,
-                    "smoke": self.smoke, "size": list(SIZE), "budget_s": self.budget, "total_s": total,
-                    "rows": self.rows, "skipped": self.skipped, "stopped": stopped or None}
+            data = {
+                "header": self.header,
+                "gpu": self.gpu,
+                "torch": self.torch.__version__,
+                "device": self.device,
+                "smoke": self.smoke,
+                "size": list(SIZE),
+                "budget_s": self.budget,
+                "total_s": total,
+                "rows": self.rows,
+                "skipped": self.skipped,
+                "stopped": stopped or None,
+            }
             Path(json_out).write_text(json.dumps(data, indent=1), encoding="utf-8")
             print(f"JSON written to {json_out}", flush=True)
 
@@ -385,8 +459,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny models on the CPU (checks that it works)")
     parser.add_argument("--json", metavar="OUT", help="also write the numbers as JSON")
-    parser.add_argument("--budget", type=float, default=400.0,
-                        help="seconds for the planned work (default 400); hard stop 60 s later")
+    parser.add_argument(
+        "--budget", type=float, default=400.0, help="seconds for the planned work (default 400); hard stop 60 s later"
+    )
     parser.add_argument("--only", default="", help=f"comma-separated sections (default all): {', '.join(ORDER)}")
     args = parser.parse_args(argv)
     import torch
@@ -406,8 +481,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(bench.header), flush=True)
 
         def hard_stop() -> None:  # never hang: print what there is and leave
-            bench.report(args.json, stopped=f"STOPPED at the hard limit ({args.budget + 60:.0f} s) during "
-                                            f"{bench.current or 'start-up'}; later sections not run")
+            bench.report(
+                args.json,
+                stopped=f"STOPPED at the hard limit ({args.budget + 60:.0f} s) during "
+                f"{bench.current or 'start-up'}; later sections not run",
+            )
             os._exit(3)
 
         timer = threading.Timer(args.budget + 60.0, hard_stop)

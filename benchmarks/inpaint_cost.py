@@ -135,8 +135,15 @@ def original_extension_path(model_dir: Path, image: np.ndarray, mask: np.ndarray
 
     pipe = StableDiffusionInpaintPipeline.from_pretrained(str(model_dir), safety_checker=None)
     h, w = (image.shape[0] // 8) * 8, (image.shape[1] // 8) * 8
-    pipe(prompt="", image=Image.fromarray(image[:h, :w]), mask_image=Image.fromarray(mask[:h, :w].astype(np.uint8) * 255),
-         width=w, height=h, num_inference_steps=steps, generator=torch.Generator().manual_seed(0))
+    pipe(
+        prompt="",
+        image=Image.fromarray(image[:h, :w]),
+        mask_image=Image.fromarray(mask[:h, :w].astype(np.uint8) * 255),
+        width=w,
+        height=h,
+        num_inference_steps=steps,
+        generator=torch.Generator().manual_seed(0),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,8 +176,11 @@ def main(argv: list[str] | None = None) -> int:
             with UnetCounter() as second, LoadCounter(models) as loads:
                 run_inpaint(image, mask, req, app.backend("diffusers", str(model_dir)))
             reused = first.unets == second.unets
-            out[area] = {"unet_latent_pixels": first.pixels, "unet_calls": first.calls,
-                         "second_run": {"loads": loads.loads, "file_opens": loads.opens, "same_unet": reused}}
+            out[area] = {
+                "unet_latent_pixels": first.pixels,
+                "unet_calls": first.calls,
+                "second_run": {"loads": loads.loads, "file_opens": loads.opens, "same_unet": reused},
+            }
             rows.append([name, first.pixels, first.calls, f"{loads.loads} / {loads.opens}", "yes" if reused else "NO"])
         with UnetCounter() as base:
             original_extension_path(model_dir, image, mask, args.steps)
@@ -178,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(["original extension (whole, own size)", base.pixels, base.calls, "(loads every time)", "-"])
     ratio = out["only masked"]["unet_latent_pixels"] / base.pixels
     out["only_masked_vs_original"] = ratio
-    print(f"{image.shape[1]}x{image.shape[0]} picture, mask {100 * out['mask_fraction']:.1f} %, {args.steps} steps, tiny SD inpainting")
+    print(
+        f"{image.shape[1]}x{image.shape[0]} picture, mask {100 * out['mask_fraction']:.1f} %, {args.steps} steps, tiny SD inpainting"
+    )
     print_table(["path", "UNet latent pixels", "UNet calls", "second run: loads / file opens", "same UNet"], rows)
     print(f"only masked / original extension: {ratio:.3f}x (target <= 0.25x)")
     if args.json:

@@ -75,8 +75,11 @@ def start_server(models_dir: Path, out_dir: Path):
     from inpaint_anything.config import Settings
     from inpaint_anything.server import bind_socket, create_app, make_server
 
-    app = App(Settings(models_dir=str(models_dir), output_dir=str(out_dir), offline=True, sam_device="auto",
-                       sam_models_in_memory=len(MODELS)))
+    app = App(
+        Settings(
+            models_dir=str(models_dir), output_dir=str(out_dir), offline=True, sam_device="auto", sam_models_in_memory=len(MODELS)
+        )
+    )
     sock = bind_socket("127.0.0.1", 0)
     server = make_server(create_app(app=app), log_level="warning")
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -138,9 +141,13 @@ def measure(http, url: str, model: str, w: int, h: int, seed: int, clicks: int, 
         assert body["ready"], body
     one_click = statistics.median(click_times)
     return {
-        "click_at_0": at_0, "click_at_2": at_2, "encode": max(0.0, at_0 - one_click),
-        "hover_p50": pct(hover_times, 0.5), "hover_p95": pct(hover_times, 0.95),
-        "click_p50": pct(click_times, 0.5), "click_p95": pct(click_times, 0.95),
+        "click_at_0": at_0,
+        "click_at_2": at_2,
+        "encode": max(0.0, at_0 - one_click),
+        "hover_p50": pct(hover_times, 0.5),
+        "hover_p95": pct(hover_times, 0.95),
+        "click_p50": pct(click_times, 0.5),
+        "click_p95": pct(click_times, 0.95),
     }
 
 
@@ -177,14 +184,38 @@ def main(argv: list[str] | None = None) -> int:
                     out["hover_s"][name] = {"p50": m["hover_p50"], "p95": m["hover_p95"]}
                     out["click_s"][name] = {"p50": m["click_p50"], "p95": m["click_p95"]}
                     out["encode_s"][name] = m["encode"]
-                    rows.append([name, m["encode"], m["click_at_0"], m["click_at_2"], max(0.0, m["encode"] - 2.0),
-                                 m["hover_p50"], m["hover_p95"], m["click_p50"], m["click_p95"]])
+                    rows.append(
+                        [
+                            name,
+                            m["encode"],
+                            m["click_at_0"],
+                            m["click_at_2"],
+                            max(0.0, m["encode"] - 2.0),
+                            m["hover_p50"],
+                            m["hover_p95"],
+                            m["click_p50"],
+                            m["click_p95"],
+                        ]
+                    )
                     print(f"  {name}: done", flush=True)
         finally:
             server.should_exit = True
     print(f"\nPicture {w}x{h}; seconds. 'left' = encode - 2 s, what a click at 2 s should wait at most (plus a click).")
-    print_table(["model", "encode", "upload->mask, click at 0", "click at 2 s", "left", "hover p50", "hover p95",
-                 "click p50", "click p95"], rows, digits=3)
+    print_table(
+        [
+            "model",
+            "encode",
+            "upload->mask, click at 0",
+            "click at 2 s",
+            "left",
+            "hover p50",
+            "hover p95",
+            "click p50",
+            "click p95",
+        ],
+        rows,
+        digits=3,
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
         print(f"JSON written to {args.json}")

@@ -97,10 +97,14 @@ def measure(result: np.ndarray, original: np.ndarray, exp: geometry.Expansion, o
     x0, y0, x1, y1 = exp.original_box
     known = np.zeros(result.shape[:2], bool)
     known[y0:y1, x0:x1] = True
-    inner = result[y0 + (overlap if exp.up else 0): y1 - (overlap if exp.down else 0),
-                   x0 + (overlap if exp.left else 0): x1 - (overlap if exp.right else 0)]
-    ref = original[(overlap if exp.up else 0): original.shape[0] - (overlap if exp.down else 0),
-                   (overlap if exp.left else 0): original.shape[1] - (overlap if exp.right else 0)]
+    inner = result[
+        y0 + (overlap if exp.up else 0) : y1 - (overlap if exp.down else 0),
+        x0 + (overlap if exp.left else 0) : x1 - (overlap if exp.right else 0),
+    ]
+    ref = original[
+        (overlap if exp.up else 0) : original.shape[0] - (overlap if exp.down else 0),
+        (overlap if exp.left else 0) : original.shape[1] - (overlap if exp.right else 0),
+    ]
     changed = int((inner != ref).any(axis=2).sum())
     return changed, metrics.boundary_gradient_ratio(result, known), metrics.seam_delta_e(result, known)
 
@@ -111,8 +115,9 @@ def methods() -> list[str]:
 
 
 def run_backend(name: str, backend, photos: dict[str, np.ndarray], steps: int, ref: float) -> None:
-    request = InpaintRequest(prompt="a photo", seed=1, steps=steps, cfg_scale=7.5, mask_blur=4, padding=32,
-                             inpaint_area="only masked")
+    request = InpaintRequest(
+        prompt="a photo", seed=1, steps=steps, cfg_scale=7.5, mask_blur=4, padding=32, inpaint_area="only masked"
+    )
     rows = []
     detail = []
     for method in methods():
@@ -138,15 +143,28 @@ def run_backend(name: str, backend, photos: dict[str, np.ndarray], steps: int, r
             detail.append([method, pname, changed, grad, de])
         changed, grad, de, secs = (np.array(c) for c in zip(*stats, strict=True))
         t_mean = float(secs.mean())
-        rows.append([method, int(changed.sum()), float(grad.mean()), float(grad.max()), float(de.mean()),
-                     "-" if method == "truth" else f"{t_mean:.2f}", "-" if method == "truth" else ratio(t_mean, ref)])
-    print_table(["method", "changed px outside band", "grad ratio mean", "grad ratio max", "seam dE2000",
-                 "s / image", "x ref"], rows, title=f"Backend: {name}  (expand right {RIGHT}, up {UP}; overlap {OVERLAP} px; "
-                 f"{len(photos)} photos)")
+        rows.append(
+            [
+                method,
+                int(changed.sum()),
+                float(grad.mean()),
+                float(grad.max()),
+                float(de.mean()),
+                "-" if method == "truth" else f"{t_mean:.2f}",
+                "-" if method == "truth" else ratio(t_mean, ref),
+            ]
+        )
+    print_table(
+        ["method", "changed px outside band", "grad ratio mean", "grad ratio max", "seam dE2000", "s / image", "x ref"],
+        rows,
+        title=f"Backend: {name}  (expand right {RIGHT}, up {UP}; overlap {OVERLAP} px; {len(photos)} photos)",
+    )
     if len(photos) > 1:
-        print_table(["method", "photo", "changed", "grad ratio", "dE2000"],
-                    [d for d in detail if d[0] in ("truth", "prefill:blur", "baseline:poor-man", "baseline:mk2")],
-                    title=f"Per photo ({name}): truth, default pre-fill and baselines")
+        print_table(
+            ["method", "photo", "changed", "grad ratio", "dE2000"],
+            [d for d in detail if d[0] in ("truth", "prefill:blur", "baseline:poor-man", "baseline:mk2")],
+            title=f"Per photo ({name}): truth, default pre-fill and baselines",
+        )
 
 
 def main() -> None:

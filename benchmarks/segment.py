@@ -33,13 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 MODELS = {  # name -> (family, variant, baseline module, its registry, registry key)
     "sam_vit_b": ("sam", "vit_b", "segment_anything", "sam_model_registry", "vit_b"),
     "sam_hq_vit_b": ("sam_hq", "vit_b", "segment_anything_hq", "sam_model_registry", "vit_b"),
-    "mobile_sam": (
-        "mobile_sam",
-        "vit_tiny",
-        "segment_anything_hq.build_sam_baseline",
-        "sam_model_registry_baseline",
-        "vit_tiny",
-    ),
+    "mobile_sam": ("mobile_sam", "vit_tiny", "segment_anything_hq.build_sam_baseline", "sam_model_registry_baseline", "vit_tiny"),
 }
 
 
@@ -163,11 +157,7 @@ def run_model(name: str, folder: Path, args, rows: list) -> None:
     lat, blat = [], []
     for p in pts:
         lat.append(timed(session.predict, points=[p])[1])
-        blat.append(
-            timed(predictor.predict, point_coords=p[None], point_labels=np.array([1]), multimask_output=True)[
-                1
-            ]
-        )
+        blat.append(timed(predictor.predict, point_coords=p[None], point_labels=np.array([1]), multimask_output=True)[1])
     del predictor, model
     gc.collect()
 
@@ -222,22 +212,12 @@ def run_model(name: str, folder: Path, args, rows: list) -> None:
         f"segments {len(seg)} / {len(anns)}",
     )
     if seg_same is not None:
-        add(
-            f"everything pps={args.base_pps} (same grid), cached emb.",
-            t_same,
-            t_amg,
-            f"segments {len(seg_same)}",
-        )
+        add(f"everything pps={args.base_pps} (same grid), cached emb.", t_same, t_amg, f"segments {len(seg_same)}")
     add(f"everything pps={args.ours_pps} incl. encode (new image)", t_cold, t_amg)
     add("everything peak RSS above model (MB)", mem.peak / 2**20, bmem.peak / 2**20, "baseline incl. reload")
     bw, bh = args.big
     add(f"{bw}x{bh}: set_image (resize+hash+encode)", t_big_enc, None)
-    add(
-        f"{bw}x{bh}: set_image peak RSS above model (MB)",
-        big_enc_mem.peak / 2**20,
-        None,
-        "encoder activations",
-    )
+    add(f"{bw}x{bh}: set_image peak RSS above model (MB)", big_enc_mem.peak / 2**20, None, "encoder activations")
     add(f"{bw}x{bh}: everything pps={args.ours_pps}", t_big_all, None)
     add(f"{bw}x{bh}: everything peak RSS above model (MB)", big_mem.peak / 2**20, None)
     add(f"{bw}x{bh}: one click (3 full-size masks)", t_big_click, None)
@@ -257,13 +237,9 @@ def print_table(rows: list, ref: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=None, help=f"comma-separated: {', '.join(MODELS)} (default: all)")
-    parser.add_argument(
-        "--quick", action="store_true", help="small image and grids, MobileSAM only by default"
-    )
+    parser.add_argument("--quick", action="store_true", help="small image and grids, MobileSAM only by default")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     parser.add_argument("--clicks", type=int, default=None)
     args = parser.parse_args(argv)
@@ -286,9 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     import torch
 
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, models {names}"
-    )
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, models {names}")
     ref = ref_op()
     rows: list = []
     with tempfile.TemporaryDirectory(prefix="ia-bench-") as tmp:

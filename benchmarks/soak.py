@@ -70,13 +70,35 @@ def photo_like(width: int, height: int, seed: int) -> np.ndarray:
 class Server:
     def __init__(self, session_mb: int, log_path: str, trim: bool = True):
         self.tmp = tempfile.TemporaryDirectory(prefix="ia-soak-")
-        env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-               "IA_MALLOC_TRIM": "1" if trim else "0"}
-        args = [sys.executable, "-m", "inpaint_anything", "serve", "--no-ui", "--host", "127.0.0.1", "--port", "0",
-                "--log-level", "warning", "--ia-models-dir", os.path.join(self.tmp.name, "models"),
-                "--ia-output-dir", os.path.join(self.tmp.name, "out"), "--ia-offline", "true",
-                "--ia-session-memory-mb", str(session_mb)]
+        env = {
+            **os.environ,
+            "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "IA_MALLOC_TRIM": "1" if trim else "0",
+        }
+        args = [
+            sys.executable,
+            "-m",
+            "inpaint_anything",
+            "serve",
+            "--no-ui",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--log-level",
+            "warning",
+            "--ia-models-dir",
+            os.path.join(self.tmp.name, "models"),
+            "--ia-output-dir",
+            os.path.join(self.tmp.name, "out"),
+            "--ia-offline",
+            "true",
+            "--ia-session-memory-mb",
+            str(session_mb),
+        ]
         self.log = open(log_path, "a")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env, cwd=self.tmp.name)
         line = self.proc.stdout.readline()  # "Inpaint Anything x.y: http://127.0.0.1:PORT/ ..."
@@ -128,8 +150,11 @@ def cycles(server: Server, n: int, clients: int, image_b64: str, size: tuple[int
                         fail(f"create {r.status_code}")
                         continue
                     sid = r.json()["session_id"]
-                    steps = [("image", {"image": image_b64}), ("grabcut", {"box": box}),
-                             ("remove", {"method": "telea", "padding": 32})]
+                    steps = [
+                        ("image", {"image": image_b64}),
+                        ("grabcut", {"box": box}),
+                        ("remove", {"method": "telea", "padding": 32}),
+                    ]
                     ok = True
                     for name, body in steps:
                         r = http.post(f"/sessions/{sid}/{name}", json=body)
@@ -142,8 +167,12 @@ def cycles(server: Server, n: int, clients: int, image_b64: str, size: tuple[int
                     if ok:
                         listed = http.get(f"/sessions/{sid}/results")
                         got = http.get(f"/sessions/{sid}/results/0")
-                        if listed.status_code != 200 or len(listed.json()["results"]) != 1 or got.status_code != 200 \
-                                or not got.content.startswith(b"\x89PNG"):
+                        if (
+                            listed.status_code != 200
+                            or len(listed.json()["results"]) != 1
+                            or got.status_code != 200
+                            or not got.content.startswith(b"\x89PNG")
+                        ):
                             with lock:
                                 state["lost"] += 1
                     r = http.delete(f"/sessions/{sid}")
@@ -187,9 +216,16 @@ def idle_sessions(server: Server, n: int, image_b64: str) -> dict:
         answers = [http.get(f"/sessions/{sid}").status_code for sid in ids]
     gone = answers.count(410)
     first_alive = next((i for i, a in enumerate(answers) if a == 200), None)
-    return {"errors": errors, "status": status, "rss": server.rss, "gone": gone, "alive": answers.count(200),
-            "other": len(answers) - gone - answers.count(200), "first_alive": first_alive,
-            "oldest_gone": all(a == 410 for a in answers[: max(1, gone)]) if gone else False}
+    return {
+        "errors": errors,
+        "status": status,
+        "rss": server.rss,
+        "gone": gone,
+        "alive": answers.count(200),
+        "other": len(answers) - gone - answers.count(200),
+        "first_alive": first_alive,
+        "oldest_gone": all(a == 410 for a in answers[: max(1, gone)]) if gone else False,
+    }
 
 
 def large_requests(server: Server, n: int, settle: float) -> dict:
@@ -223,8 +259,14 @@ def large_requests(server: Server, n: int, settle: float) -> dict:
     sampler.join()
     right_after = server.rss
     time.sleep(settle)
-    return {"codes": codes, "body_mb": size_mb, "before": before, "peak": peak[0], "right_after": right_after,
-            "settled": server.rss}
+    return {
+        "codes": codes,
+        "body_mb": size_mb,
+        "before": before,
+        "peak": peak[0],
+        "right_after": right_after,
+        "settled": server.rss,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,22 +290,34 @@ def main(argv: list[str] | None = None) -> int:
     image_b64 = png_b64(photo_like(w, h, 0))
     server = Server(8192, args.log, trim=not args.no_trim)
     try:
-        print(f"server pid {server.proc.pid} at {server.url}; RSS at start {server.rss:.0f} MB; image {w}x{h} "
-              f"({len(image_b64) / 1e6:.1f} MB base64)", flush=True)
+        print(
+            f"server pid {server.proc.pid} at {server.url}; RSS at start {server.rss:.0f} MB; image {w}x{h} "
+            f"({len(image_b64) / 1e6:.1f} MB base64)",
+            flush=True,
+        )
         if args.cycles:
             c = cycles(server, args.cycles, args.clients, image_b64, (w, h))
             growth = c["rss_end"] - (c["rss50"] or float("nan"))
-            print(f"[cycles] {c['done']} cycles x {args.clients} clients in {c['seconds']:.0f} s "
-                  f"({c['done'] / c['seconds']:.2f}/s): errors {c['errors']}, lost results {c['lost']}", flush=True)
-            print(f"[cycles] RSS after {min(50, args.cycles)} cycles {c['rss50']:.0f} MB, after the run "
-                  f"{c['rss_end']:.0f} MB: {growth:+.0f} MB (target within +200 MB)", flush=True)
+            print(
+                f"[cycles] {c['done']} cycles x {args.clients} clients in {c['seconds']:.0f} s "
+                f"({c['done'] / c['seconds']:.2f}/s): errors {c['errors']}, lost results {c['lost']}",
+                flush=True,
+            )
+            print(
+                f"[cycles] RSS after {min(50, args.cycles)} cycles {c['rss50']:.0f} MB, after the run "
+                f"{c['rss_end']:.0f} MB: {growth:+.0f} MB (target within +200 MB)",
+                flush=True,
+            )
             for sample_ in c["error_samples"]:
                 print(f"[cycles]   error: {sample_}")
         if args.large:
             g = large_requests(server, args.large, args.settle)
-            print(f"[large] {args.large} parallel {g['body_mb']:.0f} MB requests -> {g['codes']}; RSS before "
-                  f"{g['before']:.0f} MB, peak {g['peak']:.0f} MB, right after {g['right_after']:.0f} MB, after "
-                  f"{args.settle:.0f} s {g['settled']:.0f} MB ({g['settled'] - g['before']:+.0f} MB)", flush=True)
+            print(
+                f"[large] {args.large} parallel {g['body_mb']:.0f} MB requests -> {g['codes']}; RSS before "
+                f"{g['before']:.0f} MB, peak {g['peak']:.0f} MB, right after {g['right_after']:.0f} MB, after "
+                f"{args.settle:.0f} s {g['settled']:.0f} MB ({g['settled'] - g['before']:+.0f} MB)",
+                flush=True,
+            )
     finally:
         server.stop()
     if args.idle:
@@ -272,12 +326,18 @@ def main(argv: list[str] | None = None) -> int:
             start = server.rss
             s = idle_sessions(server, args.idle, image_b64)
             st = s["status"]
-            print(f"[idle] {args.idle} sessions with a {w}x{h} image, budget {args.session_mb} MB: upload errors "
-                  f"{s['errors']}; /status: {st['sessions']} sessions hold {st['bytes_used'] / 2**20:.0f} MB of "
-                  f"{st['budget_bytes'] / 2**20:.0f} MB, {st['expired_sessions']} expired", flush=True)
-            print(f"[idle] answers: {s['alive']} alive (200), {s['gone']} gone (410), {s['other']} other; oldest "
-                  f"sessions 410: {s['oldest_gone']}; first alive is #{s['first_alive']}; RSS {start:.0f} MB at start, "
-                  f"{s['rss']:.0f} MB with the sessions ({s['rss'] - start:+.0f} MB)", flush=True)
+            print(
+                f"[idle] {args.idle} sessions with a {w}x{h} image, budget {args.session_mb} MB: upload errors "
+                f"{s['errors']}; /status: {st['sessions']} sessions hold {st['bytes_used'] / 2**20:.0f} MB of "
+                f"{st['budget_bytes'] / 2**20:.0f} MB, {st['expired_sessions']} expired",
+                flush=True,
+            )
+            print(
+                f"[idle] answers: {s['alive']} alive (200), {s['gone']} gone (410), {s['other']} other; oldest "
+                f"sessions 410: {s['oldest_gone']}; first alive is #{s['first_alive']}; RSS {start:.0f} MB at start, "
+                f"{s['rss']:.0f} MB with the sessions ({s['rss'] - start:+.0f} MB)",
+                flush=True,
+            )
         finally:
             server.stop()
     return 0

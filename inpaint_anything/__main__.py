@@ -65,8 +65,17 @@ def serve(settings: config.Settings, args: argparse.Namespace) -> int:
         except ImportError as exc:  # no gradio: the API still works
             print(f"gradio is not available ({exc}); serving the REST API only.", file=sys.stderr)
     try:
-        run_server(settings, args.host, args.port, api_auth=args.api_auth, log_level=args.log_level, announce=announce,
-                   ui_builder=ui_builder, insecure=args.insecure, warn=warn)
+        run_server(
+            settings,
+            args.host,
+            args.port,
+            api_auth=args.api_auth,
+            log_level=args.log_level,
+            announce=announce,
+            ui_builder=ui_builder,
+            insecure=args.insecure,
+            warn=warn,
+        )
     except OSError as exc:
         print(f"Could not start the server on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
@@ -122,8 +131,13 @@ def _expansion(args: argparse.Namespace) -> dict:
         return {"mode": "aspect", "preset": args.aspect, "balance_x": args.balance_x, "balance_y": args.balance_y}
     if args.scale:
         return {"mode": "scale", "scale": args.scale, "balance_x": args.balance_x, "balance_y": args.balance_y}
-    return {"mode": "pixels", "left": args.expand_left, "right": args.expand_right, "up": args.expand_up,
-            "down": args.expand_down}
+    return {
+        "mode": "pixels",
+        "left": args.expand_left,
+        "right": args.expand_right,
+        "up": args.expand_up,
+        "down": args.expand_down,
+    }
 
 
 def progress_bar(total: int, what: str) -> Any:
@@ -131,8 +145,14 @@ def progress_bar(total: int, what: str) -> Any:
     skipped, retried and left ones, and names the last item's outcome (see :class:`BatchProgress`)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="image", desc=what, file=sys.stderr, dynamic_ncols=True,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} done [{elapsed}<{remaining} ETA]{postfix}")
+    return tqdm(
+        total=total,
+        unit="image",
+        desc=what,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} done [{elapsed}<{remaining} ETA]{postfix}",
+    )
 
 
 class BatchProgress:
@@ -191,11 +211,21 @@ def batch(settings: config.Settings, args: argparse.Namespace) -> int:
         items = load_manifest(args.manifest) if args.manifest else collect_items(args.input, args.masks)
         everything = {"points_per_side": args.points_per_side} if args.everything else None
         keep = KeepRule(args.keep_largest, args.min_area, args.max_area, args.min_score) if args.everything else None
-        options = BatchOptions(op=args.op, request=_request(args), method=args.method or "", segmenter=args.segmenter,
-                               sam_model=args.sam_model, everything=everything, keep=keep, mask_grow=args.mask_grow,
-                               text=_text_options(args),
-                               expansion=_expansion(args), prefill=args.prefill, overlap_px=args.overlap,
-                               strategy=args.strategy).validated()
+        options = BatchOptions(
+            op=args.op,
+            request=_request(args),
+            method=args.method or "",
+            segmenter=args.segmenter,
+            sam_model=args.sam_model,
+            everything=everything,
+            keep=keep,
+            mask_grow=args.mask_grow,
+            text=_text_options(args),
+            expansion=_expansion(args),
+            prefill=args.prefill,
+            overlap_px=args.overlap,
+            strategy=args.strategy,
+        ).validated()
         spec = None
         if args.op != "remove":
             options_ = {"native_size": args.native_size} if args.native_size else {}
@@ -212,7 +242,11 @@ def batch(settings: config.Settings, args: argparse.Namespace) -> int:
         if not items:
             print("Nothing to do: no images found.", file=sys.stderr)
             return 1
-        bar = None if args.quiet else progress_bar(len(items), args.op if engine.engine == "local" else f"{args.op} on {engine.engine}")
+        bar = (
+            None
+            if args.quiet
+            else progress_bar(len(items), args.op if engine.engine == "local" else f"{args.op} on {engine.engine}")
+        )
         progress = BatchProgress(len(items), bar)
         common = {"overwrite": args.overwrite, "on_item": progress, "report_path": args.report}
         try:
@@ -243,27 +277,40 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     from inpaint_anything.segment.everything_fields import EVERYTHING
     from inpaint_anything.segment.text_fields import TEXT_FIELDS
 
-    p = sub.add_parser("batch", help="process a folder, file list or manifest of images",
-                       description="Inpaint, remove or outpaint many images. Masks: <stem>.png or <stem>_mask.png in "
-                                   "--masks, or points/box per image in a --manifest (JSON or CSV), or --everything.")
+    p = sub.add_parser(
+        "batch",
+        help="process a folder, file list or manifest of images",
+        description="Inpaint, remove or outpaint many images. Masks: <stem>.png or <stem>_mask.png in "
+        "--masks, or points/box per image in a --manifest (JSON or CSV), or --everything.",
+    )
     src = p.add_argument_group("inputs")
     src.add_argument("--input", help="folder of images, or a text file listing image paths")
     src.add_argument("--masks", help="folder of masks (same stem: <stem>.png or <stem>_mask.png)")
-    src.add_argument("--manifest", help="JSON list or CSV (image, mask, points, labels, box, prompt, text, name); "
-                                        "'text' selects by text")
+    src.add_argument(
+        "--manifest", help="JSON list or CSV (image, mask, points, labels, box, prompt, text, name); 'text' selects by text"
+    )
     src.add_argument("--output", required=True, help="output folder (never an input folder)")
     src.add_argument("--op", choices=OPS, default="inpaint")
     src.add_argument("--overwrite", action="store_true", help="redo images whose output exists")
     src.add_argument("--report", help="JSON report path (default: <output>/batch-report.json)")
-    src.add_argument("--quiet", "-q", "--no-progress", dest="quiet", action="store_true",
-                     help="no progress bar on stderr (for scripts); the summary is still printed")
+    src.add_argument(
+        "--quiet",
+        "-q",
+        "--no-progress",
+        dest="quiet",
+        action="store_true",
+        help="no progress bar on stderr (for scripts); the summary is still printed",
+    )
     gen = p.add_argument_group("generation")
     gen.add_argument("--backend", default="diffusers", help="diffusers | cleaner")
     gen.add_argument("--model", help="diffusers: Hub id or local folder/file; cleaner: telea | ns | patchmatch | lama")
     gen.add_argument("--native-size", type=int, default=0, help="force the processing resolution (diffusers)")
     gen.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
-    gen.add_argument("--method", help=f"remove: {' | '.join(CLEANERS)} (default: {REMOVE['method'].default}, "
-                                      f"or {FALLBACK_CLEANER} where PatchMatch is not installed)")
+    gen.add_argument(
+        "--method",
+        help=f"remove: {' | '.join(CLEANERS)} (default: {REMOVE['method'].default}, "
+        f"or {FALLBACK_CLEANER} where PatchMatch is not installed)",
+    )
     for f in cli_inpaint_fields():  # unset ones keep InpaintRequest's defaults
         flag = "--" + f.name.replace("_", "-")
         if f.type is bool:
@@ -280,23 +327,34 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     seg.add_argument("--min-area", type=int, default=0)
     seg.add_argument("--max-area", type=int)
     seg.add_argument("--min-score", type=float, default=0.0)
-    seg.add_argument("--points-per-side", type=int, default=EVERYTHING["points_per_side"].default,
-                     help=EVERYTHING["points_per_side"].help)
+    seg.add_argument(
+        "--points-per-side", type=int, default=EVERYTHING["points_per_side"].default, help=EVERYTHING["points_per_side"].help
+    )
     seg.add_argument("--mask-grow", type=int, default=0, help="grow every mask by N pixels")
-    txt = p.add_argument_group("select by text", "Items without mask, points or box: the mask is what a text "
-                               "detector finds (boxes -> --segmenter masks); a manifest's 'text' column per item. "
-                               "An item whose text finds nothing is skipped with the reason.")
+    txt = p.add_argument_group(
+        "select by text",
+        "Items without mask, points or box: the mask is what a text "
+        "detector finds (boxes -> --segmenter masks); a manifest's 'text' column per item. "
+        "An item whose text finds nothing is skipped with the reason.",
+    )
     for f in TEXT_FIELDS:
         help_ = f.help + (" Every item without its own text." if f.name == "text" else "")
         choices = {"choices": f.choices} if f.choices else {}
-        txt.add_argument(text_flag(f.name), dest="text" if f.name == "text" else "text_" + f.name, type=f.type,
-                         metavar=f.name.upper(), help=f"{help_} (default: {f.default})" if f.default != "" else help_,
-                         **choices)
+        txt.add_argument(
+            text_flag(f.name),
+            dest="text" if f.name == "text" else "text_" + f.name,
+            type=f.type,
+            metavar=f.name.upper(),
+            help=f"{help_} (default: {f.default})" if f.default != "" else help_,
+            **choices,
+        )
     out = p.add_argument_group("outpaint")
     for side in SIDES:
         out.add_argument(f"--expand-{side}", type=int, default=OUTPAINT[side].default, metavar="PX")
     out.add_argument("--aspect", help=f"grow to an aspect preset: {', '.join(OUTPAINT['preset'].choices)}")
-    out.add_argument("--scale", type=float, help=f"grow by a factor {OUTPAINT['scale'].minimum:g} .. {OUTPAINT['scale'].maximum:g}")
+    out.add_argument(
+        "--scale", type=float, help=f"grow by a factor {OUTPAINT['scale'].minimum:g} .. {OUTPAINT['scale'].maximum:g}"
+    )
     out.add_argument("--balance-x", type=float, default=OUTPAINT["balance_x"].default, help=OUTPAINT["balance_x"].help)
     out.add_argument("--balance-y", type=float, default=OUTPAINT["balance_y"].default, help=OUTPAINT["balance_y"].help)
     out.add_argument("--prefill", default=OUTPAINT["prefill"].default, help=", ".join(OUTPAINT["prefill"].choices))
@@ -304,8 +362,9 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     out.add_argument("--strategy", choices=OUTPAINT["strategy"].choices, default=OUTPAINT["strategy"].default)
     eng = p.add_argument_group("engine", "where the batch runs (README: Scaling out)")
     for f in cli_engine_fields():
-        eng.add_argument("--" + f.name.replace("_", "-"), type=f.type, default=f.default, choices=f.choices,
-                         help=f.help.replace("%", "%%"))
+        eng.add_argument(
+            "--" + f.name.replace("_", "-"), type=f.type, default=f.default, choices=f.choices, help=f.help.replace("%", "%%")
+        )
     return p
 
 
@@ -339,19 +398,34 @@ def build_parser() -> argparse.ArgumentParser:
         default = None if p is parser else argparse.SUPPRESS
         p.add_argument("--host", default=default, help=f"interface to listen on (default {DEFAULT_HOST})")
         p.add_argument("--port", type=int, default=default, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
-        p.add_argument("--auth", "--api-auth", dest="api_auth", default=default, metavar="USER:PASS[,USER:PASS]",
-                       help="require HTTP Basic auth for everything served: the UI, /docs and the API")
-        p.add_argument("--insecure", action="store_true", default=default,
-                       help="allow a --host beyond this machine without --auth (a trusted network only)")
+        p.add_argument(
+            "--auth",
+            "--api-auth",
+            dest="api_auth",
+            default=default,
+            metavar="USER:PASS[,USER:PASS]",
+            help="require HTTP Basic auth for everything served: the UI, /docs and the API",
+        )
+        p.add_argument(
+            "--insecure",
+            action="store_true",
+            default=default,
+            help="allow a --host beyond this machine without --auth (a trusted network only)",
+        )
         p.add_argument("--log-level", default=default, choices=("critical", "error", "warning", "info", "debug"))
         p.add_argument("--no-ui", action="store_true", default=default, help="serve only the REST API (no gradio page)")
     _ia_flags_after_command(serve_p)
     _ia_flags_after_command(_add_batch_parser(sub))
     _ia_flags_after_command(sub.add_parser("doctor", help="report packages, models, folders and what will work here"))
-    dl = sub.add_parser("download", help="download SAM models, learned removers or text detectors into the models "
-                                         "folder (no ID: list them)")
-    dl.add_argument("models", nargs="*", metavar="ID", help="a SAM id (mobile_sam, sam_vit_b), a remover (lama, migan) "
-                                                           "or a text detector (owlvit-base, clipseg)")
+    dl = sub.add_parser(
+        "download", help="download SAM models, learned removers or text detectors into the models folder (no ID: list them)"
+    )
+    dl.add_argument(
+        "models",
+        nargs="*",
+        metavar="ID",
+        help="a SAM id (mobile_sam, sam_vit_b), a remover (lama, migan) or a text detector (owlvit-base, clipseg)",
+    )
     dl.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _ia_flags_after_command(dl)
     return parser

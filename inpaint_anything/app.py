@@ -83,8 +83,9 @@ class App:
         self.hover_timer = HoverTimer()
         self._job_scope: Callable[[str], contextlib.AbstractContextManager] = no_scope
         self.inpaint_catalog = InpaintModelCatalog()
-        self.sessions = SessionStore(self._new_workspace, lambda: int(self.settings.session_memory_mb) * 2**20,
-                                     max_count=max_workspaces)
+        self.sessions = SessionStore(
+            self._new_workspace, lambda: int(self.settings.session_memory_mb) * 2**20, max_count=max_workspaces
+        )
         self._lock = threading.Lock()
         self._backends: dict[str, Callable[..., Any]] = {}
         self._memory_guard: MemoryGuard | None = None
@@ -126,16 +127,15 @@ class App:
         subfolders (recognised from their weights; id ``file:<path relative to the folder>``), and
         files that cannot be used, with the reason. ``path`` is absolute here; the API shows it
         relative to the models folder (:meth:`relative`)."""
-        from inpaint_anything.models.catalogue import (
-            available_entries,
-            cpu_encode_seconds,
-            sam2_unavailable_reason,
-        )
+        from inpaint_anything.models.catalogue import available_entries, cpu_encode_seconds, sam2_unavailable_reason
 
         sam2_reason = None
         found = self.scanner.scan(self.models_dir) if self.models_dir.is_dir() else []
-        found = [f for f in found if self.relative(f.path).split("/")[0] not in NON_SAM_FOLDERS
-                 and self.relative(f.path) not in NON_SAM_FILES]
+        found = [
+            f
+            for f in found
+            if self.relative(f.path).split("/")[0] not in NON_SAM_FOLDERS and self.relative(f.path) not in NON_SAM_FILES
+        ]
         in_root = {f.path.name: f for f in found if f.path.parent == self.models_dir}
         out = []
         for status in available_entries():
@@ -143,10 +143,19 @@ class App:
             file = in_root.get(entry.filename)
             if file is not None:
                 found.remove(file)
-            out.append(SamModelInfo(entry.id, entry.title, entry.family, status.available, bool(file and file.usable),
-                                    str(file.path) if file else None,
-                                    status.reason or (file.problem if file else ""), entry.size_bytes,
-                                    entry.cpu_encode_s))
+            out.append(
+                SamModelInfo(
+                    entry.id,
+                    entry.title,
+                    entry.family,
+                    status.available,
+                    bool(file and file.usable),
+                    str(file.path) if file else None,
+                    status.reason or (file.problem if file else ""),
+                    entry.size_bytes,
+                    entry.cpu_encode_s,
+                )
+            )
         for f in found:
             rel = self.relative(f.path)
             if f.family:
@@ -155,12 +164,25 @@ class App:
                     sam2_reason = sam2_reason or sam2_unavailable_reason() or ""
                     problem = problem or sam2_reason
                 usable = f.usable and (f.family != "sam2" or not sam2_reason)
-                out.append(SamModelInfo("file:" + rel, f"{rel} ({f.family} {f.arch})", f.family,
-                                        usable, True, str(f.path), problem, f.size,
-                                        cpu_encode_seconds(f.family, f.arch or "")))
+                out.append(
+                    SamModelInfo(
+                        "file:" + rel,
+                        f"{rel} ({f.family} {f.arch})",
+                        f.family,
+                        usable,
+                        True,
+                        str(f.path),
+                        problem,
+                        f.size,
+                        cpu_encode_seconds(f.family, f.arch or ""),
+                    )
+                )
             else:  # listed with its reason, never silently left out
-                out.append(SamModelInfo("file:" + rel, rel, "", False, True, str(f.path),
-                                        f.problem or "not a Segment Anything checkpoint", f.size))
+                out.append(
+                    SamModelInfo(
+                        "file:" + rel, rel, "", False, True, str(f.path), f.problem or "not a Segment Anything checkpoint", f.size
+                    )
+                )
         return out
 
     def relative(self, path: Path) -> str:
@@ -180,14 +202,22 @@ class App:
         if model_id.startswith("file:"):
             name = model_id[5:]
             parts = name.split("/")
-            if ("\\" in name or os.path.isabs(name) or len(parts) > 2
-                    or any(p in ("", ".", "..") or p.startswith(".") for p in parts)):
-                raise InvalidInputError(f"Invalid model file name {name!r}: use a name from the SAM model list "
-                                        "(a file in the models folder or one of its subfolders).")
+            if (
+                "\\" in name
+                or os.path.isabs(name)
+                or len(parts) > 2
+                or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
+            ):
+                raise InvalidInputError(
+                    f"Invalid model file name {name!r}: use a name from the SAM model list "
+                    "(a file in the models folder or one of its subfolders)."
+                )
             path = self.models_dir.joinpath(*parts)
             if not path.is_file():
-                raise ModelNotFoundError(f"The model file {name} is not in the models folder; GET /models/sam "
-                                         "or the SAM model list shows the files that are.")
+                raise ModelNotFoundError(
+                    f"The model file {name} is not in the models folder; GET /models/sam "
+                    "or the SAM model list shows the files that are."
+                )
             return path
         entry = get_entry(model_id)
         if entry.family == "sam2":
@@ -198,8 +228,9 @@ class App:
                 raise UnavailableError(f"{entry.title} is not usable here: {reason}")
         target = self.models_dir / entry.filename
         if not download and not target.is_file():
-            raise ModelNotFoundError(f"{entry.title} is not downloaded yet. Press Download, or: "
-                                     + manual_download_hint(entry, self.models_dir))
+            raise ModelNotFoundError(
+                f"{entry.title} is not downloaded yet. Press Download, or: " + manual_download_hint(entry, self.models_dir)
+            )
         self.models_dir.mkdir(parents=True, exist_ok=True)
         return ensure_model(entry, self.models_dir, offline=self.settings.offline, progress=progress, cancel=cancel)
 
@@ -219,10 +250,18 @@ class App:
         out = []
         for r in REMOVER_MODELS:
             path = self.models_dir / r.entry.filename
-            out.append({"method": r.method, "label": r.entry.title, "filename": r.entry.filename,
-                        "downloaded": path.is_file(), "size_bytes": path.stat().st_size if path.is_file() else r.entry.size_bytes,
-                        "description": r.entry.description, "license": r.entry.license,
-                        "urls": r.entry.download_urls()})
+            out.append(
+                {
+                    "method": r.method,
+                    "label": r.entry.title,
+                    "filename": r.entry.filename,
+                    "downloaded": path.is_file(),
+                    "size_bytes": path.stat().st_size if path.is_file() else r.entry.size_bytes,
+                    "description": r.entry.description,
+                    "license": r.entry.license,
+                    "urls": r.entry.download_urls(),
+                }
+            )
         return out
 
     def remover_path(self, method: str, *, download: bool = False, progress=None, cancel=None) -> Path:
@@ -237,8 +276,10 @@ class App:
         if target.is_file():
             return target
         if not download:
-            raise ModelNotFoundError(f"{entry.title} is not downloaded yet; it is downloaded on first use, or: "
-                                     + manual_download_hint(entry, self.models_dir))
+            raise ModelNotFoundError(
+                f"{entry.title} is not downloaded yet; it is downloaded on first use, or: "
+                + manual_download_hint(entry, self.models_dir)
+            )
         return ensure_model(entry, self.models_dir, offline=self.settings.offline, progress=progress, cancel=cancel)
 
     # ------------------------------------------------------------------ VRAM guard
@@ -280,8 +321,12 @@ class App:
         self._backends[kind] = factory
 
     def available_backends(self) -> list[str]:
-        return ["diffusers", "controlnet", "cleaner",
-                *[k for k in self._backends if k not in ("diffusers", "controlnet", "cleaner")]]
+        return [
+            "diffusers",
+            "controlnet",
+            "cleaner",
+            *[k for k in self._backends if k not in ("diffusers", "controlnet", "cleaner")],
+        ]
 
     @property
     def ckpt_dir(self) -> Path | None:
@@ -322,9 +367,15 @@ class App:
             if not model:
                 raise InvalidInputError("Choose an inpainting model.")
             source, label = self.resolve_inpaint_model(model)
-            backend = DiffusersBackend(source, self.pipelines, label=label, device=options.get("device", "auto"),
-                                       offline=self.settings.offline, config_dir=options.get("config_dir"),
-                                       native_override=int(options.get("native_size", 0) or 0))
+            backend = DiffusersBackend(
+                source,
+                self.pipelines,
+                label=label,
+                device=options.get("device", "auto"),
+                offline=self.settings.offline,
+                config_dir=options.get("config_dir"),
+                native_override=int(options.get("native_size", 0) or 0),
+            )
             return backend if self._memory_guard is None else _GuardedBackend(backend, self)
         if kind == "controlnet":
             backend = self._controlnet_backend(model, options)
@@ -342,7 +393,9 @@ class App:
             return cleaner_backend(method, functools.partial(self.remover_path, method, download=True), device)
         factory = self._backends.get(kind)
         if factory is None:
-            raise UnavailableError(f"The {kind!r} backend is not available here (available: {', '.join(self.available_backends())}).")
+            raise UnavailableError(
+                f"The {kind!r} backend is not available here (available: {', '.join(self.available_backends())})."
+            )
         return factory(model=model, **options)
 
     def controlnet_models(self) -> list[str]:
@@ -379,9 +432,18 @@ class App:
             except IAError:
                 prefill = None  # the backend refuses the run, saying how to get LaMa
         return cnb.ControlNetDiffusersBackend(
-            source, self.pipelines, label=label, device=options.get("device", "auto"), offline=self.settings.offline,
-            native_override=int(options.get("native_size", 0) or 0), options=opts, controlnet_dir=folder,
-            controlnet_name=cn_name, controlnets=self.controlnets, prefill=prefill)
+            source,
+            self.pipelines,
+            label=label,
+            device=options.get("device", "auto"),
+            offline=self.settings.offline,
+            native_override=int(options.get("native_size", 0) or 0),
+            options=opts,
+            controlnet_dir=folder,
+            controlnet_name=cn_name,
+            controlnets=self.controlnets,
+            prefill=prefill,
+        )
 
     # ------------------------------------------------------------------ text detectors
     def text_detector(self, detector_id: str):
@@ -398,14 +460,16 @@ class App:
         """Download the detector's files into the models folder (OfflineError in offline mode)."""
         from inpaint_anything.segment.text_models import download_detector
 
-        return download_detector(self.models_dir, detector_id, offline=self.settings.offline,
-                                 progress=progress, cancel=cancel)
+        return download_detector(self.models_dir, detector_id, offline=self.settings.offline, progress=progress, cancel=cancel)
 
     def unload_models(self) -> dict[str, int]:
         """Free every cached SAM model, pipeline and text detector (e.g. before the WebUI needs the VRAM)."""
-        return {"sam": self.sam_cache.unload(None), "pipelines": self.pipelines.unload(None),
-                "controlnets": self.controlnets.unload(),
-                "text_detectors": self.text_detectors.unload()}
+        return {
+            "sam": self.sam_cache.unload(None),
+            "pipelines": self.pipelines.unload(None),
+            "controlnets": self.controlnets.unload(),
+            "text_detectors": self.text_detectors.unload(),
+        }
 
 
 def _diffusers_need(backend: Any) -> int:

@@ -68,8 +68,9 @@ class BatchRunner:
     def check_text(self, items: Sequence[BatchItem]) -> None:
         """Before the first item: when some item selects by text, its detector must be usable (loaded
         now), so that a missing detector is one clear error instead of one failure per item."""
-        texts = [self.options.text_of(it) for it in items if not it.problem and it.mask is None
-                 and not it.points and it.box is None]
+        texts = [
+            self.options.text_of(it) for it in items if not it.problem and it.mask is None and not it.points and it.box is None
+        ]
         if any(texts) and self.options.op != "outpaint":
             query = self.options.text_query(next(t for t in texts if t))
             self.app.text_detector(query.detector)
@@ -102,8 +103,10 @@ class BatchRunner:
             segmap = self._ws.segment_everything(opts.sam_model, job, **opts.everything)
             m = (opts.keep or KeepRule()).mask(segmap)
         else:
-            raise InvalidInputError("No mask: put <name>.png or <name>_mask.png in the masks folder, give "
-                                    "points, a box or a text in a manifest, or use 'segment everything'.")
+            raise InvalidInputError(
+                "No mask: put <name>.png or <name>_mask.png in the masks folder, give "
+                "points, a box or a text in a manifest, or use 'segment everything'."
+            )
         if opts.mask_grow:
             m = masks.grow(m, opts.mask_grow)
         if not m.any():
@@ -117,14 +120,15 @@ class BatchRunner:
 
         query = self.options.text_query(text)
         self._ws.set_image(image)
-        got = select_by_text(self._ws, query, use_sam=self.options.segmenter == "sam",
-                             model_id=self.options.sam_model, job=job)
+        got = select_by_text(self._ws, query, use_sam=self.options.segmenter == "sam", model_id=self.options.sam_model, job=job)
         if not got.found.detections:
             from inpaint_anything.segment.text_fields import TEXT
 
-            raise ItemSkipped(f"{TEXT['detector'].shown(query.detector)} found nothing for "
-                              f"{', '.join(repr(p) for p in query.phrases)} at threshold {query.threshold:g}; "
-                              "try a lower threshold or another detector.")
+            raise ItemSkipped(
+                f"{TEXT['detector'].shown(query.detector)} found nothing for "
+                f"{', '.join(repr(p) for p in query.phrases)} at threshold {query.threshold:g}; "
+                "try a lower threshold or another detector."
+            )
         self.text_query = query
         return got.mask
 
@@ -145,8 +149,9 @@ class BatchRunner:
 
         pts, labs = validate_points(xy or None, labels if xy else None, image.shape[:2])
         self._ws.set_image(image)
-        result = self._ws.prompt([(x, y, int(lab)) for (x, y), lab in zip(pts, labs, strict=True)], item.box,
-                                 model_id=self.options.sam_model, job=job)
+        result = self._ws.prompt(
+            [(x, y, int(lab)) for (x, y), lab in zip(pts, labs, strict=True)], item.box, model_id=self.options.sam_model, job=job
+        )
         return result.masks[0]
 
     def run_item(self, item: BatchItem, job: JobControl | None = None) -> list[tuple[np.ndarray, str]]:
@@ -166,8 +171,9 @@ class BatchRunner:
             from inpaint_anything.outpaint.geometry import Expansion
 
             o = self.options
-            settings = OutpaintSettings(Expansion.from_spec(o.expansion, image.shape[1], image.shape[0]), o.prefill,
-                                        o.overlap_px, o.strategy)
+            settings = OutpaintSettings(
+                Expansion.from_spec(o.expansion, image.shape[1], image.shape[0]), o.prefill, o.overlap_px, o.strategy
+            )
             result = outpaint(image, settings, request, self.backend, job, max_pixels=max_pixels)
         else:
             mask = self.mask_for(item, image, job)
@@ -204,8 +210,10 @@ class BatchReport:
 
     def summary(self) -> str:
         retried = f", {len(self.retries)} retried" if self.retries else ""
-        lines = [f"{self.op}: {len(self.done)} done, {len(self.skipped)} skipped, {len(self.failed)} failed{retried}"
-                 f"{' (interrupted)' if self.interrupted else ''} in {self.elapsed:.1f} s -> {self.output_dir}"]
+        lines = [
+            f"{self.op}: {len(self.done)} done, {len(self.skipped)} skipped, {len(self.failed)} failed{retried}"
+            f"{' (interrupted)' if self.interrupted else ''} in {self.elapsed:.1f} s -> {self.output_dir}"
+        ]
         lines += [f"  failed  {f['name']}: {f['reason']}" for f in self.failed]
         lines += [f"  skipped {s['name']}: {s['reason']}" for s in self.skipped if s["reason"] != "output exists"]
         return "\n".join(lines)
@@ -269,7 +277,9 @@ def check_output_folder(items: Sequence[BatchItem], out: Path) -> set[str]:
     """The inputs' resolved paths; refuses an output folder that holds inputs."""
     inputs = {_resolved(p) for it in items for p in (it.image, it.mask) if isinstance(p, (str, Path))}
     if _resolved(out) in {_resolved(Path(p).parent) for p in inputs}:
-        raise InvalidInputError(f"The output folder {out} holds input files; choose another folder so inputs are never overwritten.")
+        raise InvalidInputError(
+            f"The output folder {out} holds input files; choose another folder so inputs are never overwritten."
+        )
     return inputs
 
 
@@ -283,8 +293,9 @@ def precheck(item: BatchItem, targets: Sequence[Path], inputs: set[str], overwri
     return None
 
 
-def process_item(runner: BatchRunner, item: BatchItem, targets: Sequence[Path], job: JobControl, *,
-                 overwrite: bool = False) -> tuple[str, dict[str, Any]]:
+def process_item(
+    runner: BatchRunner, item: BatchItem, targets: Sequence[Path], job: JobControl, *, overwrite: bool = False
+) -> tuple[str, dict[str, Any]]:
     """Run one item and write its outputs (both engines): ("done", {name, outputs}), ("skipped", {name,
     reason}) when its outputs appeared meanwhile or its text found nothing, ("failed", {name, reason})
     or ("interrupted", ...)."""
@@ -308,10 +319,18 @@ def report_target(out: Path, report_path: str | os.PathLike[str] | None) -> Path
     return Path(report_path) if report_path else out / REPORT_NAME
 
 
-def run_batch(app: Any, items: Sequence[BatchItem], options: BatchOptions, output_dir: str | os.PathLike[str], *,
-              backend: Any = None, overwrite: bool = False, job: JobControl | None = None,
-              on_item: Callable[[int, int, str, str], None] | None = None,
-              report_path: str | os.PathLike[str] | None = None) -> BatchReport:
+def run_batch(
+    app: Any,
+    items: Sequence[BatchItem],
+    options: BatchOptions,
+    output_dir: str | os.PathLike[str],
+    *,
+    backend: Any = None,
+    overwrite: bool = False,
+    job: JobControl | None = None,
+    on_item: Callable[[int, int, str, str], None] | None = None,
+    report_path: str | os.PathLike[str] | None = None,
+) -> BatchReport:
     """Process ``items`` into ``output_dir``; see the module docstring. ``on_item(index, total, name,
     status)`` is called after each item (status done / skipped / failed)."""
     started = time.monotonic()
@@ -332,7 +351,8 @@ def run_batch(app: Any, items: Sequence[BatchItem], options: BatchOptions, outpu
             status, entry = "skipped", {"name": item.name, "reason": "interrupted"}
         else:
             status, entry = precheck(item, targets, inputs, overwrite) or process_item(
-                runner, item, targets, job, overwrite=overwrite)
+                runner, item, targets, job, overwrite=overwrite
+            )
             if status == "interrupted":
                 report.interrupted = True
                 status = "skipped"

@@ -118,7 +118,7 @@ def load_manifest(path: str | os.PathLike[str]) -> list[BatchItem]:
     except (OSError, ValueError, csv.Error) as exc:
         raise InvalidInputError(f"Could not read the manifest {src}: {exc}") from None
     if not isinstance(rows, list):
-        raise InvalidInputError("The manifest must be a list of items (or {\"items\": [...]}).")
+        raise InvalidInputError('The manifest must be a list of items (or {"items": [...]}).')
     items, paths = [], []
     for n, row in enumerate(rows):
         if not isinstance(row, dict) or not row.get("image"):
@@ -146,5 +146,6 @@ def load_manifest(path: str | os.PathLike[str]) -> list[BatchItem]:
     for item, name in zip(items, _unique([i.name for i in items]), strict=True):
         item.name = name
     return items
+
 
 __all__ = ["collect_items", "find_mask", "list_images", "load_manifest"]

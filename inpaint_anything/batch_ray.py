@@ -78,7 +78,8 @@ def import_ray() -> Any:
     except ImportError:
         raise UnavailableError(
             f"The Ray engine needs Ray, which is not installed in this Python. Install it with {INSTALL_COMMAND} "
-            "(or: pip install -r requirements/ray.txt in the extension's folder), or use the local engine.") from None
+            "(or: pip install -r requirements/ray.txt in the extension's folder), or use the local engine."
+        ) from None
     return ray
 
 
@@ -95,8 +96,11 @@ def connect(address: str = "") -> Any:
         if address or os.environ.get("RAY_ADDRESS"):
             # this package travels with the job, so every machine runs the driver's code (its
             # dependencies must be installed there)
-            ray.init(address=address or None, logging_level=logging.WARNING,
-                     runtime_env={"py_modules": [str(Path(__file__).resolve().parent)]})
+            ray.init(
+                address=address or None,
+                logging_level=logging.WARNING,
+                runtime_env={"py_modules": [str(Path(__file__).resolve().parent)]},
+            )
         else:  # a Ray for this batch, reachable from this machine only (Ray's ports have no authentication)
             ray.init(logging_level=logging.WARNING, _node_ip_address="127.0.0.1")
     except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -116,11 +120,13 @@ def check_server_can_use_ray() -> None:
     except UnavailableError:
         raise errors.InvalidInputError(
             f"This server has no Ray for the Ray engine; its operator can install it with {INSTALL_COMMAND} "
-            "(or pip install -r requirements/ray.txt). Send \"engine\": \"local\" to run the batch here.") from None
+            '(or pip install -r requirements/ray.txt). Send "engine": "local" to run the batch here.'
+        ) from None
     if not (ray.is_initialized() or os.environ.get("RAY_ADDRESS")):
         raise errors.InvalidInputError(
             "This server has no Ray cluster for the Ray engine: its operator starts one (ray start --head) and sets "
-            "RAY_ADDRESS before starting the server. Send \"engine\": \"local\" to run the batch here.")
+            'RAY_ADDRESS before starting the server. Send "engine": "local" to run the batch here.'
+        )
 
 
 def worker_settings(app: Any) -> Any:
@@ -150,8 +156,14 @@ class BatchWorker:
     (:meth:`process_inline`), nothing written. An error while starting (a missing model, ...) is kept
     and answered by :meth:`ready`, so the driver can say it instead of a Ray traceback."""
 
-    def __init__(self, settings: Any, options: BatchOptions, backend_spec: tuple[str, str, dict] | None = None,
-                 inline_max_pixels: int | None = None, runner_class: type | None = None):
+    def __init__(
+        self,
+        settings: Any,
+        options: BatchOptions,
+        backend_spec: tuple[str, str, dict] | None = None,
+        inline_max_pixels: int | None = None,
+        runner_class: type | None = None,
+    ):
         self.label = f"{socket.gethostname()}:{os.getpid()}"
         self.error: tuple[str, str] | None = None
         self.runner: Any = None
@@ -177,8 +189,7 @@ class BatchWorker:
         if self.error:
             return "unavailable", {"name": item.name, "reason": self.error[1]}, self.label
         try:
-            status, entry = process_item(self.runner, item, [Path(t) for t in targets], JobControl(),
-                                         overwrite=overwrite)
+            status, entry = process_item(self.runner, item, [Path(t) for t in targets], JobControl(), overwrite=overwrite)
         except Exception as exc:  # e.g. an image the PNG writer refuses: this item's failure
             log.exception("Inpaint Anything batch: %s failed", item.name)
             status, entry = "failed", {"name": item.name, "reason": f"unexpected error: {type(exc).__name__}: {exc}"}
@@ -248,14 +259,26 @@ class _Driver:
     calls ``finish(task, status, value, worker)`` once per task (status done / skipped / failed /
     interrupted) and ``retried(task, reason)`` per retry."""
 
-    def __init__(self, ray: Any, engine: EngineOptions, size: int, actor_args: tuple, *, inline: bool,
-                 overwrite: bool, job: JobControl, finish: Callable[..., None],
-                 retried: Callable[[_Task, str], None], worker_class: type | None = None):
+    def __init__(
+        self,
+        ray: Any,
+        engine: EngineOptions,
+        size: int,
+        actor_args: tuple,
+        *,
+        inline: bool,
+        overwrite: bool,
+        job: JobControl,
+        finish: Callable[..., None],
+        retried: Callable[[_Task, str], None],
+        worker_class: type | None = None,
+    ):
         self.ray, self.engine, self.inline, self.overwrite, self.job = ray, engine, inline, overwrite, job
         self.finish, self.retried = finish, retried
         self.max_retries = engine.max_retries
-        remote = ray.remote(num_cpus=1, num_gpus=engine.gpus_per_worker or 0,
-                            max_restarts=max(1, engine.max_retries), max_task_retries=0)(worker_class or BatchWorker)
+        remote = ray.remote(
+            num_cpus=1, num_gpus=engine.gpus_per_worker or 0, max_restarts=max(1, engine.max_retries), max_task_retries=0
+        )(worker_class or BatchWorker)
         self.slots = [_Slot(n, remote.remote(*actor_args)) for n in range(size)]
         self.probes = {s.handle.ready.remote(): s for s in self.slots}
         self.running: dict[Any, tuple[_Task, _Slot, int]] = {}  # ref -> (task, worker, sequence number)
@@ -363,8 +386,7 @@ class _Driver:
             now = _signature(task.targets)
             if all(n is not None and n != b for n, b in zip(now, task.before, strict=True)):
                 # the dead worker had written every output: done, not run (and written) again
-                self.finish(task, "done", {"name": task.item.name, "outputs": [str(t) for t in task.targets]},
-                            slot.label)
+                self.finish(task, "done", {"name": task.item.name, "outputs": [str(t) for t in task.targets]}, slot.label)
                 return
         if not was_running:  # never started there: not a try
             task.avoid = slot.n
@@ -372,8 +394,7 @@ class _Driver:
             return
         if task.attempt >= self.max_retries:
             tries = task.attempt + 1
-            self.finish(task, "failed", f"its worker died {tries} time{'s' if tries > 1 else ''}; last: {reason}",
-                        slot.label)
+            self.finish(task, "failed", f"its worker died {tries} time{'s' if tries > 1 else ''}; last: {reason}", slot.label)
             return
         task.attempt += 1
         task.avoid = slot.n
@@ -391,7 +412,8 @@ class _Driver:
                 self.last_death = self.last_death or (
                     f"no worker started within {START_TIMEOUT_S:.0f} s: the cluster may lack the resources each "
                     f"asks for (1 CPU{f', {self.engine.gpus_per_worker:g} GPU' if self.engine.gpus_per_worker else ''}); "
-                    "see `ray status`")
+                    "see `ray status`"
+                )
         if not self.any_alive and not self.probes and not self.running:  # not one worker started
             if self.start_errors:
                 name, message = self.start_errors[0]
@@ -424,21 +446,32 @@ def pool_size(ray: Any, engine: EngineOptions, todo: int) -> int:
             gpus = float(resources.get("GPU", 0))
             n = math.floor(gpus / engine.gpus_per_worker + 1e-9)
             if n < 1:
-                raise errors.InvalidInputError(f"The Ray cluster has {gpus:g} GPUs, not enough for one worker with "
-                                       f"{engine.gpus_per_worker:g} GPU; use --gpus-per-worker 0 for CPU workers.")
+                raise errors.InvalidInputError(
+                    f"The Ray cluster has {gpus:g} GPUs, not enough for one worker with "
+                    f"{engine.gpus_per_worker:g} GPU; use --gpus-per-worker 0 for CPU workers."
+                )
         else:
             n = int(resources.get("CPU", 1))
     return max(1, min(n, todo))
 
 
 # ---------------------------------------------------------------------------------------------- entry points
-def run_batch_ray(app: Any, items: Sequence[BatchItem], options: BatchOptions, output_dir: str | os.PathLike[str], *,
-                  engine: EngineOptions | None = None, backend_spec: tuple[str, str, dict] | None = None,
-                  overwrite: bool = False, job: JobControl | None = None,
-                  on_item: Callable[[int, int, str, str], None] | None = None,
-                  report_path: str | os.PathLike[str] | None = None,
-                  on_pool: Callable[[list[Any]], None] | None = None,
-                  worker_class: type | None = None, runner_class: type | None = None) -> BatchReport:
+def run_batch_ray(
+    app: Any,
+    items: Sequence[BatchItem],
+    options: BatchOptions,
+    output_dir: str | os.PathLike[str],
+    *,
+    engine: EngineOptions | None = None,
+    backend_spec: tuple[str, str, dict] | None = None,
+    overwrite: bool = False,
+    job: JobControl | None = None,
+    on_item: Callable[[int, int, str, str], None] | None = None,
+    report_path: str | os.PathLike[str] | None = None,
+    on_pool: Callable[[list[Any]], None] | None = None,
+    worker_class: type | None = None,
+    runner_class: type | None = None,
+) -> BatchReport:
     """:func:`~inpaint_anything.batch.run_batch` on a pool of Ray workers (same items, options, outputs
     and report). ``backend_spec`` is ``(kind, model, options)`` of :meth:`App.backend` (None for removal).
     ``on_item(index, total, name, status)`` is called as items finish (in the order they finish) with
@@ -496,8 +529,18 @@ def run_batch_ray(app: Any, items: Sequence[BatchItem], options: BatchOptions, o
         ray = connect(engine.ray_address)
         size = pool_size(ray, engine, len(tasks))
         actor_args = (worker_settings(app), options, backend_spec, None, runner_class)
-        driver = _Driver(ray, engine, size, actor_args, inline=False, overwrite=overwrite, job=job,
-                         finish=finish, retried=retried, worker_class=worker_class)
+        driver = _Driver(
+            ray,
+            engine,
+            size,
+            actor_args,
+            inline=False,
+            overwrite=overwrite,
+            job=job,
+            finish=finish,
+            retried=retried,
+            worker_class=worker_class,
+        )
         if on_pool is not None:
             on_pool([s.handle for s in driver.slots])
         driver.run(tasks)
@@ -508,9 +551,16 @@ def run_batch_ray(app: Any, items: Sequence[BatchItem], options: BatchOptions, o
     return report
 
 
-def run_inline_ray(app: Any, items: Sequence[BatchItem], options: BatchOptions, *, engine: EngineOptions,
-                   backend_spec: tuple[str, str, dict] | None, max_pixels: int | None,
-                   job: JobControl) -> tuple[list[tuple[str, Any]], bool]:
+def run_inline_ray(
+    app: Any,
+    items: Sequence[BatchItem],
+    options: BatchOptions,
+    *,
+    engine: EngineOptions,
+    backend_spec: tuple[str, str, dict] | None,
+    max_pixels: int | None,
+    job: JobControl,
+) -> tuple[list[tuple[str, Any]], bool]:
     """The API's batch on Ray: items carry base64 images; returns ``(status, value)`` per item in order
     (done: [(base64 PNG, infotext)], failed: reason, interrupted: None) and whether it was interrupted."""
     ray = connect(engine.ray_address)
@@ -528,12 +578,31 @@ def run_inline_ray(app: Any, items: Sequence[BatchItem], options: BatchOptions, 
 
     tasks = [_Task(i, item) for i, item in enumerate(items)]
     size = pool_size(ray, engine, len(tasks))
-    driver = _Driver(ray, engine, size, (worker_settings(app), options, backend_spec, max_pixels, None), inline=True,
-                     overwrite=False, job=job, finish=finish, retried=lambda task, reason: None)
+    driver = _Driver(
+        ray,
+        engine,
+        size,
+        (worker_settings(app), options, backend_spec, max_pixels, None),
+        inline=True,
+        overwrite=False,
+        job=job,
+        finish=finish,
+        retried=lambda task, reason: None,
+    )
     completed = driver.run(tasks)
     return out, not completed
 
 
-__all__ = ["INSTALL_COMMAND", "QUEUE_PER_WORKER", "RAY_VERSION", "BatchWorker", "check_server_can_use_ray", "connect",
-           "import_ray",
-           "pool_size", "run_batch_ray", "run_inline_ray", "worker_settings"]
+__all__ = [
+    "INSTALL_COMMAND",
+    "QUEUE_PER_WORKER",
+    "RAY_VERSION",
+    "BatchWorker",
+    "check_server_can_use_ray",
+    "connect",
+    "import_ray",
+    "pool_size",
+    "run_batch_ray",
+    "run_inline_ray",
+    "worker_settings",
+]

@@ -22,21 +22,52 @@ ENGINES = ("local", "ray")
 # Where a batch runs. One table: the CLI flags (``--engine``, ``--ray-address``, ...), the fields of
 # ``POST /batch`` and :class:`EngineOptions` are made from it (tests/test_fields_sync.py).
 ENGINE_FIELDS: tuple[Field, ...] = (
-    Field("engine", str, "local", "Engine", choices=ENGINES,
-          help="local: this process, one item after another; ray: a pool of Ray workers, each loading the "
-               "models once (needs Ray: pip install -r requirements/ray.txt)."),
-    Field("ray_address", str, "", "Ray address",
-          help="ray: the cluster to join (host:port of `ray start --head`, or auto); empty: $RAY_ADDRESS, "
-               "else a Ray started for this batch on this machine."),
-    Field("workers", int, 0, "Workers", minimum=0, maximum=4096,
-          help="ray: how many workers (Ray actors); 0: as many as the cluster's GPUs hold when each worker "
-               "reserves GPUs, else one per CPU core (never more than the items to do)."),
-    Field("gpus_per_worker", float, 0.0, "GPUs per worker", minimum=0.0, maximum=64.0,
-          help="ray: GPUs each worker reserves (1: one worker per GPU; 0.5: two share a GPU); 0: CPU workers "
-               "(classical removal)."),
-    Field("max_retries", int, 2, "Retries", minimum=0, maximum=100,
-          help="ray: how often an item whose worker died (killed, out of memory) is tried again on another "
-               "worker before it is reported as failed."),
+    Field(
+        "engine",
+        str,
+        "local",
+        "Engine",
+        choices=ENGINES,
+        help="local: this process, one item after another; ray: a pool of Ray workers, each loading the "
+        "models once (needs Ray: pip install -r requirements/ray.txt).",
+    ),
+    Field(
+        "ray_address",
+        str,
+        "",
+        "Ray address",
+        help="ray: the cluster to join (host:port of `ray start --head`, or auto); empty: $RAY_ADDRESS, "
+        "else a Ray started for this batch on this machine.",
+    ),
+    Field(
+        "workers",
+        int,
+        0,
+        "Workers",
+        minimum=0,
+        maximum=4096,
+        help="ray: how many workers (Ray actors); 0: as many as the cluster's GPUs hold when each worker "
+        "reserves GPUs, else one per CPU core (never more than the items to do).",
+    ),
+    Field(
+        "gpus_per_worker",
+        float,
+        0.0,
+        "GPUs per worker",
+        minimum=0.0,
+        maximum=64.0,
+        help="ray: GPUs each worker reserves (1: one worker per GPU; 0.5: two share a GPU); 0: CPU workers (classical removal).",
+    ),
+    Field(
+        "max_retries",
+        int,
+        2,
+        "Retries",
+        minimum=0,
+        maximum=100,
+        help="ray: how often an item whose worker died (killed, out of memory) is tried again on another "
+        "worker before it is reported as failed.",
+    ),
 )
 ENGINE = by_name(ENGINE_FIELDS)
 
@@ -90,8 +121,11 @@ class KeepRule:
                 raise InvalidInputError(f"There is no segment {bad[0]}; the map has {n} segments (0..{n - 1}).")
             return sorted({int(i) for i in self.indices})
         areas, scores = segment_map.areas, segment_map.scores
-        keep = [i for i in range(n) if areas[i] >= self.min_area and scores[i] >= self.min_score
-                and (self.max_area is None or areas[i] <= self.max_area)]
+        keep = [
+            i
+            for i in range(n)
+            if areas[i] >= self.min_area and scores[i] >= self.min_score and (self.max_area is None or areas[i] <= self.max_area)
+        ]
         keep.sort(key=lambda i: (-int(areas[i]), i))
         if self.largest is not None:
             keep = keep[: self.largest]
@@ -164,13 +198,11 @@ class BatchOptions:
         if self.op == "outpaint":
             spec = self.expansion
             if spec.get("mode", "pixels") == "pixels" and not any(spec.get(s) for s in ("left", "right", "up", "down")):
-                raise InvalidInputError("Nothing to outpaint: give the pixels to add on some side, an aspect preset "
-                                        "or a scale.")
+                raise InvalidInputError("Nothing to outpaint: give the pixels to add on some side, an aspect preset or a scale.")
             for name in ("prefill", "overlap_px", "strategy"):
                 OUTPAINT[name].check(getattr(self, name))
         self.request.validated()
         return self
-
 
     def text_of(self, item: BatchItem) -> str:
         """What ``item`` selects by text: its own text, else the options' ("" when none)."""

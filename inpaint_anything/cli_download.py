@@ -52,8 +52,11 @@ def download(settings: config.Settings, models: list[str], *, quiet: bool = Fals
         return 0
     unknown = [m for m in models if not download_kind(m)]
     if unknown:
-        print(f"error: Unknown model {', '.join(map(repr, unknown))}; run 'python -m inpaint_anything download' to "
-              "list the SAM models, learned removers (lama, migan) and text detectors.", file=sys.stderr)
+        print(
+            f"error: Unknown model {', '.join(map(repr, unknown))}; run 'python -m inpaint_anything download' to "
+            "list the SAM models, learned removers (lama, migan) and text detectors.",
+            file=sys.stderr,
+        )
         return 2
     app = App(settings)
     status = 0

@@ -37,13 +37,7 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
 
 def match_colors(
-    original: np.ndarray,
-    generated: np.ndarray,
-    mask: object,
-    ring_px: float = 8,
-    *,
-    region: object = None,
-    strength: float = 1.0,
+    original: np.ndarray, generated: np.ndarray, mask: object, ring_px: float = 8, *, region: object = None, strength: float = 1.0
 ) -> np.ndarray:
     """Return a copy of ``generated`` whose colours inside ``region`` are corrected so that the ring
     of ``ring_px`` pixels just outside ``mask`` has the original's Lab mean and (clamped) std.

@@ -40,12 +40,7 @@ class PasteResult(NamedTuple):
     alpha: np.ndarray
 
 
-def blend_alpha(
-    mask: object,
-    grow_px: float = 0,
-    feather_px: float = 0,
-    box: Sequence[int] | None = None,
-) -> np.ndarray:
+def blend_alpha(mask: object, grow_px: float = 0, feather_px: float = 0, box: Sequence[int] | None = None) -> np.ndarray:
     """Blend weights ``feather(grow(mask, grow_px), feather_px)`` as float32 HxW in [0, 1].
 
     With ``box`` the alpha is set to 0 outside the box (the generated crop covers only the box); give
@@ -118,7 +113,7 @@ def paste_back(
             raise InvalidInputError(f"The blend weights must be a {w}x{h} array of numbers from 0 to 1.")
         if box is not None:
             inside = np.zeros((h, w), bool)
-            inside[oy:oy + want[0], ox:ox + want[1]] = True
+            inside[oy : oy + want[0], ox : ox + want[1]] = True
             if (alpha[~inside] > 0).any():
                 raise InvalidInputError("The blend weights reach outside the generated crop; plan a larger crop.")
     result = orig.copy()

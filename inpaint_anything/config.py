@@ -38,38 +38,100 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("models_dir", "", "Models folder", "Folder for SAM and inpainting model files (default: <WebUI models>/inpaint_anything, or ~/.cache/inpaint-anything/models standalone)."),
-    Option("ckpt_dir", "", "WebUI checkpoints folder for the diffusers backend",
-           "A WebUI models/Stable-diffusion folder whose single-file checkpoints (.safetensors/.ckpt, subfolders "
-           "included) are listed as inpainting models of the diffusers backend, so both apps share one copy."),
+    Option(
+        "models_dir",
+        "",
+        "Models folder",
+        "Folder for SAM and inpainting model files (default: <WebUI models>/inpaint_anything, or ~/.cache/inpaint-anything/models standalone).",
+    ),
+    Option(
+        "ckpt_dir",
+        "",
+        "WebUI checkpoints folder for the diffusers backend",
+        "A WebUI models/Stable-diffusion folder whose single-file checkpoints (.safetensors/.ckpt, subfolders "
+        "included) are listed as inpainting models of the diffusers backend, so both apps share one copy.",
+    ),
     Option("sam_device", "auto", "SAM device", "Device for Segment Anything: auto, cuda, mps or cpu.", SAM_DEVICES),
-    Option("remove_device", "auto", "Object removal device",
-           "Device for the learned removers (LaMa, MI-GAN): auto (the GPU when there is one), cuda, mps or cpu.", SAM_DEVICES),
-    Option("offline", False, "Offline mode (never download; say which file to put where)", "Never touch the network; missing model files are reported with the path to put them at."),
+    Option(
+        "remove_device",
+        "auto",
+        "Object removal device",
+        "Device for the learned removers (LaMa, MI-GAN): auto (the GPU when there is one), cuda, mps or cpu.",
+        SAM_DEVICES,
+    ),
+    Option(
+        "offline",
+        False,
+        "Offline mode (never download; say which file to put where)",
+        "Never touch the network; missing model files are reported with the path to put them at.",
+    ),
     Option("default_sam_model", "sam_vit_b", "Default SAM model", "Model id selected when the tab opens."),
-    Option("hover_preview", "auto", "Hover preview of the Click tool",
-           "Outline the object under the pointer before clicking: auto (on while a mask takes under 60 ms here), "
-           "on, or off.", ("auto", "on", "off")),
-    Option("output_dir", "", "Output folder", "Folder for results (empty: the WebUI's img2img output folder, or ./outputs standalone)."),
+    Option(
+        "hover_preview",
+        "auto",
+        "Hover preview of the Click tool",
+        "Outline the object under the pointer before clicking: auto (on while a mask takes under 60 ms here), on, or off.",
+        ("auto", "on", "off"),
+    ),
+    Option(
+        "output_dir",
+        "",
+        "Output folder",
+        "Folder for results (empty: the WebUI's img2img output folder, or ./outputs standalone).",
+    ),
     Option("save_masks", False, "Save masks next to results", "Also save the mask PNG with every result."),
-    Option("max_image_pixels", 48_000_000, "Largest image accepted (pixels)", "Images with more pixels are refused with a clear message."),
-    Option("sam_models_in_memory", 1, "SAM models kept in memory", "How many loaded SAM models stay cached (least recently used are unloaded)."),
+    Option(
+        "max_image_pixels",
+        48_000_000,
+        "Largest image accepted (pixels)",
+        "Images with more pixels are refused with a clear message.",
+    ),
+    Option(
+        "sam_models_in_memory",
+        1,
+        "SAM models kept in memory",
+        "How many loaded SAM models stay cached (least recently used are unloaded).",
+    ),
     Option("pipelines_in_memory", 1, "Inpainting pipelines kept in memory", "How many diffusers pipelines stay cached."),
-    Option("session_memory_mb", 8192, "Memory for sessions (MB)",
-           "Images, masks, SAM embeddings and results of all browser tabs and API sessions together. When it is "
-           "full, the least recently used session is dropped and told so (HTTP 410, or a message in the tab)."),
-    Option("results_per_session", 16, "Results kept per session",
-           "Older results of a session are dropped first (files already saved stay on disk)."),
-    Option("task_result_minutes", 60, "Keep finished API task results (minutes)",
-           "Results of asynchronous API tasks are forgotten this long after the task finished."),
-    Option("max_request_mb", 64, "Largest API request (MB)",
-           "Bodies over this size are refused with HTTP 413 before they are read (only this extension's routes)."),
-    Option("allowed_origins", "", "Allowed origins for the API (comma-separated)",
-           "Web pages of other sites may not call this extension's API (HTTP 403); list the origins that may, "
-           "e.g. http://localhost:3000, or * for any."),
-    Option("offload_host_model", True, "Move the WebUI model to the CPU when VRAM is short",
-           "WebUI only: before SAM or a diffusers model needs more VRAM than is free, move the WebUI's checkpoint to the "
-           "CPU, and back to the GPU afterwards (no reload from disk). Off: never touch the WebUI's model."),
+    Option(
+        "session_memory_mb",
+        8192,
+        "Memory for sessions (MB)",
+        "Images, masks, SAM embeddings and results of all browser tabs and API sessions together. When it is "
+        "full, the least recently used session is dropped and told so (HTTP 410, or a message in the tab).",
+    ),
+    Option(
+        "results_per_session",
+        16,
+        "Results kept per session",
+        "Older results of a session are dropped first (files already saved stay on disk).",
+    ),
+    Option(
+        "task_result_minutes",
+        60,
+        "Keep finished API task results (minutes)",
+        "Results of asynchronous API tasks are forgotten this long after the task finished.",
+    ),
+    Option(
+        "max_request_mb",
+        64,
+        "Largest API request (MB)",
+        "Bodies over this size are refused with HTTP 413 before they are read (only this extension's routes).",
+    ),
+    Option(
+        "allowed_origins",
+        "",
+        "Allowed origins for the API (comma-separated)",
+        "Web pages of other sites may not call this extension's API (HTTP 403); list the origins that may, "
+        "e.g. http://localhost:3000, or * for any.",
+    ),
+    Option(
+        "offload_host_model",
+        True,
+        "Move the WebUI model to the CPU when VRAM is short",
+        "WebUI only: before SAM or a diffusers model needs more VRAM than is free, move the WebUI's checkpoint to the "
+        "CPU, and back to the GPU afterwards (no reload from disk). Off: never touch the WebUI's model.",
+    ),
 )
 
 OPTIONS_BY_KEY = {o.key: o for o in OPTIONS}
@@ -108,8 +170,15 @@ class Settings:
             raise InvalidInputError(f"Object removal device must be one of {', '.join(SAM_DEVICES)}, not {self.remove_device!r}.")
         if self.hover_preview not in ("auto", "on", "off"):
             raise InvalidInputError(f"Hover preview must be auto, on or off, not {self.hover_preview!r}.")
-        for name in ("max_image_pixels", "sam_models_in_memory", "pipelines_in_memory", "session_memory_mb",
-                     "results_per_session", "task_result_minutes", "max_request_mb"):
+        for name in (
+            "max_image_pixels",
+            "sam_models_in_memory",
+            "pipelines_in_memory",
+            "session_memory_mb",
+            "results_per_session",
+            "task_result_minutes",
+            "max_request_mb",
+        ):
             if int(getattr(self, name)) < 1:
                 raise InvalidInputError(f"{OPTIONS_BY_KEY[name].label} must be at least 1.")
         return self

@@ -18,10 +18,32 @@ from inpaint_anything import __version__
 from inpaint_anything.config import Settings
 from inpaint_anything.models.removers import REMOVER_FILES, REMOVER_MODELS
 
-REQUIRED = ("torch", "torchvision", "numpy", "pillow", "opencv-python-headless", "segment-anything",
-            "segment-anything-hq", "timm", "diffusers", "transformers", "huggingface-hub", "safetensors")
-OPTIONAL = ("gradio", "fastapi", "pydantic", "uvicorn", "python-multipart", "swagger-ui-py", "sam2", "pypatchmatch",
-            "open-clip-torch", "accelerate")
+REQUIRED = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "pillow",
+    "opencv-python-headless",
+    "segment-anything",
+    "segment-anything-hq",
+    "timm",
+    "diffusers",
+    "transformers",
+    "huggingface-hub",
+    "safetensors",
+)
+OPTIONAL = (
+    "gradio",
+    "fastapi",
+    "pydantic",
+    "uvicorn",
+    "python-multipart",
+    "swagger-ui-py",
+    "sam2",
+    "pypatchmatch",
+    "open-clip-torch",
+    "accelerate",
+)
 README_MODELS = "README.md, section 'SAM model files'"
 
 
@@ -103,8 +125,9 @@ def collect(settings: Settings, app: Any = None) -> Report:
         if not info.family:  # not a SAM checkpoint (the list keeps such files, with the reason)
             continue
         state, detail = _sam_state(info)
-        report.sam.append(SamFile(info.id, info.title, info.family, state, state in ("verified", "unverified", "recognised"),
-                                  info.path, detail))
+        report.sam.append(
+            SamFile(info.id, info.title, info.family, state, state in ("verified", "unverified", "recognised"), info.path, detail)
+        )
     listed = {s.path for s in report.sam}
     for found in core.scanner.scan(core.models_dir):
         if found.family is None and str(found.path) not in listed and found.path.name not in REMOVER_FILES:
@@ -140,27 +163,40 @@ def summary(report: Report) -> list[str]:
     if usable:
         selection = f"Selection: Segment Anything with {', '.join(s.id for s in usable)}, and GrabCut."
     else:
-        how = ("put a SAM file into " if report.settings.offline else
-               "download one with `python -m inpaint_anything download mobile_sam` (or the Download button), or put a file into ")
+        how = (
+            "put a SAM file into "
+            if report.settings.offline
+            else "download one with `python -m inpaint_anything download mobile_sam` (or the Download button), or put a file into "
+        )
         selection = f"Selection: GrabCut only — no SAM model; {how}{folder} ({README_MODELS})."
     present = [title for title, here in report.removers.items() if here]
     cleaners = ["Telea", "Navier-Stokes"] + (["PatchMatch"] if report.patchmatch else []) + present
     remove = f"Remove object: {', '.join(cleaners)}."
     for r in REMOVER_MODELS:
         if not report.removers.get(r.entry.title):
-            remove += (f" {r.entry.title} needs {r.entry.filename} in {folder}." if report.settings.offline else
-                       f" {r.entry.title} downloads {r.entry.filename} on first use.")
+            remove += (
+                f" {r.entry.title} needs {r.entry.filename} in {folder}."
+                if report.settings.offline
+                else f" {r.entry.title} downloads {r.entry.filename} on first use."
+            )
     generators = [Path(p).name for p in report.diffusers_local] + report.diffusers_cached
     if generators:
         inpaint = f"Inpaint with a prompt: diffusers models {', '.join(generators)}."
     elif report.settings.offline:
-        inpaint = (f"Inpaint with a prompt: no diffusers model here (offline); put a diffusers folder or a "
-                   f".safetensors inpainting checkpoint into {folder / 'diffusers'}. Without one: Remove object and pre-fills.")
+        inpaint = (
+            f"Inpaint with a prompt: no diffusers model here (offline); put a diffusers folder or a "
+            f".safetensors inpainting checkpoint into {folder / 'diffusers'}. Without one: Remove object and pre-fills."
+        )
     else:
-        inpaint = ("Inpaint with a prompt: no diffusers model downloaded yet; a Hub model is downloaded on first use "
-                   f"(about 2-7 GB), or put one into {folder / 'diffusers'}.")
+        inpaint = (
+            "Inpaint with a prompt: no diffusers model downloaded yet; a Hub model is downloaded on first use "
+            f"(about 2-7 GB), or put one into {folder / 'diffusers'}."
+        )
     outpaint = "Outpaint: pre-fills (blur, edge, reflect, noise, ...) and the classical fills" + (
-        ", and generated borders with the diffusers models above." if generators else "; generated borders need a diffusers model.")
+        ", and generated borders with the diffusers models above."
+        if generators
+        else "; generated borders need a diffusers model."
+    )
     return [selection, remove, inpaint, outpaint]
 
 
@@ -173,8 +209,11 @@ def render(report: Report) -> str:
     lines.append(f"  SAM 2.1: {'usable' if report.sam2_problem is None else 'not usable: ' + report.sam2_problem}")
     lines.append(f"  PatchMatch: {'usable' if report.patchmatch else 'not installed (pypatchmatch; Python 3.11+, Linux x86-64)'}")
     exists = report.models_dir.is_dir()
-    lines.append(f"Models folder: {report.models_dir}" + ("" if exists else "  (does not exist yet)")
-                 + ("  [offline mode]" if report.settings.offline else ""))
+    lines.append(
+        f"Models folder: {report.models_dir}"
+        + ("" if exists else "  (does not exist yet)")
+        + ("  [offline mode]" if report.settings.offline else "")
+    )
     if report.sam:
         lines.append("  SAM models:")
         for s in report.sam:

@@ -274,5 +274,15 @@ def dataclass_defaults(cls: type) -> dict[str, Any]:
     return out
 
 
-__all__ = ["CONTROLS", "Field", "by_name", "dataclass_defaults", "defaults",
-           "from_infotext", "from_ui", "infotext_pairs", "quote", "validate"]
+__all__ = [
+    "CONTROLS",
+    "Field",
+    "by_name",
+    "dataclass_defaults",
+    "defaults",
+    "from_infotext",
+    "from_ui",
+    "infotext_pairs",
+    "quote",
+    "validate",
+]

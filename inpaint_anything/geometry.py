@@ -41,9 +41,7 @@ def check_box(box: Sequence[int], width: int, height: int) -> Box:
     try:
         x0, y0, x1, y1 = (int(v) for v in box)
     except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"A crop box must be four whole numbers (x0, y0, x1, y1), not {box!r}."
-        ) from None
+        raise InvalidInputError(f"A crop box must be four whole numbers (x0, y0, x1, y1), not {box!r}.") from None
     if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
         raise InvalidInputError(f"The crop box {box!r} is empty or not inside the {width}x{height} image.")
     return x0, y0, x1, y1
@@ -78,11 +76,7 @@ def _expand(lo: int, hi: int, length: int, limit: int) -> tuple[int, int]:
 
 
 def crop_region(
-    mask: object,
-    padding: int,
-    image_size: Sequence[int],
-    target_aspect: float | None = None,
-    multiple: int = 8,
+    mask: object, padding: int, image_size: Sequence[int], target_aspect: float | None = None, multiple: int = 8
 ) -> Box:
     """Box around the mask's bounding box plus ``padding`` pixels, clipped to the image.
 
@@ -103,9 +97,7 @@ def crop_region(
     if target_aspect is not None:
         aspect = float(target_aspect)
         if not math.isfinite(aspect) or aspect <= 0:
-            raise InvalidInputError(
-                f"The target aspect ratio must be a positive number, not {target_aspect!r}."
-            )
+            raise InvalidInputError(f"The target aspect ratio must be a positive number, not {target_aspect!r}.")
         bw, bh = x1 - x0, y1 - y0
         if bw / bh < aspect:
             x0, x1 = _expand(x0, x1, round(bh * aspect), w)
@@ -134,9 +126,7 @@ class CropPlan:
         return self.process_size[0] / cw, self.process_size[1] / ch
 
 
-def plan_only_masked(
-    image_size: Sequence[int], mask: object, padding: int, native_size: int, multiple: int = 8
-) -> CropPlan:
+def plan_only_masked(image_size: Sequence[int], mask: object, padding: int, native_size: int, multiple: int = 8) -> CropPlan:
     """Plan an "only masked" pass: crop the padded mask region and scale it so its long side is
     ``native_size`` (the model's native resolution), both sides rounded to ``multiple``.
 
@@ -146,9 +136,7 @@ def plan_only_masked(
     multiple = _positive_int(multiple, "size multiple")
     native = _positive_int(native_size, "native resolution")
     if native < multiple:
-        raise InvalidInputError(
-            f"The native resolution {native} is smaller than the size multiple {multiple}."
-        )
+        raise InvalidInputError(f"The native resolution {native} is smaller than the size multiple {multiple}.")
     first = crop_region(mask, padding, image_size, None, multiple=1)
     cw, ch = first[2] - first[0], first[3] - first[1]
     scale = native / max(cw, ch)
@@ -209,9 +197,7 @@ class Padding:
 _PAD_MODES = {"reflect": "reflect", "edge": "edge"}
 
 
-def pad_to_multiple(
-    image: np.ndarray, multiple: int = 8, mode: str = "reflect"
-) -> tuple[np.ndarray, Padding]:
+def pad_to_multiple(image: np.ndarray, multiple: int = 8, mode: str = "reflect") -> tuple[np.ndarray, Padding]:
     """Pad an image (HxWxC) or mask (HxW) so both sides are multiples of ``multiple``.
 
     The padding is split between the two sides of each axis. ``mode`` is ``"reflect"`` (mirror
@@ -242,9 +228,7 @@ def unpad(image: np.ndarray, padding: Padding) -> np.ndarray:
         raise InvalidInputError(f"Cannot unpad an array of shape {tuple(arr.shape)}.")
     h, w = arr.shape[:2]
     if padding.top + padding.bottom >= h or padding.left + padding.right >= w:
-        raise InvalidInputError(
-            f"The {w}x{h} result is too small for the recorded padding {padding}; was it resized?"
-        )
+        raise InvalidInputError(f"The {w}x{h} result is too small for the recorded padding {padding}; was it resized?")
     return arr[padding.top : h - padding.bottom, padding.left : w - padding.right].copy()
 
 

@@ -57,16 +57,13 @@ def _to_uint8_values(arr: np.ndarray) -> np.ndarray:
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0:
             raise InvalidInputError(
-                f"The image has negative pixel values ({lo}); pixel values must be 0..255 (8-bit) or "
-                f"0..65535 (16-bit)."
+                f"The image has negative pixel values ({lo}); pixel values must be 0..255 (8-bit) or 0..65535 (16-bit)."
             )
         if hi <= 255:
             return arr.astype(np.uint8)
         if hi <= 65535:
             return _scale_16bit(arr)
-        raise InvalidInputError(
-            f"The image has pixel values up to {hi}; only 8-bit and 16-bit images are supported."
-        )
+        raise InvalidInputError(f"The image has pixel values up to {hi}; only 8-bit and 16-bit images are supported.")
     if np.issubdtype(dtype, np.floating):
         if not np.isfinite(arr).all():
             raise InvalidInputError("The image contains NaN or infinite pixel values.")
@@ -96,8 +93,7 @@ def _check_array_shape(arr: np.ndarray) -> None:
         raise InvalidInputError(f"The image is empty (shape {tuple(arr.shape)}); upload a picture.")
     if arr.ndim not in (2, 3):
         raise InvalidInputError(
-            f"The image must be a HxW or HxWxC array, but it has {arr.ndim} dimension(s) "
-            f"(shape {tuple(arr.shape)})."
+            f"The image must be a HxW or HxWxC array, but it has {arr.ndim} dimension(s) (shape {tuple(arr.shape)})."
         )
     if arr.ndim == 3 and arr.shape[2] > 4:
         raise InvalidInputError(
@@ -122,9 +118,7 @@ def _pil_to_array(image: Any) -> np.ndarray:
         if not arr.dtype.isnative:
             arr = arr.astype(arr.dtype.newbyteorder("="))
         if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 65535):
-            raise InvalidInputError(
-                "The image has 32-bit pixel values; only 8-bit and 16-bit images are supported."
-            )
+            raise InvalidInputError("The image has 32-bit pixel values; only 8-bit and 16-bit images are supported.")
         return arr.astype(np.uint16)
     elif mode == "F":
         return np.asarray(image, dtype=np.float32)
@@ -153,9 +147,7 @@ def to_rgb_uint8(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
     elif isinstance(image, np.ndarray):
         arr = image
     else:
-        raise InvalidInputError(
-            f"Expected an image (a picture or a pixel array), got {type(image).__name__}."
-        )
+        raise InvalidInputError(f"Expected an image (a picture or a pixel array), got {type(image).__name__}.")
     _check_array_shape(arr)
     if arr.dtype.kind not in "biuf":
         raise InvalidInputError(f"Images with pixels of type {arr.dtype} are not supported.")
@@ -173,9 +165,7 @@ def content_hash(rgb: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def decode_image(
-    data: bytes | bytearray | memoryview, max_pixels: int | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
+def decode_image(data: bytes | bytearray | memoryview, max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Decode an uploaded file (PNG, JPEG, WebP, ...) to ``(rgb, alpha | None)`` like :func:`to_rgb_uint8`.
 
     EXIF orientation is applied. ``max_pixels`` is checked from the header, before decoding.
@@ -194,9 +184,7 @@ def decode_image(
     except (ImageTooLargeError, InvalidInputError):
         raise
     except UnidentifiedImageError as exc:
-        raise InvalidInputError(
-            "The uploaded file is not an image format that can be read (use PNG, JPEG or WebP)."
-        ) from exc
+        raise InvalidInputError("The uploaded file is not an image format that can be read (use PNG, JPEG or WebP).") from exc
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"The image is too large to open safely: {exc}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -134,11 +134,15 @@ def _sam2_item(installed: Mapping[str, str]) -> Requirement | str:
     torch = parse_version(installed.get("torch", ""))
     vision = parse_version(installed.get("torchvision", ""))
     if torch and vision and torch >= SAM2_MIN_TORCH and vision >= SAM2_MIN_TORCHVISION:
-        return Requirement(SAM2_SPEC, "SAM 2.1 models (optional; built without CUDA extension)", optional=True,
-                           no_build_isolation=True, env=SAM2_BUILD_ENV)
+        return Requirement(
+            SAM2_SPEC,
+            "SAM 2.1 models (optional; built without CUDA extension)",
+            optional=True,
+            no_build_isolation=True,
+            env=SAM2_BUILD_ENV,
+        )
     found = f"torch {installed.get('torch', 'missing')}, torchvision {installed.get('torchvision', 'missing')}"
-    return (f"SAM 2.1 skipped: it needs torch >= 2.5.1 and torchvision >= 0.20.1 ({found} here); "
-            "the other SAM models work")
+    return f"SAM 2.1 skipped: it needs torch >= 2.5.1 and torchvision >= 0.20.1 ({found} here); the other SAM models work"
 
 
 def plan(installed: dict[str, str], python_version: tuple[int, int] | None = None, platform: str | None = None) -> Plan:

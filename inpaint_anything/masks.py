@@ -38,9 +38,7 @@ def as_bool_mask(mask: object, shape: Sequence[int] | None = None, *, name: str 
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.ndim != 2:
-        raise InvalidInputError(
-            f"The {name} must be a single-channel HxW array, but it has shape {tuple(arr.shape)}."
-        )
+        raise InvalidInputError(f"The {name} must be a single-channel HxW array, but it has shape {tuple(arr.shape)}.")
     if arr.dtype != np.bool_:
         if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
             raise InvalidInputError(f"The {name} has unsupported dtype {arr.dtype}; use bool or uint8 0/255.")
@@ -161,9 +159,7 @@ def fill_holes(mask: object, max_area: int | None = None) -> np.ndarray:
     touching the image border). With ``max_area`` only holes of at most that many pixels are filled."""
     m = as_bool_mask(mask)
     if max_area is not None and (not isinstance(max_area, (int, np.integer)) or max_area < 0):
-        raise InvalidInputError(
-            f"The maximum hole area must be a non-negative whole number, not {max_area!r}."
-        )
+        raise InvalidInputError(f"The maximum hole area must be a non-negative whole number, not {max_area!r}.")
     if m.all() or not m.any():
         return m.copy()
     labels, areas = _components(~m, 4)

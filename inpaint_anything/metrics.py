@@ -44,9 +44,7 @@ def delta_e_ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     cp_bar = (c1p + c2p) / 2.0
     h_sum = h1p + h2p
     h_bar = np.where(
-        np.abs(h1p - h2p) <= 180.0,
-        h_sum / 2.0,
-        np.where(h_sum < 360.0, (h_sum + 360.0) / 2.0, (h_sum - 360.0) / 2.0),
+        np.abs(h1p - h2p) <= 180.0, h_sum / 2.0, np.where(h_sum < 360.0, (h_sum + 360.0) / 2.0, (h_sum - 360.0) / 2.0)
     )
     h_bar = np.where(chroma_zero, h_sum, h_bar)
     t = (

@@ -58,8 +58,12 @@ class Preparer:
         with ws._lock:
             image = ws.require_image()
             previous = ws.prepare_state
-            if previous is not None and previous.image is image and previous.model == model_id \
-                    and previous.status in ("queued", "running", "ready"):
+            if (
+                previous is not None
+                and previous.image is image
+                and previous.model == model_id
+                and previous.status in ("queued", "running", "ready")
+            ):
                 return previous  # the same work is already under way (or done)
             if previous is not None:
                 previous.cancel.set()
@@ -80,6 +84,7 @@ class Preparer:
             state.status = "cancelled"
             return
         state.status = "running"
+
         def progress(j: JobControl) -> None:
             state.fraction = j.fraction
             if state.cancel.is_set() or ws.image is not state.image:

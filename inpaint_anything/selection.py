@@ -45,16 +45,18 @@ class MaskOp:
     in_tab: bool = True
 
 
-MASK_OPS: dict[str, MaskOp] = {op.name: op for op in (
-    MaskOp("grow", "Grow", lambda m, px: masks.grow(m, px), "radius in pixels"),
-    MaskOp("shrink", "Shrink", lambda m, px: masks.shrink(m, px), "radius in pixels"),
-    MaskOp("fill_holes", "Fill holes", lambda m, px: masks.fill_holes(m, px or None),
-           "largest hole area in pixels, 0 = any"),
-    MaskOp("remove_specks", "Remove specks", lambda m, px: masks.remove_specks(m, px), "smallest kept area in pixels"),
-    MaskOp("invert", "Invert", lambda m, px: masks.invert(m)),
-    MaskOp("clear", "Clear", lambda m, px: np.zeros_like(m), in_tab=False),
-    MaskOp("all", "Select all", lambda m, px: np.ones_like(m), in_tab=False),
-)}
+MASK_OPS: dict[str, MaskOp] = {
+    op.name: op
+    for op in (
+        MaskOp("grow", "Grow", lambda m, px: masks.grow(m, px), "radius in pixels"),
+        MaskOp("shrink", "Shrink", lambda m, px: masks.shrink(m, px), "radius in pixels"),
+        MaskOp("fill_holes", "Fill holes", lambda m, px: masks.fill_holes(m, px or None), "largest hole area in pixels, 0 = any"),
+        MaskOp("remove_specks", "Remove specks", lambda m, px: masks.remove_specks(m, px), "smallest kept area in pixels"),
+        MaskOp("invert", "Invert", lambda m, px: masks.invert(m)),
+        MaskOp("clear", "Clear", lambda m, px: np.zeros_like(m), in_tab=False),
+        MaskOp("all", "Select all", lambda m, px: np.ones_like(m), in_tab=False),
+    )
+}
 
 
 def check_op(op: str, px: Any = 0) -> int:
@@ -176,8 +178,9 @@ class Selection:
         return coords, labels, box
 
 
-def check_selection(points: Any = (), box: Any = None, strokes: Any = (), candidate: Any = 0, *,
-                    image_size: tuple[int, int]) -> Selection:
+def check_selection(
+    points: Any = (), box: Any = None, strokes: Any = (), candidate: Any = 0, *, image_size: tuple[int, int]
+) -> Selection:
     """A :class:`Selection` from raw values (the API's body) for an image of ``image_size = (w, h)``:
     points ``[x, y, label]`` inside the image, the box ordered and clipped to it (it must keep an
     area), strokes checked by :func:`check_stroke`, ``candidate`` 0..15."""
@@ -189,9 +192,14 @@ def check_selection(points: Any = (), box: Any = None, strokes: Any = (), candid
         raise InvalidInputError("Each point is [x, y, label] with label 1 (include) or 0 (exclude).")
     pts, labels = validate_points([p[:2] for p in raw] or None, [p[2] for p in raw] or None, (h, w))
     checked_box = validate_box(box, (h, w))
-    checked = tuple(s if isinstance(s, Stroke) else check_stroke(s.get("mode"), s.get("radius"), s.get("points"))
-                    for s in strokes or ())
+    checked = tuple(
+        s if isinstance(s, Stroke) else check_stroke(s.get("mode"), s.get("radius"), s.get("points")) for s in strokes or ()
+    )
     if isinstance(candidate, bool) or not isinstance(candidate, int) or not 0 <= candidate < 16:
         raise InvalidInputError(f"candidate must be a whole number from 0 to 15, not {candidate!r}")
-    return Selection(tuple((float(x), float(y), int(lab)) for (x, y), lab in zip(pts, labels, strict=True)),
-                     None if checked_box is None else tuple(float(v) for v in checked_box), checked, candidate)
+    return Selection(
+        tuple((float(x), float(y), int(lab)) for (x, y), lab in zip(pts, labels, strict=True)),
+        None if checked_box is None else tuple(float(v) for v in checked_box),
+        checked,
+        candidate,
+    )

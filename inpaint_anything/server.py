@@ -94,8 +94,11 @@ def basic_auth_dependency(credentials: str) -> Callable[..., None]:
 
     def check(creds=Depends(basic)) -> None:  # no annotation: FastAPI 0.94 would look it up in module globals
         if not credentials_match(pairs, creds.username, creds.password):
-            raise HTTPException(status_code=401, detail="Incorrect username or password.",
-                                headers={"WWW-Authenticate": f'Basic realm="{AUTH_REALM}"'})
+            raise HTTPException(
+                status_code=401,
+                detail="Incorrect username or password.",
+                headers={"WWW-Authenticate": f'Basic realm="{AUTH_REALM}"'},
+            )
 
     return check
 
@@ -141,7 +144,9 @@ class BasicAuthMiddleware:
 
         response = JSONResponse(
             {"detail": "This server needs a user name and password (it was started with --auth).", "code": "unauthorized"},
-            status_code=401, headers={"WWW-Authenticate": f'Basic realm="{self.realm}", charset="UTF-8"'})
+            status_code=401,
+            headers={"WWW-Authenticate": f'Basic realm="{self.realm}", charset="UTF-8"'},
+        )
         await response(scope, receive, send)
 
 
@@ -168,8 +173,10 @@ class ExposedWithoutAuthError(ValueError):
 
 
 def exposure_warning(host: str) -> str:
-    return (f"warning: --host {host} makes this server reachable from other machines, and without --auth anyone who "
-            "can reach the port can use it (run jobs, download models, read results).")
+    return (
+        f"warning: --host {host} makes this server reachable from other machines, and without --auth anyone who "
+        "can reach the port can use it (run jobs, download models, read results)."
+    )
 
 
 def check_exposure(host: str, auth: str | None, insecure: bool = False) -> str | None:
@@ -181,7 +188,8 @@ def check_exposure(host: str, auth: str | None, insecure: bool = False) -> str |
         return exposure_warning(host)
     raise ExposedWithoutAuthError(
         exposure_warning(host) + " Refusing to start: add --auth USER:PASSWORD, listen on 127.0.0.1, or pass "
-        "--insecure if this network is trusted.")
+        "--insecure if this network is trusted."
+    )
 
 
 def _placeholder_page() -> str:
@@ -235,6 +243,7 @@ def add_offline_docs(fastapi_app: Any) -> bool:
 
     assets = swagger_assets_dir()
     if assets is None:
+
         @fastapi_app.get(DOCS_URL, response_class=HTMLResponse, include_in_schema=False)
         def plain_docs() -> str:
             return _routes_page(fastapi_app)
@@ -249,16 +258,25 @@ def add_offline_docs(fastapi_app: Any) -> bool:
     @fastapi_app.get(DOCS_URL, include_in_schema=False)
     def swagger_docs() -> Any:
         return get_swagger_ui_html(
-            openapi_url=fastapi_app.openapi_url, title=f"{fastapi_app.title} - API",
-            swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
+            openapi_url=fastapi_app.openapi_url,
+            title=f"{fastapi_app.title} - API",
+            swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS_URL}/favicon-32x32.png",
-            swagger_ui_parameters={"validatorUrl": None})  # no badge fetched from validator.swagger.io
+            swagger_ui_parameters={"validatorUrl": None},
+        )  # no badge fetched from validator.swagger.io
 
     return True
 
 
-def create_app(settings: Settings | None = None, ui_builder: UiBuilder | None = None, *, app: Any = None,
-               api_auth: str | None = None, job_factory: Any = None) -> Any:
+def create_app(
+    settings: Settings | None = None,
+    ui_builder: UiBuilder | None = None,
+    *,
+    app: Any = None,
+    api_auth: str | None = None,
+    job_factory: Any = None,
+) -> Any:
     """The standalone FastAPI app: the REST API router, then the UI via ``ui_builder`` (or a
     placeholder page at ``/``). ``app`` reuses an existing :class:`~inpaint_anything.app.App`."""
     from fastapi import FastAPI
@@ -283,9 +301,11 @@ def create_app(settings: Settings | None = None, ui_builder: UiBuilder | None = 
     if ui_builder is not None:
         ui_builder(fastapi_app, core)
     else:
+
         @fastapi_app.get("/", response_class=HTMLResponse, include_in_schema=False)
         def root() -> str:
             return _placeholder_page()
+
     tune = os.environ.get("IA_MALLOC_TRIM", "1") != "0"  # glibc tuning: this process only, never the WebUI's
     if tune:
         settle_malloc()  # no fresh page faults for each SAM click's feature maps
@@ -320,9 +340,18 @@ def url_for(host: str, port: int) -> str:
     return f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
 
 
-def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, ui_builder: UiBuilder | None = None,
-          api_auth: str | None = None, log_level: str = "info", announce: Callable[[str], None] | None = None,
-          insecure: bool = False, warn: Callable[[str], None] | None = None) -> None:
+def serve(
+    settings: Settings,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    ui_builder: UiBuilder | None = None,
+    api_auth: str | None = None,
+    log_level: str = "info",
+    announce: Callable[[str], None] | None = None,
+    insecure: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> None:
     """Build the app and serve it until interrupted; ``announce(url)`` is called once it listens.
     Raises :class:`ExposedWithoutAuthError` for a non-loopback ``host`` without ``api_auth`` (unless
     ``insecure``; then ``warn(text)`` gets the warning)."""
@@ -341,6 +370,21 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
         sock.close()
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DOCS_ASSETS_URL", "DOCS_URL", "BasicAuthMiddleware", "ExposedWithoutAuthError",
-           "add_offline_docs", "basic_auth_dependency", "bind_socket", "check_exposure", "create_app", "is_loopback",
-           "make_server", "serve", "swagger_assets_dir", "url_for"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "DOCS_ASSETS_URL",
+    "DOCS_URL",
+    "BasicAuthMiddleware",
+    "ExposedWithoutAuthError",
+    "add_offline_docs",
+    "basic_auth_dependency",
+    "bind_socket",
+    "check_exposure",
+    "create_app",
+    "is_loopback",
+    "make_server",
+    "serve",
+    "swagger_assets_dir",
+    "url_for",
+]

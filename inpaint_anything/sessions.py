@@ -30,8 +30,10 @@ from inpaint_anything.errors import InvalidInputError, SessionExpiredError
 log = logging.getLogger(__name__)
 
 MAX_TOMBSTONES = 100_000
-EXPIRED_MESSAGE = ("This session expired to free memory for other sessions; upload the image again "
-                   "(the image, mask and results of this session are gone).")
+EXPIRED_MESSAGE = (
+    "This session expired to free memory for other sessions; upload the image again "
+    "(the image, mask and results of this session are gone)."
+)
 
 
 def nbytes(obj: Any, _seen: set[int] | None = None, _depth: int = 0) -> int:
@@ -76,8 +78,9 @@ class SessionStats:
 class SessionStore:
     """The workspaces of one App, least recently used first, under a byte budget."""
 
-    def __init__(self, factory: Callable[[str], Any], budget_bytes: Callable[[], int], *, max_count: int = 4096,
-                 api_prefix: str = "api:"):
+    def __init__(
+        self, factory: Callable[[str], Any], budget_bytes: Callable[[], int], *, max_count: int = 4096, api_prefix: str = "api:"
+    ):
         self._factory = factory
         self._budget = budget_bytes
         self._max_count = max(1, max_count)
@@ -145,8 +148,11 @@ class SessionStore:
                 self._expire(sid)
                 dropped.append(sid)
         if dropped:
-            log.info("Inpaint Anything: %d session(s) dropped to stay within the %d MB session memory budget.",
-                     len(dropped), budget // 2**20)
+            log.info(
+                "Inpaint Anything: %d session(s) dropped to stay within the %d MB session memory budget.",
+                len(dropped),
+                budget // 2**20,
+            )
         return dropped
 
     def stats(self) -> SessionStats:

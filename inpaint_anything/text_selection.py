@@ -1,4 +1,4 @@
-""""Select by text": a detector finds the phrases, SAM (or GrabCut) turns each box into a mask.
+""" "Select by text": a detector finds the phrases, SAM (or GrabCut) turns each box into a mask.
 
 :func:`select_by_text` is what the tab's "Select by text" row and ``POST /sessions/{id}/text`` run:
 the detector (:mod:`inpaint_anything.segment.text_detect`) finds boxes in the workspace's image; each
@@ -41,11 +41,16 @@ class TextSelected:
 
     def payload(self) -> dict[str, Any]:
         """The JSON view (without the mask image): detections, the query and how masks were made."""
-        return {"detections": [d.as_dict() for d in self.found.detections], "found": self.found.describe(),
-                "boxes": [list(d.as_dict()["box"]) for d in self.found.detections],
-                "scores": [d.as_dict()["score"] for d in self.found.detections],
-                "labels": [d.label for d in self.found.detections], "query": self.query.as_dict(),
-                "method": self.method, "note": self.note}
+        return {
+            "detections": [d.as_dict() for d in self.found.detections],
+            "found": self.found.describe(),
+            "boxes": [list(d.as_dict()["box"]) for d in self.found.detections],
+            "scores": [d.as_dict()["score"] for d in self.found.detections],
+            "labels": [d.label for d in self.found.detections],
+            "query": self.query.as_dict(),
+            "method": self.method,
+            "note": self.note,
+        }
 
 
 _ids = itertools.count(1)
@@ -95,12 +100,21 @@ class TextLayer:
         if not self.boxes:
             return None
         h, w = self.parts[0].shape
-        return {"id": self.id, "image_size": [w, h],
-                "boxes": [{**d.as_dict(), "kept": k} for d, k in zip(self.boxes, self.kept, strict=True)]}
+        return {
+            "id": self.id,
+            "image_size": [w, h],
+            "boxes": [{**d.as_dict(), "kept": k} for d, k in zip(self.boxes, self.kept, strict=True)],
+        }
 
 
-def box_masks(ws: Any, boxes: list[tuple[float, float, float, float]], *, use_sam: bool = True,
-              model_id: str | None = None, job: JobControl | None = None) -> tuple[list[np.ndarray], str, str]:
+def box_masks(
+    ws: Any,
+    boxes: list[tuple[float, float, float, float]],
+    *,
+    use_sam: bool = True,
+    model_id: str | None = None,
+    job: JobControl | None = None,
+) -> tuple[list[np.ndarray], str, str]:
     """One mask per box (image pixels) -> (masks, method, note). SAM through the workspace's
     prompt path; GrabCut when ``use_sam`` is False or no SAM model can be used."""
     from inpaint_anything.segment.grabcut import grabcut_mask
@@ -117,8 +131,9 @@ def box_masks(ws: Any, boxes: list[tuple[float, float, float, float]], *, use_sa
     return [grabcut_mask(ws.image, box=box) for box in boxes], "grabcut", note
 
 
-def select_by_text(ws: Any, query: TextQuery, *, use_sam: bool = True, model_id: str | None = None,
-                   job: JobControl | None = None) -> TextSelected:
+def select_by_text(
+    ws: Any, query: TextQuery, *, use_sam: bool = True, model_id: str | None = None, job: JobControl | None = None
+) -> TextSelected:
     """Find ``query`` in the workspace's image and make it the selection (see the module doc).
     Nothing found: the selection is emptied too (one undo step), and the status says so."""
     from inpaint_anything.segment.text_detect import find
@@ -134,8 +149,7 @@ def select_by_text(ws: Any, query: TextQuery, *, use_sam: bool = True, model_id:
     if found.mask is not None:
         parts, method, note = list(found.regions or [found.mask]), "clipseg", ""
     else:
-        parts, method, note = box_masks(ws, [d.box for d in found.detections], use_sam=use_sam,
-                                        model_id=model_id, job=job)
+        parts, method, note = box_masks(ws, [d.box for d in found.detections], use_sam=use_sam, model_id=model_id, job=job)
     if not found.detections:
         note = f"Try a lower threshold (now {query.threshold:g}) or another detector."
     boxes = found.detections if len(parts) == len(found.detections) else []

@@ -22,6 +22,7 @@ from inpaint_anything.selection import Selection, apply_op, check_op, check_stro
 if TYPE_CHECKING:
     from inpaint_anything.services import WorkspaceServices
 
+
 @dataclass
 class Selected:
     """What :meth:`Workspace.select` made: the committed mask, SAM's candidates (None without a
@@ -206,8 +207,9 @@ class Workspace:
     def brush(self, strokes: list[dict]) -> np.ndarray:
         """Apply brush strokes {"mode": "add"|"erase", "radius": r, "points": [[x, y], ...]} to the mask."""
         img = self.require_image()
-        checked = [check_stroke(s.get("mode", "add"), s.get("radius", 8.0), s.get("points"), modes=("add", "erase"))
-                   for s in strokes]
+        checked = [
+            check_stroke(s.get("mode", "add"), s.get("radius", 8.0), s.get("points"), modes=("add", "erase")) for s in strokes
+        ]
         with self._lock:
             m = self.mask if self.mask is not None else np.zeros(img.shape[:2], bool)
             return self._commit(rasterize_strokes(checked, (img.shape[1], img.shape[0]), base=m))
@@ -329,8 +331,17 @@ class Workspace:
                 raise InvalidInputError(f"Unknown selection mode {mode!r}; use add, replace or subtract.")
             return self._commit(out)
 
-    def click(self, x: float, y: float, positive: bool = True, *, model_id: str | None = None, multimask: bool = True,
-              reset: bool = False, job: JobControl | None = None):
+    def click(
+        self,
+        x: float,
+        y: float,
+        positive: bool = True,
+        *,
+        model_id: str | None = None,
+        multimask: bool = True,
+        reset: bool = False,
+        job: JobControl | None = None,
+    ):
         """Add a point prompt and predict; the best candidate becomes the mask."""
         with self._lock:
             points = [] if reset else list(self.points)
@@ -347,8 +358,15 @@ class Workspace:
             self._commit(result.masks[0].copy())
         return result
 
-    def prompt(self, points: Any = (), box: Any = None, *, model_id: str | None = None, multimask: bool = True,
-               job: JobControl | None = None):
+    def prompt(
+        self,
+        points: Any = (),
+        box: Any = None,
+        *,
+        model_id: str | None = None,
+        multimask: bool = True,
+        job: JobControl | None = None,
+    ):
         """Predict from a whole prompt snapshot (points ``[(x, y, label)]`` and/or a box) without
         changing the mask; returns the candidates (None for an empty snapshot). When the snapshot
         extends the previous one, the previous low-res logits refine the new prediction. Several
@@ -361,12 +379,21 @@ class Workspace:
             return None
         session = self.segment_session(model_id, job)
         with self._lock:
-            extends = (self.candidates is not None and new_box == self.box and len(pts) > len(self.points)
-                       and pts[: len(self.points)] == self.points)
+            extends = (
+                self.candidates is not None
+                and new_box == self.box
+                and len(pts) > len(self.points)
+                and pts[: len(self.points)] == self.points
+            )
             refine = self.candidates if extends else None
             self.points, self.box = pts, new_box
-            result = session.predict(points=[p[:2] for p in pts] or None, labels=[p[2] for p in pts] or None, box=new_box,
-                                     multimask=multimask and len(pts) == 1 and new_box is None, refine_from=refine)
+            result = session.predict(
+                points=[p[:2] for p in pts] or None,
+                labels=[p[2] for p in pts] or None,
+                box=new_box,
+                multimask=multimask and len(pts) == 1 and new_box is None,
+                refine_from=refine,
+            )
             self.candidates = result
             return result
 
@@ -387,8 +414,15 @@ class Workspace:
         img = self.require_image()
         return self._combine(grabcut_mask(img, box=box, points=points, labels=labels), mode, img)
 
-    def select(self, selection: Selection, *, use_sam: bool = True, model_id: str | None = None,
-               ignore_unsegmented: bool = True, job: JobControl | None = None) -> Selected:
+    def select(
+        self,
+        selection: Selection,
+        *,
+        use_sam: bool = True,
+        model_id: str | None = None,
+        ignore_unsegmented: bool = True,
+        job: JobControl | None = None,
+    ) -> Selected:
         """Turn a whole :class:`~inpaint_anything.selection.Selection` into the mask (the tab sends one
         with every editor event, the API with ``PUT /sessions/{id}/selection``).
 
@@ -444,8 +478,7 @@ class Workspace:
 
         self.require_image()
         use = self.require_mask() if mask is None else mask_ops.as_bool_mask(mask, self.image.shape[:2])
-        result = run_inpaint(self.source(), use, request, backend, job,
-                             max_pixels=self.app.settings.max_image_pixels)
+        result = run_inpaint(self.source(), use, request, backend, job, max_pixels=self.app.settings.max_image_pixels)
         return self._record(result, kind)
 
     def _record(self, result, kind: str):
@@ -454,8 +487,10 @@ class Workspace:
         with self._lock:
             if self.text_query is not None and kind != "outpaint":  # the mask came from "Select by text"
                 result.infotexts[:] = [text + self.text_query.infotext() for text in result.infotexts]
-            self.results.extend(Result(img, text, seed, kind) for img, text, seed in
-                                zip(result.images, result.infotexts, result.seeds, strict=True))
+            self.results.extend(
+                Result(img, text, seed, kind)
+                for img, text, seed in zip(result.images, result.infotexts, result.seeds, strict=True)
+            )
             excess = len(self.results) - keep
             if excess > 0:
                 del self.results[:excess]
@@ -463,8 +498,9 @@ class Workspace:
         self._fit_budget()
         return result
 
-    def remove(self, method: str = "telea", job: JobControl | None = None, *, mask_blur: int = 2, padding: int = 64,
-               grow_px: int = 0):
+    def remove(
+        self, method: str = "telea", job: JobControl | None = None, *, mask_blur: int = 2, padding: int = 64, grow_px: int = 0
+    ):
         """Prompt-free removal; ``grow_px`` grows the mask for this run only (the selection stays)."""
         from inpaint_anything.inpaint.cleaner import removal_request
 

@@ -75,7 +75,7 @@ def scene(h: int = 48, w: int = 64) -> tuple[np.ndarray, np.ndarray]:
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.stack([xx * 255 // max(w - 1, 1), yy * 255 // max(h - 1, 1), np.full_like(xx, 90)], -1).astype(np.uint8)
     mask = np.zeros((h, w), bool)
-    mask[h // 4: h // 2 + 4, w // 4: w // 2 + 4] = True
+    mask[h // 4 : h // 2 + 4, w // 4 : w // 2 + 4] = True
     img[mask] = (220, 30, 30)
     return img, mask
 
@@ -129,13 +129,36 @@ def test_openapi_schema_is_served_and_every_ref_resolves(bare):
     schema = bare.get("/openapi.json").json()
     paths = schema["paths"]
     assert all(p.startswith(P) for p in paths)
-    for route in ("/version", "/models/sam", "/models/sam/{model_id}/download", "/models/inpaint", "/backends",
-                  "/sessions", "/sessions/{session_id}", "/sessions/{session_id}/image", "/sessions/{session_id}/mask",
-                  "/sessions/{session_id}/mask/alpha", "/segment/points", "/segment/box", "/segment/everything",
-                  "/sessions/{session_id}/click", "/sessions/{session_id}/box", "/sessions/{session_id}/everything",
-                  "/sessions/{session_id}/scribble", "/sessions/{session_id}/grabcut", "/sessions/{session_id}/mask/op",
-                  "/sessions/{session_id}/undo", "/sessions/{session_id}/redo", "/inpaint", "/remove", "/outpaint",
-                  "/sessions/{session_id}/inpaint", "/batch", "/tasks/{task_id}", "/tasks/{task_id}/interrupt"):
+    for route in (
+        "/version",
+        "/models/sam",
+        "/models/sam/{model_id}/download",
+        "/models/inpaint",
+        "/backends",
+        "/sessions",
+        "/sessions/{session_id}",
+        "/sessions/{session_id}/image",
+        "/sessions/{session_id}/mask",
+        "/sessions/{session_id}/mask/alpha",
+        "/segment/points",
+        "/segment/box",
+        "/segment/everything",
+        "/sessions/{session_id}/click",
+        "/sessions/{session_id}/box",
+        "/sessions/{session_id}/everything",
+        "/sessions/{session_id}/scribble",
+        "/sessions/{session_id}/grabcut",
+        "/sessions/{session_id}/mask/op",
+        "/sessions/{session_id}/undo",
+        "/sessions/{session_id}/redo",
+        "/inpaint",
+        "/remove",
+        "/outpaint",
+        "/sessions/{session_id}/inpaint",
+        "/batch",
+        "/tasks/{task_id}",
+        "/tasks/{task_id}/interrupt",
+    ):
         assert P + route in paths, route
     upload = paths[P + "/sessions/{session_id}/image"]["post"]["requestBody"]["content"]
     assert set(upload) == {"application/json", "multipart/form-data"}
@@ -170,66 +193,96 @@ def test_listing_routes(client, models_app):
     inpaint = client.get(f"{P}/models/inpaint").json()
     assert "tiny-sd" in inpaint["diffusers"] and not any(os.path.isabs(m) for m in inpaint["diffusers"])
     listed = {m["name"]: m for m in inpaint["diffusers_models"]}
-    assert listed["tiny-sd"] == {"name": "tiny-sd", "source": "models", "usable": True, "reason": "",
-                                 "family": "sd1", "format": "diffusers"}
+    assert listed["tiny-sd"] == {
+        "name": "tiny-sd",
+        "source": "models",
+        "usable": True,
+        "reason": "",
+        "family": "sd1",
+        "format": "diffusers",
+    }
     assert {"telea", "ns"} <= set(inpaint["cleaner"]) and "blur" in inpaint["prefills"]
     assert client.get(f"{P}/backends").json()["backends"][:3] == ["diffusers", "controlnet", "cleaner"]
 
 
 # ---------------------------------------------------------------------------------------------- bad input
 @pytest.mark.both_stacks
-@pytest.mark.parametrize(("route", "body", "status", "message"), [
-    ("/remove", {"image": "%%%not base64%%%", "mask": "x"}, 422, "is not valid base64"),
-    ("/remove", {"image": base64.b64encode(b"hello, not an image").decode(), "mask": "x"}, 422, "not an image format"),
-    ("/remove", {"image": "data:image/png,rawbytes", "mask": "x"}, 422, "must be base64-encoded"),
-    ("/remove", {"image": "TRUNCATED", "mask": "MASK"}, 422, "damaged or incomplete"),
-    ("/remove", {"image": "IMG", "mask": "SMALLMASK"}, 422, "The mask is 10x10 pixels but the image is 64x48"),
-    ("/remove", {"image": "IMG", "mask": "EMPTYMASK"}, 422, "The mask is empty"),
-    ("/remove", {"image": "HUGE", "mask": "MASK"}, 413, "more than the limit of 200,000 pixels"),
-    ("/remove", {"image": "IMG"}, 422, "Send 'image' and 'mask'"),
-    ("/remove", {"image": "IMG", "mask": "MASK", "method": "lama"}, 409, "Offline mode is on"),
-    ("/remove", {"image": "IMG", "mask": "MASK", "method": "migan"}, 409, "migan_traced.pt"),
-    ("/remove", {"image": "IMG", "mask": "MASK", "mask_blur": 99}, 422, "Mask blur must be 0..64"),
-    ("/inpaint", {"image": "IMG", "mask": "MASK", "backend": "foo"}, 422, "Unknown backend 'foo'"),
-    ("/inpaint", {"image": "IMG", "mask": "MASK", "model": "../x"}, 422, "looks like a file path"),
-    ("/inpaint", {"image": "IMG", "mask": "MASK", "model": "/etc/passwd"}, 422, "looks like a file path"),
-    ("/inpaint", {"image": "IMG", "mask": "MASK", "model": "someone/unknown"}, 404, "Unknown inpainting model"),
-    ("/inpaint", {"image": "IMG", "mask": "MASK", "backend": "cleaner", "model": "magic"}, 422, "Unknown cleaner"),
-    ("/inpaint", {"image": "IMG", "mask": "MASK", "backend": "cleaner", "request": {"steps": 0}}, 422,
-     "Steps must be between 1 and 150"),
-    ("/inpaint", {"image": "IMG", "mask": "MASK", "backend": "cleaner", "options": {"native_size": 33}}, 422,
-     "native_size must be 0"),
-    ("/segment/points", {"image": "IMG", "points": [[5, 5]], "model": "nope"}, 404, "Unknown model 'nope'"),
-    ("/segment/points", {"image": "IMG", "points": [[5, 5]], "model": "../../x.pth"}, 422, "not a SAM model id"),
-    ("/segment/points", {"image": "IMG", "points": [[5, 5]], "model": "file:../secret.pth"}, 422, "not a SAM model id"),
-    ("/segment/points", {"image": "IMG", "points": [[5, 5]], "model": "/abs/sam.pth"}, 422, "not a SAM model id"),
-    ("/segment/points", {"image": "IMG", "points": [[5, 5]], "model": "sam_vit_b"}, 404, "not downloaded yet"),
-    ("/segment/points", {"image": "IMG", "points": [[5, 5, 7]]}, 422, "labels must be 1 (object) or 0"),
-    ("/segment/points", {"image": "IMG", "points": []}, 422, "at least one point"),
-    ("/segment/grabcut", {"image": "IMG", "box": [1, 2, 3]}, 422, "four numbers"),
-    ("/segment/grabcut", {"image": "IMG", "box": [500, 500, 600, 600]}, 422, "has no area inside the 64x48 image"),
-    ("/segment/everything", {"image": "IMG", "points_per_side": 500}, 422, "Points per side must be from 1 to 64"),
-    ("/outpaint", {"image": "IMG", "backend": "cleaner"}, 422, "Nothing to outpaint"),
-    ("/outpaint", {"image": "IMG", "backend": "cleaner", "expansion": {"left": -8}}, 422, "cannot be negative"),
-    ("/outpaint", {"image": "IMG", "backend": "cleaner", "expansion": {"mode": "aspect", "preset": "5:1"}}, 422,
-     "Unknown aspect preset"),
-    ("/outpaint", {"image": "IMG", "backend": "cleaner", "expansion": {"right": 2000, "down": 2000}}, 413,
-     "more than the limit"),
-    ("/outpaint", {"image": "IMG", "backend": "cleaner", "zoom_out": {"steps": 0}}, 422, "Zoom-out steps"),
-    ("/batch", {"items": [], "backend": "cleaner"}, 422, "Send 1 to 256 items"),
-    ("/models/sam/sam_nope/download", None, 404, "Unknown model 'sam_nope'"),
-    ("/models/sam/sam_vit_b/download", None, 409, "put it in the folder"),
-    ("/models/sam/file:..%5Cx/download", None, 422, "not a SAM model id"),
-    ("/sessions/nope/click", {"x": 1, "y": 1}, 404, "There is no session 'nope'"),
-    ("/tasks/nope/interrupt", None, 404, "There is no task 'nope'"),
-])
+@pytest.mark.parametrize(
+    ("route", "body", "status", "message"),
+    [
+        ("/remove", {"image": "%%%not base64%%%", "mask": "x"}, 422, "is not valid base64"),
+        ("/remove", {"image": base64.b64encode(b"hello, not an image").decode(), "mask": "x"}, 422, "not an image format"),
+        ("/remove", {"image": "data:image/png,rawbytes", "mask": "x"}, 422, "must be base64-encoded"),
+        ("/remove", {"image": "TRUNCATED", "mask": "MASK"}, 422, "damaged or incomplete"),
+        ("/remove", {"image": "IMG", "mask": "SMALLMASK"}, 422, "The mask is 10x10 pixels but the image is 64x48"),
+        ("/remove", {"image": "IMG", "mask": "EMPTYMASK"}, 422, "The mask is empty"),
+        ("/remove", {"image": "HUGE", "mask": "MASK"}, 413, "more than the limit of 200,000 pixels"),
+        ("/remove", {"image": "IMG"}, 422, "Send 'image' and 'mask'"),
+        ("/remove", {"image": "IMG", "mask": "MASK", "method": "lama"}, 409, "Offline mode is on"),
+        ("/remove", {"image": "IMG", "mask": "MASK", "method": "migan"}, 409, "migan_traced.pt"),
+        ("/remove", {"image": "IMG", "mask": "MASK", "mask_blur": 99}, 422, "Mask blur must be 0..64"),
+        ("/inpaint", {"image": "IMG", "mask": "MASK", "backend": "foo"}, 422, "Unknown backend 'foo'"),
+        ("/inpaint", {"image": "IMG", "mask": "MASK", "model": "../x"}, 422, "looks like a file path"),
+        ("/inpaint", {"image": "IMG", "mask": "MASK", "model": "/etc/passwd"}, 422, "looks like a file path"),
+        ("/inpaint", {"image": "IMG", "mask": "MASK", "model": "someone/unknown"}, 404, "Unknown inpainting model"),
+        ("/inpaint", {"image": "IMG", "mask": "MASK", "backend": "cleaner", "model": "magic"}, 422, "Unknown cleaner"),
+        (
+            "/inpaint",
+            {"image": "IMG", "mask": "MASK", "backend": "cleaner", "request": {"steps": 0}},
+            422,
+            "Steps must be between 1 and 150",
+        ),
+        (
+            "/inpaint",
+            {"image": "IMG", "mask": "MASK", "backend": "cleaner", "options": {"native_size": 33}},
+            422,
+            "native_size must be 0",
+        ),
+        ("/segment/points", {"image": "IMG", "points": [[5, 5]], "model": "nope"}, 404, "Unknown model 'nope'"),
+        ("/segment/points", {"image": "IMG", "points": [[5, 5]], "model": "../../x.pth"}, 422, "not a SAM model id"),
+        ("/segment/points", {"image": "IMG", "points": [[5, 5]], "model": "file:../secret.pth"}, 422, "not a SAM model id"),
+        ("/segment/points", {"image": "IMG", "points": [[5, 5]], "model": "/abs/sam.pth"}, 422, "not a SAM model id"),
+        ("/segment/points", {"image": "IMG", "points": [[5, 5]], "model": "sam_vit_b"}, 404, "not downloaded yet"),
+        ("/segment/points", {"image": "IMG", "points": [[5, 5, 7]]}, 422, "labels must be 1 (object) or 0"),
+        ("/segment/points", {"image": "IMG", "points": []}, 422, "at least one point"),
+        ("/segment/grabcut", {"image": "IMG", "box": [1, 2, 3]}, 422, "four numbers"),
+        ("/segment/grabcut", {"image": "IMG", "box": [500, 500, 600, 600]}, 422, "has no area inside the 64x48 image"),
+        ("/segment/everything", {"image": "IMG", "points_per_side": 500}, 422, "Points per side must be from 1 to 64"),
+        ("/outpaint", {"image": "IMG", "backend": "cleaner"}, 422, "Nothing to outpaint"),
+        ("/outpaint", {"image": "IMG", "backend": "cleaner", "expansion": {"left": -8}}, 422, "cannot be negative"),
+        (
+            "/outpaint",
+            {"image": "IMG", "backend": "cleaner", "expansion": {"mode": "aspect", "preset": "5:1"}},
+            422,
+            "Unknown aspect preset",
+        ),
+        (
+            "/outpaint",
+            {"image": "IMG", "backend": "cleaner", "expansion": {"right": 2000, "down": 2000}},
+            413,
+            "more than the limit",
+        ),
+        ("/outpaint", {"image": "IMG", "backend": "cleaner", "zoom_out": {"steps": 0}}, 422, "Zoom-out steps"),
+        ("/batch", {"items": [], "backend": "cleaner"}, 422, "Send 1 to 256 items"),
+        ("/models/sam/sam_nope/download", None, 404, "Unknown model 'sam_nope'"),
+        ("/models/sam/sam_vit_b/download", None, 409, "put it in the folder"),
+        ("/models/sam/file:..%5Cx/download", None, 422, "not a SAM model id"),
+        ("/sessions/nope/click", {"x": 1, "y": 1}, 404, "There is no session 'nope'"),
+        ("/tasks/nope/interrupt", None, 404, "There is no task 'nope'"),
+    ],
+)
 def test_bad_input_gives_4xx_with_a_clear_message(bare, route, body, status, message):
     img, mask = scene()
     small = np.zeros((10, 10), np.uint8)
     good_png = png_bytes(img)
-    subst = {"IMG": b64png(img), "MASK": b64png(mask), "SMALLMASK": b64png(small),
-             "EMPTYMASK": b64png(np.zeros_like(mask)), "HUGE": b64png(np.zeros((500, 500, 3), np.uint8)),
-             "TRUNCATED": base64.b64encode(good_png[: len(good_png) // 2]).decode()}
+    subst = {
+        "IMG": b64png(img),
+        "MASK": b64png(mask),
+        "SMALLMASK": b64png(small),
+        "EMPTYMASK": b64png(np.zeros_like(mask)),
+        "HUGE": b64png(np.zeros((500, 500, 3), np.uint8)),
+        "TRUNCATED": base64.b64encode(good_png[: len(good_png) // 2]).decode(),
+    }
 
     def fill(value):
         if isinstance(value, dict):
@@ -258,8 +311,11 @@ def test_pydantic_validation_stays_422_with_field_locations(bare):
         assert any(field in map(str, d["loc"]) for d in body["errors"])
     r = bare.post(f"{P}/remove", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
-    r = bare.post(f"{P}/sessions/{bare.post(f'{P}/sessions').json()['session_id']}/image", content=b"{nope",
-                  headers={"content-type": "application/json"})
+    r = bare.post(
+        f"{P}/sessions/{bare.post(f'{P}/sessions').json()['session_id']}/image",
+        content=b"{nope",
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 422 and "not valid JSON" in r.json()["detail"]
 
 
@@ -284,8 +340,9 @@ def test_no_models_end_to_end_grabcut_remove_outpaint(bare):
     r = bare.post(f"{P}/sessions/{sid}/image", files={"image": ("s.png", png_bytes(img), "image/png")})
     assert r.json() == {"width": 80, "height": 60, "has_alpha": False, "embedding": "none"}
     ys, xs = np.nonzero(truth)
-    r = bare.post(f"{P}/sessions/{sid}/grabcut", json={"box": [int(xs.min()) - 3, int(ys.min()) - 3,
-                                                                int(xs.max()) + 4, int(ys.max()) + 4]})
+    r = bare.post(
+        f"{P}/sessions/{sid}/grabcut", json={"box": [int(xs.min()) - 3, int(ys.min()) - 3, int(xs.max()) + 4, int(ys.max()) + 4]}
+    )
     sel = decode_png(r.json()["mask"])[0] > 0
     assert (sel & truth).sum() / (sel | truth).sum() > 0.8
     assert r.json()["selected_pixels"] == int(sel.sum())
@@ -296,14 +353,30 @@ def test_no_models_end_to_end_grabcut_remove_outpaint(bare):
     assert 'Inpaint backend: "cleaner:telea"' in text and out.shape == img.shape
     assert out[truth].mean(axis=0)[0] < 200  # the red square is gone
     assert np.array_equal(out[:5, -5:], img[:5, -5:])  # far pixels untouched
-    r = bare.post(f"{P}/outpaint", json={"image": b64png(img), "backend": "cleaner", "model": "telea",
-                                         "expansion": {"right": 32, "up": 16}, "prefill": "edge"})
+    r = bare.post(
+        f"{P}/outpaint",
+        json={
+            "image": b64png(img),
+            "backend": "cleaner",
+            "model": "telea",
+            "expansion": {"right": 32, "up": 16},
+            "prefill": "edge",
+        },
+    )
     out, text = decode_png(r.json()["images"][0])
     assert out.shape == (76, 112, 3) and r.json()["size"] == [112, 76]
-    assert np.array_equal(out[16 + 20: 16 + 40, 10:40], img[20:40, 10:40])  # the original's middle is exact
+    assert np.array_equal(out[16 + 20 : 16 + 40, 10:40], img[20:40, 10:40])  # the original's middle is exact
     assert 'Outpaint: "left 0, right 32, up 16, down 0"' in text
-    r = bare.post(f"{P}/outpaint", json={"image": b64png(img), "backend": "cleaner", "prefill": "blur",
-                                         "request": {"seed": 7}, "zoom_out": {"steps": 2, "scale": 1.5}})
+    r = bare.post(
+        f"{P}/outpaint",
+        json={
+            "image": b64png(img),
+            "backend": "cleaner",
+            "prefill": "blur",
+            "request": {"seed": 7},
+            "zoom_out": {"steps": 2, "scale": 1.5},
+        },
+    )
     body = r.json()
     assert len(body["images"]) == 2 and body["seeds"] == [7, 8]
     assert decode_png(body["images"][1])[0].shape == img.shape and "Zoom out step: 2/2" in body["infotexts"][1]
@@ -330,23 +403,32 @@ def test_session_tools_with_sam(client, astronaut):
     assert np.array_equal(decode_png(undone["mask"])[0] > 0, boxed)
     redone = client.post(f"{P}/sessions/{sid}/redo").json()
     assert np.array_equal(decode_png(redone["mask"])[0] > 0, grown)
-    brushed = client.post(f"{P}/sessions/{sid}/brush", json={"strokes": [
-        {"mode": "erase", "radius": 200, "points": [[64, 64]]},
-        {"mode": "add", "radius": 5, "points": [[20, 20], [40, 20]]}]}).json()
+    brushed = client.post(
+        f"{P}/sessions/{sid}/brush",
+        json={
+            "strokes": [
+                {"mode": "erase", "radius": 200, "points": [[64, 64]]},
+                {"mode": "add", "radius": 5, "points": [[20, 20], [40, 20]]},
+            ]
+        },
+    ).json()
     m = decode_png(brushed["mask"])[0] > 0
     assert m[20, 30] and not m[100, 100]
     rgba, _ = decode_png(client.get(f"{P}/sessions/{sid}/mask/alpha").content)
     assert rgba.shape == (128, 128, 4) and np.array_equal(rgba[..., :3], img) and np.array_equal(rgba[..., 3] > 0, m)
     r = client.post(f"{P}/sessions/{sid}/scribble", json={"scribble": b64png(m)})
     assert r.status_code == 422 and "Segment everything" in r.json()["detail"]
-    seg = client.post(f"{P}/sessions/{sid}/everything", json={
-        "points_per_side": 4, "pred_iou_thresh": 0, "stability_thresh": 0, "min_area_frac": 0}).json()
+    seg = client.post(
+        f"{P}/sessions/{sid}/everything",
+        json={"points_per_side": 4, "pred_iou_thresh": 0, "stability_thresh": 0, "min_area_frac": 0},
+    ).json()
     assert seg["count"] >= 1 and "masks" not in seg
     assert decode_png(seg["segment_map"])[0].shape == (128, 128, 3)
     scribble = np.zeros((128, 128), bool)
     scribble[60:64, 10:120] = True
-    picked = client.post(f"{P}/sessions/{sid}/scribble", json={"scribble": b64png(scribble), "mode": "replace",
-                                                               "ignore_unsegmented": False}).json()
+    picked = client.post(
+        f"{P}/sessions/{sid}/scribble", json={"scribble": b64png(scribble), "mode": "replace", "ignore_unsegmented": False}
+    ).json()
     assert (decode_png(picked["mask"])[0] > 0)[scribble].all()
     assert client.delete(f"{P}/sessions/{sid}").json()["deleted"] is True
     assert client.post(f"{P}/sessions/{sid}/undo").status_code == 404
@@ -362,9 +444,17 @@ def test_stateless_segmentation(client, astronaut):
     assert len(two["masks"]) == 1
     box = client.post(f"{P}/segment/box", json={"image": b64png(img), "box": [10, 10, 90, 100]}).json()
     assert len(box["masks"]) == 1 and len(box["scores"]) == 1
-    ev = client.post(f"{P}/segment/everything", json={
-        "image": "data:image/png;base64," + b64png(img), "points_per_side": 4, "pred_iou_thresh": 0,
-        "stability_thresh": 0, "min_area_frac": 0, "keep": {"largest": 1}}).json()
+    ev = client.post(
+        f"{P}/segment/everything",
+        json={
+            "image": "data:image/png;base64," + b64png(img),
+            "points_per_side": 4,
+            "pred_iou_thresh": 0,
+            "stability_thresh": 0,
+            "min_area_frac": 0,
+            "keep": {"largest": 1},
+        },
+    ).json()
     assert len(ev["masks"]) == ev["count"] == len(ev["segments"]) >= 1
     largest = max(ev["segments"], key=lambda s: s["area"])
     assert ev["kept"] == [largest["index"]]
@@ -376,9 +466,14 @@ def test_stateless_segmentation(client, astronaut):
 # ---------------------------------------------------------------------------------------------- generation
 def test_inpaint_with_tiny_diffusers_stateless_and_on_a_session(client):
     img, mask = scene(64, 64)
-    body = {"image": b64png(img), "mask": b64png(mask), "backend": "diffusers", "model": "tiny-sd",
-            "options": {"native_size": 64, "device": "cpu"},
-            "request": {"prompt": "a cat", "steps": 2, "seed": 42, "inpaint_area": "whole", "mask_blur": 2}}
+    body = {
+        "image": b64png(img),
+        "mask": b64png(mask),
+        "backend": "diffusers",
+        "model": "tiny-sd",
+        "options": {"native_size": 64, "device": "cpu"},
+        "request": {"prompt": "a cat", "steps": 2, "seed": 42, "inpaint_area": "whole", "mask_blur": 2},
+    }
     r = client.post(f"{P}/inpaint", json=body)
     assert r.status_code == 200, r.text
     out, text = decode_png(r.json()["images"][0])
@@ -386,7 +481,7 @@ def test_inpaint_with_tiny_diffusers_stateless_and_on_a_session(client):
     assert text.startswith("a cat\n") and "Seed: 42" in text and "Model: tiny-sd" in text and "Steps: 2" in text
     ys, xs = np.nonzero(mask)
     far = np.ones_like(mask)
-    far[ys.min() - 8: ys.max() + 9, xs.min() - 8: xs.max() + 9] = False
+    far[ys.min() - 8 : ys.max() + 9, xs.min() - 8 : xs.max() + 9] = False
     assert far.sum() > 1000 and np.array_equal(out[far], img[far])  # away from the mask: bit-identical
     sid = new_session(client, img)
     r = client.post(f"{P}/sessions/{sid}/inpaint", json={**body, "image": None})
@@ -425,7 +520,7 @@ def test_batch_route_reports_bad_items_and_continues(bare):
 
 @pytest.mark.both_stacks
 def test_batch_route_never_starts_ray_for_a_request(bare, monkeypatch):
-    """"engine": "ray" needs Ray installed and a cluster the operator set (RAY_ADDRESS): a request never
+    """ "engine": "ray" needs Ray installed and a cluster the operator set (RAY_ADDRESS): a request never
     makes the server start a Ray or join an address it names. Refusals are 422, with what to do."""
     import importlib.util
     import sys

@@ -67,8 +67,19 @@ def test_every_json_body_example_is_accepted(client):  # noqa: F811
     tried = {p.rsplit("/", 1)[-1] for _, p in answers}
     assert {"image", "mask"} <= tried  # the session upload routes (JSON or multipart)
     # the stateless and session routes of every kind were posted
-    assert {"points", "box", "everything", "grabcut", "click", "scribble", "brush", "inpaint", "remove", "outpaint",
-            "batch"} <= tried, tried
+    assert {
+        "points",
+        "box",
+        "everything",
+        "grabcut",
+        "click",
+        "scribble",
+        "brush",
+        "inpaint",
+        "remove",
+        "outpaint",
+        "batch",
+    } <= tried, tried
     assert len(answers) >= 18, answers
 
 

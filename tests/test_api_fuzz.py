@@ -29,22 +29,51 @@ IMAGE_FIELDS = {"image", "mask", "scribble"}
 ODD_FLOATS = st.sampled_from([float("nan"), float("inf"), -1e308, 1e308, -0.0])
 COORD = st.floats(-2, 45) | st.integers(0, 40)
 INT_RANGES = {  # realistic ranges, so many requests get past validation and exercise the core
-    "px": (0, 12), "left": (-8, 80), "right": (-8, 80), "up": (-8, 80), "down": (-8, 80), "mask_blur": (0, 70),
-    "padding": (0, 80), "steps": (0, 4), "overlap_px": (-1, 40), "min_area": (0, 500), "max_area": (0, 2000),
-    "largest": (0, 3), "iterations": (0, 3), "points_per_side": (0, 4), "max_side": (8, 64), "max_masks": (0, 4),
-    "batch_count": (0, 2), "labels": (-1, 2), "indices": (-1, 4), "mask_grow": (-1, 6), "native_size": (0, 70),
+    "px": (0, 12),
+    "left": (-8, 80),
+    "right": (-8, 80),
+    "up": (-8, 80),
+    "down": (-8, 80),
+    "mask_blur": (0, 70),
+    "padding": (0, 80),
+    "steps": (0, 4),
+    "overlap_px": (-1, 40),
+    "min_area": (0, 500),
+    "max_area": (0, 2000),
+    "largest": (0, 3),
+    "iterations": (0, 3),
+    "points_per_side": (0, 4),
+    "max_side": (8, 64),
+    "max_masks": (0, 4),
+    "batch_count": (0, 2),
+    "labels": (-1, 2),
+    "indices": (-1, 4),
+    "mask_grow": (-1, 6),
+    "native_size": (0, 70),
 }
 FLOAT_RANGES = {
-    "x": (-2, 45), "y": (-2, 45), "scale": (1.0, 2.6), "balance_x": (-0.1, 1.1), "balance_y": (-0.1, 1.1),
-    "cfg_scale": (0, 31), "denoising_strength": (0, 1.1), "radius": (-1, 20), "min_score": (-0.1, 1.1),
+    "x": (-2, 45),
+    "y": (-2, 45),
+    "scale": (1.0, 2.6),
+    "balance_x": (-0.1, 1.1),
+    "balance_y": (-0.1, 1.1),
+    "cfg_scale": (0, 31),
+    "denoising_strength": (0, 1.1),
+    "radius": (-1, 20),
+    "min_score": (-0.1, 1.1),
 }
-STRINGS = {"backend": ["cleaner", "cleaner", "cleaner", "diffusers", "webui"],
-           "model": ["telea", "ns", "", "file:tiny.pth", "tiny-sd", "../x", "/etc/passwd", "nope", "sam_vit_b"],
-           "sam_model": ["file:tiny.pth", "sam_vit_b", "../x"], "preset": ["16:9", "1:1", "9:21", "5:1"]}
-JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=True),
-                         st.text(max_size=12))
-ANY_JSON = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.text(max_size=8), inner, max_size=3), max_leaves=8)
+STRINGS = {
+    "backend": ["cleaner", "cleaner", "cleaner", "diffusers", "webui"],
+    "model": ["telea", "ns", "", "file:tiny.pth", "tiny-sd", "../x", "/etc/passwd", "nope", "sam_vit_b"],
+    "sam_model": ["file:tiny.pth", "sam_vit_b", "../x"],
+    "preset": ["16:9", "1:1", "9:21", "5:1"],
+}
+JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=True), st.text(max_size=12))
+ANY_JSON = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 def _samples(size: tuple[int, int]) -> list[str]:
@@ -56,18 +85,31 @@ def _samples(size: tuple[int, int]) -> list[str]:
     rng = np.random.default_rng(0)
     img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
     mask = np.zeros((h, w), bool)
-    mask[h // 4: h // 2, w // 4: w // 2] = True
+    mask[h // 4 : h // 2, w // 4 : w // 2] = True
     jpeg = io.BytesIO()
     Image.fromarray(img).save(jpeg, "JPEG")
     good = png_bytes(img)
     fine = [b64png(img), b64png(mask), "data:image/png;base64," + b64png(mask)]
-    return fine * 3 + [
-        b64png(img), b64png(mask), b64png(np.dstack([img, (mask * 255).astype(np.uint8)])),
-        "data:image/png;base64," + b64png(mask), base64.b64encode(jpeg.getvalue()).decode(),
-        b64png(np.zeros((9, 9), np.uint8)), b64png(np.zeros((300, 300, 3), np.uint8)),  # wrong size / too large
-        base64.b64encode(good[: len(good) // 3]).decode(), base64.b64encode(b"\x89PNG\r\n\x1a\nxx").decode(),
-        base64.b64encode(rng.bytes(64)).decode(), "", "====", "data:,hello", "not base64 at all!", "QQ",
-    ]
+    return (
+        fine * 3
+        + [
+            b64png(img),
+            b64png(mask),
+            b64png(np.dstack([img, (mask * 255).astype(np.uint8)])),
+            "data:image/png;base64," + b64png(mask),
+            base64.b64encode(jpeg.getvalue()).decode(),
+            b64png(np.zeros((9, 9), np.uint8)),
+            b64png(np.zeros((300, 300, 3), np.uint8)),  # wrong size / too large
+            base64.b64encode(good[: len(good) // 3]).decode(),
+            base64.b64encode(b"\x89PNG\r\n\x1a\nxx").decode(),
+            base64.b64encode(rng.bytes(64)).decode(),
+            "",
+            "====",
+            "data:,hello",
+            "not base64 at all!",
+            "QQ",
+        ]
+    )
 
 
 def _resolve(node: dict, components: dict) -> dict:
@@ -99,8 +141,9 @@ def strategy_for(node: dict, components: dict, images: list[str], name: str = ""
         return st.text(max_size=12)
     if kind == "integer":
         lo, hi = INT_RANGES.get(name, (-5, 100))
-        return st.one_of(st.integers(lo, hi), st.integers(lo, hi), st.integers(lo, hi),
-                         st.sampled_from([-1, 2**31, -(2**63), 10**30]))
+        return st.one_of(
+            st.integers(lo, hi), st.integers(lo, hi), st.integers(lo, hi), st.sampled_from([-1, 2**31, -(2**63), 10**30])
+        )
     if kind == "number":
         lo, hi = FLOAT_RANGES.get(name, (-0.1, 1.1))
         return st.one_of(st.floats(lo, hi), st.floats(lo, hi), st.floats(lo, hi), ODD_FLOATS)
@@ -118,8 +161,9 @@ def strategy_for(node: dict, components: dict, images: list[str], name: str = ""
     if kind == "object" or props:
         required = set(node.get("required", []))
         fields = {k: strategy_for(v, components, images, k, depth + 1) for k, v in (props or {}).items()}
-        return st.fixed_dictionaries({k: v for k, v in fields.items() if k in required},
-                                     optional={k: v for k, v in fields.items() if k not in required})
+        return st.fixed_dictionaries(
+            {k: v for k, v in fields.items() if k in required}, optional={k: v for k, v in fields.items() if k not in required}
+        )
     return ANY_JSON
 
 
@@ -162,8 +206,16 @@ def send(client, method: str, url: str, body=None, **kwargs):
 def fuzz_env(tmp_path_factory, tiny_sam_files):
     models = tmp_path_factory.mktemp("fuzz-models")
     shutil.copy(tiny_sam_files["sam"], models / "tiny.pth")
-    app = App(Settings(models_dir=str(models), offline=True, sam_device="cpu", default_sam_model="file:tiny.pth",
-                       max_image_pixels=60_000, output_dir=str(tmp_path_factory.mktemp("fuzz-results"))))  # save: true
+    app = App(
+        Settings(
+            models_dir=str(models),
+            offline=True,
+            sam_device="cpu",
+            default_sam_model="file:tiny.pth",
+            max_image_pixels=60_000,
+            output_dir=str(tmp_path_factory.mktemp("fuzz-results")),
+        )
+    )  # save: true
     client = build_client(app)
     schema = client.get("/openapi.json").json()
     size = (32, 40)
@@ -187,15 +239,21 @@ def _path_value(name: str, sid: str, method: str):
             return st.text(min_size=1, max_size=10)
         return st.one_of(st.just(sid), st.just(sid), st.just(sid), st.text(min_size=1, max_size=10))
     if name == "model_id":
-        return st.sampled_from(["file:tiny.pth", "sam_vit_b", "sam_hq_vit_b", "file:..", "nope"]) | st.text(min_size=1,
-                                                                                                          max_size=10)
+        return st.sampled_from(["file:tiny.pth", "sam_vit_b", "sam_hq_vit_b", "file:..", "nope"]) | st.text(
+            min_size=1, max_size=10
+        )
     if name == "index":
         return st.integers(-2, 3).map(str) | st.text(min_size=1, max_size=4)
     return st.text(min_size=1, max_size=12)
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 @given(data=st.data())
 def test_no_server_errors_for_generated_requests(fuzz_env, data):
     client, sid, images = fuzz_env.client, fuzz_env.sid, fuzz_env.images
@@ -211,9 +269,13 @@ def test_no_server_errors_for_generated_requests(fuzz_env, data):
         query["async"] = "false"  # every error must surface in this response
     kwargs: dict = {"params": query}
     if multipart and data.draw(st.booleans(), label="multipart"):
-        payload = data.draw(st.sampled_from(images).map(lambda s: base64.b64decode(s + "==", validate=False)
-                                                        if s and not s.startswith("data:") else s.encode())
-                            | st.binary(max_size=64), label="file")
+        payload = data.draw(
+            st.sampled_from(images).map(
+                lambda s: base64.b64decode(s + "==", validate=False) if s and not s.startswith("data:") else s.encode()
+            )
+            | st.binary(max_size=64),
+            label="file",
+        )
         field = "mask" if path.endswith("/mask") else "image"
         kwargs["files"] = {data.draw(st.sampled_from([field, "other"]), label="field"): ("f.png", payload, "image/png")}
     elif body is not None:
@@ -231,11 +293,18 @@ def _generation_case(components: dict, images: list[str]):
     """(route, body) for the generating routes with a usable backend and image, random otherwise."""
     good_image, good_mask = images[0], images[1]
     cases = []
-    for route, component in (("/inpaint", "InpaintBody"), ("/remove", "RemoveBody"), ("/outpaint", "OutpaintBody"),
-                             ("/sessions/{session_id}/outpaint", "OutpaintBody")):
+    for route, component in (
+        ("/inpaint", "InpaintBody"),
+        ("/remove", "RemoveBody"),
+        ("/outpaint", "OutpaintBody"),
+        ("/sessions/{session_id}/outpaint", "OutpaintBody"),
+    ):
         body = strategy_for(components[component], components, images)
-        fixed = {"image": st.sampled_from([good_image] * 4 + images), "backend": st.just("cleaner"),
-                 "model": st.sampled_from(["telea", "ns", "patchmatch"])}
+        fixed = {
+            "image": st.sampled_from([good_image] * 4 + images),
+            "backend": st.just("cleaner"),
+            "model": st.sampled_from(["telea", "ns", "patchmatch"]),
+        }
         if route != "/outpaint" and "outpaint" not in route:
             fixed["mask"] = st.sampled_from([good_mask] * 4 + images)
         if component == "RemoveBody":
@@ -244,21 +313,38 @@ def _generation_case(components: dict, images: list[str]):
             sides = st.integers(0, 40)
             fixed["expansion"] = st.one_of(
                 st.fixed_dictionaries({"left": sides, "right": sides, "up": sides, "down": sides}),
-                st.fixed_dictionaries({"mode": st.just("aspect"), "preset": st.sampled_from(["16:9", "9:16", "1:1"]),
-                                       "balance_x": st.floats(0, 1), "balance_y": st.floats(0, 1)}),
+                st.fixed_dictionaries(
+                    {
+                        "mode": st.just("aspect"),
+                        "preset": st.sampled_from(["16:9", "9:16", "1:1"]),
+                        "balance_x": st.floats(0, 1),
+                        "balance_y": st.floats(0, 1),
+                    }
+                ),
                 st.fixed_dictionaries({"mode": st.just("scale"), "scale": st.floats(1.25, 2)}),
-                st.none())  # none: no expansion (zoom-out frames, or "nothing to outpaint")
+                st.none(),
+            )  # none: no expansion (zoom-out frames, or "nothing to outpaint")
         if route.startswith("/sessions"):
             fixed.pop("image")
         drop = {"image"} if route.startswith("/sessions") else set()
-        cases.append(st.tuples(st.just(route), body, st.fixed_dictionaries(fixed)).map(
-            lambda t, drop=drop: (t[0], {k: v for k, v in {**t[1], **t[2]}.items()
-                                         if k not in drop and not (k == "expansion" and v is None)})))
+        cases.append(
+            st.tuples(st.just(route), body, st.fixed_dictionaries(fixed)).map(
+                lambda t, drop=drop: (
+                    t[0],
+                    {k: v for k, v in {**t[1], **t[2]}.items() if k not in drop and not (k == "expansion" and v is None)},
+                )
+            )
+        )
     return st.one_of(cases)
 
 
-@settings(max_examples=100, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 @given(data=st.data())
 def test_generation_routes_with_random_geometry_and_parameters(fuzz_env, data):
     client, sid = fuzz_env.client, fuzz_env.sid

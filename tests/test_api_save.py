@@ -59,13 +59,24 @@ def test_remove_inpaint_outpaint_saved_when_asked(api, out_dir, tmp_path):
     assert r.status_code == 200, r.text
     check_saved(r.json(), out_dir, tmp_path)
     assert r.json()["saved"] == ["00000-remove.png"]
-    r = api.post(f"{P}/inpaint", json={"image": b64png(img), "mask": b64png(mask), "backend": "cleaner",
-                                       "model": "telea", "save": True, "request": {"batch_count": 2}})
+    r = api.post(
+        f"{P}/inpaint",
+        json={
+            "image": b64png(img),
+            "mask": b64png(mask),
+            "backend": "cleaner",
+            "model": "telea",
+            "save": True,
+            "request": {"batch_count": 2},
+        },
+    )
     assert r.status_code == 200, r.text
     check_saved(r.json(), out_dir, tmp_path)
     assert r.json()["saved"] == ["00001-inpaint.png", "00002-inpaint.png"]
-    r = api.post(f"{P}/outpaint", json={"image": b64png(img), "backend": "cleaner", "model": "telea", "save": True,
-                                        "expansion": {"left": 16}})
+    r = api.post(
+        f"{P}/outpaint",
+        json={"image": b64png(img), "backend": "cleaner", "model": "telea", "save": True, "expansion": {"left": 16}},
+    )
     assert r.status_code == 200, r.text
     check_saved(r.json(), out_dir, tmp_path)
     on_disk, _ = decode_png((out_dir / r.json()["saved"][0]).read_bytes())
@@ -82,8 +93,9 @@ def test_session_routes_zoom_out_and_async_save(api, out_dir, tmp_path):
     r = api.post(f"{P}/sessions/{sid}/inpaint", json={"backend": "cleaner", "model": "ns", "save": True})
     assert r.status_code == 200, r.text
     check_saved(r.json(), out_dir, tmp_path)
-    r = api.post(f"{P}/sessions/{sid}/outpaint", json={"backend": "cleaner", "save": True,
-                                                      "zoom_out": {"steps": 2, "scale": 1.5}})
+    r = api.post(
+        f"{P}/sessions/{sid}/outpaint", json={"backend": "cleaner", "save": True, "zoom_out": {"steps": 2, "scale": 1.5}}
+    )
     assert r.status_code == 200, r.text
     check_saved(r.json(), out_dir, tmp_path)
     assert len(r.json()["saved"]) == 2 and all(s.endswith("-zoom.png") for s in r.json()["saved"])
@@ -131,8 +143,9 @@ def test_host_save_hook_is_used(tmp_path):
         return str(save_png(image, folder / "2026-12-04", infotext, suffix="ia-" + kind))
 
     img, mask = scene()
-    api = build_client(App(Settings(models_dir=str(tmp_path / "m"), offline=True)), save=host_save,
-                       output_folder=lambda: str(folder))
+    api = build_client(
+        App(Settings(models_dir=str(tmp_path / "m"), offline=True)), save=host_save, output_folder=lambda: str(folder)
+    )
     r = api.post(f"{P}/remove", json={"image": b64png(img), "mask": b64png(mask), "save": True})
     assert r.status_code == 200, r.text
     assert calls == ["remove"] and r.json()["saved"] == ["2026-12-04/00000-ia-remove.png"]

@@ -36,18 +36,60 @@ def test_schemathesis_finds_no_server_error_and_no_contract_violation(tmp_path):
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "inpaint_anything", "serve", "--no-ui", "--port", str(port), "--log-level", "error",
-         "--ia-models-dir", str(tmp_path / "models"), "--ia-output-dir", str(tmp_path / "out"), "--ia-offline"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "inpaint_anything",
+            "serve",
+            "--no-ui",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+            "--ia-models-dir",
+            str(tmp_path / "models"),
+            "--ia-output-dir",
+            str(tmp_path / "out"),
+            "--ia-offline",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}/openapi.json"
         budget = int(os.environ.get("IA_FUZZ_SECONDS", "90"))
         run = subprocess.run(
-            [st, "--no-color", "run", url, "--checks", CHECKS, "--max-examples", "10", "--workers", "1",
-             "--max-time", str(budget), "--seed", "1", "--suppress-health-check", "all", "--wait-for-schema", "60",
-             # /batch reads and writes folders named in the request; downloads would wait on the network
-             "--exclude-path-regex", "/batch|/download"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=budget + 240)
+            [
+                st,
+                "--no-color",
+                "run",
+                url,
+                "--checks",
+                CHECKS,
+                "--max-examples",
+                "10",
+                "--workers",
+                "1",
+                "--max-time",
+                str(budget),
+                "--seed",
+                "1",
+                "--suppress-health-check",
+                "all",
+                "--wait-for-schema",
+                "60",
+                # /batch reads and writes folders named in the request; downloads would wait on the network
+                "--exclude-path-regex",
+                "/batch|/download",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=budget + 240,
+        )
     finally:
         server.terminate()
         try:

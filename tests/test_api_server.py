@@ -54,8 +54,10 @@ def test_full_flow_over_http(live_server):
         r = http.post(f"{P}/sessions/{sid}/image", files={"image": ("photo.png", png_bytes(img), "image/png")})
         assert r.status_code == 200 and r.json()["width"] == 80
         ys, xs = np.nonzero(truth)
-        r = http.post(f"{P}/sessions/{sid}/grabcut", json={"box": [int(xs.min()) - 3, int(ys.min()) - 3,
-                                                                    int(xs.max()) + 4, int(ys.max()) + 4]})
+        r = http.post(
+            f"{P}/sessions/{sid}/grabcut",
+            json={"box": [int(xs.min()) - 3, int(ys.min()) - 3, int(xs.max()) + 4, int(ys.max()) + 4]},
+        )
         assert r.status_code == 200 and r.json()["selected_pixels"] > 0.8 * truth.sum()
         r = http.post(f"{P}/sessions/{sid}/mask/op", json={"op": "grow", "px": 3})
         assert r.status_code == 200
@@ -88,9 +90,25 @@ def test_python_dash_m_serves_by_default(tmp_path):
     import httpx
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "inpaint_anything", "--port", "0", "--log-level", "warning",
-                             "--ia-models-dir", str(tmp_path / "models"), "--ia-offline", "true"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inpaint_anything",
+            "--port",
+            "0",
+            "--log-level",
+            "warning",
+            "--ia-models-dir",
+            str(tmp_path / "models"),
+            "--ia-offline",
+            "true",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()

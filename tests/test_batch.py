@@ -12,14 +12,7 @@ from PIL import Image
 
 from inpaint_anything.__main__ import main
 from inpaint_anything.app import App
-from inpaint_anything.batch import (
-    REPORT_NAME,
-    BatchOptions,
-    KeepRule,
-    collect_items,
-    load_manifest,
-    run_batch,
-)
+from inpaint_anything.batch import REPORT_NAME, BatchOptions, KeepRule, collect_items, load_manifest, run_batch
 from inpaint_anything.config import Settings
 from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.inpaint.cleaner import removal_request
@@ -141,12 +134,18 @@ def test_json_manifest_with_points_uses_sam(tmp_path, tiny_sam_files):
     for stem in ("p", "q"):
         save(scene()[0], data / f"{stem}.png")
     manifest = tmp_path / "job.json"
-    manifest.write_text(json.dumps({"items": [
-        {"image": "data/p.png", "points": [[25, 20]], "labels": [1]},
-        {"image": "data/q.png", "box": [10, 8, 40, 32], "name": "boxed"},
-        {"image": "data/missing.png", "points": [[5, 5]]},
-        {"mask": "nothing.png"},
-    ]}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "items": [
+                    {"image": "data/p.png", "points": [[25, 20]], "labels": [1]},
+                    {"image": "data/q.png", "box": [10, 8, 40, 32], "name": "boxed"},
+                    {"image": "data/missing.png", "points": [[5, 5]]},
+                    {"mask": "nothing.png"},
+                ]
+            }
+        )
+    )
     items = load_manifest(manifest)
     assert [i.name for i in items] == ["p", "boxed", "missing", "row-4"]
     report = run_batch(app, items, remove_options(), tmp_path / "out")
@@ -154,9 +153,12 @@ def test_json_manifest_with_points_uses_sam(tmp_path, tiny_sam_files):
     reasons = {f["name"]: f["reason"] for f in report.failed}
     assert "file not found" in reasons["missing"] and "has no 'image'" in reasons["row-4"]
     # segment everything + keep the largest segment (no mask, no prompts)
-    opts = BatchOptions(op="remove", request=removal_request(), everything={
-        "points_per_side": 2, "pred_iou_thresh": 0.0, "stability_thresh": 0.0, "min_area_frac": 0.0},
-        keep=KeepRule(largest=1))
+    opts = BatchOptions(
+        op="remove",
+        request=removal_request(),
+        everything={"points_per_side": 2, "pred_iou_thresh": 0.0, "stability_thresh": 0.0, "min_area_frac": 0.0},
+        keep=KeepRule(largest=1),
+    )
     plain = tmp_path / "plain.json"
     plain.write_text(json.dumps([{"image": "data/q.png"}]))
     report = run_batch(app, load_manifest(plain), opts, tmp_path / "out3")
@@ -170,9 +172,9 @@ def test_csv_manifest_with_grabcut_and_prompt_per_row(app, tmp_path):
     save(mask, tmp_path / "two_m.png")
     (tmp_path / "list.csv").write_text(
         "image,mask,points,labels,box,prompt\n"
-        "one.png,,\"25,20; 2,2\",\"1;0\",\"14 10 38 30\",a red square\n"
+        'one.png,,"25,20; 2,2","1;0","14 10 38 30",a red square\n'
         "two.png,two_m.png,,,,\n"
-        "one.png,,\"1,2,3\",,,\n"
+        'one.png,,"1,2,3",,,\n'
     )
     items = load_manifest(tmp_path / "list.csv")
     assert items[0].points == [[25.0, 20.0], [2.0, 2.0]] and items[0].labels == [1, 0]
@@ -197,14 +199,42 @@ def test_outpaint_batch(app, folder, tmp_path):
 def test_cli_batch(folder, tmp_path, capsys):
     images, masks = folder
     out = tmp_path / "cli-out"
-    code = main(["batch", "--input", str(images), "--masks", str(masks), "--op", "remove", "--output", str(out),
-                 "--no-progress", "--ia-models-dir", str(tmp_path / "m"), "--ia-offline"])
+    code = main(
+        [
+            "batch",
+            "--input",
+            str(images),
+            "--masks",
+            str(masks),
+            "--op",
+            "remove",
+            "--output",
+            str(out),
+            "--no-progress",
+            "--ia-models-dir",
+            str(tmp_path / "m"),
+            "--ia-offline",
+        ]
+    )
     captured = capsys.readouterr().out
     assert code == 3  # some items failed
     assert "remove: 2 done, 0 skipped, 2 failed" in captured and "no mask found" in captured
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", REPORT_NAME]
-    code = main(["--ia-offline", "batch", "--input", str(images), "--masks", str(masks), "--op", "remove",
-                 "--output", str(out), "--no-progress"])
+    code = main(
+        [
+            "--ia-offline",
+            "batch",
+            "--input",
+            str(images),
+            "--masks",
+            str(masks),
+            "--op",
+            "remove",
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert "0 done, 2 skipped, 2 failed" in capsys.readouterr().out
     assert main(["batch", "--output", str(out)]) == 2  # neither --input nor --manifest
 
@@ -215,8 +245,24 @@ def test_engine_ray_without_ray_says_how_to_install_it(folder, tmp_path, capsys,
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     images, masks = folder
-    code = main(["batch", "--input", str(images), "--masks", str(masks), "--op", "remove", "--output",
-                 str(tmp_path / "out"), "--engine", "ray", "--no-progress", "--ia-models-dir", str(tmp_path / "m")])
+    code = main(
+        [
+            "batch",
+            "--input",
+            str(images),
+            "--masks",
+            str(masks),
+            "--op",
+            "remove",
+            "--output",
+            str(tmp_path / "out"),
+            "--engine",
+            "ray",
+            "--no-progress",
+            "--ia-models-dir",
+            str(tmp_path / "m"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and 'pip install "ray[default]==' in err and "requirements/ray.txt" in err
     assert not (tmp_path / "out").exists()
@@ -258,5 +304,6 @@ def test_wrong_mask_size_is_reported_per_file(app, tmp_path):
     save(mask[:20, :20], masks / "big_mask.png")
     report = run_batch(app, collect_items(images, masks), remove_options(), tmp_path / "out")
     assert [d["name"] for d in report.done] == ["ok"]
-    assert report.failed == [{"name": "big", "reason": "The mask big_mask.png is 20x20 pixels but the image is "
-                                                       "64x48; they must have the same size."}]
+    assert report.failed == [
+        {"name": "big", "reason": "The mask big_mask.png is 20x20 pixels but the image is 64x48; they must have the same size."}
+    ]

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements/ray.txt); "
-                                        "the Ray engine's tests need it")
+ray = pytest.importorskip(
+    "ray", reason="Ray is not installed (pip install -r requirements/ray.txt); the Ray engine's tests need it"
+)
 
 from inpaint_anything.app import App  # noqa: E402
 from inpaint_anything.batch import REPORT_NAME, BatchOptions, BatchRunner, collect_items, run_batch  # noqa: E402
@@ -35,8 +36,9 @@ pytestmark = pytest.mark.slow  # starting Ray takes a few seconds
 def local_ray():
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
-             _node_ip_address="127.0.0.1")  # this machine only
+    ray.init(
+        num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False, _node_ip_address="127.0.0.1"
+    )  # this machine only
     yield
     ray.shutdown()
 
@@ -91,8 +93,14 @@ def test_same_outputs_and_report_as_the_local_engine_and_a_rerun_skips(app, fold
     images, masks = folder
     local = run_batch(app, collect_items(images, masks), remove(), tmp_path / "local")
     seen = []
-    report = run_batch_ray(app, collect_items(images, masks), remove(), tmp_path / "ray", engine=two_workers(),
-                           on_item=lambda i, n, name, status: seen.append((name, status)))
+    report = run_batch_ray(
+        app,
+        collect_items(images, masks),
+        remove(),
+        tmp_path / "ray",
+        engine=two_workers(),
+        on_item=lambda i, n, name, status: seen.append((name, status)),
+    )
     assert pngs(tmp_path / "ray") == pngs(tmp_path / "local")  # bit-identical files
     assert len(pngs(tmp_path / "ray")) == 9
     assert names(report.done) == names(local.done) and report.failed == local.failed  # the items' order
@@ -137,8 +145,15 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_writes_nothing_twice(app, f
     seen = []
     watcher = threading.Thread(target=killer, daemon=True)
     watcher.start()
-    report = run_batch_ray(app, collect_items(images, masks), remove(), tmp_path / "ray", engine=two_workers(),
-                           on_item=lambda index, total, name, status: seen.append((name, status)), runner_class=Logged)
+    report = run_batch_ray(
+        app,
+        collect_items(images, masks),
+        remove(),
+        tmp_path / "ray",
+        engine=two_workers(),
+        on_item=lambda index, total, name, status: seen.append((name, status)),
+        runner_class=Logged,
+    )
     watcher.join(5)
     run_batch(app, collect_items(images, masks), remove(), tmp_path / "local")
     assert pngs(tmp_path / "ray") == pngs(tmp_path / "local")
@@ -170,8 +185,9 @@ def test_an_item_whose_worker_died_after_writing_is_done_not_redone(app, folder,
                 os._exit(1)  # dies after the outputs were renamed into place, before answering
             return result
 
-    report = run_batch_ray(app, collect_items(images, masks), remove(), tmp_path / "ray", engine=two_workers(),
-                           worker_class=CrashAfterWriting)
+    report = run_batch_ray(
+        app, collect_items(images, masks), remove(), tmp_path / "ray", engine=two_workers(), worker_class=CrashAfterWriting
+    )
     assert marker.exists() and "n05" in names(report.done)
     assert "n05" not in {r["name"] for r in report.retries}
     assert log.read_text().split().count("n05") == 1  # not run (or written) again
@@ -188,8 +204,9 @@ def test_an_item_that_kills_its_worker_is_retried_then_reported(app, folder, tmp
                 os._exit(1)  # what the out-of-memory killer does to a worker
             return super().run_item(item, job)
 
-    report = run_batch_ray(app, collect_items(images, masks), remove(), tmp_path / "ray",
-                           engine=two_workers(max_retries=1), runner_class=Poison)
+    report = run_batch_ray(
+        app, collect_items(images, masks), remove(), tmp_path / "ray", engine=two_workers(max_retries=1), runner_class=Poison
+    )
     failed = {f["name"]: f["reason"] for f in report.failed}
     assert set(failed) == {"n03", "n07"}
     assert "its worker died 2 times" in failed["n07"]
@@ -202,9 +219,29 @@ def test_cli_engine_ray(folder, tmp_path, capsys):
 
     images, masks = folder
     out = tmp_path / "cli"
-    code = main(["batch", "--input", str(images), "--masks", str(masks), "--op", "remove", "--method", "telea",
-                 "--output", str(out), "--engine", "ray", "--workers", "2", "--no-progress",
-                 "--ia-models-dir", str(tmp_path / "m"), "--ia-offline"])
+    code = main(
+        [
+            "batch",
+            "--input",
+            str(images),
+            "--masks",
+            str(masks),
+            "--op",
+            "remove",
+            "--method",
+            "telea",
+            "--output",
+            str(out),
+            "--engine",
+            "ray",
+            "--workers",
+            "2",
+            "--no-progress",
+            "--ia-models-dir",
+            str(tmp_path / "m"),
+            "--ia-offline",
+        ]
+    )
     assert code == 3  # n03 failed
     assert "remove: 9 done, 0 skipped, 1 failed" in capsys.readouterr().out
     assert json.loads((out / REPORT_NAME).read_text())["engine"] == "ray"
@@ -254,8 +291,9 @@ def test_sam_masks_from_a_manifest_load_the_model_once_per_worker(tmp_path, tiny
                 fh.write(f"{self.label} {self.runner.app.sam_cache.loads}\n")
             return result
 
-    report = run_batch_ray(app, load_manifest(tmp_path / "job.json"), remove(), tmp_path / "ray", engine=two_workers(),
-                           worker_class=Counting)
+    report = run_batch_ray(
+        app, load_manifest(tmp_path / "job.json"), remove(), tmp_path / "ray", engine=two_workers(), worker_class=Counting
+    )
     assert len(report.done) == 6, report.failed
     loads: dict[str, int] = {}
     for line in log.read_text().splitlines():
@@ -271,8 +309,14 @@ def test_a_worker_that_cannot_start_says_why(app, folder, tmp_path):
 
     images, masks = folder
     with pytest.raises(InvalidInputError, match="Choose an inpainting model"):
-        run_batch_ray(app, collect_items(images, masks), BatchOptions(op="inpaint"), tmp_path / "ray",
-                      engine=two_workers(), backend_spec=("diffusers", "", {}))
+        run_batch_ray(
+            app,
+            collect_items(images, masks),
+            BatchOptions(op="inpaint"),
+            tmp_path / "ray",
+            engine=two_workers(),
+            backend_spec=("diffusers", "", {}),
+        )
 
 
 def test_interrupt_skips_the_rest(app, folder, tmp_path):
@@ -285,8 +329,9 @@ def test_interrupt_skips_the_rest(app, folder, tmp_path):
         if status == "done":
             job.interrupt()
 
-    report = run_batch_ray(app, collect_items(images, masks), remove(), tmp_path / "ray", engine=two_workers(),
-                           job=job, on_item=on_item)
+    report = run_batch_ray(
+        app, collect_items(images, masks), remove(), tmp_path / "ray", engine=two_workers(), job=job, on_item=on_item
+    )
     assert report.interrupted and report.done
     assert len(report.done) + len(report.skipped) + len(report.failed) == 10
     assert all(s["reason"] == "interrupted" for s in report.skipped) and report.skipped
@@ -298,8 +343,9 @@ def test_gpu_workers_need_gpus(app, folder, tmp_path):
 
     images, masks = folder
     with pytest.raises(InvalidInputError, match="0 GPUs, not enough for one worker with 1 GPU"):
-        run_batch_ray(app, collect_items(images, masks), remove(), tmp_path / "ray",
-                      engine=EngineOptions(engine="ray", gpus_per_worker=1.0))
+        run_batch_ray(
+            app, collect_items(images, masks), remove(), tmp_path / "ray", engine=EngineOptions(engine="ray", gpus_per_worker=1.0)
+        )
 
 
 def test_diffusers_inpainting_in_the_workers(app, folder, tmp_path, tiny_sd_inpaint_dir):

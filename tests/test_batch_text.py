@@ -63,28 +63,39 @@ def manifest(tmp_path):
     for n in range(3):
         Image.fromarray(_picture(n)).save(data / f"p{n}.png")
     path = tmp_path / "list.csv"
-    path.write_text("image,text,prompt\ndata/p0.png,dog,\ndata/p1.png,cat,a tree\ndata/p2.png,\"a dog, ball\",\n")
+    path.write_text('image,text,prompt\ndata/p0.png,dog,\ndata/p1.png,cat,a tree\ndata/p2.png,"a dog, ball",\n')
     return path
 
 
 def test_the_text_column_selects_and_an_item_that_finds_nothing_is_skipped(app, manifest, tmp_path, no_cats):
     items = load_manifest(manifest)
-    assert [(i.name, i.text, i.prompt) for i in items] == [("p0", "dog", None), ("p1", "cat", "a tree"),
-                                                           ("p2", "a dog, ball", None)]
-    opts = BatchOptions(op="remove", request=removal_request(), method="telea", segmenter="grabcut",
-                        text={"detector": "owlvit-base", "threshold": 0.01, "mode": "best"})
+    assert [(i.name, i.text, i.prompt) for i in items] == [
+        ("p0", "dog", None),
+        ("p1", "cat", "a tree"),
+        ("p2", "a dog, ball", None),
+    ]
+    opts = BatchOptions(
+        op="remove",
+        request=removal_request(),
+        method="telea",
+        segmenter="grabcut",
+        text={"detector": "owlvit-base", "threshold": 0.01, "mode": "best"},
+    )
     report = run_batch(app, items, opts, tmp_path / "out")
     assert [d["name"] for d in report.done] == ["p0", "p2"] and not report.failed, report.summary()
-    assert report.skipped == [{"name": "p1", "reason": "OWL-ViT base found nothing for 'cat' at threshold 0.01; "
-                                                       "try a lower threshold or another detector."}]
+    assert report.skipped == [
+        {
+            "name": "p1",
+            "reason": "OWL-ViT base found nothing for 'cat' at threshold 0.01; try a lower threshold or another detector.",
+        }
+    ]
     assert "skipped p1: OWL-ViT base found nothing for 'cat'" in report.summary()
     out = np.asarray(Image.open(tmp_path / "out" / "p0.png"))
     assert out.shape == (45, 67, 3) and not np.array_equal(out, _picture(0))  # something was removed
     info = read_infotext(tmp_path / "out" / "p2.png")
-    assert "Text selection: \"a dog, ball\"" in info or "Text selection: a dog, ball" in info, info
+    assert 'Text selection: "a dog, ball"' in info or "Text selection: a dog, ball" in info, info
     assert "Text detector: owlvit-base" in info and "Text threshold: 0.01" in info and "Text matches: best" in info
-    assert json.loads((tmp_path / "out" / "batch-report.json").read_text())["counts"] == {
-        "done": 2, "skipped": 1, "failed": 0}
+    assert json.loads((tmp_path / "out" / "batch-report.json").read_text())["counts"] == {"done": 2, "skipped": 1, "failed": 0}
 
 
 def test_one_text_for_every_item_with_sam_masks(tiny_sam_app, tmp_path):
@@ -95,8 +106,13 @@ def test_one_text_for_every_item_with_sam_masks(tiny_sam_app, tmp_path):
         Image.fromarray(_picture(n)).save(folder / f"q{n}.png")
     from inpaint_anything.batch import collect_items
 
-    opts = BatchOptions(op="remove", request=removal_request(), method="telea", sam_model=TINY_SAM_ID,
-                        text={"text": "dog", "threshold": 0.0, "mode": "best"})
+    opts = BatchOptions(
+        op="remove",
+        request=removal_request(),
+        method="telea",
+        sam_model=TINY_SAM_ID,
+        text={"text": "dog", "threshold": 0.0, "mode": "best"},
+    )
     report = run_batch(tiny_sam_app, collect_items(folder), opts, tmp_path / "out")
     assert [d["name"] for d in report.done] == ["q0", "q1"], report.summary()
     assert "Text selection: dog" in read_infotext(tmp_path / "out" / "q0.png")
@@ -109,8 +125,7 @@ def test_clipseg_paints_the_mask_of_each_item(tmp_path):
     path = tmp_path / "m.json"
     Image.fromarray(_picture(5)).save(tmp_path / "s.png")
     path.write_text(json.dumps([{"image": "s.png", "text": "sky"}]))
-    opts = BatchOptions(op="remove", request=removal_request(), method="telea",
-                        text={"detector": "clipseg", "threshold": 0.0})
+    opts = BatchOptions(op="remove", request=removal_request(), method="telea", text={"detector": "clipseg", "threshold": 0.0})
     report = run_batch(app, load_manifest(path), opts, tmp_path / "out")
     assert [d["name"] for d in report.done] == ["s"], report.summary()
     assert "Text detector: clipseg" in read_infotext(tmp_path / "out" / "s.png")
@@ -139,14 +154,47 @@ def test_cli_text_options_are_made_from_the_table(app, manifest, tmp_path, capsy
     assert tuple(detector.choices) == next(f.choices for f in TEXT_FIELDS if f.name == "detector")
 
     out = tmp_path / "cli"
-    code = main(["batch", "--manifest", str(manifest), "--op", "remove", "--method", "telea", "--segmenter", "grabcut",
-                 "--text-threshold", "0.01", "--text-mode", "best", "--output", str(out), "--no-progress",
-                 "--ia-models-dir", str(app.models_dir), "--ia-offline"])
+    code = main(
+        [
+            "batch",
+            "--manifest",
+            str(manifest),
+            "--op",
+            "remove",
+            "--method",
+            "telea",
+            "--segmenter",
+            "grabcut",
+            "--text-threshold",
+            "0.01",
+            "--text-mode",
+            "best",
+            "--output",
+            str(out),
+            "--no-progress",
+            "--ia-models-dir",
+            str(app.models_dir),
+            "--ia-offline",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed  # a skipped item is not a failure
     assert "remove: 2 done, 1 skipped, 0 failed" in printed and "skipped p1: OWL-ViT base found nothing" in printed
-    code = main(["batch", "--manifest", str(manifest), "--op", "remove", "--output", str(tmp_path / "x"),
-                 "--no-progress", "--ia-models-dir", str(tmp_path / "none"), "--ia-offline"])
+    code = main(
+        [
+            "batch",
+            "--manifest",
+            str(manifest),
+            "--op",
+            "remove",
+            "--output",
+            str(tmp_path / "x"),
+            "--no-progress",
+            "--ia-models-dir",
+            str(tmp_path / "none"),
+            "--ia-offline",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "python -m inpaint_anything download owlvit-base" in err
 
@@ -156,10 +204,17 @@ def test_api_batch_items_with_text(app, no_cats):
     from test_api import P, b64png, build_client
 
     c = build_client(app)
-    items = [{"name": "a", "image": b64png(_picture(0)), "text": "dog"},
-             {"name": "b", "image": b64png(_picture(1)), "text": "cat"}]
-    body = {"op": "remove", "method": "telea", "segmenter": "grabcut", "items": items,
-            "text_options": {"threshold": 0.01, "mode": "best"}}
+    items = [
+        {"name": "a", "image": b64png(_picture(0)), "text": "dog"},
+        {"name": "b", "image": b64png(_picture(1)), "text": "cat"},
+    ]
+    body = {
+        "op": "remove",
+        "method": "telea",
+        "segmenter": "grabcut",
+        "items": items,
+        "text_options": {"threshold": 0.01, "mode": "best"},
+    }
     r = c.post(f"{P}/batch", json=body)
     assert r.status_code == 200, r.text
     out = r.json()

@@ -28,8 +28,14 @@ pytestmark = pytest.mark.slow
 def test_gpu_table_smoke_runs_every_row_on_the_cpu(tmp_path):
     out = tmp_path / "gpu.json"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    run = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--python", sys.executable, "--smoke",
-                          "--json", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--python", sys.executable, "--smoke", "--json", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     data = json.loads(out.read_text())
     assert data["smoke"] is True and data["device"] == "cpu" and data["gpu"] is None
@@ -46,8 +52,7 @@ def test_gpu_table_smoke_runs_every_row_on_the_cpu(tmp_path):
     assert any(line.startswith("GPU table (benchmarks/gpu.sh) - ") for line in lines)
     assert any(line.startswith("device: cpu (smoke") and "torch " in line for line in lines)
     header = next(line for line in lines if line.startswith("| row "))
-    assert [c.strip() for c in header.strip("|").split("|")] == ["row", "dtype", "p50 s", "p95 s", "n", "peak VRAM MB",
-                                                               "note"]
+    assert [c.strip() for c in header.strip("|").split("|")] == ["row", "dtype", "p50 s", "p95 s", "n", "peak VRAM MB", "note"]
     table = [line for line in lines if line.startswith("| ") and not line.startswith("| row ")]
     assert len(table) == len(EXPECTED)
     for row in data["rows"].values():

@@ -13,20 +13,8 @@ import pytest
 
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnrecognizedCheckpointError
 from inpaint_anything.models import catalogue
-from inpaint_anything.models.catalogue import (
-    CATALOGUE,
-    FAMILIES,
-    available_entries,
-    find_by_filename,
-    get_entry,
-)
-from inpaint_anything.models.files import (
-    ModelScanner,
-    Recognised,
-    recognise_checkpoint,
-    safetensors_shapes,
-    scan_models,
-)
+from inpaint_anything.models.catalogue import CATALOGUE, FAMILIES, available_entries, find_by_filename, get_entry
+from inpaint_anything.models.files import ModelScanner, Recognised, recognise_checkpoint, safetensors_shapes, scan_models
 
 # -------------------------------------------------------------------------------------------------
 # Catalogue
@@ -54,9 +42,20 @@ def test_entries_are_well_formed():
 
 def test_expected_models_are_listed():
     ids = {e.id for e in CATALOGUE}
-    assert {"sam_vit_b", "sam_vit_l", "sam_vit_h", "sam_hq_vit_b", "sam_hq_vit_l", "sam_hq_vit_h", "sam_hq_vit_tiny",
-            "mobile_sam", "sam2_1_hiera_tiny", "sam2_1_hiera_small", "sam2_1_hiera_base_plus",
-            "sam2_1_hiera_large"} <= ids
+    assert {
+        "sam_vit_b",
+        "sam_vit_l",
+        "sam_vit_h",
+        "sam_hq_vit_b",
+        "sam_hq_vit_l",
+        "sam_hq_vit_h",
+        "sam_hq_vit_tiny",
+        "mobile_sam",
+        "sam2_1_hiera_tiny",
+        "sam2_1_hiera_small",
+        "sam2_1_hiera_base_plus",
+        "sam2_1_hiera_large",
+    } <= ids
     assert get_entry("sam_hq_vit_tiny").family == "sam_hq_tiny"
     assert get_entry("mobile_sam").arch == "vit_tiny"
     assert all(e.requires for e in CATALOGUE if e.family == "sam2")

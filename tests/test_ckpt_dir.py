@@ -30,8 +30,8 @@ def webui_models(tmp_path: Path, tiny_sd_inpaint_dir: Path, tiny_sd_dir: Path) -
     save_checkpoint(apply_quirk(dict(clean), "fp16"), ckpt / USABLE)  # the report's kind of file, in a subfolder
     save_checkpoint(ldm_state(tiny_sd_dir), ckpt / "tiny-normal.safetensors")
     save_checkpoint({k: v for k, v in clean.items() if not k.startswith("first_stage_model.")}, ckpt / "no-vae.ckpt")
-    (ckpt / "broken.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1")
-    vae = {k[len("first_stage_model."):]: v for k, v in clean.items() if k.startswith("first_stage_model.")}
+    (ckpt / "broken.safetensors").write_bytes(b'\x10\x00\x00\x00\x00\x00\x00\x00{"a": 1')
+    vae = {k[len("first_stage_model.") :]: v for k, v in clean.items() if k.startswith("first_stage_model.")}
     save_checkpoint(vae, ckpt / "SD15" / "tiny-inpainting-fp16.vae.safetensors")  # a VAE: not listed
     (ckpt / "notes.txt").write_text("not a model")
     return ckpt
@@ -41,8 +41,17 @@ def webui_models(tmp_path: Path, tiny_sd_inpaint_dir: Path, tiny_sd_dir: Path) -
 def ckpt_app(tmp_path: Path, webui_models: Path, tiny_shipped_configs: Path) -> App:
     ns = argparse.ArgumentParser()
     config.add_cli_arguments(ns)
-    args = ns.parse_args(["--ia-models-dir", str(tmp_path / "models"), "--ia-ckpt-dir", str(webui_models),
-                          "--ia-offline", "--ia-sam-device", "cpu"])
+    args = ns.parse_args(
+        [
+            "--ia-models-dir",
+            str(tmp_path / "models"),
+            "--ia-ckpt-dir",
+            str(webui_models),
+            "--ia-offline",
+            "--ia-sam-device",
+            "cpu",
+        ]
+    )
     return App(config.settings_from(None, args))
 
 
@@ -59,8 +68,9 @@ def test_the_folder_is_listed_with_reasons_and_no_paths(ckpt_app: App, webui_mod
     entries = {e.name: e for e in ckpt_app.inpaint_model_entries() if e.source == "ckpt_dir"}
     assert set(entries) == {USABLE, "tiny-normal.safetensors", "no-vae.ckpt", "broken.safetensors"}
     assert entries[USABLE].usable and (entries[USABLE].family, entries[USABLE].format) == ("sd1", "single_file")
-    assert entries["tiny-normal.safetensors"].reason == ("not an inpainting model: 4 input channels; use the WebUI "
-                                                         "checkpoint backend or an inpainting file")
+    assert entries["tiny-normal.safetensors"].reason == (
+        "not an inpainting model: 4 input channels; use the WebUI checkpoint backend or an inpainting file"
+    )
     assert entries["no-vae.ckpt"].reason.startswith("no VAE: ") and "no-vae.vae.safetensors" in entries["no-vae.ckpt"].reason
     assert entries["broken.safetensors"].reason.startswith("damaged: ")
     assert USABLE in ckpt_app.inpaint_models() and "tiny-normal.safetensors" not in ckpt_app.inpaint_models()
@@ -78,9 +88,14 @@ def test_the_api_lists_and_uses_a_file_from_the_folder(ckpt_app: App, webui_mode
     assert str(webui_models) not in json.dumps(listing)
 
     img, mask = scene(64, 64)
-    body = {"image": b64png(img), "mask": b64png(mask), "backend": "diffusers", "model": USABLE,
-            "options": {"native_size": 64, "device": "cpu"},
-            "request": {"prompt": "a cat", "steps": 2, "seed": 3, "inpaint_area": "whole", "mask_blur": 2}}
+    body = {
+        "image": b64png(img),
+        "mask": b64png(mask),
+        "backend": "diffusers",
+        "model": USABLE,
+        "options": {"native_size": 64, "device": "cpu"},
+        "request": {"prompt": "a cat", "steps": 2, "seed": 3, "inpaint_area": "whole", "mask_blur": 2},
+    }
     r = client.post(f"{P}/inpaint", json=body)
     assert r.status_code == 200, r.text
     out, text = decode_png(r.json()["images"][0])
@@ -89,8 +104,12 @@ def test_the_api_lists_and_uses_a_file_from_the_folder(ckpt_app: App, webui_mode
     assert (out[mask] != img[mask]).any()
 
     for name, status, message in [
-        ("tiny-normal.safetensors", 422, "tiny-normal.safetensors cannot be used: not an inpainting model: 4 input "
-                                         "channels; use the WebUI checkpoint backend or an inpainting file"),
+        (
+            "tiny-normal.safetensors",
+            422,
+            "tiny-normal.safetensors cannot be used: not an inpainting model: 4 input "
+            "channels; use the WebUI checkpoint backend or an inpainting file",
+        ),
         ("broken.safetensors", 422, "broken.safetensors cannot be used: damaged: "),
         ("no-vae.ckpt", 422, "no-vae.ckpt cannot be used: no VAE: "),
     ]:

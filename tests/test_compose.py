@@ -33,14 +33,7 @@ def random_image(h: int, w: int, channels: int, rng: np.random.Generator) -> np.
 
 @pytest.mark.parametrize(
     ("h", "w", "channels", "grow_px", "feather_px"),
-    [
-        (767, 1001, 3, 4, 8),
-        (767, 1001, 4, 0, 5.5),
-        (5, 7, 3, 1, 2),
-        (5, 7, 4, 0, 0),
-        (1, 1, 3, 3, 3),
-        (33, 2, 4, 2, 1),
-    ],
+    [(767, 1001, 3, 4, 8), (767, 1001, 4, 0, 5.5), (5, 7, 3, 1, 2), (5, 7, 4, 0, 0), (1, 1, 3, 3, 3), (33, 2, 4, 2, 1)],
 )
 def test_paste_back_is_bit_exact_outside_the_blend(h, w, channels, grow_px, feather_px):
     rng = np.random.default_rng(h * 1000 + w)
@@ -92,9 +85,7 @@ def test_paste_back_on_photo_and_rgba_fixture(astronaut):
     assert (alpha[mask] >= 0.5).all()
     assert (result != astronaut).any()
     rgba, rgba_mask = rgba_case()
-    out, a = compose.paste_back(
-        rgba, random_image(*rgba.shape[:2], 3, rng), rgba_mask, grow_px=2, feather_px=4
-    )
+    out, a = compose.paste_back(rgba, random_image(*rgba.shape[:2], 3, rng), rgba_mask, grow_px=2, feather_px=4)
     assert (out == rgba)[a == 0].all()
     assert (out[..., 3] == rgba[..., 3]).all()
 
@@ -109,9 +100,7 @@ def test_paste_back_with_crop_box(seed, grow_px, feather_px):
     plan = geometry.plan_only_masked((w, h), mask, 4, 64)
     x0, y0, x1, y1 = plan.box
     generated = random_image(y1 - y0, x1 - x0, 3, rng)
-    result, alpha = compose.paste_back(
-        original, generated, mask, grow_px=grow_px, feather_px=feather_px, box=plan.box
-    )
+    result, alpha = compose.paste_back(original, generated, mask, grow_px=grow_px, feather_px=feather_px, box=plan.box)
     outside = np.ones((h, w), bool)
     outside[y0:y1, x0:x1] = False
     assert (alpha[outside] == 0).all()
@@ -151,12 +140,7 @@ def test_paste_back_errors():
 
 
 @FAST
-@given(
-    st.integers(0, 2**32 - 1),
-    st.integers(0, 64),
-    st.one_of(st.none(), st.floats(0.25, 4)),
-    st.sampled_from([1, 8, 64]),
-)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 64), st.one_of(st.none(), st.floats(0.25, 4)), st.sampled_from([1, 8, 64]))
 def test_crop_region_properties(seed, padding, aspect, multiple):
     rng = np.random.default_rng(seed)
     h, w = int(rng.integers(1, 300)), int(rng.integers(1, 300))
@@ -371,9 +355,7 @@ def test_seam_metrics_on_steps_and_flat_images():
     assert metrics.boundary_gradient_ratio(flat, mask) == pytest.approx(1.0)
     step = flat.copy()
     step[mask] = (150, 90, 60)
-    expected = metrics.delta_e_ciede2000(
-        rgb_to_lab(np.array([120, 120, 120])), rgb_to_lab(np.array([150, 90, 60]))
-    )
+    expected = metrics.delta_e_ciede2000(rgb_to_lab(np.array([120, 120, 120])), rgb_to_lab(np.array([150, 90, 60])))
     assert metrics.seam_delta_e(step, mask) == pytest.approx(float(expected), rel=1e-4)
     rng = np.random.default_rng(1)
     noisy = np.clip(flat.astype(int) + rng.normal(0, 4, flat.shape), 0, 255).astype(np.uint8)

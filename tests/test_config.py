@@ -17,7 +17,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def test_flags_parse_and_override_stored_values(tmp_path):
-    ns = parser().parse_args(["--ia-models-dir", str(tmp_path), "--ia-sam-device", "cpu", "--ia-offline", "--ia-max-image-pixels", "1000"])
+    ns = parser().parse_args(
+        ["--ia-models-dir", str(tmp_path), "--ia-sam-device", "cpu", "--ia-offline", "--ia-max-image-pixels", "1000"]
+    )
     s = config.settings_from({"sam_device": "cuda", "offline": False, "default_sam_model": "mobile_sam"}, ns)
     assert s.models_dir == str(tmp_path)
     assert s.sam_device == "cpu"

@@ -45,15 +45,23 @@ def picture():
 
 
 def req(**kw):
-    return InpaintRequest(**{**dict(prompt="a vase", steps=2, seed=5, mask_blur=2, inpaint_area="whole",
-                                    masked_content="original"), **kw})
+    return InpaintRequest(
+        **{**dict(prompt="a vase", steps=2, seed=5, mask_blur=2, inpaint_area="whole", masked_content="original"), **kw}
+    )
 
 
 def cn_backend(tiny_sd_dir, cache, models, **opts):
     folder = resolve_controlnet("tiny-inpaint-cn", models, offline=True)
-    return ControlNetDiffusersBackend(str(tiny_sd_dir), cache, device="cpu", native_override=64,
-                                      options=ControlNetOptions(**opts).validated(), controlnet_dir=folder,
-                                      controlnet_name="tiny-inpaint-cn", controlnets=ControlNetCache())
+    return ControlNetDiffusersBackend(
+        str(tiny_sd_dir),
+        cache,
+        device="cpu",
+        native_override=64,
+        options=ControlNetOptions(**opts).validated(),
+        controlnet_dir=folder,
+        controlnet_name="tiny-inpaint-cn",
+        controlnets=ControlNetCache(),
+    )
 
 
 def test_control_image_is_the_picture_in_0_1_with_minus_one_in_the_hole():
@@ -116,8 +124,11 @@ def test_controlnet_changes_the_hole_keeps_the_rest_and_shares_the_base_parts(ti
 
 def test_controlnet_backend_refuses_what_only_the_webui_can_do(tiny_sd_dir, cache, models):
     image, mask = picture()
-    for opts, words in (({"module": "inpaint_global_harmonious"}, "WebUI"), ({"reference": True}, "reference"),
-                        ({"module": "inpaint_only+lama"}, "LaMa")):
+    for opts, words in (
+        ({"module": "inpaint_global_harmonious"}, "WebUI"),
+        ({"reference": True}, "reference"),
+        ({"module": "inpaint_only+lama"}, "LaMa"),
+    ):
         backend = cn_backend(tiny_sd_dir, cache, models, **opts)
         with pytest.raises((InvalidInputError, UnavailableError), match=words):
             run_inpaint(image, mask, req(), backend)
@@ -159,10 +170,15 @@ def test_api_inpaints_with_an_ordinary_checkpoint_through_controlnet(tmp_path, t
     assert listed["controlnet"]["controlnets"][0] == "tiny-inpaint-cn"
     assert "controlnet" in client.get(f"{P}/backends").json()["backends"]
     image, mask = picture()
-    body = {"image": b64png(image), "mask": b64png(mask.astype(np.uint8) * 255), "backend": "controlnet",
-            "model": "plain-sd", "options": {"native_size": 64, "device": "cpu"},
-            "request": {"prompt": "a vase", "steps": 2, "seed": 3, "inpaint_area": "whole", "mask_blur": 2},
-            "controlnet": {"weight": 0.75, "control_mode": "ControlNet is more important"}}
+    body = {
+        "image": b64png(image),
+        "mask": b64png(mask.astype(np.uint8) * 255),
+        "backend": "controlnet",
+        "model": "plain-sd",
+        "options": {"native_size": 64, "device": "cpu"},
+        "request": {"prompt": "a vase", "steps": 2, "seed": 3, "inpaint_area": "whole", "mask_blur": 2},
+        "controlnet": {"weight": 0.75, "control_mode": "ControlNet is more important"},
+    }
     r = client.post(f"{P}/inpaint", json=body)
     assert r.status_code == 200, r.text
     out, text = decode_png(r.json()["images"][0])
@@ -178,8 +194,9 @@ def test_api_inpaints_with_an_ordinary_checkpoint_through_controlnet(tmp_path, t
 
 @pytest.mark.both_stacks
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
-def test_a_single_file_controlnet_loads_as_its_folder_does_and_inpaints_the_same(suffix, tiny_sd_dir, cache, models,
-                                                                                tiny_controlnet_dir):
+def test_a_single_file_controlnet_loads_as_its_folder_does_and_inpaints_the_same(
+    suffix, tiny_sd_dir, cache, models, tiny_controlnet_dir
+):
     """The WebUI's format (control_v11p_sd15_inpaint.pth): original layout, a torch pickle or safetensors,
     read weights-only; the architecture follows the base model, the condition encoder's sizes the file."""
     import torch
@@ -237,8 +254,13 @@ def test_an_sdxl_model_inpaints_through_the_sdxl_controlnet_pipeline(tmp_path, t
     unet = UNet2DConditionModel.from_pretrained(str(tiny_sdxl_inpaint_dir / "unet"))
     wanted = set(inspect.signature(ControlNetModel.__init__).parameters)
     torch.manual_seed(2)
-    cn = ControlNetModel.from_config({**{k: v for k, v in unet.config.items() if k in wanted}, "in_channels": 4,
-                                      "conditioning_embedding_out_channels": (16, 16, 16, 16)})
+    cn = ControlNetModel.from_config(
+        {
+            **{k: v for k, v in unet.config.items() if k in wanted},
+            "in_channels": 4,
+            "conditioning_embedding_out_channels": (16, 16, 16, 16),
+        }
+    )
     with torch.no_grad():
         for conv in [*cn.controlnet_down_blocks, cn.controlnet_mid_block]:
             conv.weight.normal_(0, 0.5)
@@ -247,18 +269,25 @@ def test_an_sdxl_model_inpaints_through_the_sdxl_controlnet_pipeline(tmp_path, t
     cn.save_pretrained(str(folder), safe_serialization=True)
     assert local_controlnets(tmp_path) == ["tiny-sdxl-inpaint-cn"]
     image, mask = picture()
-    backend = ControlNetDiffusersBackend(str(tiny_sdxl_inpaint_dir), cache, device="cpu", native_override=64,
-                                         options=ControlNetOptions(weight=2.0), controlnets=ControlNetCache(),
-                                         controlnet_dir=resolve_controlnet(folder.name, tmp_path, offline=True),
-                                         controlnet_name=folder.name)
+    backend = ControlNetDiffusersBackend(
+        str(tiny_sdxl_inpaint_dir),
+        cache,
+        device="cpu",
+        native_override=64,
+        options=ControlNetOptions(weight=2.0),
+        controlnets=ControlNetCache(),
+        controlnet_dir=resolve_controlnet(folder.name, tmp_path, offline=True),
+        controlnet_name=folder.name,
+    )
     with_cn = run_inpaint(image, mask, req(), backend)
     pipe = backend.last_pipeline
     assert type(pipe).__name__ == "StableDiffusionXLControlNetInpaintPipeline"
     base = cache.get(str(tiny_sdxl_inpaint_dir), device="cpu")[0]
     for part in ("unet", "vae", "text_encoder", "text_encoder_2"):  # no second copy in memory
         assert getattr(pipe, part) is getattr(base, part)
-    without = run_inpaint(image, mask, req(), DiffusersBackend(str(tiny_sdxl_inpaint_dir), cache, device="cpu",
-                                                               native_override=64))
+    without = run_inpaint(
+        image, mask, req(), DiffusersBackend(str(tiny_sdxl_inpaint_dir), cache, device="cpu", native_override=64)
+    )
     a, b = with_cn.images[0].astype(int), without.images[0].astype(int)
     assert np.abs(a - b)[mask].mean() > 1.0  # the ControlNet steered the fill
     band = with_cn.alpha > 0

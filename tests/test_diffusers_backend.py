@@ -33,12 +33,12 @@ def cache(loader):
 
 
 def odd_image(astronaut, w=101, h=77):
-    return np.ascontiguousarray(astronaut[100:100 + h, 200:200 + w])
+    return np.ascontiguousarray(astronaut[100 : 100 + h, 200 : 200 + w])
 
 
 def mask_for(h, w):
     m = np.zeros((h, w), bool)
-    m[h // 4: 3 * h // 4, w // 3: 2 * w // 3] = True
+    m[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3] = True
     return m
 
 
@@ -88,11 +88,13 @@ def test_masked_content_modes_differ(tiny_sd_inpaint_dir, cache, astronaut):
     image = odd_image(astronaut, 64, 64)
     mask = mask_for(64, 64)
     backend = DiffusersBackend(str(tiny_sd_inpaint_dir), cache, device="cpu", native_override=64)
-    outs = {mode: run_inpaint(image, mask, req(masked_content=mode, denoising_strength=0.6, steps=4), backend).images[0]
-            for mode in ("original", "fill", "latent noise", "latent nothing")}
+    outs = {
+        mode: run_inpaint(image, mask, req(masked_content=mode, denoising_strength=0.6, steps=4), backend).images[0]
+        for mode in ("original", "fill", "latent noise", "latent nothing")
+    }
     modes = list(outs)
     for i, a in enumerate(modes):
-        for b in modes[i + 1:]:
+        for b in modes[i + 1 :]:
             assert not np.array_equal(outs[a][mask], outs[b][mask]), (a, b)
     # nothing is put on the cached pipeline (tests/test_diffusers_masked_content.py checks every attribute)
     pipe, _ = backend.pipeline()
@@ -153,8 +155,10 @@ def test_an_ordinary_model_is_refused_with_the_reason(tiny_sd_dir, cache, astron
     with pytest.raises(UnrecognizedCheckpointError) as err:
         run_inpaint(image, mask_for(64, 64), req(), backend)
     assert err.value.status_code == 422
-    assert str(err.value) == (f"{tiny_sd_dir.name} cannot be used: not an inpainting model: 4 input channels; "
-                              "use the WebUI checkpoint backend or an inpainting file")
+    assert str(err.value) == (
+        f"{tiny_sd_dir.name} cannot be used: not an inpainting model: 4 input channels; "
+        "use the WebUI checkpoint backend or an inpainting file"
+    )
 
 
 def test_the_backend_names_the_model_never_a_path(tiny_sd_inpaint_dir, cache, astronaut):

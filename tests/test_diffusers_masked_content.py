@@ -24,7 +24,7 @@ def cache():
 
 
 def square(astronaut, size=64):
-    return np.ascontiguousarray(astronaut[100:100 + size, 200:200 + size])
+    return np.ascontiguousarray(astronaut[100 : 100 + size, 200 : 200 + size])
 
 
 def hole(size=64):
@@ -48,8 +48,11 @@ def _state(pipe):
     """What a call must leave alone, by identity: every attribute except the pipeline's own per-call
     numbers, the scheduler (the request's sampler picks it) and the config (rebuilt, equal, when the
     scheduler is set)."""
-    return {k: v for k, v in vars(pipe).items()
-            if k not in ("scheduler", "_internal_dict") and not isinstance(v, (bool, int, float, str, type(None)))}
+    return {
+        k: v
+        for k, v in vars(pipe).items()
+        if k not in ("scheduler", "_internal_dict") and not isinstance(v, (bool, int, float, str, type(None)))
+    }
 
 
 @pytest.mark.parametrize("content", LATENT)
@@ -84,16 +87,19 @@ def test_one_cached_pipeline_gives_what_fresh_pipelines_give(tiny_sd_inpaint_dir
     image, mask = square(astronaut), hole()
     order = ("latent noise", "fill", "latent nothing", "original", "latent noise", "latent nothing")
     shared = [_run(tiny_sd_inpaint_dir, cache, image, mask, masked_content=c).images[0] for c in order]
-    fresh = {c: _run(tiny_sd_inpaint_dir, PipelineCache(max_items=1), image, mask, masked_content=c).images[0]
-             for c in dict.fromkeys(order)}
+    fresh = {
+        c: _run(tiny_sd_inpaint_dir, PipelineCache(max_items=1), image, mask, masked_content=c).images[0]
+        for c in dict.fromkeys(order)
+    }
     for content, out in zip(order, shared, strict=True):
         assert np.array_equal(out, fresh[content]), content
 
 
 @pytest.mark.both_stacks
 @pytest.mark.parametrize("family", ["sd", "sdxl"])
-def test_latent_modes_change_the_hole_only_and_are_deterministic(family, tiny_sd_inpaint_dir, tiny_sdxl_inpaint_dir,
-                                                                cache, astronaut):
+def test_latent_modes_change_the_hole_only_and_are_deterministic(
+    family, tiny_sd_inpaint_dir, tiny_sdxl_inpaint_dir, cache, astronaut
+):
     folder = tiny_sd_inpaint_dir if family == "sd" else tiny_sdxl_inpaint_dir
     image, mask = square(astronaut), hole()
     fill = _run(folder, cache, image, mask, masked_content="fill").images[0]
@@ -125,8 +131,17 @@ def _call(pipe, image, mask, content, seed=5, **kw):
     generator = torch.Generator("cpu").manual_seed(seed)
     with torch.inference_mode():
         args = masked_content_latents(pipe, image, mask, content, seed, generator)
-        out = pipe(prompt="a photo", mask_image=Image.fromarray(mask.astype(np.uint8) * 255), height=64, width=64,
-                   num_inference_steps=3, generator=generator, output_type="latent", **args, **kw).images
+        out = pipe(
+            prompt="a photo",
+            mask_image=Image.fromarray(mask.astype(np.uint8) * 255),
+            height=64,
+            width=64,
+            num_inference_steps=3,
+            generator=generator,
+            output_type="latent",
+            **args,
+            **kw,
+        ).images
     return args, out
 
 
@@ -139,8 +154,7 @@ def _original_latents(pipe, image, seed=5):
         return masked_content_latents(pipe, image, np.zeros(image.shape[:2], bool), "latent nothing", seed, generator)
 
 
-def test_nine_channel_unet_gets_our_latents_the_pipelines_mask_and_the_original_masked_image(
-        tiny_sd_inpaint_dir, astronaut):
+def test_nine_channel_unet_gets_our_latents_the_pipelines_mask_and_the_original_masked_image(tiny_sd_inpaint_dir, astronaut):
     import torch
 
     pipe, _ = load_inpaint_pipeline(tiny_sd_inpaint_dir, require_inpaint=True)
@@ -203,8 +217,9 @@ def test_an_fp16_sdxl_vae_encodes_in_float32_and_is_put_back(tiny_sdxl_inpaint_d
         for upcast, dtype in ((True, torch.float32), (False, torch.float16)):
             seen.clear()
             with torch.inference_mode():
-                args = masked_content_latents(pipe, square(astronaut), hole(), "latent noise", 3,
-                                              torch.Generator("cpu").manual_seed(3), upcast_vae=upcast)
+                args = masked_content_latents(
+                    pipe, square(astronaut), hole(), "latent noise", 3, torch.Generator("cpu").manual_seed(3), upcast_vae=upcast
+                )
             assert seen == [dtype, dtype]
             assert pipe.vae.dtype == torch.float16
             assert args["image"].dtype == args["masked_image_latents"].dtype == torch.float16

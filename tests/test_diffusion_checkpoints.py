@@ -14,8 +14,11 @@ from inpaint_anything.errors import UnrecognizedCheckpointError
 
 CASES = [(family, quirk) for quirk, (families, _, _) in QUIRKS.items() for family in families]
 FOLDERS = {"sd1": "tiny_sd_inpaint_dir", "sd2": "tiny_sd2_inpaint_dir", "sdxl": "tiny_sdxl_inpaint_dir"}
-COMPONENTS = {"sd1": ("unet", "vae", "text_encoder"), "sd2": ("unet", "vae", "text_encoder"),
-              "sdxl": ("unet", "vae", "text_encoder", "text_encoder_2")}
+COMPONENTS = {
+    "sd1": ("unet", "vae", "text_encoder"),
+    "sd2": ("unet", "vae", "text_encoder"),
+    "sdxl": ("unet", "vae", "text_encoder", "text_encoder_2"),
+}
 
 
 def _inpaint(pipe, seed: int = 0, size: int = 64) -> np.ndarray:
@@ -26,10 +29,18 @@ def _inpaint(pipe, seed: int = 0, size: int = 64) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size]
     image = np.stack([xx * 4 % 256, yy * 4 % 256, (xx + yy) * 2 % 256], axis=-1).astype(np.uint8)
     mask = np.zeros((size, size), np.uint8)
-    mask[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 255
-    out = pipe(prompt="a cat", image=Image.fromarray(image), mask_image=Image.fromarray(mask), height=size, width=size,
-               num_inference_steps=2, strength=1.0, generator=torch.Generator("cpu").manual_seed(seed),
-               output_type="np")
+    mask[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 255
+    out = pipe(
+        prompt="a cat",
+        image=Image.fromarray(image),
+        mask_image=Image.fromarray(mask),
+        height=size,
+        width=size,
+        num_inference_steps=2,
+        strength=1.0,
+        generator=torch.Generator("cpu").manual_seed(seed),
+        output_type="np",
+    )
     return out.images[0]
 
 
@@ -67,8 +78,15 @@ def test_checkpoint_from_the_wild_loads_and_inpaints(family: str, quirk: str, fo
     assert detect.detect_model(path).family == family
     pipe, info = loader.load_inpaint_pipeline(path, config_dir=folder)
     assert info.model.format == "single_file" and info.dtype == "float32"
-    repaired = quirk in ("float_position_ids", "broken_position_ids", "flat_position_ids", "ema", "old_clip_names", "sgm_layout",
-                         "no_text_projection") or (quirk in ("fp16", "bf16") and family != "sd2")  # float position_ids
+    repaired = quirk in (
+        "float_position_ids",
+        "broken_position_ids",
+        "flat_position_ids",
+        "ema",
+        "old_clip_names",
+        "sgm_layout",
+        "no_text_projection",
+    ) or (quirk in ("fp16", "bf16") and family != "sd2")  # float position_ids
     assert bool(info.repairs) == repaired, info.repairs
     _assert_position_ids_clean(pipe, family)
     lossless = QUIRKS[quirk][2]
@@ -99,8 +117,7 @@ def test_original_repro_fp16_position_ids_in_a_ckpt(tiny_sd_inpaint_dir: Path, t
 def test_repair_reports_what_it_changed(tiny_sd_inpaint_dir: Path, tiny_sd2_inpaint_dir: Path, tmp_path: Path) -> None:
     import torch
 
-    state = apply_quirk(apply_quirk(apply_quirk(ldm_state(tiny_sd_inpaint_dir), "broken_position_ids"), "ema"),
-                        "old_clip_names")
+    state = apply_quirk(apply_quirk(apply_quirk(ldm_state(tiny_sd_inpaint_dir), "broken_position_ids"), "ema"), "old_clip_names")
     state["global_step"] = 5  # not a tensor
     notes = checkpoint.repair_state_dict(state, "sd1", tmp_path / "x.safetensors")
     assert any("EMA" in n for n in notes) and any("older CLIP key names" in n for n in notes)
@@ -122,16 +139,20 @@ def test_no_vae_is_a_clear_error_or_uses_the_vae_next_to_it(tiny_sd_inpaint_dir:
     from safetensors.torch import save_file
 
     full = ldm_state(tiny_sd_inpaint_dir)
-    path = save_checkpoint({k: v for k, v in full.items() if not k.startswith("first_stage_model.")},
-                           tmp_path / "novae-model.safetensors")
+    path = save_checkpoint(
+        {k: v for k, v in full.items() if not k.startswith("first_stage_model.")}, tmp_path / "novae-model.safetensors"
+    )
     assert detect.detect_model(path).has_vae is False
-    with pytest.raises(UnrecognizedCheckpointError, match=r"novae-model\.safetensors cannot be used: no VAE: .*"
-                       r"novae-model\.vae\.safetensors") as err:
+    with pytest.raises(
+        UnrecognizedCheckpointError,
+        match=r"novae-model\.safetensors cannot be used: no VAE: .*"
+        r"novae-model\.vae\.safetensors",
+    ) as err:
         loader.load_inpaint_pipeline(path, config_dir=tiny_sd_inpaint_dir)
     assert err.value.status_code == 422 and str(tmp_path) not in str(err.value)
 
     # the VAE next to it, in the LDM layout without the first_stage_model. prefix (as VAE files are)
-    vae = {k[len("first_stage_model."):]: v for k, v in full.items() if k.startswith("first_stage_model.")}
+    vae = {k[len("first_stage_model.") :]: v for k, v in full.items() if k.startswith("first_stage_model.")}
     save_file({**vae, "model_ema.decay": torch.tensor(0.5)}, str(tmp_path / "novae-model.vae.safetensors"))
     pipe, _ = loader.load_inpaint_pipeline(path, config_dir=tiny_sd_inpaint_dir)
     reference, _ = loader.load_inpaint_pipeline(tiny_sd_inpaint_dir)
@@ -146,8 +167,10 @@ def test_ordinary_checkpoint_is_refused_before_loading(tiny_sd_dir: Path, tmp_pa
     assert detect.detect_model(path).in_channels == 4
     with pytest.raises(UnrecognizedCheckpointError) as err:
         loader.load_inpaint_pipeline(path, config_dir=tiny_sd_dir, require_inpaint=True)
-    assert str(err.value) == ("normal-model.safetensors cannot be used: not an inpainting model: 4 input channels; "
-                              "use the WebUI checkpoint backend or an inpainting file")
+    assert str(err.value) == (
+        "normal-model.safetensors cannot be used: not an inpainting model: 4 input channels; "
+        "use the WebUI checkpoint backend or an inpainting file"
+    )
     assert err.value.status_code == 422
 
 
@@ -169,8 +192,9 @@ class _Evil:
 
 
 @pytest.mark.both_stacks
-def test_lightning_era_ckpt_loads_without_lightning(tiny_sd_inpaint_dir: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lightning_era_ckpt_loads_without_lightning(
+    tiny_sd_inpaint_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SD 1.x .ckpt files hold the Lightning ModelCheckpoint class as a dict key and numpy scalars; the WebUI
     reads them, so do we (without importing Lightning, and still refusing anything else)."""
     import sys
@@ -186,8 +210,16 @@ def test_lightning_era_ckpt_loads_without_lightning(tiny_sd_inpaint_dir: Path, t
     sys.modules[modules[-1]].ModelCheckpoint = model_checkpoint  # type: ignore[attr-defined]
     state = ldm_state(tiny_sd_inpaint_dir)
     path = tmp_path / "sd-v1-5-inpainting.ckpt"
-    torch.save({"epoch": 6, "global_step": np.int64(440000), "pytorch-lightning_version": "1.4.2",
-                "callbacks": {model_checkpoint: {"best_model_score": None}}, "state_dict": state}, path)
+    torch.save(
+        {
+            "epoch": 6,
+            "global_step": np.int64(440000),
+            "pytorch-lightning_version": "1.4.2",
+            "callbacks": {model_checkpoint: {"best_model_score": None}},
+            "state_dict": state,
+        },
+        path,
+    )
     for name in modules:  # Lightning is not installed where the file is read
         monkeypatch.delitem(sys.modules, name)
     with pytest.raises(Exception, match="Unsupported global"):

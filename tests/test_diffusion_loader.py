@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 
 from inpaint_anything.diffusion import detect, loader, tokenizer
-from inpaint_anything.errors import (
-    InvalidInputError,
-    ModelNotFoundError,
-    UnrecognizedCheckpointError,
-    UnsafeCheckpointError,
-)
+from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnrecognizedCheckpointError, UnsafeCheckpointError
 
 FAMILIES = ("sd1", "sd2", "sdxl")
-PROMPTS = ["a photo of a cat", "A Photo of an ASTRONAUT riding a horse, 4k!!", "café naïve résumé",
-           "東京タワー 夜景", "🐱🐶 emoji  test\t\nwhite   space", "don't stop, it's 3.14 o'clock #tag"]
+PROMPTS = [
+    "a photo of a cat",
+    "A Photo of an ASTRONAUT riding a horse, 4k!!",
+    "café naïve résumé",
+    "東京タワー 夜景",
+    "🐱🐶 emoji  test\t\nwhite   space",
+    "don't stop, it's 3.14 o'clock #tag",
+]
 
 
 def _refuse(*args, **kwargs):
@@ -71,10 +72,18 @@ def _inpaint(pipe, seed: int = 0, size: int = 64) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size]
     image = np.stack([xx * 4 % 256, yy * 4 % 256, (xx + yy) * 2 % 256], axis=-1).astype(np.uint8)
     mask = np.zeros((size, size), np.uint8)
-    mask[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 255
-    out = pipe(prompt="a cat", image=Image.fromarray(image), mask_image=Image.fromarray(mask), height=size, width=size,
-               num_inference_steps=2, strength=1.0, generator=torch.Generator("cpu").manual_seed(seed),
-               output_type="np")
+    mask[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 255
+    out = pipe(
+        prompt="a cat",
+        image=Image.fromarray(image),
+        mask_image=Image.fromarray(mask),
+        height=size,
+        width=size,
+        num_inference_steps=2,
+        strength=1.0,
+        generator=torch.Generator("cpu").manual_seed(seed),
+        output_type="np",
+    )
     return out.images[0]
 
 
@@ -132,8 +141,7 @@ def test_detect_tiny_folder_and_file(request: pytest.FixtureRequest, family: str
     folder, single = _folder_and_file(request, family)
     info = detect.detect_model(folder)
     assert (info.format, info.family, info.in_channels, info.is_inpaint) == ("diffusers", family, 9, True)
-    assert info.pipeline_class == ("StableDiffusionXLInpaintPipeline" if family == "sdxl"
-                                   else "StableDiffusionInpaintPipeline")
+    assert info.pipeline_class == ("StableDiffusionXLInpaintPipeline" if family == "sdxl" else "StableDiffusionInpaintPipeline")
     assert info.prediction_type == "epsilon"
     info = detect.detect_model(single)
     assert (info.format, info.family, info.in_channels, info.is_inpaint) == ("single_file", family, 9, True)
@@ -155,7 +163,7 @@ def test_detect_ordinary_model_and_ckpt(tiny_sd_dir: Path, tiny_sd_inpaint_file:
 def test_detect_v_prediction_hints(tiny_sd_inpaint_file: Path, tmp_path: Path) -> None:
     target = tmp_path / "model.safetensors"
     shutil.copyfile(tiny_sd_inpaint_file, target)
-    (tmp_path / "model.yaml").write_text("model:\n  params:\n    parameterization: \"v\"\n", encoding="utf-8")
+    (tmp_path / "model.yaml").write_text('model:\n  params:\n    parameterization: "v"\n', encoding="utf-8")
     assert detect.detect_model(target).prediction_type == "v_prediction"
     (tmp_path / "model.yaml").write_text("model:\n  params:\n    linear_start: 0.00085\n", encoding="utf-8")
     assert detect.detect_model(target).prediction_type == "epsilon"
@@ -175,9 +183,14 @@ def _write_safetensors(path: Path, shapes: dict[str, tuple[int, ...]]) -> Path:
         ({"first_stage_model.encoder.conv_in.weight": (8, 3, 3, 3)}, "no UNet"),
         ({"conv_in.weight": (8, 4, 3, 3)}, "diffusers-format"),
         ({"model.diffusion_model.input_blocks.0.0.weight": (8, 8, 3, 3)}, "instruct-pix2pix"),
-        ({"model.diffusion_model.input_blocks.0.0.weight": (8, 4, 3, 3),
-          "model.diffusion_model.label_emb.0.0.weight": (8, 8),
-          "conditioner.embedders.0.model.ln_final.weight": (8,)}, "refiner"),
+        (
+            {
+                "model.diffusion_model.input_blocks.0.0.weight": (8, 4, 3, 3),
+                "model.diffusion_model.label_emb.0.0.weight": (8, 8),
+                "conditioner.embedders.0.model.ln_final.weight": (8,),
+            },
+            "refiner",
+        ),
         ({"model.diffusion_model.input_blocks.0.0.weight": (8, 4, 3, 3)}, "match none"),
         ({"lora_unet_down_blocks_0.alpha": (1,)}, "no Stable Diffusion UNet"),
     ],
@@ -259,16 +272,14 @@ def test_shipped_configs_describe_the_real_models(family: str) -> None:
     # own single-file conversion maps it back onto exactly the models' parameters
     unet_sd, vae_sd = models["unet"].state_dict(), models["vae"].state_dict()
     te_sd = {k: v for k, v in models["text_encoder"].state_dict().items() if not k.endswith("position_ids")}
-    ldm = {**ldm_convert.unet_to_ldm(unet_sd, models["unet"].config),
-           **ldm_convert.vae_to_ldm(vae_sd, models["vae"].config)}
+    ldm = {**ldm_convert.unet_to_ldm(unet_sd, models["unet"].config), **ldm_convert.vae_to_ldm(vae_sd, models["vae"].config)}
     if family == "sd1":
         ldm.update(ldm_convert.clip_to_ldm(te_sd, ldm_convert.SD1_CLIP_PREFIX))
     elif family == "sd2":
         ldm.update(ldm_convert.openclip_to_ldm(te_sd, ldm_convert.SD2_OPENCLIP_PREFIX))
     else:
         ldm.update(ldm_convert.clip_to_ldm(te_sd, ldm_convert.SDXL_CLIP_PREFIX))
-        ldm.update(ldm_convert.openclip_to_ldm(models["text_encoder_2"].state_dict(),
-                                               ldm_convert.SDXL_OPENCLIP_PREFIX))
+        ldm.update(ldm_convert.openclip_to_ldm(models["text_encoder_2"].state_dict(), ldm_convert.SDXL_OPENCLIP_PREFIX))
     shapes = {k: tuple(v.shape) for k, v in ldm.items()}
     assert detect.classify_state_dict(shapes) == (family, 9)
     assert set(sfu.convert_ldm_unet_checkpoint(ldm, models["unet"].config)) == set(unet_sd)
@@ -283,8 +294,11 @@ def test_prepare_config_dir_adds_tokenizers(tmp_path: Path, family: str, in_chan
     config_dir = loader.prepare_config_dir(family, in_channels=in_channels, cache_dir=tmp_path)
     assert loader.prepare_config_dir(family, in_channels=in_channels, cache_dir=tmp_path) == config_dir
     assert json.loads((config_dir / "unet" / "config.json").read_text())["in_channels"] == in_channels
-    subs = {"sd1": {"tokenizer": "<|endoftext|>"}, "sd2": {"tokenizer": "!"},
-            "sdxl": {"tokenizer": "<|endoftext|>", "tokenizer_2": "!"}}[family]
+    subs = {
+        "sd1": {"tokenizer": "<|endoftext|>"},
+        "sd2": {"tokenizer": "!"},
+        "sdxl": {"tokenizer": "<|endoftext|>", "tokenizer_2": "!"},
+    }[family]
     for sub, pad in subs.items():
         tok = CLIPTokenizer.from_pretrained(str(config_dir), subfolder=sub)
         assert tok.pad_token == pad
@@ -342,8 +356,9 @@ def test_ordinary_model_loads_into_the_inpaint_pipeline(tiny_sd_dir: Path, no_ne
 
 
 @pytest.mark.both_stacks
-def test_ckpt_loads_like_safetensors(tiny_sd_inpaint_dir: Path, tiny_sd_inpaint_file: Path, tmp_path: Path,
-                                     no_network: None) -> None:
+def test_ckpt_loads_like_safetensors(
+    tiny_sd_inpaint_dir: Path, tiny_sd_inpaint_file: Path, tmp_path: Path, no_network: None
+) -> None:
     import torch
     from safetensors.torch import load_file
 
@@ -364,16 +379,18 @@ def test_prediction_type_override(tiny_sd_inpaint_dir: Path, no_network: None) -
 
 
 @pytest.mark.both_stacks
-def test_tiny_file_does_not_fit_the_shipped_full_size_config(tiny_sd_inpaint_file: Path, tmp_path: Path,
-                                                             no_network: None) -> None:
+def test_tiny_file_does_not_fit_the_shipped_full_size_config(
+    tiny_sd_inpaint_file: Path, tmp_path: Path, no_network: None
+) -> None:
     with pytest.raises(UnrecognizedCheckpointError, match="do not fit the standard SD1 architecture"):
         loader.load_inpaint_pipeline(tiny_sd_inpaint_file, cache_dir=tmp_path)
     assert list((tmp_path / "diffusers-configs").iterdir())  # the shipped config was assembled offline
 
 
 @pytest.mark.both_stacks
-def test_incomplete_checkpoints_give_clear_errors(tiny_sd_inpaint_dir: Path, tiny_sd_inpaint_file: Path,
-                                                  tmp_path: Path, no_network: None) -> None:
+def test_incomplete_checkpoints_give_clear_errors(
+    tiny_sd_inpaint_dir: Path, tiny_sd_inpaint_file: Path, tmp_path: Path, no_network: None
+) -> None:
     from safetensors.torch import load_file, save_file
 
     state = load_file(str(tiny_sd_inpaint_file))
@@ -412,8 +429,7 @@ def test_device_and_dtype_resolution() -> None:
 
 
 @pytest.mark.both_stacks
-def test_pipeline_cache_reuses_loaded_pipelines(tiny_sd_inpaint_dir: Path, tmp_path: Path,
-                                                no_network: None) -> None:
+def test_pipeline_cache_reuses_loaded_pipelines(tiny_sd_inpaint_dir: Path, tmp_path: Path, no_network: None) -> None:
     import torch
 
     calls: list[str] = []

@@ -42,8 +42,17 @@ def session():
 
 
 def entry(*sources: Source, sha: str | None = SHA, size: int | None = len(DATA), filename: str = "model.pth") -> ModelEntry:
-    return ModelEntry(id="test_model", family="sam", arch="vit_b", filename=filename, size_bytes=size,
-                      sha256=sha, sources=tuple(sources), description="test", label="Test model")
+    return ModelEntry(
+        id="test_model",
+        family="sam",
+        arch="vit_b",
+        filename=filename,
+        size_bytes=size,
+        sha256=sha,
+        sources=tuple(sources),
+        description="test",
+        label="Test model",
+    )
 
 
 def fetch(e: ModelEntry, folder: Path, session, **kw) -> Path:

@@ -105,8 +105,11 @@ def control_problems(table, controls: dict, *, start=lambda f: f.default, own_ch
             low, high = f.slider_range
             if (comp.minimum, comp.maximum) != (low, high) or comp.step != (f.step or (1 if f.type is int else 0.01)):
                 out.append(f"{where}: range {(comp.minimum, comp.maximum, comp.step)} != {(low, high, f.step)}")
-        if f.kind in ("radio", "dropdown") and f.name not in own_choices \
-                and _choice_values(comp) != [f.shown(c) for c in f.choices or ()]:
+        if (
+            f.kind in ("radio", "dropdown")
+            and f.name not in own_choices
+            and _choice_values(comp) != [f.shown(c) for c in f.choices or ()]
+        ):
             out.append(f"{where}: choices {_choice_values(comp)} != {f.choices}")
         if f.from_ui(comp.value) != start(f):
             out.append(f"{where}: its value reads back as {f.from_ui(comp.value)!r}, not {start(f)!r}")
@@ -117,8 +120,11 @@ def infotext_problems(table, request) -> list[str]:
     text = infotext(request, (64, 48))
     back, _extra = parse_infotext(text)
     out = [f"infotext lacks {f.infotext!r}" for f in table if f.infotext and f"{f.infotext}: " not in text]
-    out += [f"{f.name} reads back as {getattr(back, f.name)!r}" for f in table
-            if f.infotext and getattr(back, f.name) != getattr(request, f.name)]
+    out += [
+        f"{f.name} reads back as {getattr(back, f.name)!r}"
+        for f in table
+        if f.infotext and getattr(back, f.name) != getattr(request, f.name)
+    ]
     return out
 
 
@@ -219,9 +225,14 @@ def test_the_batch_cli_takes_the_inpaint_and_outpaint_fields():
         argv += [flag] if isinstance(value, bool) else [flag, str(value)]
     args = parser.parse_args(argv)
     assert {n: getattr(args, n) for n in changed} == changed
-    assert (args.prefill, args.overlap, args.strategy) == tuple(OUTPAINT[n].default for n in ("prefill", "overlap_px", "strategy"))
-    assert (args.balance_x, args.balance_y, args.expand_right) == (OUTPAINT["balance_x"].default, OUTPAINT["balance_y"].default,
-                                                                    OUTPAINT["right"].default)
+    assert (args.prefill, args.overlap, args.strategy) == tuple(
+        OUTPAINT[n].default for n in ("prefill", "overlap_px", "strategy")
+    )
+    assert (args.balance_x, args.balance_y, args.expand_right) == (
+        OUTPAINT["balance_x"].default,
+        OUTPAINT["balance_y"].default,
+        OUTPAINT["right"].default,
+    )
 
 
 @pytest.mark.both_stacks
@@ -283,17 +294,25 @@ def test_the_tab_and_the_script_build_the_same_outpaint_controls(tmp_path, any_w
     _demo, script, _ = _script_ui(any_webui_host)
     by_script = dict(zip(ARG_NAMES, script._controls, strict=True))
     # the ControlNet model dropdown lists the host's models (none here: it starts empty)
-    assert control_problems(SCRIPT_FIELDS, by_script, start=lambda f: "" if f.name == "model" else ui_start(f),
-                            own_choices=("model",)) == []
+    assert (
+        control_problems(
+            SCRIPT_FIELDS, by_script, start=lambda f: "" if f.name == "model" else ui_start(f), own_choices=("model",)
+        )
+        == []
+    )
     n = len(OUTPAINT_FIELDS)
     assert tuple(f.name for f in SCRIPT_FIELDS) == ARG_NAMES and DEFAULTS[n] == INPAINT["mask_blur"].default
     assert SCRIPT_FIELDS[:n] == OUTPAINT_FIELDS  # then the mask blur: the inpaint field under the script's own label
     assert SCRIPT_FIELDS[n] == dataclasses.replace(INPAINT["mask_blur"], label=SCRIPT_FIELDS[n].label)
-    assert SCRIPT_FIELDS[n + 2:] == CONTROLNET_FIELDS  # after the ControlNet switch: the ControlNet table
+    assert SCRIPT_FIELDS[n + 2 :] == CONTROLNET_FIELDS  # after the ControlNet switch: the ControlNet table
     for name, comp in by_tab.items():  # the same control, only the elem_id differs
         other = by_script[name]
-        assert (type(comp), comp.label, comp.value, getattr(comp, "choices", None)) == \
-               (type(other), other.label, other.value, getattr(other, "choices", None)), name
+        assert (type(comp), comp.label, comp.value, getattr(comp, "choices", None)) == (
+            type(other),
+            other.label,
+            other.value,
+            getattr(other, "choices", None),
+        ), name
 
 
 # ---------------------------------------------------------------------------------------------- segment everything
@@ -318,9 +337,7 @@ def test_segment_everything_options_follow_the_table(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- the checks can fail
-@pytest.mark.parametrize("change", [
-    {"default": 25}, {"maximum": 200}, {"label": "Steps"}, {"help": "how many"},
-])
+@pytest.mark.parametrize("change", [{"default": 25}, {"maximum": 200}, {"label": "Steps"}, {"help": "how many"}])
 def test_a_changed_inpaint_table_is_caught(change):
     """The faces were built from the real table: a copy with one field changed disagrees."""
     from inpaint_anything.api.schemas import RequestParams
@@ -362,25 +379,52 @@ def test_changed_outpaint_and_remove_tables_are_caught():
 # ---------------------------------------------------------------------------------------------- old infotext
 # written by the code before the tables (commit 5423904), kept verbatim
 OLD_INFOTEXTS = {
-    "full": ('a red car, photo\nNegative prompt: blurry\nlow quality\nSteps: 12, Sampler: DPM++ 2M, Schedule type: Karras, '
-             'CFG scale: 6.5, Seed: 1234, Size: 640x480, Model: "sd15-inpaint: v1", Denoising strength: 0.8, Mask blur: 6, '
-             'Masked content: latent noise, Inpaint area: Whole picture, Only masked padding, pixels: 40, Color match: True, '
-             'Soft inpainting enabled: True, Soft inpainting schedule bias: 2.5, Soft inpainting preservation strength: 0.5, '
-             'Soft inpainting transition contrast boost: 4.0, Soft inpainting mask influence: 0.0, Soft inpainting '
-             'difference threshold: 0.5, Soft inpainting difference contrast: 2.0, Inpaint Anything: 0.1.0'),
+    "full": (
+        "a red car, photo\nNegative prompt: blurry\nlow quality\nSteps: 12, Sampler: DPM++ 2M, Schedule type: Karras, "
+        'CFG scale: 6.5, Seed: 1234, Size: 640x480, Model: "sd15-inpaint: v1", Denoising strength: 0.8, Mask blur: 6, '
+        "Masked content: latent noise, Inpaint area: Whole picture, Only masked padding, pixels: 40, Color match: True, "
+        "Soft inpainting enabled: True, Soft inpainting schedule bias: 2.5, Soft inpainting preservation strength: 0.5, "
+        "Soft inpainting transition contrast boost: 4.0, Soft inpainting mask influence: 0.0, Soft inpainting "
+        "difference threshold: 0.5, Soft inpainting difference contrast: 2.0, Inpaint Anything: 0.1.0"
+    ),
     "fill": 'Size: 64x48, Mask blur: 4, Inpaint backend: "cleaner:telea"',
     "seeded_fill": 'Seed: 7, Size: 64x48, Mask blur: 4, Inpaint backend: "cleaner:patchmatch"',
-    "defaults": ('x\nSteps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 7, Size: 64x48, Denoising strength: 1.0, Mask blur: 4, '
-                 'Masked content: original, Inpaint area: Only masked, Only masked padding, pixels: 32'),
+    "defaults": (
+        "x\nSteps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 7, Size: 64x48, Denoising strength: 1.0, Mask blur: 4, "
+        "Masked content: original, Inpaint area: Only masked, Only masked padding, pixels: 32"
+    ),
 }
 OLD_REQUESTS = {
-    "full": (InpaintRequest(prompt="a red car, photo", negative_prompt="blurry\nlow quality", seed=1234, steps=12, cfg_scale=6.5,
-                            sampler="DPM++ 2M", scheduler="Karras", denoising_strength=0.8, masked_content="latent noise",
-                            mask_blur=6, inpaint_area="whole", padding=40, color_match=True, model="sd15-inpaint: v1",
-                            soft_inpainting=True, soft_schedule_bias=2.5), (640, 480), {"Inpaint Anything": "0.1.0"}, {}),
+    "full": (
+        InpaintRequest(
+            prompt="a red car, photo",
+            negative_prompt="blurry\nlow quality",
+            seed=1234,
+            steps=12,
+            cfg_scale=6.5,
+            sampler="DPM++ 2M",
+            scheduler="Karras",
+            denoising_strength=0.8,
+            masked_content="latent noise",
+            mask_blur=6,
+            inpaint_area="whole",
+            padding=40,
+            color_match=True,
+            model="sd15-inpaint: v1",
+            soft_inpainting=True,
+            soft_schedule_bias=2.5,
+        ),
+        (640, 480),
+        {"Inpaint Anything": "0.1.0"},
+        {},
+    ),
     "fill": (InpaintRequest(seed=7), (64, 48), {"Inpaint backend": "cleaner:telea"}, {"sampling": False}),
-    "seeded_fill": (InpaintRequest(seed=7), (64, 48), {"Inpaint backend": "cleaner:patchmatch"},
-                    {"sampling": False, "seeded": True}),
+    "seeded_fill": (
+        InpaintRequest(seed=7),
+        (64, 48),
+        {"Inpaint backend": "cleaner:patchmatch"},
+        {"sampling": False, "seeded": True},
+    ),
     "defaults": (InpaintRequest(seed=7, prompt="x"), (64, 48), {}, {}),
 }
 
@@ -407,12 +451,15 @@ def test_select_by_text_follows_the_table(tmp_path):
     controls = _built_tab_controls(tmp_path)
     row = {f.name: controls[f"ia_{f.elem}"] for f in TEXT_FIELDS}
     first = available_detectors()[0]  # nothing downloaded: the tab starts with the first one this stack runs
-    assert control_problems(TEXT_FIELDS, row, start=lambda f: first if f.name == "detector" else f.default,
-                            own_choices=("detector",)) == []
+    assert (
+        control_problems(
+            TEXT_FIELDS, row, start=lambda f: first if f.name == "detector" else f.default, own_choices=("detector",)
+        )
+        == []
+    )
     assert _choice_values(row["detector"]) == [TEXT["detector"].shown(d) for d in available_detectors()]
     # the tab's values read back through the table give the query the API would build
-    from_tab = check_text_query(fields.from_ui(TEXT_FIELDS, {**{f.name: row[f.name].value for f in TEXT_FIELDS},
-                                                             "text": "dog"}))
+    from_tab = check_text_query(fields.from_ui(TEXT_FIELDS, {**{f.name: row[f.name].value for f in TEXT_FIELDS}, "text": "dog"}))
     assert from_tab.as_dict() == {**fields.defaults(TEXT_FIELDS), "text": "dog", "detector": first}
     assert [k for k, _ in from_tab.infotext_pairs()] == [f.infotext for f in TEXT_FIELDS]
 
@@ -420,12 +467,7 @@ def test_select_by_text_follows_the_table(tmp_path):
 @pytest.mark.both_stacks
 def test_controlnet_options_follow_their_table():
     from inpaint_anything.api.schemas import ControlNetBody
-    from inpaint_anything.inpaint.controlnet import (
-        CONTROLNET_FIELDS,
-        ControlNetOptions,
-        infotext_units,
-        options_from_infotext,
-    )
+    from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS, ControlNetOptions, infotext_units, options_from_infotext
 
     assert dataclass_problems(CONTROLNET_FIELDS, ControlNetOptions) == []
     assert check_problems(CONTROLNET_FIELDS) == []
@@ -480,5 +522,4 @@ def test_a_changed_controlnet_table_is_caught(tmp_path):
     changed = [dataclasses.replace(f, label="Other") if f.name == "weight" else f for f in CONTROLNET_FIELDS]
     start = lambda f: "cn-inpaint" if f.name == "model" else f.default  # noqa: E731
     assert control_problems(CONTROLNET_FIELDS, controls, start=start, own_choices=("model",)) == []
-    assert any("weight" in p and "label" in p for p in control_problems(changed, controls, start=start,
-                                                                          own_choices=("model",)))
+    assert any("weight" in p and "label" in p for p in control_problems(changed, controls, start=start, own_choices=("model",)))

@@ -50,9 +50,7 @@ def test_points_alone_select_the_shape(cases, name):
 
 def test_box_and_points_together(cases):
     case = cases["disk"]
-    mask = grabcut_mask(
-        case.image, box=_box(case.mask, 20), points=[_inner_point(case.mask)], labels=[1], iterations=3
-    )
+    mask = grabcut_mask(case.image, box=_box(case.mask, 20), points=[_inner_point(case.mask)], labels=[1], iterations=3)
     assert _iou(mask, case.mask) >= 0.9
 
 
@@ -77,9 +75,7 @@ def test_large_image_is_segmented_at_reduced_size(cases):
     case = cases["disk"]
     h, w = case.mask.shape
     big = cv2.resize(case.image, (w * 4, h * 4), interpolation=cv2.INTER_NEAREST)
-    truth = cv2.resize(case.mask.astype(np.uint8), (w * 4, h * 4), interpolation=cv2.INTER_NEAREST).astype(
-        bool
-    )
+    truth = cv2.resize(case.mask.astype(np.uint8), (w * 4, h * 4), interpolation=cv2.INTER_NEAREST).astype(bool)
     box = tuple(v * 4 for v in _box(case.mask))
     mask = grabcut_mask(big, box=box, max_side=320, iterations=3)
     assert mask.shape == truth.shape and _iou(mask, truth) >= 0.9

@@ -32,21 +32,83 @@ def host(webui_host, tiny_sd_inpaint_dir):
 
 
 def _p(host, image, mask, **kw):
-    args = {"init_images": [image], "mask": mask, "width": SIZE, "height": SIZE, "steps": 2, "denoising_strength": 1.0,
-            "seed": 123, "cfg_scale": 5.0, "prompt": "an astronaut", "mask_blur": 2, "inpainting_fill": 1, "inpaint_full_res": False}
+    args = {
+        "init_images": [image],
+        "mask": mask,
+        "width": SIZE,
+        "height": SIZE,
+        "steps": 2,
+        "denoising_strength": 1.0,
+        "seed": 123,
+        "cfg_scale": 5.0,
+        "prompt": "an astronaut",
+        "mask_blur": 2,
+        "inpainting_fill": 1,
+        "inpaint_full_res": False,
+    }
     return host.img2img(**{**args, **kw})
 
 
 IMG2IMG_INIT_FIELDS_V1_10_1 = [
-    "sd_model", "outpath_samples", "outpath_grids", "prompt", "prompt_for_display", "negative_prompt", "styles", "seed", "subseed",
-    "subseed_strength", "seed_resize_from_h", "seed_resize_from_w", "seed_enable_extras", "sampler_name", "scheduler",
-    "batch_size", "n_iter", "steps", "cfg_scale", "width", "height", "restore_faces", "tiling", "do_not_save_samples",
-    "do_not_save_grid", "extra_generation_params", "overlay_images", "eta", "do_not_reload_embeddings", "denoising_strength",
-    "ddim_discretize", "s_min_uncond", "s_churn", "s_tmax", "s_tmin", "s_noise", "override_settings",
-    "override_settings_restore_afterwards", "sampler_index", "refiner_checkpoint", "refiner_switch_at",
-    "disable_extra_networks", "firstpass_image", "comments", "init_images", "resize_mode", "image_cfg_scale", "mask",
-    "mask_blur_x", "mask_blur_y", "mask_blur", "mask_round", "inpainting_fill", "inpaint_full_res", "inpaint_full_res_padding",
-    "inpainting_mask_invert", "initial_noise_multiplier", "latent_mask", "force_task_id",
+    "sd_model",
+    "outpath_samples",
+    "outpath_grids",
+    "prompt",
+    "prompt_for_display",
+    "negative_prompt",
+    "styles",
+    "seed",
+    "subseed",
+    "subseed_strength",
+    "seed_resize_from_h",
+    "seed_resize_from_w",
+    "seed_enable_extras",
+    "sampler_name",
+    "scheduler",
+    "batch_size",
+    "n_iter",
+    "steps",
+    "cfg_scale",
+    "width",
+    "height",
+    "restore_faces",
+    "tiling",
+    "do_not_save_samples",
+    "do_not_save_grid",
+    "extra_generation_params",
+    "overlay_images",
+    "eta",
+    "do_not_reload_embeddings",
+    "denoising_strength",
+    "ddim_discretize",
+    "s_min_uncond",
+    "s_churn",
+    "s_tmax",
+    "s_tmin",
+    "s_noise",
+    "override_settings",
+    "override_settings_restore_afterwards",
+    "sampler_index",
+    "refiner_checkpoint",
+    "refiner_switch_at",
+    "disable_extra_networks",
+    "firstpass_image",
+    "comments",
+    "init_images",
+    "resize_mode",
+    "image_cfg_scale",
+    "mask",
+    "mask_blur_x",
+    "mask_blur_y",
+    "mask_blur",
+    "mask_round",
+    "inpainting_fill",
+    "inpaint_full_res",
+    "inpaint_full_res_padding",
+    "inpainting_mask_invert",
+    "initial_noise_multiplier",
+    "latent_mask",
+    "force_task_id",
 ]
 
 
@@ -57,8 +119,20 @@ def test_processing_fields_and_defaults_match_v1_10_1(webui_host):
     assert [f.name for f in dataclasses.fields(cls) if f.init] == IMG2IMG_INIT_FIELDS_V1_10_1
     p = cls(mask_blur=8)
     assert (p.steps, p.cfg_scale, p.width, p.height, p.seed, p.batch_size, p.n_iter) == (50, 7.0, 512, 512, -1, 1, 1)
-    assert (p.denoising_strength, p.resize_mode, p.inpainting_fill, p.inpaint_full_res, p.inpaint_full_res_padding) == (0.75, 0, 0, True, 0)
-    assert (p.mask_blur_x, p.mask_blur_y, p.mask_round, p.inpainting_mask_invert, p.initial_noise_multiplier) == (8, 8, True, 0, 1.0)
+    assert (p.denoising_strength, p.resize_mode, p.inpainting_fill, p.inpaint_full_res, p.inpaint_full_res_padding) == (
+        0.75,
+        0,
+        0,
+        True,
+        0,
+    )
+    assert (p.mask_blur_x, p.mask_blur_y, p.mask_round, p.inpainting_mask_invert, p.initial_noise_multiplier) == (
+        8,
+        8,
+        True,
+        0,
+        1.0,
+    )
     p.mask_blur_x = 3
     assert p.mask_blur is None and p.sampler_name is None and p.scheduler is None
     with pytest.raises(TypeError):
@@ -205,8 +279,9 @@ def test_grid_is_prepended_like_the_host(host, photo_and_mask):
 def test_progress_and_steps_follow_denoising_strength(host, photo_and_mask):
     image, mask = photo_and_mask
     seen = []
-    host.script_callbacks.on_cfg_denoiser(lambda params: seen.append((params.sampling_step, params.total_sampling_steps,
-                                                                       host.shared.state.sampling_steps)))
+    host.script_callbacks.on_cfg_denoiser(
+        lambda params: seen.append((params.sampling_step, params.total_sampling_steps, host.shared.state.sampling_steps))
+    )
     host.shared.state.begin(job="test")
     host.processing.process_images(_p(host, image, mask, steps=4, denoising_strength=0.5, n_iter=2))
     # k-diffusion img2img: t_enc = int(0.5 * 4) = 2, the sampler runs t_enc + 1 steps
@@ -214,7 +289,9 @@ def test_progress_and_steps_follow_denoising_strength(host, photo_and_mask):
     assert host.shared.state.job_count == 2 and host.shared.state.job_no == 2
     host.shared.state.end()
     seen.clear()  # override_settings apply during the call only (img2img_fix_steps: run all requested steps)
-    host.processing.process_images(_p(host, image, mask, steps=3, denoising_strength=0.5, override_settings={"img2img_fix_steps": True}))
+    host.processing.process_images(
+        _p(host, image, mask, steps=3, denoising_strength=0.5, override_settings={"img2img_fix_steps": True})
+    )
     assert [s[1] for s in seen] == [3, 3, 3] and host.shared.opts.img2img_fix_steps is False
 
 
@@ -345,7 +422,8 @@ def _write_extension(root):
     (root / "helper_pkg").mkdir()
     (root / "helper_pkg" / "__init__.py").write_text("VALUE = 42\n")
     (root / "preload.py").write_text("def preload(parser):\n    parser.add_argument('--demo-flag', action='store_true')\n")
-    (root / "scripts" / "demo.py").write_text(textwrap.dedent("""
+    (root / "scripts" / "demo.py").write_text(
+        textwrap.dedent("""
         import sys
         from modules import script_callbacks, scripts
         import helper_pkg
@@ -361,7 +439,8 @@ def _write_extension(root):
                 return is_img2img
 
         script_callbacks.on_ui_tabs(lambda: [], name="demo")
-    """))
+    """)
+    )
     # importing the class (not the module) registers the base Script too, as on the host
     (root / "scripts" / "zz_imports_class.py").write_text("from modules.scripts import Script\n")
 
@@ -372,7 +451,10 @@ def test_load_extension_scripts_like_the_host(webui_host, tmp_path):
     _write_extension(ext)
     loaded = webui_host.load_extension(ext, argv=["--demo-flag"])
     assert webui_host.shared.cmd_opts.demo_flag is True
-    assert [(d.script_class.__name__, os.path.basename(d.path)) for d in loaded] == [("DemoScript", "demo.py"), ("Script", "zz_imports_class.py")]
+    assert [(d.script_class.__name__, os.path.basename(d.path)) for d in loaded] == [
+        ("DemoScript", "demo.py"),
+        ("Script", "zz_imports_class.py"),
+    ]
     module = loaded[0].module
     assert module.__name__ == "demo.py" and "demo.py" not in sys.modules
     assert str(ext) == module.BASEDIR and module.ON_PATH and module.helper_pkg.VALUE == 42
@@ -387,7 +469,8 @@ def test_load_extension_scripts_like_the_host(webui_host, tmp_path):
 def test_install_py_runs_in_a_subprocess_with_launch(webui_host, tmp_path):
     ext = tmp_path / "inst-ext"
     ext.mkdir()
-    (ext / "install.py").write_text(textwrap.dedent("""
+    (ext / "install.py").write_text(
+        textwrap.dedent("""
         import launch
         if not launch.is_installed("surely-not-installed-pkg"):
             launch.run_pip("install surely-not-installed-pkg", "demo requirement")
@@ -396,7 +479,8 @@ def test_install_py_runs_in_a_subprocess_with_launch(webui_host, tmp_path):
         except RuntimeError as e:
             print("failed:", str(e).splitlines()[0])
         print("version", launch.git_tag(), launch.is_installed("numpy"))
-    """))
+    """)
+    )
     res = webui_host.run_install(ext, pip_fail="failing-pkg")
     assert res.returncode == 0, res.stderr
     assert res.pip_calls == ["install surely-not-installed-pkg", "install failing-pkg"]
@@ -405,5 +489,9 @@ def test_install_py_runs_in_a_subprocess_with_launch(webui_host, tmp_path):
 
 def test_fixture_teardown_removed_the_stub():
     """Runs after the webui_host tests in this file: nothing of the stand-in is left behind."""
-    assert not [m for m in sys.modules if m == "modules" or m.startswith(("modules.", "inpaint_anything.webui")) or m in ("launch", "webui_stub")]
+    assert not [
+        m
+        for m in sys.modules
+        if m == "modules" or m.startswith(("modules.", "inpaint_anything.webui")) or m in ("launch", "webui_stub")
+    ]
     assert str(STUB_DIR) not in sys.path

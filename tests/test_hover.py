@@ -221,14 +221,17 @@ def test_another_model_prepares_the_shown_picture(app, tiny_sam_files):
     ctl.prepare(SessionKey(), other, SEGMENT_ANYTHING)  # no picture in that session: nothing, no error
 
 
-@pytest.mark.parametrize(("text", "why"), [
-    ("", "empty"),
-    ("[1]", "version 1"),
-    ('{"version": 1, "seq": -1, "image_size": [4, 4]}', "seq"),
-    ('{"version": 1, "seq": 1, "image_size": [0, 4]}', "image size"),
-    ('{"version": 1, "seq": 1, "image_size": [4, 4], "point": [9, 1]}', "outside"),
-    ('{"version": 1, "seq": 1, "image_size": [4, 4], "point": [1]}', "point"),
-])
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "empty"),
+        ("[1]", "version 1"),
+        ('{"version": 1, "seq": -1, "image_size": [4, 4]}', "seq"),
+        ('{"version": 1, "seq": 1, "image_size": [0, 4]}', "image size"),
+        ('{"version": 1, "seq": 1, "image_size": [4, 4], "point": [9, 1]}', "outside"),
+        ('{"version": 1, "seq": 1, "image_size": [4, 4], "point": [1]}', "point"),
+    ],
+)
 def test_bad_probes_are_refused(text, why):
     from inpaint_anything.ui.canvas import parse_probe
 

@@ -46,20 +46,60 @@ PACKAGE = "inpaint_anything"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("host adapter", ("inpaint_anything.webui",)),
-    ("entry points", ("inpaint_anything.__main__", "inpaint_anything.cli_download", "inpaint_anything.server",
-                      "inpaint_anything.server_memory",
-                      "inpaint_anything.api",
-                      "inpaint_anything.ui", "inpaint_anything.batch", "inpaint_anything.batch_inputs",
-                      "inpaint_anything.batch_spec", "inpaint_anything.batch_ray", "inpaint_anything.doctor",
-                      "inpaint_anything.installer")),
-    ("application", ("inpaint_anything.app", "inpaint_anything.workspace", "inpaint_anything.preparer",
-                     "inpaint_anything.sessions", "inpaint_anything.services",
-                     "inpaint_anything.text_selection")),
-    ("engines", ("inpaint_anything.segment", "inpaint_anything.inpaint", "inpaint_anything.outpaint",
-                 "inpaint_anything.diffusion", "inpaint_anything.models", "inpaint_anything.compose",
-                 "inpaint_anything.colormatch", "inpaint_anything.metrics", "inpaint_anything.selection")),
-    ("kit", ("inpaint_anything.fields", "inpaint_anything.masks", "inpaint_anything.imaging", "inpaint_anything.geometry",
-             "inpaint_anything.jobs", "inpaint_anything.config", "inpaint_anything.outputs")),
+    (
+        "entry points",
+        (
+            "inpaint_anything.__main__",
+            "inpaint_anything.cli_download",
+            "inpaint_anything.server",
+            "inpaint_anything.server_memory",
+            "inpaint_anything.api",
+            "inpaint_anything.ui",
+            "inpaint_anything.batch",
+            "inpaint_anything.batch_inputs",
+            "inpaint_anything.batch_spec",
+            "inpaint_anything.batch_ray",
+            "inpaint_anything.doctor",
+            "inpaint_anything.installer",
+        ),
+    ),
+    (
+        "application",
+        (
+            "inpaint_anything.app",
+            "inpaint_anything.workspace",
+            "inpaint_anything.preparer",
+            "inpaint_anything.sessions",
+            "inpaint_anything.services",
+            "inpaint_anything.text_selection",
+        ),
+    ),
+    (
+        "engines",
+        (
+            "inpaint_anything.segment",
+            "inpaint_anything.inpaint",
+            "inpaint_anything.outpaint",
+            "inpaint_anything.diffusion",
+            "inpaint_anything.models",
+            "inpaint_anything.compose",
+            "inpaint_anything.colormatch",
+            "inpaint_anything.metrics",
+            "inpaint_anything.selection",
+        ),
+    ),
+    (
+        "kit",
+        (
+            "inpaint_anything.fields",
+            "inpaint_anything.masks",
+            "inpaint_anything.imaging",
+            "inpaint_anything.geometry",
+            "inpaint_anything.jobs",
+            "inpaint_anything.config",
+            "inpaint_anything.outputs",
+        ),
+    ),
     ("base", ("inpaint_anything.errors", "inpaint_anything$")),
 ]
 
@@ -216,8 +256,10 @@ def layer_violations(graph: Graph, layers: list[tuple[str, tuple[str, ...]]]) ->
         for target, line in sorted(graph.edges[module].items()):
             theirs = layer_of(target, layers)
             if theirs is not None and theirs < mine:
-                problems.append(f"{module} (line {line}, layer '{layers[mine][0]}') imports {target} "
-                                f"from the higher layer '{layers[theirs][0]}'")
+                problems.append(
+                    f"{module} (line {line}, layer '{layers[mine][0]}') imports {target} "
+                    f"from the higher layer '{layers[theirs][0]}'"
+                )
     return problems
 
 
@@ -240,8 +282,10 @@ def _report(title: str, lines: Iterable[str]) -> str:
 
 def test_no_import_cycles():
     cycles = find_cycles(build_graph(ROOT, PACKAGE))
-    assert not cycles, _report("import cycles inside inpaint_anything/ (break each: move the shared part into "
-                               "a lower module):", (" -> ".join(c) for c in cycles))
+    assert not cycles, _report(
+        "import cycles inside inpaint_anything/ (break each: move the shared part into a lower module):",
+        (" -> ".join(c) for c in cycles),
+    )
 
 
 def test_layers_import_only_downward():
@@ -292,14 +336,17 @@ SYNTHETIC_LAYERS = [("top", ("pkg.top",)), ("mid", ("pkg.mid",)), ("low", ("pkg.
 
 
 def test_checker_reports_a_cycle_through_function_level_and_relative_imports(tmp_path):
-    _write(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/mid/__init__.py": "",
-        "pkg/mid/a.py": "from . import b\n",
-        "pkg/mid/b.py": "def f():\n    from pkg.mid.c import g\n",
-        "pkg/mid/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import X\n",
-        "pkg/low.py": "import os\n",
-    })
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/mid/__init__.py": "",
+            "pkg/mid/a.py": "from . import b\n",
+            "pkg/mid/b.py": "def f():\n    from pkg.mid.c import g\n",
+            "pkg/mid/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import X\n",
+            "pkg/low.py": "import os\n",
+        },
+    )
     graph = build_graph(tmp_path, "pkg")
     assert graph.edges["pkg.mid.a"] == {"pkg.mid.b": 1}
     assert graph.edges["pkg.mid.b"] == {"pkg.mid.c": 2}
@@ -309,33 +356,38 @@ def test_checker_reports_a_cycle_through_function_level_and_relative_imports(tmp
 
 
 def test_checker_reports_an_upward_import_and_a_module_outside_the_layers(tmp_path):
-    _write(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/top.py": "from pkg import low\nimport pkg.mid.x\n",
-        "pkg/mid/__init__.py": "",
-        "pkg/mid/x.py": "from pkg.low import thing\n",
-        "pkg/low.py": "def f():\n    import pkg.top\n    import gradio\n",
-        "pkg/stray.py": "",
-    })
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/top.py": "from pkg import low\nimport pkg.mid.x\n",
+            "pkg/mid/__init__.py": "",
+            "pkg/mid/x.py": "from pkg.low import thing\n",
+            "pkg/low.py": "def f():\n    import pkg.top\n    import gradio\n",
+            "pkg/stray.py": "",
+        },
+    )
     graph = build_graph(tmp_path, "pkg")
     assert find_cycles(graph) == [["pkg.low", "pkg.top", "pkg.low"]]
     assert layer_violations(graph, SYNTHETIC_LAYERS) == [
         "pkg.low (line 2, layer 'low') imports pkg.top from the higher layer 'top'",
         "pkg.stray is in no layer: add it to LAYERS in tests/test_import_contract.py",
     ]
-    assert library_violations(graph, {"gradio": ("pkg.top",)}) == [
-        "pkg.low (line 3) imports gradio, allowed only in pkg.top"]
+    assert library_violations(graph, {"gradio": ("pkg.top",)}) == ["pkg.low (line 3) imports gradio, allowed only in pkg.top"]
 
 
 def test_checker_accepts_a_clean_package(tmp_path):
-    _write(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/top.py": "from pkg.mid import x\nfrom .low import f\n",
-        "pkg/mid/__init__.py": "",
-        "pkg/mid/x.py": "from .. import low\nfrom . import y\n",
-        "pkg/mid/y.py": "",
-        "pkg/low.py": "",
-    })
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/top.py": "from pkg.mid import x\nfrom .low import f\n",
+            "pkg/mid/__init__.py": "",
+            "pkg/mid/x.py": "from .. import low\nfrom . import y\n",
+            "pkg/mid/y.py": "",
+            "pkg/low.py": "",
+        },
+    )
     graph = build_graph(tmp_path, "pkg")
     assert graph.edges["pkg.mid.x"] == {"pkg.low": 1, "pkg.mid.y": 2}
     assert find_cycles(graph) == []

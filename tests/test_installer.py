@@ -9,14 +9,32 @@ import pytest
 from inpaint_anything import installer
 
 A1111 = {
-    "torch": "2.1.2+cu121", "torchvision": "0.16.2+cu121", "gradio": "3.41.2", "fastapi": "0.94.0",
-    "pydantic": "1.10.17", "transformers": "4.30.2", "huggingface-hub": "0.24.5", "numpy": "1.26.2",
-    "Pillow": "9.5.0", "accelerate": "0.21.0", "safetensors": "0.4.2", "open-clip-torch": "2.20.0",
-    "scikit-image": "0.21.0", "opencv-python": "4.10.0.84",
+    "torch": "2.1.2+cu121",
+    "torchvision": "0.16.2+cu121",
+    "gradio": "3.41.2",
+    "fastapi": "0.94.0",
+    "pydantic": "1.10.17",
+    "transformers": "4.30.2",
+    "huggingface-hub": "0.24.5",
+    "numpy": "1.26.2",
+    "Pillow": "9.5.0",
+    "accelerate": "0.21.0",
+    "safetensors": "0.4.2",
+    "open-clip-torch": "2.20.0",
+    "scikit-image": "0.21.0",
+    "opencv-python": "4.10.0.84",
 }
 FORGE = {
-    "torch": "2.3.1", "gradio": "4.40.0", "fastapi": "0.104.1", "pydantic": "2.8.2", "transformers": "4.46.1",
-    "huggingface_hub": "0.26.2", "diffusers": "0.31.0", "accelerate": "0.31.0", "numpy": "1.26.2", "Pillow": "9.5.0",
+    "torch": "2.3.1",
+    "gradio": "4.40.0",
+    "fastapi": "0.104.1",
+    "pydantic": "2.8.2",
+    "transformers": "4.46.1",
+    "huggingface_hub": "0.26.2",
+    "diffusers": "0.31.0",
+    "accelerate": "0.31.0",
+    "numpy": "1.26.2",
+    "Pillow": "9.5.0",
 }
 
 
@@ -65,8 +83,16 @@ def test_ray_is_never_installed_into_a_webui(host):
 
 
 def test_nothing_missing_means_nothing_to_do():
-    full = dict(A1111, **{"segment-anything": "1.0", "segment-anything-hq": "0.3", "timm": "1.0.9",
-                          "diffusers": "0.31.0", "pypatchmatch": "2.2.0"})
+    full = dict(
+        A1111,
+        **{
+            "segment-anything": "1.0",
+            "segment-anything-hq": "0.3",
+            "timm": "1.0.9",
+            "diffusers": "0.31.0",
+            "pypatchmatch": "2.2.0",
+        },
+    )
     assert installer.plan(full, (3, 11), "linux").nothing_to_do
 
 
@@ -76,7 +102,9 @@ def test_newer_transformers_allows_newer_diffusers():
     assert specs(installer.plan(env, (3, 11), "linux"))["diffusers"] == "diffusers>=0.31.0,<0.36"
 
 
-@pytest.mark.parametrize(("text", "expected"), [("4.30.2", (4, 30, 2)), ("2.1.2+cu121", (2, 1, 2)), ("1.0rc1", (1, 0)), ("0.36.2.dev0", (0, 36, 2))])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("4.30.2", (4, 30, 2)), ("2.1.2+cu121", (2, 1, 2)), ("1.0rc1", (1, 0)), ("0.36.2.dev0", (0, 36, 2))]
+)
 def test_parse_version(text, expected):
     assert installer.parse_version(text) == expected
 

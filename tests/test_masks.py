@@ -128,12 +128,7 @@ def test_grow_single_pixel_is_disk(r):
 
 
 @FAST
-@given(
-    st.floats(3, 20),
-    st.floats(-0.5, 0.5),
-    st.floats(-0.5, 0.5),
-    st.integers(1, 10),
-)
+@given(st.floats(3, 20), st.floats(-0.5, 0.5), st.floats(-0.5, 0.5), st.integers(1, 10))
 def test_closing_of_disk_is_exact(radius, dy, dx, r):
     size = 2 * 20 + 2 * 10 + 5  # keep the disk more than r away from the border
     m = disk(size, size, size // 2 + dy, size // 2 + dx, radius)

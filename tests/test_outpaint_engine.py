@@ -12,14 +12,7 @@ from inpaint_anything.inpaint.cleaner import ClassicalBackend
 from inpaint_anything.inpaint.request import InpaintRequest
 from inpaint_anything.jobs import JobControl
 from inpaint_anything.outpaint import geometry
-from inpaint_anything.outpaint.engine import (
-    PER_SIDE_ORDER,
-    OutpaintSettings,
-    outpaint,
-    seam_alpha,
-    zoom_expansion,
-    zoom_out,
-)
+from inpaint_anything.outpaint.engine import PER_SIDE_ORDER, OutpaintSettings, outpaint, seam_alpha, zoom_expansion, zoom_out
 from inpaint_anything.outpaint.prefill import PREFILLS, place_on_canvas, prefill
 
 COLOURS = [(20, 200, 40), (200, 30, 60), (40, 60, 220), (250, 250, 10), (5, 5, 5)]
@@ -63,14 +56,16 @@ def interior(image: np.ndarray, exp: geometry.Expansion, overlap: int) -> tuple[
     """Canvas slices of the original minus the overlap band on the grown sides."""
     x0, y0, x1, y1 = exp.original_box
     ox, oy = min(overlap, exp.width // 2), min(overlap, exp.height // 2)
-    return (slice(y0 + (oy if exp.up else 0), y1 - (oy if exp.down else 0)),
-            slice(x0 + (ox if exp.left else 0), x1 - (ox if exp.right else 0)))
+    return (
+        slice(y0 + (oy if exp.up else 0), y1 - (oy if exp.down else 0)),
+        slice(x0 + (ox if exp.left else 0), x1 - (ox if exp.right else 0)),
+    )
 
 
 def original_interior(image: np.ndarray, exp: geometry.Expansion, overlap: int) -> np.ndarray:
     x0, y0 = exp.original_box[:2]
     ys, xs = interior(image, exp, overlap)
-    return image[ys.start - y0: ys.stop - y0, xs.start - x0: xs.stop - x0]
+    return image[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
 
 
 @pytest.mark.parametrize(("w", "h"), [(333, 251), (1001, 767)])
@@ -87,7 +82,7 @@ def test_canvas_size_and_exact_original_for_odd_sizes(w, h, strategy):
     assert np.array_equal(out[ys, xs], original_interior(image, exp, 16))
     # the overlap band was repainted (outermost original column on the right blends to the new colour)
     x1 = exp.original_box[2]
-    assert not np.array_equal(out[ys, x1 - 1], image[ys.start - exp.up: ys.stop - exp.up, -1])
+    assert not np.array_equal(out[ys, x1 - 1], image[ys.start - exp.up : ys.stop - exp.up, -1])
 
 
 @pytest.mark.parametrize("strategy", ["all", "per_side"])
@@ -103,11 +98,11 @@ def test_new_area_is_generated_and_alpha_matches_seam(strategy):
     if strategy == "all":
         assert (out[alpha == 1] == COLOURS[0]).all()
     else:  # right pass first, then up; the up pass's overlap blends into the right strip's top rows
-        assert (out[:24] == COLOURS[1]).all() and (out[24 + 8:, x1:] == COLOURS[0]).all()
+        assert (out[:24] == COLOURS[1]).all() and (out[24 + 8 :, x1:] == COLOURS[0]).all()
         assert not (out[24:32, x1:] == COLOURS[0]).all()
     # the band is exactly 8 px on the grown sides and nothing on the others
     assert (alpha[y0:y1, x0:x1] > 0).sum() == 8 * (y1 - y0) + 8 * (x1 - x0) - 64
-    assert alpha[y0 + 8:, x0:x1 - 8].max() == 0 and alpha[y0 + 7, x0] > 0 and alpha[y0 + 8, x1 - 8] > 0
+    assert alpha[y0 + 8 :, x0 : x1 - 8].max() == 0 and alpha[y0 + 7, x0] > 0 and alpha[y0 + 8, x1 - 8] > 0
 
 
 def test_each_pass_is_blended_once_through_the_seam_ramp():
@@ -115,8 +110,12 @@ def test_each_pass_is_blended_once_through_the_seam_ramp():
     is exactly ``filled + (generated - filled) * alpha``, whatever the request's mask blur."""
     image = textured(61, 47)
     exp = geometry.by_pixels(61, 47, left=20)
-    outs = [outpaint(image, OutpaintSettings(exp, overlap_px=10, prefill="solid"), req(mask_blur=blur, padding=64),
-                     ColourBackend()).images[0] for blur in (0, 9)]
+    outs = [
+        outpaint(
+            image, OutpaintSettings(exp, overlap_px=10, prefill="solid"), req(mask_blur=blur, padding=64), ColourBackend()
+        ).images[0]
+        for blur in (0, 9)
+    ]
     assert np.array_equal(outs[0], outs[1])
     canvas, known = place_on_canvas(image, exp)
     filled = prefill(canvas, known, "solid")
@@ -245,7 +244,7 @@ def test_zoom_out_frames(astronaut):
         small = resize_image(prev, (exp.width, exp.height))
         ys, xs = interior(small, exp, 4)
         assert np.array_equal(frame[ys, xs], original_interior(small, exp, 4))
-        assert (frame[:exp.up - 1] != prev[:exp.up - 1]).any()
+        assert (frame[: exp.up - 1] != prev[: exp.up - 1]).any()
 
 
 def test_zoom_out_rgba_and_per_side():
@@ -255,13 +254,16 @@ def test_zoom_out_rgba_and_per_side():
     assert frames[0][0, 0, 3] == 255 and frames[0][24, 32, 3] == 100
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    (dict(prefill="sparkles"), "Unknown pre-fill"),
-    (dict(overlap_px=-1), "overlap"),
-    (dict(overlap_px=1000), "overlap"),
-    (dict(overlap_px=2.5), "overlap"),
-    (dict(strategy="spiral"), "strategy"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(prefill="sparkles"), "Unknown pre-fill"),
+        (dict(overlap_px=-1), "overlap"),
+        (dict(overlap_px=1000), "overlap"),
+        (dict(overlap_px=2.5), "overlap"),
+        (dict(strategy="spiral"), "strategy"),
+    ],
+)
 def test_bad_settings(kwargs, match):
     exp = geometry.by_pixels(40, 30, right=8)
     with pytest.raises(InvalidInputError, match=match):
@@ -278,9 +280,13 @@ def test_bad_expansions_and_zoom_parameters():
         outpaint(image, OutpaintSettings((8, 8, 8, 8)), req(), ColourBackend())
     with pytest.raises(InvalidInputError, match="Seed"):
         outpaint(image, OutpaintSettings(geometry.by_pixels(40, 30, right=8)), req(seed=-5), ColourBackend())
-    for steps, scale, prompts, match in [(0, 1.5, None, "steps"), (2, 1.0, None, "zoom per step"),
-                                         (2, "big", None, "number"), (2, 1.5, ["x"], "one prompt per"),
-                                         (1, 1.05, None, "adds no border")]:
+    for steps, scale, prompts, match in [
+        (0, 1.5, None, "steps"),
+        (2, 1.0, None, "zoom per step"),
+        (2, "big", None, "number"),
+        (2, 1.5, ["x"], "one prompt per"),
+        (1, 1.05, None, "adds no border"),
+    ]:
         with pytest.raises(InvalidInputError, match=match):
             zoom_out(image[:10, :10], steps, scale, req(), ColourBackend(), prompts=prompts)
     with pytest.raises(InvalidInputError):

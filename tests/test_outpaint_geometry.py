@@ -46,14 +46,16 @@ def test_scale_and_balance():
 
 @pytest.mark.parametrize(
     ("call", "message"),
-    [(lambda: geometry.by_pixels(100, 100), "every side adds 0"),
-     (lambda: geometry.by_pixels(100, 100, left=-8), "negative"),
-     (lambda: geometry.by_pixels(100, 100, up=4096), "at most 2048"),
-     (lambda: geometry.by_pixels(0, 100, up=8), "empty"),
-     (lambda: geometry.by_scale(100, 100, 3.0), "Scale"),
-     (lambda: geometry.by_aspect(100, 100, "5:4"), "Unknown aspect"),
-     (lambda: geometry.by_scale(100, 100, 1.5, balance_x=2), "Balance"),
-     (lambda: geometry.by_pixels(8000, 8000, left=2048, right=2048), "pixel limit")],
+    [
+        (lambda: geometry.by_pixels(100, 100), "every side adds 0"),
+        (lambda: geometry.by_pixels(100, 100, left=-8), "negative"),
+        (lambda: geometry.by_pixels(100, 100, up=4096), "at most 2048"),
+        (lambda: geometry.by_pixels(0, 100, up=8), "empty"),
+        (lambda: geometry.by_scale(100, 100, 3.0), "Scale"),
+        (lambda: geometry.by_aspect(100, 100, "5:4"), "Unknown aspect"),
+        (lambda: geometry.by_scale(100, 100, 1.5, balance_x=2), "Balance"),
+        (lambda: geometry.by_pixels(8000, 8000, left=2048, right=2048), "pixel limit"),
+    ],
 )
 def test_bad_parameters_give_clear_errors(call, message):
     with pytest.raises(InvalidInputError, match=message):

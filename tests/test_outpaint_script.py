@@ -27,8 +27,17 @@ def test_script_outpaints_with_the_loaded_checkpoint(strategy, webui_host, tiny_
     webui_host.load_model(tiny_sd_inpaint_dir)
     script = script_class(webui_host)()
     src = Image.fromarray(np.ascontiguousarray(photo("rocket")[::8, ::8][:53, :75]))
-    p = webui_host.img2img(init_images=[src], prompt="sky", steps=2, seed=7, denoising_strength=0.9, width=64, height=64,
-                           sampler_name="Euler a", n_iter=2 if strategy == "all" else 1)
+    p = webui_host.img2img(
+        init_images=[src],
+        prompt="sky",
+        steps=2,
+        seed=7,
+        denoising_strength=0.9,
+        width=64,
+        height=64,
+        sampler_name="Euler a",
+        n_iter=2 if strategy == "all" else 1,
+    )
     # mode, left, right, up, down, preset, scale, bx, by, prefill, overlap, strategy, blur
     processed = script.run(p, "pixels", 16, 24, 8, 0, "16:9", 1.5, 0.5, 0.5, "blur", 8, strategy, 2)
     n = 2 if strategy == "all" else 1
@@ -36,7 +45,7 @@ def test_script_outpaints_with_the_loaded_checkpoint(strategy, webui_host, tiny_
     for img in processed.images:
         assert img.size == (75 + 40, 53 + 8)
         arr = np.asarray(img)
-        inner = arr[8 + 8: 8 + 53 - 8, 16 + 8: 16 + 75 - 8]  # the original, minus the overlap band
+        inner = arr[8 + 8 : 8 + 53 - 8, 16 + 8 : 16 + 75 - 8]  # the original, minus the overlap band
         assert np.array_equal(inner, np.asarray(src)[8:-8, 8:-8])
         assert arr[:8].std() > 0  # the new area is generated, not flat
     assert 'Outpaint: "left 16, right 24, up 8, down 0"' in processed.info
@@ -120,12 +129,15 @@ def test_script_shows_only_the_chosen_modes_controls_with_words_and_units(any_we
     assert left.label == "Left (px)" and overlap.label.endswith("(px)") and blur.label.endswith("(px)")
     # at start (pixels): the sides shown, aspect / scale / balance hidden
     assert preset.visible is False and scale.visible is False
-    (fn, inputs, outputs), = [h for h in _handlers(demo, mode) if len(h[2]) == 4]
+    ((fn, inputs, outputs),) = [h for h in _handlers(demo, mode) if len(h[2]) == 4]
     sides_row, *_ = (demo.blocks[i] for i in outputs)
     assert _inside(left, sides_row) and _inside(script._controls[7], demo.blocks[outputs[3]])
     assert sides_row.visible is not False and demo.blocks[outputs[3]].visible is False
-    shown = {"pixels per side": (True, False, False, False), "aspect ratio": (False, True, False, True),
-             "scale": (False, False, True, True)}
+    shown = {
+        "pixels per side": (True, False, False, False),
+        "aspect ratio": (False, True, False, True),
+        "scale": (False, False, True, True),
+    }
     for word, expected in shown.items():
         assert tuple(u["visible"] for u in fn(word)) == expected, word
 
@@ -138,23 +150,23 @@ def test_script_preview_line_shows_the_output_size_and_warns_on_low_denoising(an
     demo, script, made = _script_ui(any_webui_host, denoising_after=denoising_after)
     start = script._preview.value
     assert "Output size is set here: the input + 128 px wide" in start and "Width/Height are ignored" in start
-    (fn, inputs, outputs), = _handlers(demo, made["image"])
+    ((fn, inputs, outputs),) = _handlers(demo, made["image"])
     image_id, size_id, den_id = made["image"]._id, script._size._id, script._denoising._id
     assert script._denoising.value == 0.75  # the slider's start value, also when it was built after the script
     size, text = fn(*_values(demo, inputs, {image_id: Image.new("RGB", (96, 64)), den_id: 0.9}))
     assert size == (96, 64) and "96×64 → 224×64" in text and "Width/Height are ignored" in text and "⚠" not in text
     # a control changes: the size stays known (State), the new expansion shows
     left = script._controls[1]
-    (fn, inputs, outputs), = _handlers(demo, left)
+    ((fn, inputs, outputs),) = _handlers(demo, left)
     text = fn(*_values(demo, inputs, {left._id: 32, den_id: 0.9, size_id: (96, 64)}))
     assert "96×64 → 256×64" in text and "⚠" not in text
     # img2img's denoising strength is too low for a pre-filled area: said in the same line, and kept
-    (fn, inputs, outputs), = _handlers(demo, made["denoising"])
+    ((fn, inputs, outputs),) = _handlers(demo, made["denoising"])
     assert outputs == [den_id, script._preview._id]
     stored, text = fn(*_values(demo, inputs, {made["denoising"]._id: 0.5, size_id: (96, 64)}))
     assert stored == 0.5 and "96×64 → 224×64" in text and "Denoising strength 0.5 is below 0.8" in text
     mode = script._controls[0]
-    (fn, inputs, outputs), = [h for h in _handlers(demo, mode) if len(h[2]) == 1]
+    ((fn, inputs, outputs),) = [h for h in _handlers(demo, mode) if len(h[2]) == 1]
     text = fn(*_values(demo, inputs, {mode._id: "scale", den_id: 0.5, size_id: (96, 64)}))
     assert "96×64 → 144×96" in text and "below 0.8" in text
 
@@ -182,9 +194,17 @@ def test_script_honours_the_requests_override_settings(restore, any_webui_host, 
     used = []
     host.script_callbacks.on_model_loaded(lambda m: used.append(m.sd_checkpoint_info.title))
     src = Image.new("RGB", (48, 32), (90, 120, 150))
-    p = host.img2img(init_images=[src], prompt="sky", steps=2, seed=3, denoising_strength=0.9, width=512, height=512,
-                     override_settings={"sd_model_checkpoint": other.title, "img2img_fix_steps": True},
-                     override_settings_restore_afterwards=restore)
+    p = host.img2img(
+        init_images=[src],
+        prompt="sky",
+        steps=2,
+        seed=3,
+        denoising_strength=0.9,
+        width=512,
+        height=512,
+        override_settings={"sd_model_checkpoint": other.title, "img2img_fix_steps": True},
+        override_settings_restore_afterwards=restore,
+    )
     processed = script.run(p, "pixels per side", 0, 16, 0, 0, "16:9", 1.5, 0.5, 0.5, "blurred edge", 8, "one side at a time", 2)
     assert processed.images[0].size == (64, 32)  # the script's size, not img2img's 512x512
     assert f'Inpaint backend: "webui:{other.title}"' in processed.info, processed.info

@@ -192,13 +192,17 @@ def test_hover_is_the_clicks_best_mask_at_low_resolution(app):
     session = ws._session
     logits, scores = session.decode_points(np.array([[30.0, 20.0]]))
     best = int(scores[0].argmax())
-    full = session.upscale_logits(logits[:, best:best + 1])[0, 0] > 0
+    full = session.upscale_logits(logits[:, best : best + 1])[0, 0] > 0
     # the low-res cells cover the whole picture: upsampled nearest, they agree with the full mask
     h, w = found.mask.shape
     assert found.scale == pytest.approx((64 / w, 48 / h))
     assert h <= session.geometry.lowres and w <= session.geometry.lowres
-    up = torch.nn.functional.interpolate(torch.as_tensor(found.mask, dtype=torch.float32)[None, None],
-                                         size=(48, 64), mode="nearest")[0, 0] > 0.5
+    up = (
+        torch.nn.functional.interpolate(
+            torch.as_tensor(found.mask, dtype=torch.float32)[None, None], size=(48, 64), mode="nearest"
+        )[0, 0]
+        > 0.5
+    )
     assert (up == full).float().mean() > 0.9
     assert ws.mask is not None and not ws.mask.any()  # the selection is untouched
 

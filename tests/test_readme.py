@@ -75,7 +75,7 @@ def shell_blocks(text: str) -> list[Block]:
         if lang in SHELLS:
             above = next((lines[k].strip() for k in range(i - 1, -1, -1) if lines[k].strip()), "")
             m = MARKER.match(above)
-            out.append(Block(i + 1, "\n".join(lines[i + 1:end]) + "\n", m.group(1) if m else None))
+            out.append(Block(i + 1, "\n".join(lines[i + 1 : end]) + "\n", m.group(1) if m else None))
         i = end + 1
     return out
 
@@ -86,15 +86,16 @@ BLOCKS = shell_blocks(README.read_text(encoding="utf-8"))
 # ---------------------------------------------------------------------------------------------- static checks
 def test_every_shell_block_is_marked():
     unmarked = [b.title for b in BLOCKS if b.marker is None]
-    assert not unmarked, ("mark these README shell blocks with <!-- runnable --> or <!-- needs: why --> on the line "
-                          f"before the fence: {unmarked}")
+    assert not unmarked, (
+        f"mark these README shell blocks with <!-- runnable --> or <!-- needs: why --> on the line before the fence: {unmarked}"
+    )
     assert sum(b.marker == "runnable" for b in BLOCKS) >= 6
 
 
 def test_sam_table_matches_the_catalogue():
     text = README.read_text(encoding="utf-8")
     assert text.count(START) == 1 and text.count(END) == 1
-    block = text[text.index(START):text.index(END) + len(END)]
+    block = text[text.index(START) : text.index(END) + len(END)]
     assert block == readme_block(), "regenerate it: python -m inpaint_anything.models.readme_table"
 
 
@@ -104,8 +105,7 @@ def test_local_links_resolve():
     assert "docs/benchmarks.md" in targets and "docs/real-hosts.md" in targets
     for target in targets:
         assert (ROOT / target.split("#")[0]).exists(), target
-    anchors = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
-               for h in re.findall(r"^#+ (.+)$", text, re.M)}
+    anchors = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", text, re.M)}
     for anchor in re.findall(r"\]\(#([^)]+)\)", text):
         assert anchor in anchors, anchor
 
@@ -160,8 +160,14 @@ def user_folder(tmp_path_factory):
 def app_url(user_folder):
     """The app as the README starts it, on a free port; its URL (as $IA)."""
     work, env, _ = user_folder
-    proc = subprocess.Popen(["bash", "inpaint-anything/tools/run.sh", "--port", "0", "--log-level", "warning"],
-                            cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        ["bash", "inpaint-anything/tools/run.sh", "--port", "0", "--log-level", "warning"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -299,8 +305,14 @@ def test_readme_block(block: Block, user_folder, app_url):
         pytest.skip("Ray is not installed (requirements/ray.txt)")
     checks = [check for key, check in CHECKS.items() if key in block.code]
     assert checks, f"README block at line {block.line} has no check in tests/test_readme.py; add one to CHECKS"
-    run = subprocess.run(["bash", "-euo", "pipefail", "-c", block.code], cwd=work, env={**env, "IA": app_url},
-                         capture_output=True, text=True, timeout=BLOCK_TIMEOUT)
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block.code],
+        cwd=work,
+        env={**env, "IA": app_url},
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_TIMEOUT,
+    )
     assert run.returncode == 0, f"exit {run.returncode}\n--- stdout\n{run.stdout[-3000:]}\n--- stderr\n{run.stderr[-3000:]}"
     for check in checks:
         check(work, run.stdout, img)

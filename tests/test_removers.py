@@ -172,8 +172,10 @@ def test_api_lists_the_removers_and_removes_with_migan(tmp_path, synthetic):
     refused = client.post("/inpaint-anything/v1/models/removers/lama/download")
     assert refused.status_code == 409 and "big-lama.pt" in refused.json()["detail"]
     case = next(c for c in synthetic if c.name == "disk")
-    reply = client.post("/inpaint-anything/v1/remove", json={"image": b64png(case.image), "mask": b64png(case.mask.astype(np.uint8) * 255),
-                                                            "method": "migan"})
+    reply = client.post(
+        "/inpaint-anything/v1/remove",
+        json={"image": b64png(case.image), "mask": b64png(case.mask.astype(np.uint8) * 255), "method": "migan"},
+    )
     assert reply.status_code == 200, reply.text
     out = decode_png(reply.json()["images"][0])[0][..., :3]
     assert out.shape == case.image.shape

@@ -72,8 +72,7 @@ def test_wrong_bytes_for_migan_fail_its_md5(hub, session, tmp_path):
 
 def test_migan_download_resumes_and_records_the_md5_check(hub, session, tmp_path):
     md5 = hashlib.md5(DATA).hexdigest()
-    entry = dataclasses.replace(REMOVERS["migan"].entry, md5=md5,
-                                sources=(Source.https(hub.add_file("migan_traced.pt", DATA)),))
+    entry = dataclasses.replace(REMOVERS["migan"].entry, md5=md5, sources=(Source.https(hub.add_file("migan_traced.pt", DATA)),))
     have = 700_000
     (tmp_path / "migan_traced.pt.part").write_bytes(DATA[:have])
     path = _get(entry, tmp_path, session)
@@ -91,8 +90,12 @@ def test_lama_download_resumes_through_the_app(hub, session, tmp_path, monkeypat
     from inpaint_anything.models import removers
 
     sha = hashlib.sha256(DATA).hexdigest()
-    fake = dataclasses.replace(REMOVERS["lama"].entry, size_bytes=len(DATA), sha256=sha,
-                               sources=(Source.https(hub.add_file("big-lama.pt", DATA, truncate_at=1_000_000, truncate_times=1)),))
+    fake = dataclasses.replace(
+        REMOVERS["lama"].entry,
+        size_bytes=len(DATA),
+        sha256=sha,
+        sources=(Source.https(hub.add_file("big-lama.pt", DATA, truncate_at=1_000_000, truncate_times=1)),),
+    )
     monkeypatch.setitem(removers.REMOVERS, "lama", dataclasses.replace(REMOVERS["lama"], entry=fake))
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # the test session's default; this app may download
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")

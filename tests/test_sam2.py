@@ -22,12 +22,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
 from fixtures.tiny_sam import predictor_for  # noqa: E402
-from fixtures.tiny_sam2 import (  # noqa: E402
-    TINY_SAM2_OVERRIDES,
-    build_tiny_sam2,
-    make_tiny_sam2_files,
-    tiny_sam2_state_dict,
-)
+from fixtures.tiny_sam2 import TINY_SAM2_OVERRIDES, build_tiny_sam2, make_tiny_sam2_files, tiny_sam2_state_dict  # noqa: E402
 
 from inpaint_anything.segment.checkpoint import LoadedSam, load_sam, read_state_dict  # noqa: E402
 from inpaint_anything.segment.sam2_session import Sam2Session  # noqa: E402
@@ -313,13 +308,21 @@ def test_results_equal_metas_image_predictor(loaded, session, image):
         ({"box": (60, 30, 260, 210), "multimask": False}, {"box": np.array([60, 30, 260, 210]), "multimask_output": False}),
         (
             {"points": [(160, 120), (30, 40)], "labels": [1, 0], "box": (60, 30, 260, 210), "multimask": False},
-            {"point_coords": np.array([[160, 120], [30, 40]]), "point_labels": np.array([1, 0]),
-             "box": np.array([60, 30, 260, 210]), "multimask_output": False},
+            {
+                "point_coords": np.array([[160, 120], [30, 40]]),
+                "point_labels": np.array([1, 0]),
+                "box": np.array([60, 30, 260, 210]),
+                "multimask_output": False,
+            },
         ),
         (
             {"points": [(160, 120), (30, 40)], "labels": [1, 0], "multimask": False, "refine_from": first},
-            {"point_coords": np.array([[160, 120], [30, 40]]), "point_labels": np.array([1, 0]),
-             "multimask_output": False, "mask_input": first.low_res_logits[:1]},
+            {
+                "point_coords": np.array([[160, 120], [30, 40]]),
+                "point_labels": np.array([1, 0]),
+                "multimask_output": False,
+                "mask_input": first.low_res_logits[:1],
+            },
         ),
     ]
     for ours_kwargs, theirs_kwargs in cases:
@@ -370,8 +373,15 @@ def test_workspace_uses_a_sam2_session_for_a_sam2_file(sam2_files, tmp_path, ima
 
 # --------------------------------------------------------------------------- install plan
 
-HOST = {"segment-anything": "1.0", "segment-anything-hq": "0.3", "timm": "1.0.9", "diffusers": "0.31.0",
-        "pypatchmatch": "2.2.0", "opencv-python": "4.10.0.84", "numpy": "1.26.2"}
+HOST = {
+    "segment-anything": "1.0",
+    "segment-anything-hq": "0.3",
+    "timm": "1.0.9",
+    "diffusers": "0.31.0",
+    "pypatchmatch": "2.2.0",
+    "opencv-python": "4.10.0.84",
+    "numpy": "1.26.2",
+}
 
 
 def test_a1111_torch_skips_sam2_with_a_note():
@@ -400,8 +410,7 @@ def test_install_py_passes_the_build_env_to_the_hosts_pip(monkeypatch, capsys):
         calls.append((command, os.environ.get("SAM2_BUILD_CUDA"), os.path.exists(command.split('"')[3])))
 
     monkeypatch.setitem(sys.modules, "launch", types.SimpleNamespace(run_pip=run_pip))
-    monkeypatch.setattr(installer, "installed_distributions",
-                        lambda: dict(HOST, torch="2.6.0", torchvision="0.21.0"))
+    monkeypatch.setattr(installer, "installed_distributions", lambda: dict(HOST, torch="2.6.0", torchvision="0.21.0"))
     monkeypatch.delenv("SAM2_BUILD_CUDA", raising=False)
     spec = importlib.util.spec_from_file_location("ia_install_py", REPO / "install.py")
     module = importlib.util.module_from_spec(spec)

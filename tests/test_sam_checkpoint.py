@@ -19,14 +19,7 @@ from inpaint_anything.errors import (
     UnrecognizedCheckpointError,
     UnsafeCheckpointError,
 )
-from inpaint_anything.segment.checkpoint import (
-    LoadedSam,
-    build_sam,
-    infer_sam_spec,
-    load_sam,
-    read_state_dict,
-    sam_predictor_for,
-)
+from inpaint_anything.segment.checkpoint import LoadedSam, build_sam, infer_sam_spec, load_sam, read_state_dict, sam_predictor_for
 from inpaint_anything.segment.spec import TinyViTEncoderSpec, ViTEncoderSpec, known_sam_specs
 
 
@@ -112,9 +105,7 @@ def test_build_sam_matches_package_built_model(loaded, kind):
     assert {k: tuple(v.shape) for k, v in built.items()} == {k: tuple(v.shape) for k, v in reference.items()}
 
 
-FULL_SIZE = [("sam", v) for v in ("vit_b", "vit_l", "vit_h")] + [
-    ("sam_hq", v) for v in ("vit_b", "vit_l", "vit_h")
-]
+FULL_SIZE = [("sam", v) for v in ("vit_b", "vit_l", "vit_h")] + [("sam_hq", v) for v in ("vit_b", "vit_l", "vit_h")]
 
 
 @pytest.mark.parametrize(("family", "variant"), FULL_SIZE)
@@ -133,8 +124,7 @@ def test_full_size_vit_recognised_on_meta_device(family, variant):
 
 
 @pytest.mark.parametrize(
-    ("family", "registry"),
-    [("mobile_sam", "sam_model_registry_baseline"), ("sam_hq_tiny", "sam_model_registry")],
+    ("family", "registry"), [("mobile_sam", "sam_model_registry_baseline"), ("sam_hq_tiny", "sam_model_registry")]
 )
 def test_full_size_tinyvit_recognised(family, registry):
     # TinyViT calls .item() while building, so the reference is built on the CPU (about 10M params).
@@ -153,11 +143,7 @@ def test_unknown_weights_are_unrecognized(tmp_path):
     from safetensors.torch import save_file
 
     save_file(
-        {
-            "model.diffusion_model.input_blocks.0.0.weight": torch.zeros(4, 4),
-            "first_stage_model.x": torch.zeros(2),
-        },
-        str(path),
+        {"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(4, 4), "first_stage_model.x": torch.zeros(2)}, str(path)
     )
     with pytest.raises(UnrecognizedCheckpointError, match="not a Segment Anything") as err:
         load_sam(path)
@@ -188,9 +174,7 @@ def test_predictor_on_real_photo(loaded, kind, astronaut):
     assert scores.shape == (n,) and np.isfinite(scores).all()
     grid = loaded[kind].spec.embedding_size
     assert low_res.shape == (n, 4 * grid, 4 * grid)
-    logits, _, _ = predictor.predict(
-        point_coords=point, point_labels=label, multimask_output=True, return_logits=True
-    )
+    logits, _, _ = predictor.predict(point_coords=point, point_labels=label, multimask_output=True, return_logits=True)
     np.testing.assert_array_equal(masks, logits > 0.0)
 
     # The reloaded model computes exactly what the package-built original computes.
@@ -216,12 +200,8 @@ def test_mobile_sam_runs_with_the_hq_predictor(loaded, astronaut):
     predictor = predictor_for(loaded["mobile_sam"])
     assert type(predictor).__module__ == "segment_anything_hq.predictor"
     predictor.set_image(astronaut)
-    a, _, _ = predictor.predict(
-        point_coords=np.array([[256, 256]]), point_labels=np.array([1]), hq_token_only=True
-    )
-    b, _, _ = predictor.predict(
-        point_coords=np.array([[256, 256]]), point_labels=np.array([1]), hq_token_only=False
-    )
+    a, _, _ = predictor.predict(point_coords=np.array([[256, 256]]), point_labels=np.array([1]), hq_token_only=True)
+    b, _, _ = predictor.predict(point_coords=np.array([[256, 256]]), point_labels=np.array([1]), hq_token_only=False)
     np.testing.assert_array_equal(a, b)  # the vanilla decoder ignores the HQ switch
     assert a.shape == (3, 512, 512)
 

@@ -28,8 +28,15 @@ def karras(sigma_min: float, sigma_max: float, n: int, rho: float = 7.0) -> np.n
 
 @pytest.mark.parametrize(
     ("name", "cls"),
-    [("Euler a", "EulerAncestralDiscreteScheduler"), ("Euler", "EulerDiscreteScheduler"), ("DPM++ 2M", "DPMSolverMultistepScheduler"),
-     ("DDIM", "DDIMScheduler"), ("UniPC", "UniPCMultistepScheduler"), ("PLMS", "PNDMScheduler"), ("LMS", "LMSDiscreteScheduler")],
+    [
+        ("Euler a", "EulerAncestralDiscreteScheduler"),
+        ("Euler", "EulerDiscreteScheduler"),
+        ("DPM++ 2M", "DPMSolverMultistepScheduler"),
+        ("DDIM", "DDIMScheduler"),
+        ("UniPC", "UniPCMultistepScheduler"),
+        ("PLMS", "PNDMScheduler"),
+        ("LMS", "LMSDiscreteScheduler"),
+    ],
 )
 def test_sampler_classes(name, cls):
     assert type(schedulers.make_scheduler(SD_SCHEDULER_CONFIG, name)).__name__ == cls

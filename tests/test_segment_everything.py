@@ -53,10 +53,7 @@ class FakeSession:
         import torch
 
         if self.planes is None:  # torch tensors: outside tracemalloc's view, like a real decoder
-            self.planes = [
-                torch.from_numpy(self.gain * sdf(self.X, self.Y) / self.px_per_cell).float()
-                for sdf in self.shapes
-            ]
+            self.planes = [torch.from_numpy(self.gain * sdf(self.X, self.Y) / self.px_per_cell).float() for sdf in self.shapes]
         self.calls += 1
         s = self.geometry.lowres
         gen = torch.Generator().manual_seed(len(points_xy))
@@ -64,8 +61,7 @@ class FakeSession:
         scores = torch.full((len(points_xy), 3), 0.30)
         for b, (x, y) in enumerate(points_xy):
             inside = sorted(
-                (i for i, sdf in enumerate(self.shapes) if sdf(np.float64(x), np.float64(y)) > 0),
-                key=lambda i: self.areas[i],
+                (i for i, sdf in enumerate(self.shapes) if sdf(np.float64(x), np.float64(y)) > 0), key=lambda i: self.areas[i]
             )
             picks = (inside + inside[-1:])[:2] if inside else []
             for k, i in enumerate(picks):
@@ -170,9 +166,7 @@ def test_scribble_selects_touched_segments(fake_map):
     # crosses the disk, the rest of the rectangle, background and the other disk
     across = select_by_scribble(seg, _scribble([(100, 100), (260, 120)]))
     assert _iou(across, rect | other) >= 0.97
-    two_disks = select_by_scribble(
-        seg, _scribble([(100, 100), (101, 101)]) | _scribble([(260, 120), (261, 121)])
-    )
+    two_disks = select_by_scribble(seg, _scribble([(100, 100), (101, 101)]) | _scribble([(260, 120), (261, 121)]))
     assert _iou(two_disks, disk | other) >= 0.97
 
 

@@ -69,9 +69,7 @@ def test_other_input_kinds_share_the_rgb_embedding(loaded, image, count_calls):
     session.set_image(np.repeat(gray[:, :, None], 3, axis=2))
     runs = count_calls(loaded["sam"].model.image_encoder)
     session.set_image(gray)  # grayscale HxW
-    session.set_image(
-        np.dstack([np.repeat(gray[:, :, None], 3, axis=2), np.full(gray.shape, 7, np.uint8)])
-    )  # RGBA
+    session.set_image(np.dstack([np.repeat(gray[:, :, None], 3, axis=2), np.full(gray.shape, 7, np.uint8)]))  # RGBA
     session.set_image(gray.astype(np.uint16) * 257)  # 16-bit
     assert runs == []
     assert session.geometry.original_size == gray.shape
@@ -119,9 +117,7 @@ def test_box_and_box_with_points(loaded, image, kind):
     session = SegmentSession(loaded[kind])
     session.set_image(image)
     boxed = session.predict(box=(80, 40, 240, 200), multimask=False)
-    both = session.predict(
-        points=[(160, 120), (20, 20)], labels=[1, 0], box=(80, 40, 240, 200), multimask=False
-    )
+    both = session.predict(points=[(160, 120), (20, 20)], labels=[1, 0], box=(80, 40, 240, 200), multimask=False)
     assert boxed.masks.shape == both.masks.shape == (1, 240, 320)
     assert not np.array_equal(boxed.low_res_logits, both.low_res_logits)
     # a box given corner-swapped or partly outside the image is ordered and clipped
@@ -135,9 +131,7 @@ def test_refinement_feeds_previous_logits_back(loaded, image, kind):
     session.set_image(image)
     first = session.predict(points=[(160, 120)])
     again = session.predict(points=[(160, 120), (60, 60)], labels=[1, 0], multimask=False)
-    refined = session.predict(
-        points=[(160, 120), (60, 60)], labels=[1, 0], multimask=False, refine_from=first
-    )
+    refined = session.predict(points=[(160, 120), (60, 60)], labels=[1, 0], multimask=False, refine_from=first)
     assert (refined.masks[0] != again.masks[0]).any()
     assert not np.allclose(refined.low_res_logits, again.low_res_logits)
     from_logits = session.predict(
@@ -198,12 +192,7 @@ def test_results_identical_to_the_packages_predictor(loaded, image, kind):
     cases = [
         ({"points": [(160, 120)]}, {"point_coords": np.array([[160, 120]]), "point_labels": np.array([1])}),
         (
-            {
-                "points": [(160, 120), (30, 40)],
-                "labels": [1, 0],
-                "box": (60, 30, 260, 210),
-                "multimask": False,
-            },
+            {"points": [(160, 120), (30, 40)], "labels": [1, 0], "box": (60, 30, 260, 210), "multimask": False},
             {
                 "point_coords": np.array([[160, 120], [30, 40]]),
                 "point_labels": np.array([1, 0]),
@@ -249,9 +238,7 @@ def test_hq_token_only_matches_predictor(loaded, image):
     ours = session.predict(points=[(160, 120)], hq_token_only=True)
     predictor = predictor_for(loaded["sam_hq"])
     predictor.set_image(image)
-    masks, scores, low = predictor.predict(
-        point_coords=np.array([[160, 120]]), point_labels=np.array([1]), hq_token_only=True
-    )
+    masks, scores, low = predictor.predict(point_coords=np.array([[160, 120]]), point_labels=np.array([1]), hq_token_only=True)
     np.testing.assert_array_equal(ours.masks, masks)
     np.testing.assert_array_equal(ours.low_res_logits, low)
 
@@ -302,9 +289,7 @@ def test_model_cache_frees_memory_before_loading(tiny_sam_files):
 def test_model_cache_is_thread_safe(tiny_sam_files):
     cache = SamModelCache(device="cpu")
     results = []
-    threads = [
-        threading.Thread(target=lambda: results.append(cache.get(tiny_sam_files["sam"]))) for _ in range(4)
-    ]
+    threads = [threading.Thread(target=lambda: results.append(cache.get(tiny_sam_files["sam"]))) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -325,9 +310,7 @@ def test_model_cache_cpu_is_fp32_and_channels_last(tiny_sam_files, image):
     plain = SegmentSession(load_sam(tiny_sam_files["mobile_sam"]))
     plain.set_image(image)
     np.testing.assert_allclose(
-        fast.predict(points=[(160, 120)]).low_res_logits,
-        plain.predict(points=[(160, 120)]).low_res_logits,
-        atol=1e-3,
+        fast.predict(points=[(160, 120)]).low_res_logits, plain.predict(points=[(160, 120)]).low_res_logits, atol=1e-3
     )
 
 

@@ -362,11 +362,7 @@ def test_session_masks_equal_the_unmodified_packages(tiny_sam_files, synthetic, 
     assert session.embedding.features.is_contiguous(memory_format=CL)
     predictor = _original_predictor(tiny_sam_files[kind], image)
     assert not any(isinstance(m, (PatchExpand, ChannelNorm2d)) for m in predictor.model.modules())
-    prompts = [
-        {"points": [(160, 120)]},
-        {"points": [(40, 100), (200, 60)], "labels": [1, 0]},
-        {"box": (20, 20, 200, 200)},
-    ]
+    prompts = [{"points": [(160, 120)]}, {"points": [(40, 100), (200, 60)], "labels": [1, 0]}, {"box": (20, 20, 200, 200)}]
     for prompt in prompts:
         for multimask in (True, False):
             ours = session.predict(**prompt, multimask=multimask)

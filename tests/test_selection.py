@@ -37,8 +37,10 @@ def _event(**kw) -> str:
     return json.dumps({**base, **kw})
 
 
-STROKES = [{"mode": "add", "radius": 2.0, "points": [[2.0, 2.0], [10.0, 2.0]]},
-           {"mode": "erase", "radius": 1.0, "points": [[5.0, 0.0], [5.0, 6.0]]}]
+STROKES = [
+    {"mode": "add", "radius": 2.0, "points": [[2.0, 2.0], [10.0, 2.0]]},
+    {"mode": "erase", "radius": 1.0, "points": [[5.0, 0.0], [5.0, 6.0]]},
+]
 
 
 def test_the_editor_and_the_api_describe_the_same_selection():
@@ -49,18 +51,21 @@ def test_the_editor_and_the_api_describe_the_same_selection():
     assert [s.mode for s in api.strokes_of("add", "erase")] == ["add", "erase"]
 
 
-@pytest.mark.parametrize(("kwargs", "fragment"), [
-    ({"points": [[1, 2]]}, "[x, y, label]"),
-    ({"points": [[1, 2, 3]]}, "1 (object) or 0"),
-    ({"points": [[100, 2, 1]]}, "outside the 64x48 image"),
-    ({"box": [1, 2, 3]}, "four numbers"),
-    ({"box": [-50, -50, -10, -10]}, "no area"),
-    ({"strokes": [{"mode": "smudge", "radius": 2, "points": [[1, 1]]}]}, "unknown stroke mode"),
-    ({"strokes": [{"mode": "add", "radius": 5000, "points": [[1, 1]]}]}, "out of range"),
-    ({"strokes": [{"mode": "add", "radius": 2, "points": []}]}, "no points"),
-    ({"strokes": [{"mode": "add", "radius": 2, "points": [[1, float("nan")]]}]}, "finite number"),
-    ({"candidate": -1}, "candidate"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"points": [[1, 2]]}, "[x, y, label]"),
+        ({"points": [[1, 2, 3]]}, "1 (object) or 0"),
+        ({"points": [[100, 2, 1]]}, "outside the 64x48 image"),
+        ({"box": [1, 2, 3]}, "four numbers"),
+        ({"box": [-50, -50, -10, -10]}, "no area"),
+        ({"strokes": [{"mode": "smudge", "radius": 2, "points": [[1, 1]]}]}, "unknown stroke mode"),
+        ({"strokes": [{"mode": "add", "radius": 5000, "points": [[1, 1]]}]}, "out of range"),
+        ({"strokes": [{"mode": "add", "radius": 2, "points": []}]}, "no points"),
+        ({"strokes": [{"mode": "add", "radius": 2, "points": [[1, float("nan")]]}]}, "finite number"),
+        ({"candidate": -1}, "candidate"),
+    ],
+)
 def test_a_bad_selection_says_what_is_wrong(kwargs, fragment):
     with pytest.raises(InvalidInputError) as info:
         check_selection(**kwargs, image_size=(64, 48))
@@ -87,8 +92,9 @@ def test_a_new_mask_op_is_one_entry(monkeypatch, tmp_path):
     from inpaint_anything.app import App
     from inpaint_anything.config import Settings
 
-    monkeypatch.setitem(MASK_OPS, "outline", MaskOp("outline", "Outline", lambda m, px: m & ~masks.shrink(m, px),
-                                                    "width in pixels"))
+    monkeypatch.setitem(
+        MASK_OPS, "outline", MaskOp("outline", "Outline", lambda m, px: m & ~masks.shrink(m, px), "width in pixels")
+    )
     ws = App(Settings(models_dir=str(tmp_path), offline=True)).workspace("s")
     ws.set_image(_picture())
     ws.set_mask(np.pad(np.ones((10, 10), bool), ((10, 28), (10, 44))))

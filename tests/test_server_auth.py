@@ -69,9 +69,11 @@ def _protected_requests() -> list[tuple[str, str, dict]]:
         ("GET", "/favicon.ico", {}),
     ]
     if _gradio_major() >= 4:
-        reqs += [("POST", "/queue/join", {"json": {"data": [], "fn_index": 0, "session_hash": "abc"}}),
-                 ("GET", "/queue/data?session_hash=never-joined", {}),
-                 ("GET", "/queue/status", {})]
+        reqs += [
+            ("POST", "/queue/join", {"json": {"data": [], "fn_index": 0, "session_hash": "abc"}}),
+            ("GET", "/queue/data?session_hash=never-joined", {}),
+            ("GET", "/queue/status", {}),
+        ]
     else:
         reqs += [("GET", "/queue/status", {})]
     return reqs
@@ -197,13 +199,24 @@ def test_real_process_refuses_then_starts_with_insecure(tmp_path):
     import os
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    args = [sys.executable, "-m", "inpaint_anything", "--host", "0.0.0.0", "--port", "0", "--no-ui",
-            "--ia-models-dir", str(tmp_path / "m")]
+    args = [
+        sys.executable,
+        "-m",
+        "inpaint_anything",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+        "--no-ui",
+        "--ia-models-dir",
+        str(tmp_path / "m"),
+    ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert "Refusing to start" in done.stderr and "Inpaint Anything" not in done.stdout
-    proc = subprocess.Popen(args + ["--insecure"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        args + ["--insecure"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
     try:
         line = proc.stdout.readline()
         assert "http://127.0.0.1:" in line, line

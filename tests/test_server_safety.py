@@ -26,9 +26,11 @@ def test_too_thin_images_get_a_readable_422_on_every_sam_route(client, size):  #
         assert r.status_code == 422, (route, r.status_code, r.text)
         assert "too thin for Segment Anything" in r.json()["detail"]
     sid = new_session(client, img)
-    for route, body in [("click", {"x": w // 2, "y": h // 2, "model": MODEL}),
-                        ("box", {"box": [0, 0, w - 1, h - 1], "model": MODEL}),
-                        ("everything", {"model": MODEL, "points_per_side": 4})]:
+    for route, body in [
+        ("click", {"x": w // 2, "y": h // 2, "model": MODEL}),
+        ("box", {"box": [0, 0, w - 1, h - 1], "model": MODEL}),
+        ("everything", {"model": MODEL, "points_per_side": 4}),
+    ]:
         r = client.post(f"{P}/sessions/{sid}/{route}", json=body)
         assert r.status_code == 422, (route, r.status_code, r.text)
         assert f"{w}x{h}" in r.json()["detail"]
@@ -153,7 +155,7 @@ def test_interrupt_reaches_a_running_classical_fill(method, size):
     h, w = size
     image = np.random.default_rng(0).integers(0, 255, (h, w, 3), np.uint8)
     mask = np.zeros(image.shape[:2], bool)
-    mask[h // 8: h * 7 // 8, w // 8: w * 7 // 8] = True  # a large hole: seconds of native work on this CPU
+    mask[h // 8 : h * 7 // 8, w // 8 : w * 7 // 8] = True  # a large hole: seconds of native work on this CPU
     job = JobControl()
     threading.Timer(0.2, job.interrupt).start()
     with pytest.raises(JobInterrupted):

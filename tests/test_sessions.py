@@ -18,8 +18,11 @@ pytestmark = pytest.mark.filterwarnings(ANYIO_ALIAS)
 
 
 def _app(tmp_path, **settings) -> App:
-    return App(Settings(models_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "out"), offline=True,
-                        sam_device="cpu", **settings))
+    return App(
+        Settings(
+            models_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "out"), offline=True, sam_device="cpu", **settings
+        )
+    )
 
 
 def _client(app: App):

@@ -95,8 +95,13 @@ def test_standalone_page_is_built_with_analytics_off(tmp_path):
 def test_doctor_with_an_empty_models_folder(tmp_path):
     models, results = tmp_path / "models", tmp_path / "results"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "inpaint_anything", "doctor", "--ia-models-dir", str(models),
-                          "--ia-output-dir", str(results)], capture_output=True, text=True, env=env, timeout=180)
+    out = subprocess.run(
+        [sys.executable, "-m", "inpaint_anything", "doctor", "--ia-models-dir", str(models), "--ia-output-dir", str(results)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert f"Models folder: {models}  (does not exist yet)  [offline mode]" in text
@@ -167,14 +172,26 @@ def test_download_takes_remover_and_text_detector_ids(tmp_path, monkeypatch, cap
     models = tmp_path / "models"
     assert "download owlvit-base" in how_to_get(models, "owlvit-base")
     assert [download_kind(m) for m in ("mobile_sam", "lama", "big_lama", "migan", "clipseg", "nope")] == [
-        "sam", "remover", "remover", "remover", "text", ""]
+        "sam",
+        "remover",
+        "remover",
+        "remover",
+        "text",
+        "",
+    ]
     assert cli.main(["download", "owlvit-base", "lama", "migan", "--quiet", "--ia-models-dir", str(models)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"owlvit-base: {models / 'text-detectors' / 'owlvit-base'}", f"lama: {models / 'big-lama.pt'}",
-                   f"migan: {models / 'migan_traced.pt'}"]
+    assert out == [
+        f"owlvit-base: {models / 'text-detectors' / 'owlvit-base'}",
+        f"lama: {models / 'big-lama.pt'}",
+        f"migan: {models / 'migan_traced.pt'}",
+    ]
     files = DETECTORS["owlvit-base"].files
-    assert asked == [*((f"owlvit-base/{f}", models / "text-detectors" / "owlvit-base") for f in files),
-                     ("big_lama", models), ("migan", models)]
+    assert asked == [
+        *((f"owlvit-base/{f}", models / "text-detectors" / "owlvit-base") for f in files),
+        ("big_lama", models),
+        ("migan", models),
+    ]
     assert cli.main(["download", "--ia-models-dir", str(models)]) == 0
     listing = capsys.readouterr().out
     assert "lama" in listing and "migan" in listing and "owlvit-base" in listing and "grounding-dino-tiny" in listing
@@ -201,8 +218,22 @@ def photos(tmp_path):
 
 def test_batch_shows_progress_with_eta_on_stderr(photos, tmp_path, capsys):
     images, masks = photos
-    code = cli.main(["batch", "--input", str(images), "--masks", str(masks), "--op", "remove", "--output",
-                     str(tmp_path / "out"), "--ia-models-dir", str(tmp_path / "m"), "--ia-offline"])
+    code = cli.main(
+        [
+            "batch",
+            "--input",
+            str(images),
+            "--masks",
+            str(masks),
+            "--op",
+            "remove",
+            "--output",
+            str(tmp_path / "out"),
+            "--ia-models-dir",
+            str(tmp_path / "m"),
+            "--ia-offline",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured
     assert "remove: 3 done, 0 skipped, 0 failed" in captured.out
@@ -222,8 +253,23 @@ def test_batch_progress_counts_each_outcome():
 def test_batch_quiet_prints_no_progress(photos, tmp_path, capsys):
     images, masks = photos
     out = tmp_path / "out"
-    code = cli.main(["batch", "--input", str(images), "--masks", str(masks), "--op", "remove", "--output", str(out),
-                     "--quiet", "--ia-models-dir", str(tmp_path / "m"), "--ia-offline"])
+    code = cli.main(
+        [
+            "batch",
+            "--input",
+            str(images),
+            "--masks",
+            str(masks),
+            "--op",
+            "remove",
+            "--output",
+            str(out),
+            "--quiet",
+            "--ia-models-dir",
+            str(tmp_path / "m"),
+            "--ia-offline",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0 and captured.err == ""
     assert "remove: 3 done" in captured.out and len(list(out.glob("*.png"))) == 3
@@ -235,16 +281,44 @@ def test_run_sh_keeps_the_callers_working_directory(photos, tmp_path):
     images, masks = photos
     work = tmp_path
     env = {**os.environ, "IA_VENV": sys.prefix, "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run(["bash", str(ROOT / "tools" / "run.sh"), "batch", "--input", images.name, "--masks", masks.name,
-                          "--op", "remove", "--method", "ns", "--output", "results/", "--quiet",
-                          "--ia-models-dir", "models", "--ia-offline"],
-                         capture_output=True, text=True, env=env, cwd=work, timeout=300)
+    out = subprocess.run(
+        [
+            "bash",
+            str(ROOT / "tools" / "run.sh"),
+            "batch",
+            "--input",
+            images.name,
+            "--masks",
+            masks.name,
+            "--op",
+            "remove",
+            "--method",
+            "ns",
+            "--output",
+            "results/",
+            "--quiet",
+            "--ia-models-dir",
+            "models",
+            "--ia-offline",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "remove: 3 done" in out.stdout and out.stderr == ""
     assert sorted(p.name for p in (work / "results").glob("*.png")) == ["p0.png", "p1.png", "p2.png"]
     assert not (ROOT / "results").exists()
-    out = subprocess.run(["bash", str(ROOT / "tools" / "run.sh"), "doctor", "--ia-models-dir", "models"],
-                         capture_output=True, text=True, env=env, cwd=work, timeout=300)
+    out = subprocess.run(
+        ["bash", str(ROOT / "tools" / "run.sh"), "doctor", "--ia-models-dir", "models"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"Models folder: {work / 'models'}" in out.stdout
     assert f"Output folder: {work / 'outputs' / 'inpaint-anything'}" in out.stdout

@@ -26,8 +26,17 @@ def _picture(seed: int = 3) -> np.ndarray:
 
 
 def event(kind: str, points=(), seq: int = 1) -> str:
-    return json.dumps({"version": 1, "kind": kind, "image_size": [67, 45], "points": [list(p) for p in points],
-                       "box": None, "strokes": [], "seq": seq})
+    return json.dumps(
+        {
+            "version": 1,
+            "kind": kind,
+            "image_size": [67, 45],
+            "points": [list(p) for p in points],
+            "box": None,
+            "strokes": [],
+            "seq": seq,
+        }
+    )
 
 
 @pytest.fixture
@@ -104,8 +113,10 @@ def _two_dogs(monkeypatch) -> list:
 
     def find(loaded, image, query):
         runs.append(query.text)
-        dets = [text_detect.Detection((3.0, 5.0, 29.0, 25.0), 0.41, "dog"),
-                text_detect.Detection((35.0, 21.0, 63.0, 43.0), 0.37, "dog")]
+        dets = [
+            text_detect.Detection((3.0, 5.0, 29.0, 25.0), 0.41, "dog"),
+            text_detect.Detection((35.0, 21.0, 63.0, 43.0), 0.37, "dog"),
+        ]
         return text_detect.Found(dets, None, query.phrases)
 
     monkeypatch.setattr(text_detect, "find", find)
@@ -133,7 +144,9 @@ def test_switching_a_detection_off_and_on_recomputes_the_union_of_the_kept_ones(
     shown = json.loads(boxes)
     assert shown["image_size"] == [67, 45] and shown["id"] == ws.text_layer.id
     assert [(b["box"], b["label"], b["score"], b["kept"]) for b in shown["boxes"]] == [
-        ([3.0, 5.0, 29.0, 25.0], "dog", 0.41, True), ([35.0, 21.0, 63.0, 43.0], "dog", 0.37, True)]
+        ([3.0, 5.0, 29.0, 25.0], "dog", 0.41, True),
+        ([35.0, 21.0, 63.0, 43.0], "dog", 0.37, True),
+    ]
 
     args = (ctl.key, TINY_SAM_ID, GRABCUT, True)
     undo_before = len(ws.history)

@@ -54,8 +54,11 @@ def test_unit_boxes_become_image_pixels_for_odd_sizes_and_owlv2s_padded_square()
 
 
 def test_threshold_nms_best_and_labels():
-    raw = RawBoxes(np.array([[0.3, 0.3, 0.2, 0.2], [0.31, 0.3, 0.2, 0.2], [0.7, 0.7, 0.2, 0.2], [0.5, 0.5, 0.1, 0.1]]),
-                   np.array([[0.41, 0.0], [0.40, 0.0], [0.0, 0.37], [0.1, 0.2]]), (100, 60))
+    raw = RawBoxes(
+        np.array([[0.3, 0.3, 0.2, 0.2], [0.31, 0.3, 0.2, 0.2], [0.7, 0.7, 0.2, 0.2], [0.5, 0.5, 0.1, 0.1]]),
+        np.array([[0.41, 0.0], [0.40, 0.0], [0.0, 0.37], [0.1, 0.2]]),
+        (100, 60),
+    )
     found = detections(raw, _query(text="dog, ball"), (100, 60))
     assert [(d.label, round(d.score, 2)) for d in found.detections] == [("dog", 0.41), ("ball", 0.37)]  # NMS, threshold
     assert found.describe() == "1 × 'dog' (0.41); 1 × 'ball' (0.37)"
@@ -97,8 +100,11 @@ def test_boxes_reach_sam_as_box_prompts_in_image_pixels_also_for_exif_rotated_ph
     assert ws.size == (67, 45)
 
     unit = np.array([[0.5, 0.4, 0.4, 0.4], [0.2, 0.7, 0.2, 0.2]])
-    monkeypatch.setattr(text_detect, "raw_output", lambda loaded, image, phrases: (
-        RawBoxes(unit, np.array([[0.9], [0.5]]), (image.shape[1], image.shape[0]))))
+    monkeypatch.setattr(
+        text_detect,
+        "raw_output",
+        lambda loaded, image, phrases: RawBoxes(unit, np.array([[0.9], [0.5]]), (image.shape[1], image.shape[0])),
+    )
     seen = []
     real = type(ws).prompt
 
@@ -143,8 +149,13 @@ def test_without_sam_grabcut_makes_the_masks(tmp_path, monkeypatch):
 
     app = App(Settings(models_dir=str(tmp_path / "m"), offline=True, sam_device="cpu", default_sam_model="sam_vit_b"))
     _install(app)
-    monkeypatch.setattr(text_detect, "raw_output", lambda loaded, image, phrases: (
-        RawBoxes(np.array([[0.52, 0.45, 0.5, 0.5]]), np.array([[0.8]]), (image.shape[1], image.shape[0]))))
+    monkeypatch.setattr(
+        text_detect,
+        "raw_output",
+        lambda loaded, image, phrases: RawBoxes(
+            np.array([[0.52, 0.45, 0.5, 0.5]]), np.array([[0.8]]), (image.shape[1], image.shape[0])
+        ),
+    )
     ws = app.workspace("g")
     ws.set_image(_picture())
     got = select_by_text(ws, _query())
@@ -256,10 +267,12 @@ def test_the_text_routes_document_their_error_statuses(tiny_sam_app):
     from test_api import build_client
 
     spec = build_client(tiny_sam_app).get("/openapi.json").json()["paths"]
-    for path, method, statuses in (("/sessions/{session_id}/text", "post", {404, 409, 410, 422, 501}),
-                                   ("/sessions/{session_id}/text", "delete", {404, 410}),
-                                   ("/segment/text", "post", {404, 409, 422, 501}),
-                                   ("/models/text", "get", {400}),
-                                   ("/models/text/{detector_id}/download", "post", {404, 409, 502})):
+    for path, method, statuses in (
+        ("/sessions/{session_id}/text", "post", {404, 409, 410, 422, 501}),
+        ("/sessions/{session_id}/text", "delete", {404, 410}),
+        ("/segment/text", "post", {404, 409, 422, 501}),
+        ("/models/text", "get", {400}),
+        ("/models/text/{detector_id}/download", "post", {404, 409, 502}),
+    ):
         documented = {int(s) for s in spec["/inpaint-anything/v1" + path][method]["responses"]}
         assert statuses <= documented, (path, method, sorted(documented))

@@ -22,13 +22,29 @@ def app(tmp_path, tiny_sam_files):
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(tiny_sam_files["sam"], models / "tiny_sam.pth")
-    return App(Settings(models_dir=str(models), output_dir=str(tmp_path / "out"), sam_device="cpu", offline=True,
-                        default_sam_model="file:tiny_sam.pth"))
+    return App(
+        Settings(
+            models_dir=str(models),
+            output_dir=str(tmp_path / "out"),
+            sam_device="cpu",
+            offline=True,
+            default_sam_model="file:tiny_sam.pth",
+        )
+    )
 
 
 def event(kind, size, points=(), box=None, seq=1):
-    return json.dumps({"version": 1, "kind": kind, "image_size": list(size), "points": [list(p) for p in points],
-                       "box": box, "strokes": [], "seq": seq})
+    return json.dumps(
+        {
+            "version": 1,
+            "kind": kind,
+            "image_size": list(size),
+            "points": [list(p) for p in points],
+            "box": box,
+            "strokes": [],
+            "seq": seq,
+        }
+    )
 
 
 # ---------------------------------------------------------------- thumbnails
@@ -49,8 +65,8 @@ def test_overlay_tints_the_candidate_dims_the_rest_and_outlines_it():
     assert abs((y1 - y0 + 1) - 60) <= 1 and abs((x1 - x0 + 1) - 40) <= 1
     white = (thumb == 255).all(axis=2)
     border = np.zeros_like(white)
-    border[y0:y1 + 1, x0:x1 + 1] = True
-    border[y0 + 1:y1, x0 + 1:x1] = False
+    border[y0 : y1 + 1, x0 : x1 + 1] = True
+    border[y0 + 1 : y1, x0 + 1 : x1] = False
     assert np.array_equal(white, border)  # outlined in white, nothing else is
 
 
@@ -102,8 +118,9 @@ def served_mobile_sam(monkeypatch, app):
 
     with FakeHub() as hub:
         url = hub.add_file("mobile_sam.pt", DATA)
-        entry = dataclasses.replace(catalogue.get_entry("mobile_sam"), size_bytes=len(DATA), sha256=SHA,
-                                    sources=(catalogue.Source.https(url),))
+        entry = dataclasses.replace(
+            catalogue.get_entry("mobile_sam"), size_bytes=len(DATA), sha256=SHA, sources=(catalogue.Source.https(url),)
+        )
         monkeypatch.setattr(catalogue, "CATALOGUE", tuple(entry if e.id == entry.id else e for e in catalogue.CATALOGUE))
         monkeypatch.setitem(catalogue._BY_ID, entry.id, entry)
         monkeypatch.setattr(app.settings, "offline", False)
@@ -169,6 +186,9 @@ def test_labels_say_incomplete_and_unverified(app, served_mobile_sam):
     assert _label(ctl, "mobile_sam") == "MobileSAM \u00b7 downloaded \u00b7 54 KB"
     sidecar = app.models_dir / SIDECAR_NAME
     st = target.stat()
-    sidecar.write_text(json.dumps({"mobile_sam.pt": {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": "0" * 64,
-                                                     "verified_by": "computed"}}))
+    sidecar.write_text(
+        json.dumps(
+            {"mobile_sam.pt": {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": "0" * 64, "verified_by": "computed"}}
+        )
+    )
     assert "\u00b7 downloaded \u00b7" in _label(ctl, "mobile_sam")  # a different hash is not "verified"

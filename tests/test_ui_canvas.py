@@ -20,8 +20,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def event_json(**overrides) -> str:
     data = {
-        "version": 1, "kind": "click", "image_size": [64, 48], "points": [[10.5, 20, 1], [30, 40, 0]],
-        "box": [50, 40, 5, 2], "strokes": [{"mode": "add", "radius": 3, "points": [[1, 2], [10, 2]]}], "seq": 7,
+        "version": 1,
+        "kind": "click",
+        "image_size": [64, 48],
+        "points": [[10.5, 20, 1], [30, 40, 0]],
+        "box": [50, 40, 5, 2],
+        "strokes": [{"mode": "add", "radius": 3, "points": [[1, 2], [10, 2]]}],
+        "seq": 7,
     }
     data.update(overrides)
     return json.dumps(data)
@@ -182,8 +187,18 @@ def test_build_canvas_components_and_wiring():
         comp = getattr(comps, name)
         props = by_id[comp._id]["props"]
         assert props["elem_id"] == elem_id
-        hidden = name in ("events", "submit", "image_layer", "segments_layer", "mask_layer", "ack",
-                         "probe", "probe_submit", "probe_answer", "boxes")
+        hidden = name in (
+            "events",
+            "submit",
+            "image_layer",
+            "segments_layer",
+            "mask_layer",
+            "ack",
+            "probe",
+            "probe_submit",
+            "probe_answer",
+            "boxes",
+        )
         assert ("ia-hidden" in (props.get("elem_classes") or [])) == hidden
     assert "--ia-cv-height:400px" in by_id[comps.root._id]["props"]["value"]
     assert comps.layers == [comps.image_layer, comps.segments_layer, comps.mask_layer]
@@ -199,7 +214,11 @@ def test_build_canvas_components_and_wiring():
         assert comps.mask_layer.format == "png" and comps.input_image.sources == ["upload", "clipboard"]
     else:
         assert comps.input_image.source == "upload"
-    upload = [d for d in deps if d["inputs"] == [comps.input_image._id] and d["outputs"] == [c._id for c in (*comps.layers, comps.boxes)]]
+    upload = [
+        d
+        for d in deps
+        if d["inputs"] == [comps.input_image._id] and d["outputs"] == [c._id for c in (*comps.layers, comps.boxes)]
+    ]
     assert len(upload) == 1  # a new upload also empties the "Select by text" boxes
     assert ".ia-cv" in cfg["css"]
 
@@ -357,7 +376,7 @@ def test_js_defines_one_global_and_matches_python_ids():
     kinds = set(re.findall(r'(?:change|emit)\("(\w+)"', js))
     assert '? "scribble" : "brush"' in js  # freehand strokes
     assert kinds | {"scribble", "brush"} == set(canvas.KINDS)
-    for mode in re.findall(r'STROKE_MODE = \{([^}]*)\}', js)[0].split(","):
+    for mode in re.findall(r"STROKE_MODE = \{([^}]*)\}", js)[0].split(","):
         assert mode.split(":")[1].strip().strip('"') in canvas.STROKE_MODES
     assert compat.asset_js().startswith("() => {")
 

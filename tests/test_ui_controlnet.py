@@ -57,8 +57,9 @@ def test_the_choice_runs_an_ordinary_checkpoint_with_the_controls_options(app):
     assert "plain-sd" in with_cn["choices"] and with_cn["label"].startswith("Model (any checkpoint")
     assert "plain-sd" not in model_dropdown(ctl, False, "plain-sd")["choices"]
     key = session(ctl)
-    options = ControlNetOptions.from_ui({"model": "tiny-inpaint-cn", "weight": 0.75,
-                                         "control_mode": "ControlNet is more important", "guidance_end": 0.9})
+    options = ControlNetOptions.from_ui(
+        {"model": "tiny-inpaint-cn", "weight": 0.75, "control_mode": "ControlNet is more important", "guidance_end": 0.9}
+    )
     gallery, info, status = ctl.inpaint(key, "diffusers", "plain-sd", request(), controlnet=options)
     assert 'ControlNet 0: "Module: inpaint_only, Model: tiny-inpaint-cn, Weight: 0.75,' in info
     assert "Guidance End: 0.9" in info and "Control Mode: ControlNet is more important" in info
@@ -73,8 +74,7 @@ def test_the_choice_runs_an_ordinary_checkpoint_with_the_controls_options(app):
 
 
 def test_offline_without_a_controlnet_the_choice_says_what_to_do(tmp_path):
-    app = App(Settings(models_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "out"), sam_device="cpu",
-                       offline=True))
+    app = App(Settings(models_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "out"), sam_device="cpu", offline=True))
     ctl = Controller(app)
     why = ctl.controlnet_unavailable()
     assert why and "offline" in why and str(tmp_path / "models" / "controlnet") in why
@@ -90,8 +90,7 @@ def test_offline_without_a_controlnet_the_choice_says_what_to_do(tmp_path):
 
 
 def test_in_the_webui_the_choice_turns_the_checkpoint_button_into_webui_controlnet(tmp_path):
-    app = App(Settings(models_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "out"), sam_device="cpu",
-                       offline=True))
+    app = App(Settings(models_dir=str(tmp_path / "models"), output_dir=str(tmp_path / "out"), sam_device="cpu", offline=True))
     seen = []
 
     class Made(Exception):  # the factories stand in for the host's backends: what they were given is checked
@@ -104,8 +103,11 @@ def test_in_the_webui_the_choice_turns_the_checkpoint_button_into_webui_controln
     app.register_backend("webui", lambda model="", **o: Backend("webui", model, o))
     app.register_backend("webui_controlnet", lambda model="", **o: Backend("webui_controlnet", model, o))
     reason = ["Install sd-webui-controlnet."]
-    hooks = HostHooks(extra_backends=[("WebUI checkpoint", "webui")], controlnet_status=lambda: reason[0],
-                      controlnet_models=lambda: ["control_v11p_sd15_inpaint [ebff9138]"])
+    hooks = HostHooks(
+        extra_backends=[("WebUI checkpoint", "webui")],
+        controlnet_status=lambda: reason[0],
+        controlnet_models=lambda: ["control_v11p_sd15_inpaint [ebff9138]"],
+    )
     ctl = Controller(app, hooks)
     assert ctl.controlnet_switch() == ("webui_controlnet", "webui")
     assert ctl.controlnet_models() == ["control_v11p_sd15_inpaint [ebff9138]"]

@@ -30,8 +30,16 @@ def app(tmp_path, tiny_sam_files):
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(tiny_sam_files["sam"], models / "tiny_sam.pth")
-    return App(Settings(models_dir=str(models), output_dir=str(tmp_path / "out"), sam_device="cpu", offline=True,
-                        default_sam_model="file:tiny_sam.pth", max_image_pixels=400 * 400))
+    return App(
+        Settings(
+            models_dir=str(models),
+            output_dir=str(tmp_path / "out"),
+            sam_device="cpu",
+            offline=True,
+            default_sam_model="file:tiny_sam.pth",
+            max_image_pixels=400 * 400,
+        )
+    )
 
 
 def test_png_data_url_round_trips_exactly(astronaut):
@@ -49,15 +57,18 @@ def test_other_formats_decode(astronaut):
     assert gray.shape == astronaut.shape  # grey pictures come back as RGB
 
 
-@pytest.mark.parametrize(("payload", "needle"), [
-    ("", "There is no image in the txt2img gallery"),
-    (None, "There is no image in the txt2img gallery"),
-    ("error:HTTP 403 for the image", "could not read the image from the txt2img gallery (HTTP 403"),
-    ("https://example.com/a.png", "is not an image"),
-    ("data:text/plain;base64,aGVsbG8=", "is not an image"),
-    ("data:image/png;base64,###", "arrived damaged"),
-    ("data:image/png;base64," + base64.b64encode(b"not a picture").decode(), "could not be decoded"),
-])
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ("", "There is no image in the txt2img gallery"),
+        (None, "There is no image in the txt2img gallery"),
+        ("error:HTTP 403 for the image", "could not read the image from the txt2img gallery (HTTP 403"),
+        ("https://example.com/a.png", "is not an image"),
+        ("data:text/plain;base64,aGVsbG8=", "is not an image"),
+        ("data:image/png;base64,###", "arrived damaged"),
+        ("data:image/png;base64," + base64.b64encode(b"not a picture").decode(), "could not be decoded"),
+    ],
+)
 def test_bad_payloads_give_readable_errors(payload, needle):
     with pytest.raises(InvalidInputError, match=needle.replace("(", r"\(")):
         crosstab.image_from_data_url(payload, 10**7, "the txt2img gallery")
@@ -136,9 +147,19 @@ def test_tab_wires_host_send_buttons_and_the_extras_target(app):
     ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
     visible = {c.get("props", {}).get("elem_id"): c.get("props", {}).get("visible") for c in config["components"]}
     assert visible["ia_send_extras"] is not False
-    deps = [d for d in config["dependencies"] if any((t[0] if isinstance(t, (list, tuple)) else t) == button._id for t in d["targets"])]
+    deps = [
+        d
+        for d in config["dependencies"]
+        if any((t[0] if isinstance(t, (list, tuple)) else t) == button._id for t in d["targets"])
+    ]
     assert len(deps) == 1
-    assert [ids[i] for i in deps[0]["outputs"]] == ["ia_input_image", "ia_layer_segments", "ia_layer_mask", "ia_canvas_candidates", "ia_status"]
+    assert [ids[i] for i in deps[0]["outputs"]] == [
+        "ia_input_image",
+        "ia_layer_segments",
+        "ia_layer_mask",
+        "ia_canvas_candidates",
+        "ia_status",
+    ]
     assert "txt2img_gallery" in (deps[0].get("js") or "")
     assert any(ids.get(o) == "extras_image" for d in config["dependencies"] for o in d["outputs"])
     plain = build_tab(app)  # no host: no extras button

@@ -21,8 +21,17 @@ def _app(tmp_path, offline: bool = True, **extra) -> App:
 
 
 def event(kind, size, points=(), box=None, strokes=(), seq=1):
-    return json.dumps({"version": 1, "kind": kind, "image_size": list(size), "points": [list(p) for p in points],
-                       "box": box, "strokes": list(strokes), "seq": seq})
+    return json.dumps(
+        {
+            "version": 1,
+            "kind": kind,
+            "image_size": list(size),
+            "points": [list(p) for p in points],
+            "box": box,
+            "strokes": list(strokes),
+            "seq": seq,
+        }
+    )
 
 
 def test_empty_models_folder_selects_grabcut_and_says_how_to_get_sam(tmp_path):
@@ -137,7 +146,9 @@ def test_an_empty_selection_is_a_warning_with_the_next_step(tmp_path, astronaut)
     layer, _, status = ctl.canvas_event(event("box", (512, 512), box=[472, 4, 508, 50]), key, "", "GrabCut (no model)", True)
     assert not layer.any()
     assert "ia-warning" in status and "Brush +" in status and "larger box" in status
-    layer, _, status = ctl.canvas_event(event("box", (512, 512), box=[150, 100, 420, 480], seq=2), key, "", "GrabCut (no model)", True)
+    layer, _, status = ctl.canvas_event(
+        event("box", (512, 512), box=[150, 100, 420, 480], seq=2), key, "", "GrabCut (no model)", True
+    )
     assert layer.any() and "ia-warning" not in status and "pixels selected" in status
 
 
@@ -145,7 +156,11 @@ def test_outpaint_defaults_to_a_backend_that_runs_here(tmp_path, monkeypatch, ti
     from inpaint_anything.ui import defaults
 
     app = _app(tmp_path)
-    backends = [("Inpainting model (Inpaint tab)", "diffusers"), ("WebUI checkpoint", "webui"), ("Pre-fill only (no model)", "cleaner")]
+    backends = [
+        ("Inpainting model (Inpaint tab)", "diffusers"),
+        ("WebUI checkpoint", "webui"),
+        ("Pre-fill only (no model)", "cleaner"),
+    ]
     monkeypatch.setattr(defaults, "hub_model_cached", lambda repo: False)
     assert defaults.default_outpaint_backend(backends, [], app) == "Pre-fill only (no model)"
     assert defaults.default_outpaint_backend(backends, ["webui"], app) == "WebUI checkpoint"  # hosted: the loaded checkpoint
@@ -218,9 +233,11 @@ def test_standalone_page_has_the_tab_once_and_loads_nothing_from_other_hosts(tmp
 def test_strip_external_tags_keeps_local_ones():
     from inpaint_anything.ui.standalone import strip_external_tags
 
-    html = (b'<link rel="preconnect" href="https://fonts.googleapis.com" /><link\n rel="preconnect"\n href="https://x.org"\n crossorigin />'
-            b'<script\n src="https://cdn.example/x.js"\n async\n></script><script type="module" src="./assets/index.js"></script>'
-            b'<link rel="stylesheet" href="./assets/a.css"><script>window.gradio_config = {"u": "https://huggingface.co"};</script>')
+    html = (
+        b'<link rel="preconnect" href="https://fonts.googleapis.com" /><link\n rel="preconnect"\n href="https://x.org"\n crossorigin />'
+        b'<script\n src="https://cdn.example/x.js"\n async\n></script><script type="module" src="./assets/index.js"></script>'
+        b'<link rel="stylesheet" href="./assets/a.css"><script>window.gradio_config = {"u": "https://huggingface.co"};</script>'
+    )
     out = strip_external_tags(html)
     assert b"googleapis" not in out and b"cdn.example" not in out and b"x.org" not in out
     assert b"./assets/index.js" in out and b"./assets/a.css" in out and b"https://huggingface.co" in out

@@ -18,8 +18,15 @@ def app(tmp_path, tiny_sam_files):
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(tiny_sam_files["sam"], models / "tiny_sam.pth")
-    return App(Settings(models_dir=str(models), output_dir=str(tmp_path / "out"), sam_device="cpu", offline=True,
-                        default_sam_model="file:tiny_sam.pth"))
+    return App(
+        Settings(
+            models_dir=str(models),
+            output_dir=str(tmp_path / "out"),
+            sam_device="cpu",
+            offline=True,
+            default_sam_model="file:tiny_sam.pth",
+        )
+    )
 
 
 @pytest.mark.both_stacks
@@ -44,8 +51,17 @@ def test_session_keys_are_unique_per_copy():
 
 
 def event(kind, size, points=(), box=None, strokes=(), seq=1):
-    return json.dumps({"version": 1, "kind": kind, "image_size": list(size), "points": [list(p) for p in points],
-                       "box": box, "strokes": list(strokes), "seq": seq})
+    return json.dumps(
+        {
+            "version": 1,
+            "kind": kind,
+            "image_size": list(size),
+            "points": [list(p) for p in points],
+            "box": box,
+            "strokes": list(strokes),
+            "seq": seq,
+        }
+    )
 
 
 def test_controller_flow_click_refine_remove_export(app, astronaut):
@@ -54,14 +70,17 @@ def test_controller_flow_click_refine_remove_export(app, astronaut):
     ctl = Controller(app)
     key, other = SessionKey(), SessionKey()
     assert "512x512" in ctl.set_image(key, astronaut)
-    layer, gallery, status = ctl.canvas_event(event("click", (512, 512), [(250, 250, 1)]), key, "file:tiny_sam.pth", "Segment Anything", True)
+    layer, gallery, status = ctl.canvas_event(
+        event("click", (512, 512), [(250, 250, 1)]), key, "file:tiny_sam.pth", "Segment Anything", True
+    )
     assert layer.shape == (512, 512) and len(gallery) == 3 and "pixels selected" in status
     layer2, _, _ = ctl.pick_candidate(key, 2, "file:tiny_sam.pth", "Segment Anything", True)
     assert np.array_equal(layer2 > 0, ctl.ws(key).candidates.masks[2])
     # brush strokes on top of the SAM selection, then a refinement that survives the next event
     brush = {"mode": "add", "radius": 6, "points": [[20, 20], [60, 20]]}
-    layer3, _, _ = ctl.canvas_event(event("brush", (512, 512), [(250, 250, 1)], strokes=[brush], seq=2), key,
-                                    "file:tiny_sam.pth", "Segment Anything", True)
+    layer3, _, _ = ctl.canvas_event(
+        event("brush", (512, 512), [(250, 250, 1)], strokes=[brush], seq=2), key, "file:tiny_sam.pth", "Segment Anything", True
+    )
     assert layer3[20, 40] == 255
     _, text = ctl.refine(key, "grow", 3)
     assert "grow 3" in text
@@ -131,12 +150,20 @@ def test_webui_button_sends_soft_inpainting_and_the_hint_follows_the_checkpoint(
 
     app.register_backend("fake", lambda model="", **o: Recorder())
     hint = ["'plain.safetensors' is not an inpainting checkpoint"]
-    tab = build_tab(app, HostHooks(extra_backends=[("Fake", "fake")], checkpoint_hint=lambda: hint[0],
-                                   soft_inpainting=lambda: None))
+    tab = build_tab(
+        app, HostHooks(extra_backends=[("Fake", "fake")], checkpoint_hint=lambda: hint[0], soft_inpainting=lambda: None)
+    )
     ids = {getattr(b, "elem_id", None): b for b in tab.blocks.values()}
     assert "not an inpainting checkpoint" in ids["ia_hint_fake"].value
-    for name in ("soft_enabled", "soft_schedule_bias", "soft_preservation_strength", "soft_transition_contrast",
-                 "soft_mask_influence", "soft_difference_threshold", "soft_difference_contrast"):
+    for name in (
+        "soft_enabled",
+        "soft_schedule_bias",
+        "soft_preservation_strength",
+        "soft_transition_contrast",
+        "soft_mask_influence",
+        "soft_difference_threshold",
+        "soft_difference_contrast",
+    ):
         assert f"ia_{name}" in ids
     key = SessionKey()
     ws = app.workspace(key.id)
@@ -144,11 +171,19 @@ def test_webui_button_sends_soft_inpainting_and_the_hint_follows_the_checkpoint(
     mask = np.zeros((128, 128), np.uint8)
     mask[40:80, 40:80] = 255
     ws.set_mask(mask)
-    (run, inputs, outputs), = [d for d in _deps_of(tab, "ia_run_fake") if ids["ia_status"] in d[2]]
+    ((run, inputs, outputs),) = [d for d in _deps_of(tab, "ia_run_fake") if ids["ia_status"] in d[2]]
     values = {c: getattr(c, "value", None) for c in inputs}
-    values.update({ids["ia_soft_enabled"]: True, ids["ia_soft_schedule_bias"]: 2.5, ids["ia_steps"]: 3,
-                   ids["ia_seed"]: 7, ids["ia_inpaint_area"]: "whole",
-                   ids["ia_prompt"]: "a cat", ids["ia_negative_prompt"]: ""})
+    values.update(
+        {
+            ids["ia_soft_enabled"]: True,
+            ids["ia_soft_schedule_bias"]: 2.5,
+            ids["ia_steps"]: 3,
+            ids["ia_seed"]: 7,
+            ids["ia_inpaint_area"]: "whole",
+            ids["ia_prompt"]: "a cat",
+            ids["ia_negative_prompt"]: "",
+        }
+    )
     values.update({c: key for c in inputs if c.elem_id is None and isinstance(c.value, SessionKey)})
     result = run.fn(values, None)
     status = result.get(ids["ia_status"], "")
@@ -161,5 +196,5 @@ def test_webui_button_sends_soft_inpainting_and_the_hint_follows_the_checkpoint(
     fns = [fn for fn, _i, outs in refresh if [o.elem_id for o in outs] == ["ia_hint_fake"]]
     assert fns and fns[0].fn() == [""]
     # the Hub model's run never carries soft inpainting
-    (hub, hub_inputs, _o), = [d for d in _deps_of(tab, "ia_run_inpaint") if ids["ia_status"] in d[2]]
+    ((hub, hub_inputs, _o),) = [d for d in _deps_of(tab, "ia_run_inpaint") if ids["ia_status"] in d[2]]
     assert ids["ia_soft_enabled"] not in hub_inputs

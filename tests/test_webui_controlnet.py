@@ -66,13 +66,23 @@ def test_units_reach_the_hosts_controlnet_and_its_infotext_comes_back(any_webui_
     assert cn.status() is None
     assert [m.split(" [")[0] for m in cn.inpaint_models()] == ["control_v11p_sd15_inpaint"]  # canny is not offered
     assert cn.preprocessors() == ["inpaint_only", "inpaint_only+lama", "inpaint_global_harmonious"]
-    options = ControlNetOptions(module="inpaint_only+lama", weight=0.8, guidance_end=0.9,
-                                control_mode="My prompt is more important", reference=True, reference_weight=0.6,
-                                style_fidelity=0.25)
+    options = ControlNetOptions(
+        module="inpaint_only+lama",
+        weight=0.8,
+        guidance_end=0.9,
+        control_mode="My prompt is more important",
+        reference=True,
+        reference_weight=0.6,
+        style_fidelity=0.25,
+    )
     image, mask = picture()
     received(host).clear()
-    result = run_inpaint(image, mask, InpaintRequest(steps=2, seed=3, inpaint_area="whole", mask_blur=2),
-                         cn.WebuiControlNetBackend(native_override=64, options=options))
+    result = run_inpaint(
+        image,
+        mask,
+        InpaintRequest(steps=2, seed=3, inpaint_area="whole", mask_blur=2),
+        cn.WebuiControlNetBackend(native_override=64, options=options),
+    )
     units = received(host)[-1]
     assert [u.module for u in units] == ["inpaint_only+lama", "reference_only"]
     main, ref = units
@@ -121,8 +131,9 @@ SCRIPT_ARGS = ["pixels", 16, 16, 0, 0, "16:9", 1.5, 0.5, 0.5, "blur", 8, "all", 
 
 
 @pytest.mark.both_stacks
-def test_the_outpainting_script_outpaints_an_ordinary_checkpoint_with_the_hosts_controlnet(any_webui_host, tiny_sd_dir,
-                                                                                          monkeypatch):
+def test_the_outpainting_script_outpaints_an_ordinary_checkpoint_with_the_hosts_controlnet(
+    any_webui_host, tiny_sd_dir, monkeypatch
+):
     from PIL import Image
     from test_outpaint_script import _script_ui
 
@@ -146,11 +157,11 @@ def test_the_outpainting_script_outpaints_an_ordinary_checkpoint_with_the_hosts_
     assert units[0].resize_mode.value == "Resize and Fill" and units[0].model.startswith("control_v11p_sd15_inpaint [")
     hole = units[0].image["mask"][..., 0] > 0  # at the processing size: columns as fractions of the width
     w = hole.shape[1]
-    assert hole[:, : w * 16 // 96].all() and hole[:, -(w * 16 // 96):].all(), hole.mean(axis=0)  # the new sides
-    assert not hole[:, w * 40 // 96: w * 56 // 96].any()  # the middle of the picture is kept
+    assert hole[:, : w * 16 // 96].all() and hole[:, -(w * 16 // 96) :].all(), hole.mean(axis=0)  # the new sides
+    assert not hole[:, w * 40 // 96 : w * 56 // 96].any()  # the middle of the picture is kept
     out = np.asarray(processed.images[0])
     assert out.shape == (48, 64 + 32, 3)
-    assert np.array_equal(out[:, 16 + 8: 16 + 64 - 8], np.asarray(src)[:, 8:-8])  # the original, minus the overlap
+    assert np.array_equal(out[:, 16 + 8 : 16 + 64 - 8], np.asarray(src)[:, 8:-8])  # the original, minus the overlap
     assert 'ControlNet 0: "Module: inpaint_only+lama, Model: control_v11p_sd15_inpaint [' in processed.info
     assert "Outpainting (Inpaint Anything)" in processed.info
     # off (the default, and what older script_args mean): no unit

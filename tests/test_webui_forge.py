@@ -54,8 +54,13 @@ def test_checkpoint_backend_produces_real_pixels_and_progress(any_webui_host, ti
     seen = []
     with queued_job("inpaint") as job:
         job._on_progress = lambda j: (job._mirror(j), seen.append(host.shared.state.job_count))
-        result = run_inpaint(image, mask, InpaintRequest(prompt="x", steps=2, seed=3, masked_content="fill", mask_blur=2,
-                                                         padding=8), _backend(), job)
+        result = run_inpaint(
+            image,
+            mask,
+            InpaintRequest(prompt="x", steps=2, seed=3, masked_content="fill", mask_blur=2, padding=8),
+            _backend(),
+            job,
+        )
     out = result.images[0]
     assert out.shape == image.shape
     assert np.array_equal(out[result.alpha == 0], image[result.alpha == 0])
@@ -154,12 +159,13 @@ def test_outpaint_script_runs_on_the_loaded_checkpoint(any_webui_host, tiny_sd_i
     (cls,) = [d.script_class for d in data if d.script_class.__name__ == "InpaintAnythingOutpaint"]
     host.load_model(tiny_sd_inpaint_dir)
     src = Image.fromarray(np.full((40, 56, 3), 120, np.uint8))
-    p = host.img2img(init_images=[src], prompt="sky", steps=2, seed=7, denoising_strength=0.9, width=64, height=64,
-                     sampler_name="Euler a")
+    p = host.img2img(
+        init_images=[src], prompt="sky", steps=2, seed=7, denoising_strength=0.9, width=64, height=64, sampler_name="Euler a"
+    )
     processed = cls().run(p, "pixels", 0, 16, 0, 0, "16:9", 1.5, 0.5, 0.5, "blur", 8, "all", 2)
     (img,) = processed.images
     assert img.size == (56 + 16, 40)
-    assert np.array_equal(np.asarray(img)[:, :56 - 8], np.asarray(src)[:, :56 - 8])
+    assert np.array_equal(np.asarray(img)[:, : 56 - 8], np.asarray(src)[:, : 56 - 8])
 
 
 # ---------------------------------------------------------------------------------------------- Forge only

@@ -125,8 +125,12 @@ def test_checkpoint_backend_on_a_normal_checkpoint_gives_a_hint(webui_host, tiny
     webui_host.load_model(tiny_sd_dir)
     assert "not an inpainting checkpoint" in checkpoint_hint()
     image, mask = _photo_and_mask()
-    result = run_inpaint(image, mask, InpaintRequest(steps=2, seed=1, denoising_strength=0.7, mask_blur=2),
-                         WebuiCheckpointBackend(native_override=64))
+    result = run_inpaint(
+        image,
+        mask,
+        InpaintRequest(steps=2, seed=1, denoising_strength=0.7, mask_blur=2),
+        WebuiCheckpointBackend(native_override=64),
+    )
     assert np.array_equal(result.images[0][result.alpha == 0], image[result.alpha == 0])
 
 
@@ -227,7 +231,11 @@ def test_send_buttons_join_the_host_result_rows_and_extras_is_a_target(webui_hos
 
     def wired(trigger: str) -> list:
         target = by_id[trigger]._id
-        return [d for d in config["dependencies"] if any((t[0] if isinstance(t, (list, tuple)) else t) == target for t in d["targets"])]
+        return [
+            d
+            for d in config["dependencies"]
+            if any((t[0] if isinstance(t, (list, tuple)) else t) == target for t in d["targets"])
+        ]
 
     for tab in ("txt2img", "img2img"):
         (dep,) = wired(f"{tab}_send_to_inpaint_anything")

@@ -138,7 +138,10 @@ def test_lowvram_and_medvram_are_left_to_the_host(webui_host, tiny_sd_inpaint_di
 
 def test_the_setting_turns_it_off_and_a_model_in_ram_stays_there(gpu_host):
     shared = gpu_host.shared
-    assert shared.opts.data_labels["ia_offload_host_model"].label == "Inpaint Anything: Move the WebUI model to the CPU when VRAM is short"
+    assert (
+        shared.opts.data_labels["ia_offload_host_model"].label
+        == "Inpaint Anything: Move the WebUI model to the CPU when VRAM is short"
+    )
     assert shared.opts.ia_offload_host_model is True
     shared.opts.set("ia_offload_host_model", False)
     with _guard()(2 * GiB, "a test"):
@@ -204,7 +207,9 @@ def test_sam_loading_and_encoding_make_room_once_per_image(gpu_host, guarded_app
     loader = guarded_app.sam_cache._loader
     guarded_app.sam_cache._loader = lambda *a: (seen.append(("load", model.stub_placement)), loader(*a))[1]
     encode = SegmentSession._encode
-    monkeypatch.setattr(SegmentSession, "_encode", lambda self, *a: (seen.append(("encode", model.stub_placement)), encode(self, *a))[1])
+    monkeypatch.setattr(
+        SegmentSession, "_encode", lambda self, *a: (seen.append(("encode", model.stub_placement)), encode(self, *a))[1]
+    )
     ws = guarded_app.workspace("s")
     image = np.zeros((48, 64, 3), np.uint8)
     image[10:30, 20:40] = 200
@@ -217,8 +222,9 @@ def test_sam_loading_and_encoding_make_room_once_per_image(gpu_host, guarded_app
     assert len(gpu_host.sd_models.stub_moves) == 4 and model.stub_placement == "device"
 
 
-def test_diffusers_generation_makes_room_and_soft_inpainting_is_refused_first(gpu_host, guarded_app, tiny_sd_inpaint_dir,
-                                                                              monkeypatch):
+def test_diffusers_generation_makes_room_and_soft_inpainting_is_refused_first(
+    gpu_host, guarded_app, tiny_sd_inpaint_dir, monkeypatch
+):
     from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
     from inpaint_anything.inpaint.request import InpaintRequest
 

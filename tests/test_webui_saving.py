@@ -89,7 +89,7 @@ def test_generation_infotext_has_no_empty_first_line_and_old_text_still_parses()
     assert text.startswith("Negative prompt: blurry\nSteps: ")
     req, _ = parse_infotext(text)
     assert req.prompt == "" and req.negative_prompt == "blurry" and req.seed == 5
-    old = "\nSteps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 9, Size: 8x8, Inpaint backend: \"cleaner:telea\""
+    old = '\nSteps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 9, Size: 8x8, Inpaint backend: "cleaner:telea"'
     req, rest = parse_infotext(old)
     assert req.prompt == "" and req.seed == 9 and rest["Inpaint backend"] == "cleaner:telea"
 
@@ -110,6 +110,10 @@ def test_prefill_only_outpaint_names_the_prefill_and_returns_it():
     assert "Seed" not in text  # an edge pre-fill draws no random numbers
     canvas, known = place_on_canvas(img, exp)
     assert np.array_equal(result.images[0], prefill(canvas, known, "edge", seed=4))
-    noisy = outpaint(img, OutpaintSettings(expansion=exp, prefill="noise", overlap_px=0, strategy="all"),
-                     InpaintRequest(seed=4), cleaner_backend("prefill"))
+    noisy = outpaint(
+        img,
+        OutpaintSettings(expansion=exp, prefill="noise", overlap_px=0, strategy="all"),
+        InpaintRequest(seed=4),
+        cleaner_backend("prefill"),
+    )
     assert "Seed: 4" in noisy.infotexts[0]

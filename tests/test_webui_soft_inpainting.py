@@ -11,9 +11,15 @@ import pytest
 from inpaint_anything.errors import InvalidInputError, UnavailableError
 from inpaint_anything.inpaint.request import SOFT_INPAINTING_PARAMS, InpaintRequest, infotext, parse_infotext
 
-V1_10_1_KEYS = ["Soft inpainting enabled", "Soft inpainting schedule bias", "Soft inpainting preservation strength",
-                "Soft inpainting transition contrast boost", "Soft inpainting mask influence",
-                "Soft inpainting difference threshold", "Soft inpainting difference contrast"]
+V1_10_1_KEYS = [
+    "Soft inpainting enabled",
+    "Soft inpainting schedule bias",
+    "Soft inpainting preservation strength",
+    "Soft inpainting transition contrast boost",
+    "Soft inpainting mask influence",
+    "Soft inpainting difference threshold",
+    "Soft inpainting difference contrast",
+]
 
 
 # ---------------------------------------------------------------------------------------------- request
@@ -24,22 +30,38 @@ def test_soft_fields_default_off_with_the_hosts_defaults():
     assert "Soft inpainting" not in infotext(req.resolved(), (64, 64))
 
 
-@pytest.mark.parametrize(("field", "value"), [("soft_schedule_bias", 8.5), ("soft_preservation_strength", -0.1),
-                                              ("soft_transition_contrast", 0.5), ("soft_mask_influence", 1.5),
-                                              ("soft_difference_threshold", 9), ("soft_difference_contrast", -1),
-                                              ("soft_mask_influence", True)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("soft_schedule_bias", 8.5),
+        ("soft_preservation_strength", -0.1),
+        ("soft_transition_contrast", 0.5),
+        ("soft_mask_influence", 1.5),
+        ("soft_difference_threshold", 9),
+        ("soft_difference_contrast", -1),
+        ("soft_mask_influence", True),
+    ],
+)
 def test_soft_ranges_are_checked_with_the_setting_named(field, value):
     label = {name: label for name, label, *_ in SOFT_INPAINTING_PARAMS}[field]
-    with pytest.raises(InvalidInputError, match=label[len("Soft inpainting "):]):
+    with pytest.raises(InvalidInputError, match=label[len("Soft inpainting ") :]):
         InpaintRequest(**{field: value}).validated()
     with pytest.raises(InvalidInputError, match="true or false"):
         InpaintRequest(soft_inpainting="yes").validated()
 
 
 def test_soft_infotext_uses_the_hosts_keys_and_round_trips():
-    req = InpaintRequest(prompt="a vase", seed=7, soft_inpainting=True, soft_schedule_bias=2.5, soft_preservation_strength=1.25,
-                         soft_transition_contrast=8, soft_mask_influence=0.3, soft_difference_threshold=1.5,
-                         soft_difference_contrast=4.0)
+    req = InpaintRequest(
+        prompt="a vase",
+        seed=7,
+        soft_inpainting=True,
+        soft_schedule_bias=2.5,
+        soft_preservation_strength=1.25,
+        soft_transition_contrast=8,
+        soft_mask_influence=0.3,
+        soft_difference_threshold=1.5,
+        soft_difference_contrast=4.0,
+    )
     text = infotext(req, (64, 64))
     pairs = [p.split(": ")[0] for p in text.split("\n")[-1].split(", ")]
     assert [k for k in pairs if k.startswith("Soft")] == V1_10_1_KEYS
@@ -116,7 +138,8 @@ def _soft_script(runner):
 def _write_probe_extension(root):
     """An always-on script with a control (default 0.25) and a UI-only setup that would clobber the seed."""
     (root / "scripts").mkdir(parents=True)
-    (root / "scripts" / "probe.py").write_text(textwrap.dedent("""
+    (root / "scripts" / "probe.py").write_text(
+        textwrap.dedent("""
         from modules import scripts
 
         SEEN = []
@@ -145,7 +168,8 @@ def _write_probe_extension(root):
 
             def setup(self, p, seed):
                 p.seed = seed
-    """))
+    """)
+    )
 
 
 @pytest.mark.both_stacks
@@ -174,7 +198,10 @@ def test_soft_inpainting_runs_the_hosts_script_with_our_values(any_webui_host, t
     assert probe.SEEN == [("process", 0.25, 11), ("process", 0.25, 11)]
     # soft inpainting changes the composite, more preservation keeps more of the original
     inside = mask & (plain.alpha > 0)
-    diff = {k: np.abs(r.images[0].astype(int) - image)[inside].mean() for k, r in (("plain", plain), ("soft", soft), ("strong", strong))}
+    diff = {
+        k: np.abs(r.images[0].astype(int) - image)[inside].mean()
+        for k, r in (("plain", plain), ("soft", soft), ("strong", strong))
+    }
     assert not np.array_equal(plain.images[0], soft.images[0]) and not np.array_equal(soft.images[0], strong.images[0])
     assert diff["strong"] < diff["soft"]
     outside = plain.alpha == 0

@@ -33,5 +33,6 @@ if [ -n "${IA_LINT:-1}" ] && [ "${IA_LINT:-1}" != 0 ]; then
   venv=$(bash tools/venv.sh a1111)
   echo "== ruff"
   "$venv/bin/ruff" check . || status=1
+  "$venv/bin/ruff" format --check . || { echo "== ruff format would change the files above: run ruff format ."; status=1; }
 fi
 exit $status

@@ -23,7 +23,7 @@ def b64_bytes(text: object, what: str = "image") -> bytes:
     body = text.strip()
     match = _DATA_URL.match(body)
     if match:
-        body = body[match.end():]
+        body = body[match.end() :]
     elif body.startswith("data:"):
         raise InvalidInputError(f"The {what} data URL must be base64-encoded (data:image/png;base64,...).")
     body = re.sub(r"\s+", "", body)

@@ -22,13 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inpaint_anything.api.codec import decode_image_data, decode_mask_data
 from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry
-from inpaint_anything.errors import (
-    IAError,
-    InvalidInputError,
-    ModelNotFoundError,
-    SessionExpiredError,
-    error_code,
-)
+from inpaint_anything.errors import IAError, InvalidInputError, ModelNotFoundError, SessionExpiredError, error_code
 from inpaint_anything.sessions import EXPIRED_MESSAGE
 
 if TYPE_CHECKING:
@@ -41,10 +35,23 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WORKSPACE_PREFIX = "api:"  # API sessions never share a workspace with a browser tab
 
 
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 410: "session_expired", 413: "too_large",
-              415: "unsupported_media_type", 422: "invalid_input", 429: "busy", 500: "internal_error",
-              501: "unavailable", 502: "download_failed", 503: "not_ready"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "session_expired",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "busy",
+    500: "internal_error",
+    501: "unavailable",
+    502: "download_failed",
+    503: "not_ready",
+}
 
 
 def error_body(detail: str, code: str, status: int, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
@@ -58,8 +65,7 @@ def error_response(exc: IAError) -> JSONResponse:
 
 def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return error_body(detail, HTTP_CODES.get(exc.status_code, "error"), exc.status_code,
-                      headers=getattr(exc, "headers", None))
+    return error_body(detail, HTTP_CODES.get(exc.status_code, "error"), exc.status_code, headers=getattr(exc, "headers", None))
 
 
 def _json_safe(value: Any) -> Any:
@@ -76,8 +82,10 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
     """A 422 in the API's one error shape: ``detail`` says in words which fields are wrong, ``errors``
     lists pydantic's entries (``loc``, ``msg``, ``type``). Rendered here so that an echoed NaN input
     (pydantic 2 includes the input) cannot turn it into a 500."""
-    errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-              for e in exc.errors()]
+    errors = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in exc.errors()
+    ]
     parts = []
     for e in errors[:8]:
         loc = [p for p in e["loc"] if p != "body"] or e["loc"]
@@ -117,9 +125,12 @@ def refuse_request(request: Any, max_body_bytes: int, allowed_origins: tuple[str
         host = (request.headers.get("host") or "").lower()
         same = _origin_host(origin) is not None and _origin_host(origin) == host
         if not same and "*" not in allowed_origins and origin.rstrip("/") not in allowed_origins:
-            return error_body(f"Requests from {origin[:100]!r} are not allowed: this API only answers its own "
-                              "pages and tools without an Origin (add the site to --ia-allowed-origins to allow it).",
-                              "cross_site", 403)
+            return error_body(
+                f"Requests from {origin[:100]!r} are not allowed: this API only answers its own "
+                "pages and tools without an Origin (add the site to --ia-allowed-origins to allow it).",
+                "cross_site",
+                403,
+            )
     length = request.headers.get("content-length")
     if length is not None:
         try:
@@ -132,8 +143,10 @@ def refuse_request(request: Any, max_body_bytes: int, allowed_origins: tuple[str
 
 
 def too_large_text(limit: int) -> str:
-    return (f"The request body is larger than {limit // 2**20} MB (Settings: 'Largest API request'); send a smaller "
-            f"image (PNG/JPEG of at most that size) or raise --ia-max-request-mb.")
+    return (
+        f"The request body is larger than {limit // 2**20} MB (Settings: 'Largest API request'); send a smaller "
+        f"image (PNG/JPEG of at most that size) or raise --ia-max-request-mb."
+    )
 
 
 def limit_body(request: Any, max_body_bytes: int) -> None:
@@ -330,8 +343,10 @@ class ApiContext:
             try:
                 path = self.save_hook(image, text, kind) if self.save_hook else save_png(image, folder, text, suffix=kind)
             except OSError as exc:
-                raise OutputFolderError(f"The result could not be saved in the output folder ({exc.strerror or exc}); "
-                                       "check that the folder is writable, or send the request without 'save'.") from None
+                raise OutputFolderError(
+                    f"The result could not be saved in the output folder ({exc.strerror or exc}); "
+                    "check that the folder is writable, or send the request without 'save'."
+                ) from None
             absolute = Path(os.path.abspath(path))
             try:
                 saved.append(absolute.relative_to(folder).as_posix())
@@ -382,5 +397,14 @@ class ApiContext:
             self.app.remover_path(method, download=True)
 
 
-__all__ = ["WORKSPACE_PREFIX", "ApiContext", "IARoute", "SaveHook", "check_sam_model_id", "error_response",
-           "guarded_route_class", "looks_like_path", "refuse_request"]
+__all__ = [
+    "WORKSPACE_PREFIX",
+    "ApiContext",
+    "IARoute",
+    "SaveHook",
+    "check_sam_model_id",
+    "error_response",
+    "guarded_route_class",
+    "looks_like_path",
+    "refuse_request",
+]

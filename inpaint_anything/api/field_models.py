@@ -18,8 +18,9 @@ def annotation(f: Field) -> Any:
     return {str: StrictStr, int: StrictInt, bool: StrictBool, float: float}.get(f.type, f.type)
 
 
-def pydantic_model(name: str, table: Iterable[Field], base: type, *, only: Sequence[str] | None = None,
-                   examples: dict[str, Any] | None = None) -> Any:
+def pydantic_model(
+    name: str, table: Iterable[Field], base: type, *, only: Sequence[str] | None = None, examples: dict[str, Any] | None = None
+) -> Any:
     """A pydantic model (``base`` subclass) with one field per table field (``only``: these names, in
     this order): its type (:func:`annotation`), default and help text as description; ``examples``:
     values shown in /docs for fields whose default is no useful example (e.g. an empty text).

@@ -32,8 +32,11 @@ def _check_options(options: dict[str, Any]) -> dict[str, Any]:
     if device in ("cuda", "mps"):
         import torch
 
-        ok = torch.cuda.is_available() if device == "cuda" else bool(
-            getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+        ok = (
+            torch.cuda.is_available()
+            if device == "cuda"
+            else bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+        )
         if not ok:
             raise InvalidInputError(f"The device {device!r} is not available here; use 'auto' or 'cpu'.")
     return {k: v for k, v in options.items() if v is not None}
@@ -56,13 +59,20 @@ def _payload(result: Any, request: InpaintRequest, ctx: ApiContext | None = None
     written first and ``saved`` lists their paths relative to the output folder."""
     img = result.images[0]
     extra = {"saved": ctx.save_results(result.images, result.infotexts, kind)} if ctx is not None else {}
-    return result_payload(result.images, result.infotexts, result.seeds, size=[img.shape[1], img.shape[0]],
-                          parameters=getattr(result, "request", request).to_dict(), **extra)
+    return result_payload(
+        result.images,
+        result.infotexts,
+        result.seeds,
+        size=[img.shape[1], img.shape[0]],
+        parameters=getattr(result, "request", request).to_dict(),
+        **extra,
+    )
 
 
 def add_routes(router: APIRouter, ctx: ApiContext) -> None:
-    def post_both(op: str, body_type: type, run: Callable[[str | None, Any, bool], Any], doc: str,
-                  session_doc: str | None = None) -> None:
+    def post_both(
+        op: str, body_type: type, run: Callable[[str | None, Any, bool], Any], doc: str, session_doc: str | None = None
+    ) -> None:
         """Route ``POST /{op}`` (the images come in the body) and ``POST /sessions/{session_id}/{op}``
         to ``run(session_id or None, body, asynchronous)``. The routes are named ``{op}_stateless``
         and ``{op}_session`` (their OpenAPI operation ids and summaries follow from the names) and
@@ -71,12 +81,13 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         def stateless(body, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
             return run(None, body, asynchronous)
 
-        def session(session_id: str, body,
-                    asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+        def session(session_id: str, body, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
             return run(session_id, body, asynchronous)
 
-        for endpoint, path, name, text in ((stateless, f"/{op}", f"{op}_stateless", doc),
-                                           (session, f"/sessions/{{session_id}}/{op}", f"{op}_session", session_doc)):
+        for endpoint, path, name, text in (
+            (stateless, f"/{op}", f"{op}_stateless", doc),
+            (session, f"/sessions/{{session_id}}/{op}", f"{op}_session", session_doc),
+        ):
             endpoint.__annotations__["body"] = body_type  # FastAPI reads the body model from the annotation
             endpoint.__doc__ = text
             router.add_api_route(path, endpoint, methods=["POST"], name=name, responses=ASYNC_RESPONSES)
@@ -104,12 +115,17 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         request, backend = prepare(ctx, body)
         ws = start(session_id, body.image, body.mask, True)
         saving = ctx if body.save else None
-        return ctx.run("inpaint", lambda job: _payload(ws.inpaint(request, backend, job), request, saving, "inpaint"),
-                       asynchronous)
+        return ctx.run(
+            "inpaint", lambda job: _payload(ws.inpaint(request, backend, job), request, saving, "inpaint"), asynchronous
+        )
 
-    post_both("inpaint", InpaintBody, inpaint,
-              "Inpaint the mask of an image with a backend (diffusers model, cleaner, or the WebUI's).",
-              "Inpaint the session's mask (``mask`` in the body replaces it first).")
+    post_both(
+        "inpaint",
+        InpaintBody,
+        inpaint,
+        "Inpaint the mask of an image with a backend (diffusers model, cleaner, or the WebUI's).",
+        "Inpaint the session's mask (``mask`` in the body replaces it first).",
+    )
 
     # ------------------------------------------------------------------ remove
     def remove(session_id: str | None, body: RemoveBody, asynchronous: bool) -> Any:
@@ -119,11 +135,13 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         backend = ctx.backend("cleaner", default_cleaner(dump(body, exclude_unset=True).get("method")))
         ws = start(session_id, body.image, body.mask, True)
         saving = ctx if body.save else None
-        return ctx.run("remove object", lambda job: _payload(ws.inpaint(request, backend, job, kind="remove"), request,
-                                                             saving, "remove"), asynchronous)
+        return ctx.run(
+            "remove object",
+            lambda job: _payload(ws.inpaint(request, backend, job, kind="remove"), request, saving, "remove"),
+            asynchronous,
+        )
 
-    post_both("remove", RemoveBody, remove,
-              "Remove the masked object without a prompt (Telea, NS, PatchMatch or LaMa).")
+    post_both("remove", RemoveBody, remove, "Remove the masked object without a prompt (Telea, NS, PatchMatch or LaMa).")
 
     # ------------------------------------------------------------------ outpaint
     def outpaint(session_id: str | None, body: OutpaintBody, asynchronous: bool) -> Any:
@@ -138,21 +156,20 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
             if "expansion" in dump(body, exclude_unset=True):
                 raise InvalidInputError("Give either 'expansion' (one outpaint) or 'zoom_out' (frames), not both.")
             return _zoom(ws, body, request, backend, asynchronous)
-        settings = OutpaintSettings(Expansion.from_spec(dump(body.expansion), w, h), body.prefill, body.overlap_px,
-                                    body.strategy).validated((w, h))
+        settings = OutpaintSettings(
+            Expansion.from_spec(dump(body.expansion), w, h), body.prefill, body.overlap_px, body.strategy
+        ).validated((w, h))
         cw, ch = settings.expansion.canvas_size
         check_size(ch, cw, ctx.max_pixels)
         saving = ctx if body.save else None
-        return ctx.run("outpaint", lambda job: _payload(ws.outpaint(settings, request, backend, job), request, saving,
-                                                        "outpaint"), asynchronous)
+        return ctx.run(
+            "outpaint",
+            lambda job: _payload(ws.outpaint(settings, request, backend, job), request, saving, "outpaint"),
+            asynchronous,
+        )
 
     def _zoom(ws: Any, body: OutpaintBody, request: InpaintRequest, backend: Any, asynchronous: bool) -> Any:
-        from inpaint_anything.outpaint.engine import (
-            MAX_ZOOM_STEPS,
-            ZOOM_SCALE_RANGE,
-            zoom_expansion,
-            zoom_out,
-        )
+        from inpaint_anything.outpaint.engine import MAX_ZOOM_STEPS, ZOOM_SCALE_RANGE, zoom_expansion, zoom_out
         from inpaint_anything.workspace import Result
 
         z = body.zoom_out
@@ -168,36 +185,52 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         source = ws.image if ws.alpha is None else np.dstack([ws.image, ws.alpha])
 
         def work(job) -> dict[str, Any]:
-            frames = zoom_out(source, z.steps, z.scale, req, backend, z.prompts, job, prefill=body.prefill,
-                              overlap_px=body.overlap_px, strategy=body.strategy, max_pixels=ctx.max_pixels)
+            frames = zoom_out(
+                source,
+                z.steps,
+                z.scale,
+                req,
+                backend,
+                z.prompts,
+                job,
+                prefill=body.prefill,
+                overlap_px=body.overlap_px,
+                strategy=body.strategy,
+                max_pixels=ctx.max_pixels,
+            )
             seeds = [(req.seed + k) % 2**32 for k in range(len(frames))]
-            texts = [infotext(dataclasses.replace(req, seed=s, prompt=(z.prompts or [None] * len(frames))[k] or req.prompt),
-                              (w, h), {"Inpaint backend": backend.name, "Zoom out step": f"{k + 1}/{len(frames)}",
-                                       "Zoom per step": z.scale, "Outpaint pre-fill": body.prefill})
-                     for k, s in enumerate(seeds)]
+            texts = [
+                infotext(
+                    dataclasses.replace(req, seed=s, prompt=(z.prompts or [None] * len(frames))[k] or req.prompt),
+                    (w, h),
+                    {
+                        "Inpaint backend": backend.name,
+                        "Zoom out step": f"{k + 1}/{len(frames)}",
+                        "Zoom per step": z.scale,
+                        "Outpaint pre-fill": body.prefill,
+                    },
+                )
+                for k, s in enumerate(seeds)
+            ]
             ws.results.extend(Result(f, t, s, "zoom") for f, t, s in zip(frames, texts, seeds, strict=True))
             extra = {"saved": ctx.save_results(frames, texts, "zoom")} if body.save else {}
             return result_payload(frames, texts, seeds, size=[w, h], parameters=req.to_dict(), **extra)
 
         return ctx.run("zoom out", work, asynchronous)
 
-    post_both("outpaint", OutpaintBody, outpaint,
-              "Extend an image (pixels per side, aspect preset or scale; pre-fill; any backend), or make\n"
-              "zoom-out frames.")
+    post_both(
+        "outpaint",
+        OutpaintBody,
+        outpaint,
+        "Extend an image (pixels per side, aspect preset or scale; pre-fill; any backend), or make\nzoom-out frames.",
+    )
 
     # ------------------------------------------------------------------ batch
     @router.post("/batch", responses=ASYNC_RESPONSES)
     def batch(body: BatchBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
         """Many images in one job; a bad item is reported in its entry and the rest continues."""
         from inpaint_anything.api.codec import png_b64
-        from inpaint_anything.batch import (
-            BatchItem,
-            BatchOptions,
-            BatchRunner,
-            EngineOptions,
-            KeepRule,
-            try_item,
-        )
+        from inpaint_anything.batch import BatchItem, BatchOptions, BatchRunner, EngineOptions, KeepRule, try_item
         from inpaint_anything.batch_spec import ENGINE_FIELDS
         from inpaint_anything.inpaint.cleaner import default_cleaner, removal_request
 
@@ -209,12 +242,15 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
             from inpaint_anything.batch_ray import check_server_can_use_ray
 
             if engine.ray_address:
-                raise InvalidInputError("The server does not join a Ray cluster named in a request: leave "
-                                        "'ray_address' out; the server uses the cluster its operator named in "
-                                        "RAY_ADDRESS.")
+                raise InvalidInputError(
+                    "The server does not join a Ray cluster named in a request: leave "
+                    "'ray_address' out; the server uses the cluster its operator named in "
+                    "RAY_ADDRESS."
+                )
             if body.op != "remove" and body.backend not in ("diffusers", "cleaner"):
-                raise InvalidInputError("The Ray engine runs the 'diffusers' and 'cleaner' backends; use the "
-                                        "local engine for the others.")
+                raise InvalidInputError(
+                    "The Ray engine runs the 'diffusers' and 'cleaner' backends; use the local engine for the others."
+                )
             check_server_can_use_ray()
         spec = None
         if body.op == "remove":
@@ -229,15 +265,26 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         everything, keep = None, None
         if body.everything is not None:
             _, everything, keep = everything_options(body.everything)
-        options = BatchOptions(op=body.op, request=request, method=default_cleaner(dump(body, exclude_unset=True).get("method")), segmenter=body.segmenter,
-                               sam_model=check_sam_model_id(body.sam_model), everything=everything,
-                               keep=keep or (KeepRule() if everything is not None else None), mask_grow=body.mask_grow,
-                               expansion=dump(body.expansion), prefill=body.prefill, overlap_px=body.overlap_px,
-                               strategy=body.strategy,
-                               text=dump(body.text_options) if body.text_options is not None else None).validated()
+        options = BatchOptions(
+            op=body.op,
+            request=request,
+            method=default_cleaner(dump(body, exclude_unset=True).get("method")),
+            segmenter=body.segmenter,
+            sam_model=check_sam_model_id(body.sam_model),
+            everything=everything,
+            keep=keep or (KeepRule() if everything is not None else None),
+            mask_grow=body.mask_grow,
+            expansion=dump(body.expansion),
+            prefill=body.prefill,
+            overlap_px=body.overlap_px,
+            strategy=body.strategy,
+            text=dump(body.text_options) if body.text_options is not None else None,
+        ).validated()
         names = [it.name or f"item-{n}" for n, it in enumerate(body.items)]
-        items = [BatchItem(name, it.image, it.mask, it.points, it.labels, it.box, it.prompt, it.text)
-                 for name, it in zip(names, body.items, strict=True)]
+        items = [
+            BatchItem(name, it.image, it.mask, it.points, it.labels, it.box, it.prompt, it.text)
+            for name, it in zip(names, body.items, strict=True)
+        ]
 
         class _Runner(BatchRunner):
             def load_image(self, source: Any, what: str = "image") -> np.ndarray:
@@ -263,15 +310,17 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
             if on_ray:
                 from inpaint_anything.batch_ray import run_inline_ray
 
-                results, stopped = run_inline_ray(ctx.app, items, options, engine=engine, backend_spec=spec,
-                                                  max_pixels=ctx.max_pixels, job=job)
+                results, stopped = run_inline_ray(
+                    ctx.app, items, options, engine=engine, backend_spec=spec, max_pixels=ctx.max_pixels, job=job
+                )
             else:
                 results, stopped = run_here(job)
             out = []
             for item, (status, value) in zip(items, results, strict=True):
                 if status == "done":
-                    out.append({"name": item.name, "status": "done", "images": [v[0] for v in value],
-                                "infotexts": [v[1] for v in value]})
+                    out.append(
+                        {"name": item.name, "status": "done", "images": [v[0] for v in value], "infotexts": [v[1] for v in value]}
+                    )
                 elif status in ("failed", "skipped"):  # skipped: its text found nothing
                     out.append({"name": item.name, "status": status, "reason": value})
                 else:

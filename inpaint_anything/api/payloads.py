@@ -39,12 +39,21 @@ def segments_payload(segmap: Any, *, include_masks: bool, max_masks: int) -> dic
     """The colour segment map, each segment's area/score/box and (optionally) its full-size mask."""
     n = len(segmap)
     segments = [
-        {"index": i, "area": int(segmap.areas[i]), "score": _num(segmap.scores[i]),
-         "stability": _num(segmap.stability[i]), "box": [_num(v) for v in segmap.boxes[i]]}
+        {
+            "index": i,
+            "area": int(segmap.areas[i]),
+            "score": _num(segmap.scores[i]),
+            "stability": _num(segmap.stability[i]),
+            "box": [_num(v) for v in segmap.boxes[i]],
+        }
         for i in range(n)
     ]
-    out: dict[str, Any] = {"count": n, "segment_map": png_b64(segmap.color_map()),
-                           "map_size": [segmap.map_size[1], segmap.map_size[0]], "segments": segments}
+    out: dict[str, Any] = {
+        "count": n,
+        "segment_map": png_b64(segmap.color_map()),
+        "map_size": [segmap.map_size[1], segmap.map_size[0]],
+        "segments": segments,
+    }
     if include_masks:
         out["masks"] = [png_b64(segmap.mask(i)) for i in range(min(n, max_masks))]
     return out
@@ -97,11 +106,12 @@ def everything_options(body: EverythingOptions) -> tuple[str | None, dict[str, A
         value = getattr(body, name)
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
             raise InvalidInputError(f"{name} must be a number from 0 to 1.")
-    opts = {k: getattr(body, k) for k in ("points_per_side", "pred_iou_thresh", "stability_thresh", "min_area_frac",
-                                          "box_nms_thresh", "max_side")}
+    opts = {
+        k: getattr(body, k)
+        for k in ("points_per_side", "pred_iou_thresh", "stability_thresh", "min_area_frac", "box_nms_thresh", "max_side")
+    }
     keep = KeepRule(**dump(body.keep)).validated() if body.keep is not None else None
     return model, opts, keep
 
 
-__all__ = ["candidates_payload", "everything_options", "mask_payload", "prompt_points", "result_payload",
-           "segments_payload"]
+__all__ = ["candidates_payload", "everything_options", "mask_payload", "prompt_points", "result_payload", "segments_payload"]

@@ -38,8 +38,6 @@ class UnsupportedMediaError(IAError, status=415):
     """A request body whose content type the route does not take."""
 
 
-
-
 def upload_body(field: str, doc: str) -> dict[str, Any]:
     """OpenAPI request body of a route that takes JSON ``{field: base64}`` or a multipart file."""
     from inpaint_anything.api.schemas import EXAMPLE_IMAGE, EXAMPLE_MASK, example
@@ -49,10 +47,21 @@ def upload_body(field: str, doc: str) -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "object", "required": [field], "additionalProperties": False,
-                                                "properties": {field: {"type": "string", "description": doc, **sample}}}},
-                "multipart/form-data": {"schema": {"type": "object", "required": [field],
-                                                   "properties": {field: {"type": "string", "format": "binary"}}}},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": [field],
+                        "additionalProperties": False,
+                        "properties": {field: {"type": "string", "description": doc, **sample}},
+                    }
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": [field],
+                        "properties": {field: {"type": "string", "format": "binary"}},
+                    }
+                },
             },
         }
     }
@@ -81,7 +90,7 @@ async def read_upload(request: Request, field: str) -> str | bytes:
         except ValueError:
             raise InvalidInputError("The request body is not valid JSON.") from None
         if not isinstance(body, dict) or not isinstance(body.get(field), str):
-            raise InvalidInputError(f"Send JSON {{\"{field}\": \"<base64>\"}} or a multipart upload with a {field!r} file.")
+            raise InvalidInputError(f'Send JSON {{"{field}": "<base64>"}} or a multipart upload with a {field!r} file.')
         extra = sorted(set(body) - {field})
         if extra:
             raise InvalidInputError(f"Unknown field(s): {', '.join(extra)}.")
@@ -89,9 +98,15 @@ async def read_upload(request: Request, field: str) -> str | bytes:
     raise UnsupportedMediaError(f"Send JSON or multipart/form-data, not {ctype}.")
 
 
-def build_router(app: App, *, auth_dependency: Callable[..., Any] | None = None,
-                 job_factory: JobFactory | None = None, tasks: TaskRegistry | None = None,
-                 save: SaveHook | None = None, output_folder: Callable[[], Any] | None = None) -> APIRouter:
+def build_router(
+    app: App,
+    *,
+    auth_dependency: Callable[..., Any] | None = None,
+    job_factory: JobFactory | None = None,
+    tasks: TaskRegistry | None = None,
+    save: SaveHook | None = None,
+    output_folder: Callable[[], Any] | None = None,
+) -> APIRouter:
     """The API router for ``app``.
 
     ``auth_dependency`` guards every route; ``job_factory(name)`` is a context manager yielding the
@@ -150,13 +165,20 @@ def _method_not_allowed_route(router: APIRouter) -> None:
         path = request.scope.get("path", "")
         root = request.scope.get("root_path", "")
         if root and path.startswith(root):
-            path = path[len(root):]
+            path = path[len(root) :]
         allowed = sorted({m for r in own if r.path_regex.match(path) for m in (r.methods or ())})
         if allowed:
-            return error_body(f"{request.method} is not allowed here; use {', '.join(allowed)}.", "method_not_allowed",
-                              405, headers={"Allow": ", ".join(allowed)})
-        return error_body(f"There is no API route {re.sub(r'[^ -~]', '?', path)[:200]!r}; see /docs or "
-                          "/openapi.json for the routes.", "not_found", 404)
+            return error_body(
+                f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                "method_not_allowed",
+                405,
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return error_body(
+            f"There is no API route {re.sub(r'[^ -~]', '?', path)[:200]!r}; see /docs or /openapi.json for the routes.",
+            "not_found",
+            404,
+        )
 
 
 ERROR_STATUSES: dict[int, str] = {
@@ -176,8 +198,9 @@ ERROR_STATUSES: dict[int, str] = {
 }
 
 
-def _download_task(fetch: Callable[..., Path], what: str, answer: dict[str, Any],
-                   relative: Callable[[Path], str]) -> Callable[[Any], dict[str, Any]]:
+def _download_task(
+    fetch: Callable[..., Path], what: str, answer: dict[str, Any], relative: Callable[[Path], str]
+) -> Callable[[Any], dict[str, Any]]:
     """The task of a download route: ``fetch(download=True, progress=, cancel=)`` with the job's
     progress and interrupt; answers ``answer`` plus the file's path (relative) and size."""
 
@@ -204,8 +227,7 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
     @router.get("/models/sam")
     def sam_models() -> dict[str, Any]:
         models = [{**m.as_dict(), "path": app.relative(Path(m.path)) if m.path else None} for m in app.sam_models()]
-        return {"models": models, "default": app.settings.default_sam_model,
-                "offline": bool(app.settings.offline)}
+        return {"models": models, "default": app.settings.default_sam_model, "offline": bool(app.settings.offline)}
 
     @router.post("/models/sam/{model_id:path}/download", responses=ASYNC_RESPONSES)
     def download_sam(model_id: str, asynchronous: bool = Query(True, alias="async", description=ASYNC_DOC)) -> Any:
@@ -221,8 +243,7 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
                 app.sam_model_path(model_id, download=True)  # offline: present, or OfflineError now
 
         fetch = partial(app.sam_model_path, model_id)
-        return ctx.run(f"download {model_id}", _download_task(fetch, model_id, {"model": model_id}, app.relative),
-                       asynchronous)
+        return ctx.run(f"download {model_id}", _download_task(fetch, model_id, {"model": model_id}, app.relative), asynchronous)
 
     @router.get("/models/inpaint")
     def inpaint_models() -> dict[str, Any]:
@@ -231,11 +252,15 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
         from inpaint_anything.outpaint.prefill import PREFILLS
 
         entries = app.inpaint_model_entries()
-        return {"diffusers": [e.name for e in entries if e.usable],
-                # the controlnet backend: any listed checkpoint, inpainting or not, and the inpaint ControlNets
-                "controlnet": {"models": base_model_names(entries), "controlnets": app.controlnet_models()},
-                "diffusers_models": [e.as_dict() for e in entries],  # unusable ones too, with the reason
-                "cleaner": available_cleaners(), "removers": app.removers(), "prefills": list(PREFILLS)}
+        return {
+            "diffusers": [e.name for e in entries if e.usable],
+            # the controlnet backend: any listed checkpoint, inpainting or not, and the inpaint ControlNets
+            "controlnet": {"models": base_model_names(entries), "controlnets": app.controlnet_models()},
+            "diffusers_models": [e.as_dict() for e in entries],  # unusable ones too, with the reason
+            "cleaner": available_cleaners(),
+            "removers": app.removers(),
+            "prefills": list(PREFILLS),
+        }
 
     @router.get("/models/removers")
     def removers() -> dict[str, Any]:
@@ -253,18 +278,24 @@ def _meta_routes(router: APIRouter, ctx: ApiContext) -> None:
             app.remover_path(method, download=True)  # offline: present, or OfflineError now
 
         fetch = partial(app.remover_path, method)
-        return ctx.run(f"download {entry.filename}", _download_task(fetch, entry.filename, {"method": method}, app.relative),
-                       asynchronous)
+        return ctx.run(
+            f"download {entry.filename}", _download_task(fetch, entry.filename, {"method": method}, app.relative), asynchronous
+        )
 
     @router.get("/status")
     def status() -> dict[str, Any]:
         """Sessions (browser tabs and API) and the memory they hold against the session budget."""
         stats = app.sessions.stats()
-        return {"sessions": stats.sessions, "api_sessions": stats.api_sessions,
-                "ui_sessions": stats.sessions - stats.api_sessions, "bytes_used": stats.bytes_used,
-                "budget_bytes": stats.budget_bytes, "expired_sessions": stats.expired,
-                "results_per_session": int(app.settings.results_per_session),
-                "tasks": len(ctx.tasks.list())}
+        return {
+            "sessions": stats.sessions,
+            "api_sessions": stats.api_sessions,
+            "ui_sessions": stats.sessions - stats.api_sessions,
+            "bytes_used": stats.bytes_used,
+            "budget_bytes": stats.budget_bytes,
+            "expired_sessions": stats.expired,
+            "results_per_session": int(app.settings.results_per_session),
+            "tasks": len(ctx.tasks.list()),
+        }
 
     @router.get("/backends")
     def backends() -> dict[str, Any]:
@@ -294,8 +325,9 @@ def _session_routes(router: APIRouter, ctx: ApiContext) -> None:
         return {"session_id": session_id, "deleted": True}
 
     @router.post("/sessions/{session_id}/image", openapi_extra=upload_body("image", "base64 or data URL"))
-    async def set_image(session_id: str, request: Request,
-                        prepare: str | None = Query(None, description=PREPARE_DOC)) -> dict[str, Any]:
+    async def set_image(
+        session_id: str, request: Request, prepare: str | None = Query(None, description=PREPARE_DOC)
+    ) -> dict[str, Any]:
         """Upload the session's image (JSON base64 or a multipart file); the mask starts empty. This
         also restarts a session that expired to free memory."""
         ws = ctx.workspace(session_id, revive=True)
@@ -350,19 +382,31 @@ def _session_routes(router: APIRouter, ctx: ApiContext) -> None:
         ws = ctx.workspace(session_id)
         size = None if ws.image is None else [ws.image.shape[1], ws.image.shape[0]]
         embedding = ws.embedding_state()
-        return {"session_id": session_id, "size": size, "has_alpha": ws.alpha is not None,
-                "embedding": embedding["embedding"], "embedding_progress": embedding["progress"],
-                "embedding_model": embedding["model"], "embedding_error": embedding["error"] or None,
-                "selected_pixels": 0 if ws.mask is None else int(ws.mask.sum()), "sam_model": ws.sam_model,
-                "segments": None if ws.segment_map is None else len(ws.segment_map), "results": len(ws.results),
-                "dropped_results": ws.dropped_results}
+        return {
+            "session_id": session_id,
+            "size": size,
+            "has_alpha": ws.alpha is not None,
+            "embedding": embedding["embedding"],
+            "embedding_progress": embedding["progress"],
+            "embedding_model": embedding["model"],
+            "embedding_error": embedding["error"] or None,
+            "selected_pixels": 0 if ws.mask is None else int(ws.mask.sum()),
+            "sam_model": ws.sam_model,
+            "segments": None if ws.segment_map is None else len(ws.segment_map),
+            "results": len(ws.results),
+            "dropped_results": ws.dropped_results,
+        }
 
     @router.get("/sessions/{session_id}/results")
     def list_results(session_id: str) -> dict[str, Any]:
         ws = ctx.workspace(session_id)
-        return {"results": [{"index": i, "kind": r.kind, "seed": r.seed, "infotext": r.infotext,
-                             "size": [r.image.shape[1], r.image.shape[0]]} for i, r in enumerate(ws.results)],
-                "dropped": ws.dropped_results}
+        return {
+            "results": [
+                {"index": i, "kind": r.kind, "seed": r.seed, "infotext": r.infotext, "size": [r.image.shape[1], r.image.shape[0]]}
+                for i, r in enumerate(ws.results)
+            ],
+            "dropped": ws.dropped_results,
+        }
 
     def _result(session_id: str, index: int):
         ws = ctx.workspace(session_id)

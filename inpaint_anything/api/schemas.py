@@ -67,10 +67,8 @@ def example(value: Any) -> dict[str, Any]:
 
 
 # An 8x8 RGB PNG, and an 8x8 mask with its middle 4x4 selected: small enough for /docs, valid for every route.
-EXAMPLE_IMAGE = ("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAGUlEQVR42mNkYGhQYGDARCwMCgxYweCUAABobwJednxjlwAAAABJ"
-                 "RU5ErkJggg==")
-EXAMPLE_MASK = ("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAAAAADhZOFXAAAAG0lEQVR42mNgQAeMDAz/GRgYGBmYYCKYDEwAADRSAQiRgurpAAAAAElF"
-                "TkSuQmCC")
+EXAMPLE_IMAGE = "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAGUlEQVR42mNkYGhQYGDARCwMCgxYweCUAABobwJednxjlwAAAABJRU5ErkJggg=="
+EXAMPLE_MASK = "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAAAAADhZOFXAAAAG0lEQVR42mNgQAeMDAz/GRgYGBmYYCKYDEwAADRSAQiRgurpAAAAAElFTkSuQmCC"
 IMAGE_EX = example(EXAMPLE_IMAGE)
 MASK_EX = example(EXAMPLE_MASK)
 POINTS_EX = example([[4, 4]])
@@ -80,8 +78,10 @@ ImageB64 = StrictStr  # base64 PNG/JPEG/WebP, or a data URL
 IMAGE_DOC = "Image as base64 (PNG, JPEG or WebP) or a data URL."
 MASK_DOC = "Mask image as base64 or a data URL: white (or opaque where it has transparency) = selected."
 
-SAVE_DOC = ("Also write the results as PNG files (infotext in their 'parameters' chunk) to the output folder; the "
-            "response then lists them in 'saved', relative to that folder. Default: not saved.")
+SAVE_DOC = (
+    "Also write the results as PNG files (infotext in their 'parameters' chunk) to the output folder; the "
+    "response then lists them in 'saved', relative to that folder. Default: not saved."
+)
 MaskMode = Literal["replace", "add", "subtract"]
 MaskOp = Literal[tuple(MASK_OPS)]  # type: ignore[valid-type]
 Cleaner = Literal[CLEANERS]  # type: ignore[valid-type]
@@ -208,7 +208,8 @@ class BrushBody(ApiModel):
 
 class SelectionStroke(ApiModel):
     mode: Literal[STROKE_MODES] = Field(  # type: ignore[valid-type]
-        "add", description="scribble: select the segments it touches (needs 'everything' first); add / erase: paint.")
+        "add", description="scribble: select the segments it touches (needs 'everything' first); add / erase: paint."
+    )
     radius: float = 8.0
     points: list[list[float]] = Field(..., description="[[x, y], ...]", **example([[2, 2], [5, 5]]))
 
@@ -216,11 +217,15 @@ class SelectionStroke(ApiModel):
 class SelectionBody(ApiModel):
     """The whole selection, as the tab's editor sends it with every change."""
 
-    points: list[list[float]] = Field([], description="[[x, y, label], ...]; label 1 = include, 0 = exclude.",
-                                      **example([[4, 4, 1]]))
+    points: list[list[float]] = Field(
+        [], description="[[x, y, label], ...]; label 1 = include, 0 = exclude.", **example([[4, 4, 1]])
+    )
     box: list[float] | None = Field(None, description="[x0, y0, x1, y1] in image pixels.")
-    strokes: list[SelectionStroke] = Field([], description="Scribbles and brush strokes, in drawing order.",
-                                           **example([{"mode": "add", "radius": 1.5, "points": [[2, 2], [5, 5]]}]))
+    strokes: list[SelectionStroke] = Field(
+        [],
+        description="Scribbles and brush strokes, in drawing order.",
+        **example([{"mode": "add", "radius": 1.5, "points": [[2, 2], [5, 5]]}]),
+    )
     candidate: StrictInt = Field(0, description="Which of SAM's candidates a single click keeps (0 = best).")
     method: Literal["sam", "grabcut"] = Field("sam", description="What turns points and box into a mask.")
     model: StrictStr | None = None
@@ -228,8 +233,14 @@ class SelectionBody(ApiModel):
 
 
 # ---------------------------------------------------------------------------------------------- generating
-class RequestParams(pydantic_model("RequestParamsFields", INPAINT_FIELDS, ApiModel,  # type: ignore[misc]
-                                          only=[f.name for f in INPAINT_FIELDS if f.name != "model"])):
+class RequestParams(
+    pydantic_model(
+        "RequestParamsFields",
+        INPAINT_FIELDS,
+        ApiModel,  # type: ignore[misc]
+        only=[f.name for f in INPAINT_FIELDS if f.name != "model"],
+    )
+):
     """The fields of InpaintRequest (see its docstring); unset ones take its defaults."""
 
 
@@ -243,14 +254,20 @@ class ControlNetBody(pydantic_model("ControlNetFields", CONTROLNET_FIELDS, ApiMo
 
 
 class GenerateBody(ApiModel):
-    backend: StrictStr = Field("diffusers", description="diffusers | controlnet | cleaner | a registered backend "
-                               "(GET /backends; in the WebUI also webui and webui_controlnet).", **example("cleaner"))
-    model: StrictStr = Field("", description="Model from GET /models/inpaint (cleaner: telea, ns, patchmatch, lama).",
-                             **example("telea"))
+    backend: StrictStr = Field(
+        "diffusers",
+        description="diffusers | controlnet | cleaner | a registered backend "
+        "(GET /backends; in the WebUI also webui and webui_controlnet).",
+        **example("cleaner"),
+    )
+    model: StrictStr = Field(
+        "", description="Model from GET /models/inpaint (cleaner: telea, ns, patchmatch, lama).", **example("telea")
+    )
     options: BackendOptions = Field(default_factory=BackendOptions)
     request: RequestParams = Field(default_factory=RequestParams)
-    controlnet: ControlNetBody = Field(default_factory=ControlNetBody,
-                                       description="Used by the controlnet and webui_controlnet backends.")
+    controlnet: ControlNetBody = Field(
+        default_factory=ControlNetBody, description="Used by the controlnet and webui_controlnet backends."
+    )
 
 
 class InpaintBody(GenerateBody):
@@ -259,8 +276,14 @@ class InpaintBody(GenerateBody):
     save: StrictBool = Field(False, description=SAVE_DOC)
 
 
-class RemoveBody(pydantic_model("RemoveFields", REMOVE_FIELDS, ApiModel,  # type: ignore[misc]
-                                       only=("method", "mask_blur", "padding"))):
+class RemoveBody(
+    pydantic_model(
+        "RemoveFields",
+        REMOVE_FIELDS,
+        ApiModel,  # type: ignore[misc]
+        only=("method", "mask_blur", "padding"),
+    )
+):
     image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.", **IMAGE_EX)
     mask: ImageB64 | None = Field(None, description=MASK_DOC + " Required unless on a session.", **MASK_EX)
     save: StrictBool = Field(False, description=SAVE_DOC)
@@ -283,8 +306,9 @@ class ZoomOutBody(ApiModel):
 class OutpaintBody(GenerateBody, OutpaintSettingsFields):  # type: ignore[misc,valid-type]
     image: ImageB64 | None = Field(None, description=IMAGE_DOC + " Required unless on a session.", **IMAGE_EX)
     expansion: ExpansionBody = Field(default_factory=ExpansionBody, **example({"mode": "pixels", "right": 8}))
-    zoom_out: ZoomOutBody | None = Field(None, description="Make zoom-out frames (the image's size) instead of "
-                                                             "one larger outpaint; 'expansion' is then not used.")
+    zoom_out: ZoomOutBody | None = Field(
+        None, description="Make zoom-out frames (the image's size) instead of one larger outpaint; 'expansion' is then not used."
+    )
     save: StrictBool = Field(False, description=SAVE_DOC)
 
 
@@ -297,13 +321,16 @@ class BatchItemBody(ApiModel):
     labels: list[StrictInt] | None = None
     box: list[float] | None = None
     prompt: StrictStr | None = Field(None, description="Overrides request.prompt for this item.")
-    text: StrictStr | None = Field(None, description="Select by text: the mask is what the text detector finds "
-                                                     "(without mask, points or box). Nothing found: the item is "
-                                                     "skipped with the reason.")
+    text: StrictStr | None = Field(
+        None,
+        description="Select by text: the mask is what the text detector finds "
+        "(without mask, points or box). Nothing found: the item is "
+        "skipped with the reason.",
+    )
 
 
 class BatchTextOptions(pydantic_model("BatchTextFields", TEXT_FIELDS, ApiModel)):  # type: ignore[misc]
-    """"Select by text" for the batch's items: the detector, threshold and mode; ``text`` (optional)
+    """ "Select by text" for the batch's items: the detector, threshold and mode; ``text`` (optional)
     is used by every item without its own text, mask, points or box."""
 
 
@@ -314,15 +341,21 @@ BatchEngineFields = pydantic_model("BatchEngineFields", ENGINE_FIELDS, ApiModel)
 class BatchBody(GenerateBody, OutpaintSettingsFields, BatchEngineFields):  # type: ignore[misc,valid-type]
     op: Literal["inpaint", "remove", "outpaint"] = "inpaint"
     items: list[BatchItemBody] = Field(..., **example([{"name": "example", "image": EXAMPLE_IMAGE, "mask": EXAMPLE_MASK}]))
-    method: Cleaner = Field(REMOVE["method"].default, description="remove: " + REMOVE["method"].help[0].lower() + REMOVE["method"].help[1:])
+    method: Cleaner = Field(
+        REMOVE["method"].default, description="remove: " + REMOVE["method"].help[0].lower() + REMOVE["method"].help[1:]
+    )
     segmenter: Literal["sam", "grabcut"] = Field("sam", description="For items with points/box instead of a mask.")
     sam_model: StrictStr | None = None
-    everything: EverythingOptions | None = Field(None, description="Items without mask or prompts: segment "
-                                                                   "everything and keep segments by the rule.")
+    everything: EverythingOptions | None = Field(
+        None, description="Items without mask or prompts: segment everything and keep segments by the rule."
+    )
     mask_grow: StrictInt = 0
-    text_options: BatchTextOptions | None = Field(None, description="Select by text for items with a 'text' "
-                                                                     "(detector, threshold, mode; default: the "
-                                                                     "table's), and a text for the others.")
+    text_options: BatchTextOptions | None = Field(
+        None,
+        description="Select by text for items with a 'text' "
+        "(detector, threshold, mode; default: the "
+        "table's), and a text for the others.",
+    )
     expansion: ExpansionBody = Field(default_factory=ExpansionBody)
 
 

@@ -12,13 +12,7 @@ from fastapi import APIRouter, Query
 
 from inpaint_anything.api.context import ApiContext, check_sam_model_id
 from inpaint_anything.api.docs import ASYNC_DOC, ASYNC_RESPONSES
-from inpaint_anything.api.payloads import (
-    candidates_payload,
-    everything_options,
-    mask_payload,
-    prompt_points,
-    segments_payload,
-)
+from inpaint_anything.api.payloads import candidates_payload, everything_options, mask_payload, prompt_points, segments_payload
 from inpaint_anything.api.schemas import (
     BoxPrompt,
     BoxSegmentBody,
@@ -72,8 +66,9 @@ def _stateless(router: APIRouter, ctx: ApiContext) -> None:
         points = prompt_points(body.points, body.labels)
         if not points:
             raise InvalidInputError("Give at least one point.")
-        return predict(body.image, points, None, check_sam_model_id(body.model),
-                       body.multimask and len(points) == 1, asynchronous)
+        return predict(
+            body.image, points, None, check_sam_model_id(body.model), body.multimask and len(points) == 1, asynchronous
+        )
 
     @router.post("/segment/box", responses=ASYNC_RESPONSES)
     def segment_box(body: BoxSegmentBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
@@ -82,8 +77,9 @@ def _stateless(router: APIRouter, ctx: ApiContext) -> None:
         return predict(body.image, points, _box(body.box), check_sam_model_id(body.model), False, asynchronous)
 
     @router.post("/segment/everything", responses=ASYNC_RESPONSES)
-    def segment_everything(body: EverythingSegmentBody,
-                           asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+    def segment_everything(
+        body: EverythingSegmentBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)
+    ) -> Any:
         """Every segment of an image: the colour segment map, per-segment masks and scores; with
         ``keep`` also the union of the kept segments as ``mask``."""
         model, opts, keep = everything_options(body)
@@ -110,8 +106,13 @@ def _stateless(router: APIRouter, ctx: ApiContext) -> None:
             raise InvalidInputError("GrabCut iterations must be from 1 to 20.")
         points = prompt_points(body.points, body.labels)
         image = ctx.image(body.image)
-        mask = grabcut_mask(image[..., :3], box=_box(body.box), points=[p[:2] for p in points] or None,
-                            labels=[p[2] for p in points] or None, iterations=body.iterations)
+        mask = grabcut_mask(
+            image[..., :3],
+            box=_box(body.box),
+            points=[p[:2] for p in points] or None,
+            labels=[p[2] for p in points] or None,
+            iterations=body.iterations,
+        )
         return mask_payload(mask)
 
 
@@ -131,8 +132,15 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
         if found is None:
             return {"ready": False, **{k: ws.embedding_state()[k] for k in ("embedding",)}}
         h, w = found.mask.shape
-        return {"ready": True, "width": w, "height": h, "scale": list(found.scale), "score": found.score,
-                "mask": base64.b64encode(png_bytes(found.mask.astype(np.uint8) * 255)).decode(), "outline": outline(found)}
+        return {
+            "ready": True,
+            "width": w,
+            "height": h,
+            "scale": list(found.scale),
+            "score": found.score,
+            "mask": base64.b64encode(png_bytes(found.mask.astype(np.uint8) * 255)).decode(),
+            "outline": outline(found),
+        }
 
     @router.post("/sessions/{session_id}/prepare", status_code=202)
     def prepare(session_id: str, body: PrepareBody) -> dict[str, Any]:
@@ -151,8 +159,7 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
         ws.require_image()
 
         def work(job) -> dict[str, Any]:
-            result = ws.click(body.x, body.y, body.positive, model_id=model, multimask=body.multimask,
-                              reset=body.reset, job=job)
+            result = ws.click(body.x, body.y, body.positive, model_id=model, multimask=body.multimask, reset=body.reset, job=job)
             return {**candidates_payload(result), **mask_payload(ws.mask)}
 
         return ctx.run("segment", work, asynchronous)
@@ -177,8 +184,9 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
         return ctx.run("segment", work, asynchronous)
 
     @router.post("/sessions/{session_id}/everything", responses=ASYNC_RESPONSES)
-    def everything(session_id: str, body: SessionEverythingBody,
-                   asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+    def everything(
+        session_id: str, body: SessionEverythingBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)
+    ) -> Any:
         """Segment everything on the session's image (then scribble to select segments)."""
         ws = ctx.workspace(session_id)
         model, opts, keep = everything_options(body)
@@ -207,8 +215,9 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
         """Weight-free selection (no SAM model needed) combined with the mask by ``mode``."""
         ws = ctx.workspace(session_id)
         points = prompt_points(body.points, body.labels)
-        mask = ws.grabcut(box=_box(body.box), points=[p[:2] for p in points] or None,
-                          labels=[p[2] for p in points] or None, mode=body.mode)
+        mask = ws.grabcut(
+            box=_box(body.box), points=[p[:2] for p in points] or None, labels=[p[2] for p in points] or None, mode=body.mode
+        )
         return mask_payload(mask)
 
     @router.post("/sessions/{session_id}/brush")
@@ -217,8 +226,9 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
         return mask_payload(ctx.workspace(session_id).brush([dump(s) for s in body.strokes]))
 
     @router.put("/sessions/{session_id}/selection", responses=ASYNC_RESPONSES)
-    def selection(session_id: str, body: SelectionBody,
-                  asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+    def selection(
+        session_id: str, body: SelectionBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)
+    ) -> Any:
         """Set the whole selection, as the tab's editor does: points and box (SAM's candidate
         ``candidate``, or GrabCut), plus the segments the scribbles touch, then brush strokes added
         and erased in order; the session's refinements are re-applied and the result becomes the
@@ -229,15 +239,22 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
         ws = ctx.workspace(session_id)
         img = ws.require_image()
         model = check_sam_model_id(body.model)
-        chosen = check_selection(body.points, body.box, [dump(s) for s in body.strokes], body.candidate,
-                                 image_size=(img.shape[1], img.shape[0]))
+        chosen = check_selection(
+            body.points, body.box, [dump(s) for s in body.strokes], body.candidate, image_size=(img.shape[1], img.shape[0])
+        )
 
         def work(job) -> dict[str, Any]:
-            got = ws.select(chosen, use_sam=body.method == "sam", model_id=model,
-                            ignore_unsegmented=body.ignore_unsegmented, job=job)
+            got = ws.select(
+                chosen, use_sam=body.method == "sam", model_id=model, ignore_unsegmented=body.ignore_unsegmented, job=job
+            )
             out = candidates_payload(got.candidates) if got.candidates is not None else {"masks": [], "scores": []}
-            return {**out, "candidate": got.index, "note": got.note, "refinements": describe_chain(ws.refinements),
-                    **mask_payload(got.mask)}
+            return {
+                **out,
+                "candidate": got.index,
+                "note": got.note,
+                "refinements": describe_chain(ws.refinements),
+                **mask_payload(got.mask),
+            }
 
         return ctx.run("segment", work, asynchronous)
 

@@ -95,15 +95,15 @@ class Task:
 class TaskRegistry:
     """Runs submitted jobs on a small worker pool and remembers the latest ``keep`` tasks."""
 
-    def __init__(self, job_factory: JobFactory | None = None, *, max_workers: int = 1, keep: int = 64,
-                 max_waiting: int = 32):
+    def __init__(self, job_factory: JobFactory | None = None, *, max_workers: int = 1, keep: int = 64, max_waiting: int = 32):
         self.job_factory: JobFactory = job_factory or plain_job
         self._tasks: OrderedDict[str, Task] = OrderedDict()
         self._lock = threading.Lock()
         self._keep = max(1, keep)
         self._max_waiting = max(1, max_waiting)
         self._workers: WorkerThreads[tuple[Task, Callable[[JobControl], Any]]] = WorkerThreads(
-            lambda entry: self._run(*entry), "ia-task", max_workers)
+            lambda entry: self._run(*entry), "ia-task", max_workers
+        )
         self._ttl: Callable[[], float] = lambda: float("inf")
 
     def set_ttl(self, seconds: Callable[[], float]) -> None:
@@ -173,16 +173,17 @@ class TaskRegistry:
                 result = fn(job)
             task.result, task.status = result, "done"
         except JobInterrupted as exc:
-            task.status, task.error = "interrupted", {"status_code": exc.status_code, "detail": str(exc),
-                                                      "code": error_code(exc)}
+            task.status, task.error = "interrupted", {"status_code": exc.status_code, "detail": str(exc), "code": error_code(exc)}
         except IAError as exc:
-            task.status, task.error = "failed", {"status_code": exc.status_code, "detail": str(exc),
-                                                 "code": error_code(exc)}
+            task.status, task.error = "failed", {"status_code": exc.status_code, "detail": str(exc), "code": error_code(exc)}
         except Exception as exc:  # a bug, not bad input: keep the server alive and say what happened
             log.exception("Inpaint Anything: task %s (%s) failed", task.id, task.name)
             task.status = "failed"
-            task.error = {"status_code": 500, "detail": f"Unexpected error: {type(exc).__name__}: {exc}",
-                          "code": "internal_error"}
+            task.error = {
+                "status_code": 500,
+                "detail": f"Unexpected error: {type(exc).__name__}: {exc}",
+                "code": "internal_error",
+            }
         finally:
             task.finished = time.time()
             if task.started is None:

@@ -1,4 +1,4 @@
-""""Select by text" routes: ``POST /sessions/{id}/text`` (the mask of the session), the stateless
+""" "Select by text" routes: ``POST /sessions/{id}/text`` (the mask of the session), the stateless
 ``POST /segment/text`` (image + text -> mask, boxes, scores), ``DELETE /sessions/{id}/text`` and the
 detector list / download. The bodies are made from :data:`~inpaint_anything.segment.text_fields.TEXT_FIELDS`."""
 
@@ -21,8 +21,9 @@ from inpaint_anything.segment.text_fields import TEXT_FIELDS, check_text_query
 class TextBody(pydantic_model("TextFields", TEXT_FIELDS, ApiModel, examples={"text": "dog"})):  # type: ignore[misc]
     """What to select by text, and how boxes become masks."""
 
-    method: Literal["sam", "grabcut"] = Field("sam", description="What turns each detected box into a mask "
-                                                                 "(SAM falls back to GrabCut when no SAM model is usable).")
+    method: Literal["sam", "grabcut"] = Field(
+        "sam", description="What turns each detected box into a mask (SAM falls back to GrabCut when no SAM model is usable)."
+    )
     model: StrictStr | None = Field(None, description="SAM model id from GET /models/sam (default: the setting).")
 
 
@@ -54,8 +55,9 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         return {**got.payload(), "refinements": describe_chain(ws.refinements), **mask_payload(got.mask)}
 
     @router.post("/sessions/{session_id}/text", responses=ASYNC_RESPONSES)
-    def session_text(session_id: str, body: TextBody,
-                     asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
+    def session_text(
+        session_id: str, body: TextBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)
+    ) -> Any:
         """Select by text: the detector finds the phrases, each box becomes a SAM mask (GrabCut without
         SAM; CLIPSeg paints its mask directly); their union becomes the selection (one undo step,
         refinements re-applied) and stays part of later selections until ``DELETE .../text``.
@@ -89,9 +91,20 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         """The text detectors: which this installation's transformers runs, and which are downloaded."""
         from inpaint_anything.segment.text_models import DETECTORS, is_downloaded, unavailable_reason
 
-        out = [{"id": d.id, "label": d.label, "repo": d.repo, "revision": d.revision, "kind": d.kind,
-                "size_mb": d.size_mb, "available": unavailable_reason(d) is None, "reason": unavailable_reason(d) or "",
-                "downloaded": is_downloaded(app.models_dir, d.id)} for d in DETECTORS.values()]
+        out = [
+            {
+                "id": d.id,
+                "label": d.label,
+                "repo": d.repo,
+                "revision": d.revision,
+                "kind": d.kind,
+                "size_mb": d.size_mb,
+                "available": unavailable_reason(d) is None,
+                "reason": unavailable_reason(d) or "",
+                "downloaded": is_downloaded(app.models_dir, d.id),
+            }
+            for d in DETECTORS.values()
+        ]
         return {"detectors": out, "offline": bool(app.settings.offline)}
 
     @router.post("/models/text/{detector_id}/download", responses=ASYNC_RESPONSES)
@@ -100,8 +113,11 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         from inpaint_anything.segment.text_models import get_detector
 
         get_detector(detector_id)  # 404 for unknown ids
-        return ctx.run("download", lambda job: {"path": app.relative(app.download_text_detector(
-            detector_id, cancel=lambda: job.interrupted))}, asynchronous)
+        return ctx.run(
+            "download",
+            lambda job: {"path": app.relative(app.download_text_detector(detector_id, cancel=lambda: job.interrupted))},
+            asynchronous,
+        )
 
 
 __all__ = ["TextBody", "TextSegmentBody", "add_routes"]

@@ -36,8 +36,14 @@ class InpaintModelEntry:
     path: str | None = field(default=None, repr=False)  # local path; never shown to users
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, "usable": self.usable, "reason": self.reason,
-                "family": self.family, "format": self.format}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "usable": self.usable,
+            "reason": self.reason,
+            "family": self.family,
+            "format": self.format,
+        }
 
     def error(self) -> UnrecognizedCheckpointError:
         """The 4xx error for using this entry when it is not usable."""
@@ -88,8 +94,7 @@ class InpaintModelCatalog:
 
                 if find_vae_near(p) is None:
                     stem = p.name.rsplit(".", 1)[0]
-                    raise unusable(p, "no VAE", f"the file has no VAE baked in; put its VAE next to it as "
-                                   f"{stem}.vae.safetensors")
+                    raise unusable(p, "no VAE", f"the file has no VAE baked in; put its VAE next to it as {stem}.vae.safetensors")
             result = info
         except Exception as exc:  # every failure becomes a reason in the list, never an error of the list
             result = _reason(exc)
@@ -133,12 +138,18 @@ class InpaintModelCatalog:
         entry is listed as unusable with the reason."""
         out = [InpaintModelEntry(h, "hub", True, format="hub") for h in hub_ids]
         local = (self.scan_models_dir(models_dir) if models_dir is not None else []) + (
-            self.scan_ckpt_dir(ckpt_dir) if ckpt_dir is not None else [])
+            self.scan_ckpt_dir(ckpt_dir) if ckpt_dir is not None else []
+        )
         taken = {e.name for e in out}
         for e in local:
             if e.name in taken:
-                e = InpaintModelEntry(e.name, e.source, False, "duplicate name: a model listed earlier has the same "
-                                      "name; rename one of the files", path=e.path)
+                e = InpaintModelEntry(
+                    e.name,
+                    e.source,
+                    False,
+                    "duplicate name: a model listed earlier has the same name; rename one of the files",
+                    path=e.path,
+                )
             taken.add(e.name)
             out.append(e)
         return out

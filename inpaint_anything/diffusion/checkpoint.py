@@ -109,8 +109,9 @@ def vae_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     return out
 
 
-def repair_state_dict(state: dict[str, Any], family: str, path: str | os.PathLike[str],
-                      log: Callable[[str], None] | None = None) -> list[str]:
+def repair_state_dict(
+    state: dict[str, Any], family: str, path: str | os.PathLike[str], log: Callable[[str], None] | None = None
+) -> list[str]:
     """Repair ``state`` (a checkpoint's weights, changed in place) as the module docstring lists.
 
     Returns what was repaired, in words (also passed to ``log``). Raises a clear error when the file has no
@@ -139,7 +140,7 @@ def repair_state_dict(state: dict[str, Any], family: str, path: str | os.PathLik
         for part in _OLD_CLIP_PARTS:
             old = prefix + part
             for k in [k for k in state if k.startswith(old)]:
-                state[prefix + "text_model." + k[len(prefix):]] = state.pop(k)
+                state[prefix + "text_model." + k[len(prefix) :]] = state.pop(k)
                 renamed += 1
     if renamed:
         note(f"renamed {renamed} text encoder weights from the older CLIP key names")
@@ -147,7 +148,7 @@ def repair_state_dict(state: dict[str, Any], family: str, path: str | os.PathLik
     # SD 2.1 (Turbo) in the SGM layout
     if family == "sd2" and any(k.startswith(_SGM_SD2_PREFIX) for k in state):
         for k in [k for k in state if k.startswith(_SGM_SD2_PREFIX)]:
-            state[_SD2_PREFIX + k[len(_SGM_SD2_PREFIX):]] = state.pop(k)
+            state[_SD2_PREFIX + k[len(_SGM_SD2_PREFIX) :]] = state.pop(k)
         note("renamed the SGM-layout text encoder (conditioner.embedders.0.model.*) to SD2's")
 
     # position_ids: always a clean arange
@@ -158,10 +159,13 @@ def repair_state_dict(state: dict[str, Any], family: str, path: str | os.PathLik
         key = prefix + "text_model.embeddings.position_ids"
         wanted = torch.arange(int(emb.shape[0]), dtype=torch.int64)[None, :]
         old = state.get(key)
-        if old is not None and not (old.dtype == torch.int64 and tuple(old.shape) == tuple(wanted.shape)
-                                    and torch.equal(old, wanted)):
-            note(f"rebuilt {key} ({str(old.dtype).removeprefix('torch.')}"
-                 f"{', broken values' if not _is_arange(old) else ''}) as int64 0..{emb.shape[0] - 1}")
+        if old is not None and not (
+            old.dtype == torch.int64 and tuple(old.shape) == tuple(wanted.shape) and torch.equal(old, wanted)
+        ):
+            note(
+                f"rebuilt {key} ({str(old.dtype).removeprefix('torch.')}"
+                f"{', broken values' if not _is_arange(old) else ''}) as int64 0..{emb.shape[0] - 1}"
+            )
         state[key] = wanted
 
     # SD2 pruned of OpenCLIP's text_projection
@@ -176,9 +180,13 @@ def repair_state_dict(state: dict[str, Any], family: str, path: str | os.PathLik
         vae_file = find_vae_near(path)
         if vae_file is None:
             name = Path(path).name
-            raise unusable(path, "no VAE", f"the file has no VAE baked in. Put the VAE it was made for next to it as "
-                           f"{name.rsplit('.', 1)[0]}.vae.safetensors (as the WebUI's 'Automatic' VAE finds it), or "
-                           "use a checkpoint with a baked-in VAE")
+            raise unusable(
+                path,
+                "no VAE",
+                f"the file has no VAE baked in. Put the VAE it was made for next to it as "
+                f"{name.rsplit('.', 1)[0]}.vae.safetensors (as the WebUI's 'Automatic' VAE finds it), or "
+                "use a checkpoint with a baked-in VAE",
+            )
         state.update(vae_state_dict(vae_file))
         note(f"used the VAE {vae_file.name} found next to the checkpoint")
     return notes

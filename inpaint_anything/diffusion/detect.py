@@ -68,8 +68,7 @@ def unusable(path: str | os.PathLike[str], kind: str, why: str) -> UnrecognizedC
 
 
 def _unrecognized(path: str | os.PathLike[str], why: str) -> UnrecognizedCheckpointError:
-    return unusable(path, UNKNOWN_ARCHITECTURE, "it is not a Stable Diffusion 1.x/2.x/XL model this extension "
-                    f"can load: {why}")
+    return unusable(path, UNKNOWN_ARCHITECTURE, f"it is not a Stable Diffusion 1.x/2.x/XL model this extension can load: {why}")
 
 
 def _damaged(path: str | os.PathLike[str], why: str) -> UnrecognizedCheckpointError:
@@ -77,8 +76,7 @@ def _damaged(path: str | os.PathLike[str], why: str) -> UnrecognizedCheckpointEr
 
 
 def not_inpainting(path: str | os.PathLike[str], in_channels: int) -> UnrecognizedCheckpointError:
-    return unusable(path, NOT_INPAINTING, f"{in_channels} input channels; use the WebUI checkpoint backend or an "
-                    "inpainting file")
+    return unusable(path, NOT_INPAINTING, f"{in_channels} input channels; use the WebUI checkpoint backend or an inpainting file")
 
 
 def read_safetensors_header(path: str | os.PathLike[str]) -> dict[str, dict]:
@@ -168,8 +166,9 @@ def classify_state_dict(shapes: Mapping[str, Sequence[int]], name: str = "checkp
     """(family, UNet input channels) from LDM/SGM key names and shapes; raises if not SD1/SD2/SDXL."""
     if UNET_IN_KEY not in shapes:
         if "conv_in.weight" in shapes or "unet.conv_in.weight" in shapes:
-            raise _unrecognized(name, "it holds diffusers-format weights of a single part; use a full checkpoint "
-                                "or the whole diffusers folder.")
+            raise _unrecognized(
+                name, "it holds diffusers-format weights of a single part; use a full checkpoint or the whole diffusers folder."
+            )
         if any(k.startswith(("first_stage_model.", "encoder.")) for k in shapes):
             raise _unrecognized(name, "it holds no UNet (a VAE file?).")
         raise _unrecognized(name, "no Stable Diffusion UNet weights were found in it.")
@@ -177,8 +176,10 @@ def classify_state_dict(shapes: Mapping[str, Sequence[int]], name: str = "checkp
     in_channels = int(in_shape[1]) if len(in_shape) == 4 else -1
     if in_channels not in (4, 9):
         kind = {5: "a depth-to-image model", 8: "an instruct-pix2pix model"}.get(in_channels, "an unusual model")
-        raise _unrecognized(name, f"its UNet takes {in_channels} input channels ({kind}); only ordinary (4) "
-                            "and inpainting (9) models are supported.")
+        raise _unrecognized(
+            name,
+            f"its UNet takes {in_channels} input channels ({kind}); only ordinary (4) and inpainting (9) models are supported.",
+        )
 
     def has(prefix: str) -> bool:
         return any(k.startswith(prefix) for k in shapes)
@@ -260,8 +261,9 @@ def detect_model(path: str | os.PathLike[str]) -> ModelInfo:
     """Describe a diffusers folder or single-file checkpoint; raise a clear error for anything else."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise ModelNotFoundError(f"Model not found: {p.name} is not in its folder (any more). Check the name, or "
-                                 "put the file back.")
+        raise ModelNotFoundError(
+            f"Model not found: {p.name} is not in its folder (any more). Check the name, or put the file back."
+        )
     if p.is_dir():
         return _detect_folder(p)
     if p.suffix.lower() == ".json" and p.name == "model_index.json":

@@ -25,14 +25,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from inpaint_anything.diffusion.detect import (
-    DAMAGED,
-    UNKNOWN_ARCHITECTURE,
-    ModelInfo,
-    detect_model,
-    not_inpainting,
-    unusable,
-)
+from inpaint_anything.diffusion.detect import DAMAGED, UNKNOWN_ARCHITECTURE, ModelInfo, detect_model, not_inpainting, unusable
 from inpaint_anything.diffusion.tokenizer import copy_tokenizer, default_cache_dir, ensure_clip_tokenizer
 from inpaint_anything.errors import IAError, InvalidInputError, UnavailableError, UnrecognizedCheckpointError
 
@@ -40,11 +33,22 @@ _log = logging.getLogger(__name__)
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
 SHIPPED_CONFIGS = {"sd1": "sd1_inpaint", "sd2": "sd2_inpaint", "sdxl": "sdxl_inpaint"}
 # tokenizer subfolder -> variant (see tokenizer.PAD_TOKENS)
-TOKENIZERS = {"sd1": {"tokenizer": "clip"}, "sd2": {"tokenizer": "openclip"},
-              "sdxl": {"tokenizer": "clip", "tokenizer_2": "openclip"}}
+TOKENIZERS = {
+    "sd1": {"tokenizer": "clip"},
+    "sd2": {"tokenizer": "openclip"},
+    "sdxl": {"tokenizer": "clip", "tokenizer_2": "openclip"},
+}
 MODEL_COMPONENTS = ("unet", "vae", "text_encoder", "text_encoder_2")
-_DTYPE_NAMES = {"float16": "float16", "fp16": "float16", "half": "float16", "float32": "float32",
-                "fp32": "float32", "float": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16"}
+_DTYPE_NAMES = {
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,9 @@ def prepare_config_dir(family: str, *, in_channels: int = 9, cache_dir: str | os
     """
     source = shipped_config_dir(family)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    tokenizer_dirs = {sub: ensure_clip_tokenizer(root / "tokenizers", variant=variant)
-                      for sub, variant in TOKENIZERS[family].items()}
+    tokenizer_dirs = {
+        sub: ensure_clip_tokenizer(root / "tokenizers", variant=variant) for sub, variant in TOKENIZERS[family].items()
+    }
     extra = f"{in_channels}|" + "|".join(f"{k}={v.name}" for k, v in sorted(tokenizer_dirs.items()))
     final = root / "diffusers-configs" / f"{source.name}-in{in_channels}-{_config_digest(source, extra)}"
     if (final / "model_index.json").is_file():
@@ -161,8 +166,12 @@ def _check_complete(pipe: Any, name: str) -> None:
             continue
         missing = [n for n, p in module.named_parameters() if p.is_meta]
         if missing:
-            raise unusable(name, DAMAGED, f"incomplete: {len(missing)} {component} weights are missing (e.g. "
-                           f"{missing[0]}). Use a full checkpoint that includes the UNet, VAE and text encoder.")
+            raise unusable(
+                name,
+                DAMAGED,
+                f"incomplete: {len(missing)} {component} weights are missing (e.g. "
+                f"{missing[0]}). Use a full checkpoint that includes the UNet, VAE and text encoder.",
+            )
 
 
 def _realign_cpu_tensors(pipe: Any, alignment: int = 64) -> int:
@@ -183,8 +192,9 @@ def _realign_cpu_tensors(pipe: Any, alignment: int = 64) -> int:
     return moved
 
 
-def load_single_file(cls: type, model: ModelInfo, config_dir: Path, *, torch_dtype: Any,
-                     offline: bool = True) -> tuple[Any, tuple[str, ...]]:
+def load_single_file(
+    cls: type, model: ModelInfo, config_dir: Path, *, torch_dtype: Any, offline: bool = True
+) -> tuple[Any, tuple[str, ...]]:
     """Build ``cls`` from a single-file checkpoint: its weights, read and repaired (:mod:`.checkpoint`), go
     through diffusers' converters for the UNet, VAE and text encoders; tokenizers and scheduler come from
     ``config_dir``. Only local files are read. Returns the pipeline and what was repaired."""
@@ -197,8 +207,9 @@ def load_single_file(cls: type, model: ModelInfo, config_dir: Path, *, torch_dty
     from inpaint_anything.diffusion.checkpoint import read_state_dict, repair_state_dict
 
     state = read_state_dict(model.path)
-    repairs = repair_state_dict(state, model.family, model.path,
-                                log=lambda text: _log.info("%s: %s", Path(model.path).name, text))
+    repairs = repair_state_dict(
+        state, model.family, model.path, log=lambda text: _log.info("%s: %s", Path(model.path).name, text)
+    )
     index = json.loads((config_dir / "model_index.json").read_text(encoding="utf-8"))
     accepted = set(inspect.signature(cls.__init__).parameters)
     parts: dict[str, Any] = {}
@@ -217,8 +228,7 @@ def load_single_file(cls: type, model: ModelInfo, config_dir: Path, *, torch_dty
         if name in ("unet", "vae"):
             parts[name] = part_cls.from_single_file(state, config=str(config_dir), subfolder=name, **common)
         elif name.startswith("text_encoder"):
-            parts[name] = create_diffusers_clip_model_from_ldm(part_cls, state, subfolder=name, config=str(config_dir),
-                                                               **common)
+            parts[name] = create_diffusers_clip_model_from_ldm(part_cls, state, subfolder=name, config=str(config_dir), **common)
         else:  # tokenizers, scheduler
             parts[name] = part_cls.from_pretrained(str(config_dir), subfolder=name, local_files_only=offline)
     del state
@@ -236,12 +246,14 @@ def _load_error(exc: Exception, name: str, family: str, path: str = "") -> IAErr
         first = first.replace(path, name).replace(str(Path(path).parent) + os.sep, "")
     first = first[:300]
     if "expected shape" in str(exc) or "size mismatch" in str(exc):
-        return unusable(name, UNKNOWN_ARCHITECTURE, f"its weights do not fit the standard {family.upper()} "
-                        f"architecture ({first})")
+        return unusable(
+            name, UNKNOWN_ARCHITECTURE, f"its weights do not fit the standard {family.upper()} architecture ({first})"
+        )
     if "appear to be missing" in str(exc) or "does not seem to contain" in str(exc):
         return unusable(name, DAMAGED, f"incomplete: a part of the {family.upper()} pipeline is missing ({first})")
-    return unusable(name, DAMAGED, f"it could not be loaded as a {family.upper()} inpainting pipeline "
-                    f"({type(exc).__name__}: {first})")
+    return unusable(
+        name, DAMAGED, f"it could not be loaded as a {family.upper()} inpainting pipeline ({type(exc).__name__}: {first})"
+    )
 
 
 def load_inpaint_pipeline(
@@ -283,8 +295,11 @@ def load_inpaint_pipeline(
         if model.format == "diffusers":
             pipe = cls.from_pretrained(model.path, **kwargs)
         else:
-            used_config = Path(config_dir) if config_dir is not None else prepare_config_dir(
-                model.family, in_channels=model.in_channels, cache_dir=cache_dir)
+            used_config = (
+                Path(config_dir)
+                if config_dir is not None
+                else prepare_config_dir(model.family, in_channels=model.in_channels, cache_dir=cache_dir)
+            )
             pipe, repairs = load_single_file(cls, model, used_config, torch_dtype=torch_dtype, offline=bool(offline))
     except IAError:
         raise
@@ -300,8 +315,12 @@ def load_inpaint_pipeline(
     if dev == "cpu":
         _realign_cpu_tensors(pipe)
     info = PipelineInfo(
-        source=model.path, model=model, pipeline_class=type(pipe).__name__, device=dev,
-        dtype=str(torch_dtype).removeprefix("torch."), config_dir=str(used_config) if used_config else None,
+        source=model.path,
+        model=model,
+        pipeline_class=type(pipe).__name__,
+        device=dev,
+        dtype=str(torch_dtype).removeprefix("torch."),
+        config_dir=str(used_config) if used_config else None,
         repairs=repairs,
     )
     return pipe, info
@@ -335,8 +354,9 @@ class PipelineCache:
         dev = resolve_device(device)
         return str(Path(source).expanduser().resolve()), dev, str(resolve_dtype(dev, dtype)).removeprefix("torch.")
 
-    def get(self, source: str | os.PathLike[str], *, device: Any = "cpu", dtype: Any = None,
-            **load_kwargs: Any) -> tuple[Any, PipelineInfo]:
+    def get(
+        self, source: str | os.PathLike[str], *, device: Any = "cpu", dtype: Any = None, **load_kwargs: Any
+    ) -> tuple[Any, PipelineInfo]:
         """The cached pipeline for this key, loading it (and evicting the oldest) when absent."""
         key = self.key(source, device, dtype)
         with self._lock:

@@ -21,8 +21,10 @@ from typing import Any
 
 from inpaint_anything.errors import UnsafeCheckpointError
 
-_LIGHTNING = ("pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint",
-              "lightning.pytorch.callbacks.model_checkpoint.ModelCheckpoint")
+_LIGHTNING = (
+    "pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint",
+    "lightning.pytorch.callbacks.model_checkpoint.ModelCheckpoint",
+)
 _NUMPY = ("numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype", "_codecs.encode")
 _TORCH_FUNCS = ("_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_parameter", "_rebuild_parameter_with_state")
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
@@ -51,8 +53,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return LightningCallbackKey
         if module == "torch._utils" and name in _TORCH_FUNCS:
             return getattr(torch._utils, name)
-        if module == "torch" and (name.endswith("Storage") or isinstance(getattr(torch, name, None), torch.dtype)
-                                  or name == "Size"):
+        if module == "torch" and (
+            name.endswith("Storage") or isinstance(getattr(torch, name, None), torch.dtype) or name == "Size"
+        ):
             return getattr(torch, name)
         if full == "collections.OrderedDict":
             return collections.OrderedDict
@@ -78,8 +81,9 @@ def _pickle_module(path: Path) -> types.SimpleNamespace:
     def load(file: Any, **kwargs: Any) -> Any:
         return unpickler(file, **kwargs).load()
 
-    return types.SimpleNamespace(__name__="inpaint_anything_restricted_pickle", Unpickler=unpickler, load=load,
-                                 UnpicklingError=pickle.UnpicklingError)
+    return types.SimpleNamespace(
+        __name__="inpaint_anything_restricted_pickle", Unpickler=unpickler, load=load, UnpicklingError=pickle.UnpicklingError
+    )
 
 
 def _lenient(names: list[str]) -> bool:

@@ -129,10 +129,7 @@ def is_complete(directory: str | os.PathLike[str]) -> bool:
 
 
 def ensure_clip_tokenizer(
-    cache_dir: str | os.PathLike[str] | None = None,
-    *,
-    variant: str = "clip",
-    bpe_path: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None, *, variant: str = "clip", bpe_path: str | os.PathLike[str] | None = None
 ) -> Path:
     """Return a directory with the tokenizer files, creating it once (atomically) under ``cache_dir``.
 

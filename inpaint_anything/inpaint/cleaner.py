@@ -34,9 +34,17 @@ FALLBACK_CLEANER = "telea"
 # The "Remove object" parameters: the tab's controls (method, grow), the API's RemoveBody (method,
 # mask_blur, padding) and the defaults of :func:`removal_request`.
 REMOVE_FIELDS: tuple[Field, ...] = (
-    Field("method", str, "patchmatch", "Method", choices=CLEANERS, control="radio", elem="cleaner",
-          help=f"The cleaner (default: patchmatch, or {FALLBACK_CLEANER} where PatchMatch is not installed; "
-               "lama and migan download their file on first use)."),
+    Field(
+        "method",
+        str,
+        "patchmatch",
+        "Method",
+        choices=CLEANERS,
+        control="radio",
+        elem="cleaner",
+        help=f"The cleaner (default: patchmatch, or {FALLBACK_CLEANER} where PatchMatch is not installed; "
+        "lama and migan download their file on first use).",
+    ),
     Field("mask_blur", int, 2, INPAINT["mask_blur"].label, 0, 64, step=1, error=INPAINT["mask_blur"].error, control=None),
     Field("padding", int, 64, INPAINT["padding"].label, 0, 512, step=4, error=INPAINT["padding"].error, control=None),
     Field("grow_px", int, 6, "Grow the mask first (px)", 0, 64, step=1, elem="cleaner_grow"),
@@ -78,7 +86,9 @@ class ClassicalBackend:
         if self.method not in ("telea", "ns", "patchmatch"):
             raise UnavailableError(f"Unknown cleaner {self.method!r}; choose one of: {', '.join(CLEANERS)}.")
         if self.method == "patchmatch" and not patchmatch_available():
-            raise UnavailableError("PatchMatch needs the 'pypatchmatch' package (Python 3.11+, Linux x86-64). Use Telea or NS instead.")
+            raise UnavailableError(
+                "PatchMatch needs the 'pypatchmatch' package (Python 3.11+, Linux x86-64). Use Telea or NS instead."
+            )
 
     @property
     def name(self) -> str:
@@ -140,13 +150,15 @@ def cleaner_backend(method: str, model_path=None, device: str = "cpu"):
         from inpaint_anything.inpaint.learned import TorchScriptRemover
 
         if model_path is None:
-            raise UnavailableError(f"{REMOVERS[method].entry.title} needs its model file "
-                                   f"({REMOVERS[method].entry.filename}) in the models folder.")
+            raise UnavailableError(
+                f"{REMOVERS[method].entry.title} needs its model file ({REMOVERS[method].entry.filename}) in the models folder."
+            )
         return TorchScriptRemover(REMOVERS[method], model_path, device)
     return ClassicalBackend(method)
 
 
-def removal_request(mask_blur: int = REMOVE["mask_blur"].default, padding: int = REMOVE["padding"].default,
-                    seed: int = 0) -> InpaintRequest:
+def removal_request(
+    mask_blur: int = REMOVE["mask_blur"].default, padding: int = REMOVE["padding"].default, seed: int = 0
+) -> InpaintRequest:
     """The request used for prompt-free removal: only-masked crop with context, light feathering."""
     return InpaintRequest(seed=seed, mask_blur=mask_blur, padding=padding, inpaint_area="only masked", masked_content="original")

@@ -33,41 +33,92 @@ RESIZE_MODES = ("Just Resize", "Crop and Resize", "Resize and Fill")
 REFERENCE_MODULE = "reference_only"
 # the inpaint ControlNet on the Hub (diffusers format), pinned: the newest commit of the repository that
 # could be confirmed here (seen on huggingface.co); `HUB_CONTROLNETS` maps repo id -> revision
-HUB_CONTROLNETS: dict[str, str] = {
-    "lllyasviel/control_v11p_sd15_inpaint": "25af21268affbba0c6af4de2f4db19e061f0927f",
-}
+HUB_CONTROLNETS: dict[str, str] = {"lllyasviel/control_v11p_sd15_inpaint": "25af21268affbba0c6af4de2f4db19e061f0927f"}
 CONTROLNET_FOLDER = "controlnet"  # <models>/controlnet: diffusers folders or single .safetensors files
 # the unit's fields as the ControlNet extension writes them (ControlNetUnit.infotext_fields(), display text)
-UNIT_KEYS = ("Module", "Model", "Weight", "Resize Mode", "Processor Res", "Threshold A", "Threshold B",
-             "Guidance Start", "Guidance End", "Pixel Perfect", "Control Mode")
+UNIT_KEYS = (
+    "Module",
+    "Model",
+    "Weight",
+    "Resize Mode",
+    "Processor Res",
+    "Threshold A",
+    "Threshold B",
+    "Guidance Start",
+    "Guidance End",
+    "Pixel Perfect",
+    "Control Mode",
+)
 PROCESSOR_RES = 512
-UNAVAILABLE_HINT = ("install sd-webui-controlnet (Extensions tab) and put control_v11p_sd15_inpaint in "
-                    "models/ControlNet")
+UNAVAILABLE_HINT = "install sd-webui-controlnet (Extensions tab) and put control_v11p_sd15_inpaint in models/ControlNet"
 
 
 # The ControlNet inpaint options. `infotext` is the key inside the main unit's text ("ControlNet 0");
 # the reference unit ("ControlNet 1") is written from the reference_* fields by `infotext_units`.
 CONTROLNET_FIELDS: tuple[Field, ...] = (
-    Field("module", str, "inpaint_only", "Preprocessor", choices=PREPROCESSORS, infotext="Module", elem="cn_module",
-          help="inpaint_only: keep everything outside the mask; +lama: pre-fill the hole with LaMa first; "
-               "global_harmonious: the ControlNet extension's whole-picture variant (WebUI only)."),
-    Field("model", str, "", "ControlNet model", infotext="Model", control="dropdown", elem="cn_model",
-          help="An inpaint ControlNet: a name from GET /models/inpaint ('controlnet'; empty: the first one found)."),
+    Field(
+        "module",
+        str,
+        "inpaint_only",
+        "Preprocessor",
+        choices=PREPROCESSORS,
+        infotext="Module",
+        elem="cn_module",
+        help="inpaint_only: keep everything outside the mask; +lama: pre-fill the hole with LaMa first; "
+        "global_harmonious: the ControlNet extension's whole-picture variant (WebUI only).",
+    ),
+    Field(
+        "model",
+        str,
+        "",
+        "ControlNet model",
+        infotext="Model",
+        control="dropdown",
+        elem="cn_model",
+        help="An inpaint ControlNet: a name from GET /models/inpaint ('controlnet'; empty: the first one found).",
+    ),
     Field("weight", float, 1.0, "Control weight", 0.0, 2.0, step=0.05, infotext="Weight", elem="cn_weight"),
-    Field("resize_mode", str, "Crop and Resize", "Resize mode", choices=RESIZE_MODES, infotext="Resize Mode",
-          elem="cn_resize_mode"),
-    Field("guidance_start", float, 0.0, "Starting control step", 0.0, 1.0, step=0.01, infotext="Guidance Start",
-          elem="cn_guidance_start"),
-    Field("guidance_end", float, 1.0, "Ending control step", 0.0, 1.0, step=0.01, infotext="Guidance End",
-          elem="cn_guidance_end"),
-    Field("control_mode", str, "Balanced", "Control mode", choices=CONTROL_MODES, infotext="Control Mode",
-          elem="cn_control_mode"),
-    Field("reference", bool, False, "Reference unit (reference_only, fed with the original picture)",
-          noun="Reference unit", elem="cn_reference",
-          help="A second unit, reference_only, with the original picture: the fill follows its style (WebUI only)."),
+    Field(
+        "resize_mode", str, "Crop and Resize", "Resize mode", choices=RESIZE_MODES, infotext="Resize Mode", elem="cn_resize_mode"
+    ),
+    Field(
+        "guidance_start",
+        float,
+        0.0,
+        "Starting control step",
+        0.0,
+        1.0,
+        step=0.01,
+        infotext="Guidance Start",
+        elem="cn_guidance_start",
+    ),
+    Field(
+        "guidance_end", float, 1.0, "Ending control step", 0.0, 1.0, step=0.01, infotext="Guidance End", elem="cn_guidance_end"
+    ),
+    Field(
+        "control_mode", str, "Balanced", "Control mode", choices=CONTROL_MODES, infotext="Control Mode", elem="cn_control_mode"
+    ),
+    Field(
+        "reference",
+        bool,
+        False,
+        "Reference unit (reference_only, fed with the original picture)",
+        noun="Reference unit",
+        elem="cn_reference",
+        help="A second unit, reference_only, with the original picture: the fill follows its style (WebUI only).",
+    ),
     Field("reference_weight", float, 1.0, "Reference weight", 0.0, 2.0, step=0.05, elem="cn_reference_weight"),
-    Field("style_fidelity", float, 0.5, "Style fidelity (reference, Balanced mode)", 0.0, 1.0, step=0.01,
-          noun="Style fidelity", elem="cn_style_fidelity"),
+    Field(
+        "style_fidelity",
+        float,
+        0.5,
+        "Style fidelity (reference, Balanced mode)",
+        0.0,
+        1.0,
+        step=0.01,
+        noun="Style fidelity",
+        elem="cn_style_fidelity",
+    ),
 )
 CONTROLNET = fields.by_name(CONTROLNET_FIELDS)
 
@@ -96,8 +147,10 @@ class _Methods:
 
 
 ControlNetOptions = dataclasses.make_dataclass(
-    "ControlNetOptions", [(f.name, f.type, dataclasses.field(default=f.default)) for f in CONTROLNET_FIELDS],
-    bases=(_Methods,), frozen=True,
+    "ControlNetOptions",
+    [(f.name, f.type, dataclasses.field(default=f.default)) for f in CONTROLNET_FIELDS],
+    bases=(_Methods,),
+    frozen=True,
     namespace={"__module__": __name__, "__doc__": "The options of a ControlNet inpaint run (:data:`CONTROLNET_FIELDS`)."},
 )
 
@@ -126,27 +179,55 @@ def units(options: ControlNetOptions, model: str | None = None) -> list[dict[str
     """The ControlNet units of a run as plain dicts of ControlNetUnit fields (sd-webui-controlnet and Forge
     name them alike): the inpaint unit, then the reference_only unit when asked. ``model`` replaces the
     options' model name (the name the host resolved). Images are added by the backend."""
-    base = dict(enabled=True, module=options.module, model=model if model is not None else options.model,
-                weight=float(options.weight), resize_mode=options.resize_mode, processor_res=PROCESSOR_RES,
-                threshold_a=-1.0, threshold_b=-1.0, guidance_start=float(options.guidance_start),
-                guidance_end=float(options.guidance_end), pixel_perfect=False, control_mode=options.control_mode)
+    base = dict(
+        enabled=True,
+        module=options.module,
+        model=model if model is not None else options.model,
+        weight=float(options.weight),
+        resize_mode=options.resize_mode,
+        processor_res=PROCESSOR_RES,
+        threshold_a=-1.0,
+        threshold_b=-1.0,
+        guidance_start=float(options.guidance_start),
+        guidance_end=float(options.guidance_end),
+        pixel_perfect=False,
+        control_mode=options.control_mode,
+    )
     out = [base]
     if options.reference:
-        out.append({**base, "module": REFERENCE_MODULE, "model": "None", "weight": float(options.reference_weight),
-                    "threshold_a": float(options.style_fidelity), "threshold_b": -1.0})
+        out.append(
+            {
+                **base,
+                "module": REFERENCE_MODULE,
+                "model": "None",
+                "weight": float(options.reference_weight),
+                "threshold_a": float(options.style_fidelity),
+                "threshold_b": -1.0,
+            }
+        )
     return out
 
 
 def _unit_text(unit: Mapping[str, Any]) -> str:
-    values = {"Module": unit["module"], "Model": unit["model"] or "None", "Weight": _number(unit["weight"]),
-              "Resize Mode": unit["resize_mode"], "Processor Res": unit["processor_res"],
-              "Threshold A": _number(unit["threshold_a"]), "Threshold B": _number(unit["threshold_b"]),
-              "Guidance Start": _number(unit["guidance_start"]), "Guidance End": _number(unit["guidance_end"]),
-              "Pixel Perfect": unit["pixel_perfect"], "Control Mode": unit["control_mode"]}
+    values = {
+        "Module": unit["module"],
+        "Model": unit["model"] or "None",
+        "Weight": _number(unit["weight"]),
+        "Resize Mode": unit["resize_mode"],
+        "Processor Res": unit["processor_res"],
+        "Threshold A": _number(unit["threshold_a"]),
+        "Threshold B": _number(unit["threshold_b"]),
+        "Guidance Start": _number(unit["guidance_start"]),
+        "Guidance End": _number(unit["guidance_end"]),
+        "Pixel Perfect": unit["pixel_perfect"],
+        "Control Mode": unit["control_mode"],
+    }
     for key, value in values.items():
         if "," in str(value) or ":" in str(value):
-            raise InvalidInputError(f"The ControlNet {key.lower()} {value!r} cannot be written to the infotext "
-                                    "(it holds ',' or ':'); rename the model file.")
+            raise InvalidInputError(
+                f"The ControlNet {key.lower()} {value!r} cannot be written to the infotext "
+                "(it holds ',' or ':'); rename the model file."
+            )
     return ", ".join(f"{key}: {values[key]}" for key in UNIT_KEYS)
 
 
@@ -182,8 +263,9 @@ def options_from_infotext(pairs: Mapping[str, str]) -> ControlNetOptions | None:
     if values.get("model") == "None":
         values["model"] = ""
     if ref is not None:
-        values.update(reference=True, reference_weight=float(ref.get("Weight", 1.0)),
-                      style_fidelity=float(ref.get("Threshold A", 0.5)))
+        values.update(
+            reference=True, reference_weight=float(ref.get("Weight", 1.0)), style_fidelity=float(ref.get("Threshold A", 0.5))
+        )
     return ControlNetOptions(**values).validated()
 
 
@@ -194,5 +276,17 @@ def can_inpaint(name: str, *, sdxl: bool = False) -> bool:
     return "inpaint" in low or (sdxl and ("union" in low or "promax" in low))
 
 
-__all__ = ["CONTROLNET", "CONTROLNET_FIELDS", "CONTROL_MODES", "ControlNetOptions", "HUB_CONTROLNETS", "PREPROCESSORS",
-           "RESIZE_MODES", "can_inpaint", "control_image", "infotext_units", "options_from_infotext", "units"]
+__all__ = [
+    "CONTROLNET",
+    "CONTROLNET_FIELDS",
+    "CONTROL_MODES",
+    "ControlNetOptions",
+    "HUB_CONTROLNETS",
+    "PREPROCESSORS",
+    "RESIZE_MODES",
+    "can_inpaint",
+    "control_image",
+    "infotext_units",
+    "options_from_infotext",
+    "units",
+]

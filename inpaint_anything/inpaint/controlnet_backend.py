@@ -28,13 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, OfflineError, UnavailableError
-from inpaint_anything.inpaint.controlnet import (
-    CONTROLNET_FOLDER,
-    HUB_CONTROLNETS,
-    can_inpaint,
-    control_image,
-    infotext_units,
-)
+from inpaint_anything.inpaint.controlnet import CONTROLNET_FOLDER, HUB_CONTROLNETS, can_inpaint, control_image, infotext_units
 from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
 from inpaint_anything.inpaint.request import InpaintRequest
 
@@ -53,8 +47,11 @@ def local_controlnets(models_dir: Path) -> list[str]:
     folder = Path(models_dir) / CONTROLNET_FOLDER
     if not folder.is_dir():
         return []
-    return [p.name for p in sorted(folder.iterdir())
-            if ((p / "config.json").is_file() or _is_single_file(p)) and can_inpaint(p.name, sdxl=True)]
+    return [
+        p.name
+        for p in sorted(folder.iterdir())
+        if ((p / "config.json").is_file() or _is_single_file(p)) and can_inpaint(p.name, sdxl=True)
+    ]
 
 
 def resolve_controlnet(name: str, models_dir: Path, *, offline: bool, cache_dir: str | None = None) -> str:
@@ -64,21 +61,26 @@ def resolve_controlnet(name: str, models_dir: Path, *, offline: bool, cache_dir:
     if name and "/" not in name.strip("/") and ((local / "config.json").is_file() or _is_single_file(local)):
         return str(local)
     if name not in HUB_CONTROLNETS:
-        raise ModelNotFoundError(f"No ControlNet called {name!r}: put a diffusers folder or a single file "
-                                 f"(control_v11p_sd15_inpaint.pth) in {local.parent}, or use one of "
-                                 f"{', '.join(HUB_CONTROLNETS)}.")
+        raise ModelNotFoundError(
+            f"No ControlNet called {name!r}: put a diffusers folder or a single file "
+            f"(control_v11p_sd15_inpaint.pth) in {local.parent}, or use one of "
+            f"{', '.join(HUB_CONTROLNETS)}."
+        )
     from huggingface_hub import snapshot_download
 
     try:
-        return snapshot_download(name, revision=HUB_CONTROLNETS[name], allow_patterns=_HUB_PATTERNS,
-                                 local_files_only=offline, cache_dir=cache_dir)
+        return snapshot_download(
+            name, revision=HUB_CONTROLNETS[name], allow_patterns=_HUB_PATTERNS, local_files_only=offline, cache_dir=cache_dir
+        )
     except Exception as exc:  # huggingface_hub raises many types; all mean "not available"
         from inpaint_anything.errors import DownloadError
 
         if offline:
-            raise OfflineError(f"The ControlNet {name} is not in the Hugging Face cache and offline mode is on. "
-                               f"Download it once with offline mode off, or put its diffusers folder in "
-                               f"{local.parent}.") from exc
+            raise OfflineError(
+                f"The ControlNet {name} is not in the Hugging Face cache and offline mode is on. "
+                f"Download it once with offline mode off, or put its diffusers folder in "
+                f"{local.parent}."
+            ) from exc
         raise DownloadError(f"Could not download {name} from the Hugging Face Hub: {exc}") from exc
 
 
@@ -137,8 +139,11 @@ def single_file_config(state: dict[str, Any], unet_config: Any) -> dict[str, Any
     def weight(key: str) -> Any:
         return state.get(key, state.get(_LDM_PREFIX + key))
 
-    hint = sorted(int(k.split(".")[-2]) for k in (k.removeprefix(_LDM_PREFIX) for k in state)
-                  if k.startswith("input_hint_block.") and k.endswith(".weight"))
+    hint = sorted(
+        int(k.split(".")[-2])
+        for k in (k.removeprefix(_LDM_PREFIX) for k in state)
+        if k.startswith("input_hint_block.") and k.endswith(".weight")
+    )
     if not hint or weight("input_blocks.0.0.weight") is None:
         raise InvalidInputError("This file is not a ControlNet (it has no input_hint_block / input_blocks weights).")
     # conv_in, then pairs (keep the channels, then widen with stride 2), then the output convolution
@@ -146,9 +151,11 @@ def single_file_config(state: dict[str, Any], unet_config: Any) -> dict[str, Any
     channels += [int(weight(f"input_hint_block.{i}.weight").shape[0]) for i in hint[2:-1:2]]
     wanted = set(inspect.signature(ControlNetModel.__init__).parameters) - {"self"}
     config = {k: v for k, v in dict(unet_config or {}).items() if k in wanted}
-    config.update(in_channels=int(weight("input_blocks.0.0.weight").shape[1]),
-                  conditioning_channels=int(weight(f"input_hint_block.{hint[0]}.weight").shape[1]),
-                  conditioning_embedding_out_channels=channels)
+    config.update(
+        in_channels=int(weight("input_blocks.0.0.weight").shape[1]),
+        conditioning_channels=int(weight(f"input_hint_block.{hint[0]}.weight").shape[1]),
+        conditioning_embedding_out_channels=channels,
+    )
     return config
 
 
@@ -164,8 +171,10 @@ def load_single_file(path: Path, unet_config: Any, torch_dtype: Any) -> Any:
 
     state = read_state_dict(path)  # pickles weights-only
     config = single_file_config(state, unet_config)
-    misfit = (f"The ControlNet {path.name} does not fit the model (an SD 1.5 ControlNet needs an SD 1.5 model, "
-              "an SDXL one an SDXL model)")
+    misfit = (
+        f"The ControlNet {path.name} does not fit the model (an SD 1.5 ControlNet needs an SD 1.5 model, "
+        "an SDXL one an SDXL model)"
+    )
     with tempfile.TemporaryDirectory(prefix="ia-controlnet-") as tmp:
         (Path(tmp) / "config.json").write_text(json.dumps({"_class_name": "ControlNetModel", **config}))
         try:
@@ -184,8 +193,7 @@ def controlnet_pipeline(base: Any, controlnet: Any, family: str) -> Any:
     name = "StableDiffusionXLControlNetInpaintPipeline" if family == "sdxl" else "StableDiffusionControlNetInpaintPipeline"
     cls = getattr(diffusers, name, None)
     if cls is None:
-        raise UnavailableError(f"The installed diffusers has no {name}; update diffusers to use ControlNet with "
-                               f"this model.")
+        raise UnavailableError(f"The installed diffusers has no {name}; update diffusers to use ControlNet with this model.")
     wanted = set(inspect.signature(cls.__init__).parameters)
     parts = {k: v for k, v in base.components.items() if k in wanted}
     if "requires_safety_checker" in wanted:
@@ -219,14 +227,19 @@ class ControlNetDiffusersBackend(DiffusersBackend):
         DiffusersBackend.check_request(request)
         opts = self.options
         if opts.module == "inpaint_global_harmonious":
-            raise InvalidInputError("'inpaint_global_harmonious' is a preprocessor of the WebUI's ControlNet "
-                                    "extension; here use 'inpaint_only' or 'inpaint_only+lama'.")
+            raise InvalidInputError(
+                "'inpaint_global_harmonious' is a preprocessor of the WebUI's ControlNet "
+                "extension; here use 'inpaint_only' or 'inpaint_only+lama'."
+            )
         if opts.reference:
-            raise InvalidInputError("The reference_only unit needs the WebUI's ControlNet extension; turn the "
-                                    "reference unit off here.")
+            raise InvalidInputError(
+                "The reference_only unit needs the WebUI's ControlNet extension; turn the reference unit off here."
+            )
         if opts.module == "inpaint_only+lama" and self.prefill is None:
-            raise UnavailableError("'inpaint_only+lama' needs the LaMa remover: download it in the Remove object "
-                                   "tab (or with `python -m inpaint_anything download lama`), or use 'inpaint_only'.")
+            raise UnavailableError(
+                "'inpaint_only+lama' needs the LaMa remover: download it in the Remove object "
+                "tab (or with `python -m inpaint_anything download lama`), or use 'inpaint_only'."
+            )
 
     def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: Any) -> np.ndarray:
         if self.options.module == "inpaint_only+lama" and self.prefill is not None:
@@ -238,16 +251,23 @@ class ControlNetDiffusersBackend(DiffusersBackend):
 
         cn = self.controlnets.get(self.controlnet_dir, pipe.unet.device, pipe.unet.dtype, pipe.unet.config)
         if int(getattr(cn.config, "in_channels", 4)) != 4 or cn.config.get("cross_attention_dim") != pipe.unet.config.get(
-                "cross_attention_dim"):
-            raise InvalidInputError(f"The ControlNet {self.controlnet_name} does not fit the model {self.model_name} "
-                                    "(an SD 1.5 ControlNet needs an SD 1.5 model, an SDXL one an SDXL model).")
+            "cross_attention_dim"
+        ):
+            raise InvalidInputError(
+                f"The ControlNet {self.controlnet_name} does not fit the model {self.model_name} "
+                "(an SD 1.5 ControlNet needs an SD 1.5 model, an SDXL one an SDXL model)."
+            )
         cn_pipe = controlnet_pipeline(pipe, cn, info.family)
         self.last_pipeline = cn_pipe
         cond = torch.from_numpy(control_image(image, mask)).permute(2, 0, 1)[None]
         opts = self.options
-        call.update(control_image=cond, controlnet_conditioning_scale=float(opts.weight),
-                    control_guidance_start=float(opts.guidance_start), control_guidance_end=float(opts.guidance_end),
-                    guess_mode=opts.control_mode == "ControlNet is more important")
+        call.update(
+            control_image=cond,
+            controlnet_conditioning_scale=float(opts.weight),
+            control_guidance_start=float(opts.guidance_start),
+            control_guidance_end=float(opts.guidance_end),
+            guess_mode=opts.control_mode == "ControlNet is more important",
+        )
         return cn_pipe
 
 

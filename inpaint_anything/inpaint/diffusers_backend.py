@@ -47,15 +47,23 @@ def resolve_hub_model(repo_id: str, *, offline: bool, cache_dir: str | None = No
     from huggingface_hub import snapshot_download
 
     try:
-        return snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS, ignore_patterns=["*safety_checker*", "*.fp16.*", "*.non_ema.*"],
-                                 local_files_only=offline, cache_dir=cache_dir, endpoint=endpoint)
+        return snapshot_download(
+            repo_id,
+            allow_patterns=_HUB_PATTERNS,
+            ignore_patterns=["*safety_checker*", "*.fp16.*", "*.non_ema.*"],
+            local_files_only=offline,
+            cache_dir=cache_dir,
+            endpoint=endpoint,
+        )
     except Exception as exc:  # huggingface_hub raises many types; all mean "not available"
         from inpaint_anything.errors import DownloadError, OfflineError
 
         if offline:
-            raise OfflineError(f"The model {repo_id} is not in the Hugging Face cache and offline mode is on. "
-                               f"Download it once with offline mode off, or put a diffusers folder or .safetensors "
-                               f"file in the models folder.") from exc
+            raise OfflineError(
+                f"The model {repo_id} is not in the Hugging Face cache and offline mode is on. "
+                f"Download it once with offline mode off, or put a diffusers folder or .safetensors "
+                f"file in the models folder."
+            ) from exc
         raise DownloadError(f"Could not download {repo_id} from the Hugging Face Hub: {exc}") from exc
 
 
@@ -89,8 +97,9 @@ def _cuda_free_bytes() -> int | None:
         return None
 
 
-def masked_content_latents(pipe, image: np.ndarray, mask: np.ndarray, content: str, seed: int, generator,
-                           upcast_vae: bool = False) -> dict[str, Any]:
+def masked_content_latents(
+    pipe, image: np.ndarray, mask: np.ndarray, content: str, seed: int, generator, upcast_vae: bool = False
+) -> dict[str, Any]:
     """The pipeline call arguments ``image`` and ``masked_image_latents`` for "latent noise" /
     "latent nothing" (diffusers 0.31 StableDiffusion(XL)InpaintPipeline), computed without changing ``pipe``.
 
@@ -115,8 +124,9 @@ def masked_content_latents(pipe, image: np.ndarray, mask: np.ndarray, content: s
         raise ValueError(f"not a latent masked content: {content!r}")
     vae = pipe.vae
     if type(vae).__name__ == "AsymmetricAutoencoderKL":  # its decoder reads the pixels passed as `image`
-        raise InvalidInputError(f"'{content}' needs a standard VAE; this model's asymmetric VAE decodes from the "
-                                "pixels. Use 'fill' or 'original'.")
+        raise InvalidInputError(
+            f"'{content}' needs a standard VAE; this model's asymmetric VAE decodes from the pixels. Use 'fill' or 'original'."
+        )
     pixels = torch.from_numpy(np.ascontiguousarray(image).astype(np.float32) / 255.0).permute(2, 0, 1)[None]
     pixels = 2.0 * pixels - 1.0
     hole = torch.from_numpy(mask.astype(np.float32))[None, None]
@@ -206,9 +216,14 @@ class DiffusersBackend:
             free = _cuda_free_bytes()
             if free is not None and needs_cpu_offload(free, model_bytes(source)):
                 device, offload = "cpu", True
-        pipe, info = self.cache.get(source, device=device, dtype=self.dtype,
-                                    config_dir=self.config_dir, offline=self.offline,
-                                    require_inpaint=self.require_inpaint)
+        pipe, info = self.cache.get(
+            source,
+            device=device,
+            dtype=self.dtype,
+            config_dir=self.config_dir,
+            offline=self.offline,
+            require_inpaint=self.require_inpaint,
+        )
         if offload and not getattr(pipe, "_ia_offloaded", False):
             pipe.enable_model_cpu_offload()
             pipe._ia_offloaded = True
@@ -227,8 +242,10 @@ class DiffusersBackend:
     def check_request(request: InpaintRequest) -> None:
         """Refuse what this backend cannot do (before any model is loaded)."""
         if getattr(request, "soft_inpainting", False):
-            raise InvalidInputError("Soft inpainting is a WebUI feature: use the 'WebUI checkpoint' backend for it, "
-                                    "or turn soft inpainting off for diffusers models.")
+            raise InvalidInputError(
+                "Soft inpainting is a WebUI feature: use the 'WebUI checkpoint' backend for it, "
+                "or turn soft inpainting off for diffusers models."
+            )
 
     def _pipe_for_call(self, pipe: Any, info: Any, call: dict[str, Any], image: np.ndarray, mask: np.ndarray) -> Any:
         """The pipeline that runs ``call`` (a subclass may add arguments to ``call`` and wrap ``pipe``'s parts)."""
@@ -257,23 +274,35 @@ class DiffusersBackend:
             from PIL import Image
 
             call: dict[str, Any] = dict(
-                prompt=request.prompt, negative_prompt=request.negative_prompt or None,
-                image=Image.fromarray(image), mask_image=Image.fromarray(mask.astype(np.uint8) * 255),
-                height=h, width=w, strength=float(request.denoising_strength),
-                num_inference_steps=int(request.steps), guidance_scale=float(request.cfg_scale),
-                generator=generator, output_type="np", callback_on_step_end=on_step,
+                prompt=request.prompt,
+                negative_prompt=request.negative_prompt or None,
+                image=Image.fromarray(image),
+                mask_image=Image.fromarray(mask.astype(np.uint8) * 255),
+                height=h,
+                width=w,
+                strength=float(request.denoising_strength),
+                num_inference_steps=int(request.steps),
+                guidance_scale=float(request.cfg_scale),
+                generator=generator,
+                output_type="np",
+                callback_on_step_end=on_step,
             )
             try:
                 with torch.inference_mode():
                     if request.masked_content in ("latent noise", "latent nothing"):
-                        call.update(masked_content_latents(pipe, image, mask, request.masked_content, seed, generator,
-                                                           upcast_vae=info.family == "sdxl"))
+                        call.update(
+                            masked_content_latents(
+                                pipe, image, mask, request.masked_content, seed, generator, upcast_vae=info.family == "sdxl"
+                            )
+                        )
                     result = self._pipe_for_call(pipe, info, call, image, mask)(**call)
             except IAError:
                 raise
             except (RuntimeError, ValueError) as exc:
                 if "out of memory" in str(exc).lower():
-                    raise UnavailableError("Out of memory while inpainting. Use a smaller 'only masked' area, fewer pixels, or a smaller model.") from exc
+                    raise UnavailableError(
+                        "Out of memory while inpainting. Use a smaller 'only masked' area, fewer pixels, or a smaller model."
+                    ) from exc
                 raise
         out = np.asarray(result.images[0])
         return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)

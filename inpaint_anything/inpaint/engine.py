@@ -95,7 +95,9 @@ def _longest_side(size: tuple[int, int], mask: np.ndarray, req: InpaintRequest, 
     return max(box[2] - box[0], box[3] - box[1])
 
 
-def _prepare(rgb: np.ndarray, mask: np.ndarray, plan: _Plan, multiple: int) -> tuple[np.ndarray, np.ndarray, compose.Padding | None]:
+def _prepare(
+    rgb: np.ndarray, mask: np.ndarray, plan: _Plan, multiple: int
+) -> tuple[np.ndarray, np.ndarray, compose.Padding | None]:
     x0, y0, x1, y1 = plan.box
     img = rgb[y0:y1, x0:x1]
     m = mask[y0:y1, x0:x1]
@@ -175,16 +177,24 @@ def run_inpaint(
 
             local_mask = m[y0:y1, x0:x1]
             if local_mask.any() and not local_mask.all():
-                region = (compose.blend_alpha(local_mask, req.mask_blur, req.mask_blur) if blend is None
-                          else np.asarray(blend, np.float32)[y0:y1, x0:x1])
+                region = (
+                    compose.blend_alpha(local_mask, req.mask_blur, req.mask_blur)
+                    if blend is None
+                    else np.asarray(blend, np.float32)[y0:y1, x0:x1]
+                )
                 out = match_colors(rgb[y0:y1, x0:x1], out, local_mask, ring_px=max(4, band), region=region)
-        pasted = compose.paste_back(original, out, m, grow_px=req.mask_blur, feather_px=req.mask_blur, box=plan.box,
-                                    alpha=blend)
+        pasted = compose.paste_back(original, out, m, grow_px=req.mask_blur, feather_px=req.mask_blur, box=plan.box, alpha=blend)
         alpha = pasted.alpha
         images.append(pasted.image)
         seeds.append(seed)
-        texts.append(infotext(InpaintRequest(**{**req.to_dict(), "seed": seed}), (w, h),
-                              {**backend_infotext(backend), **(extra_infotext or {})},
-                              sampling=getattr(backend, "samples", True), seeded=getattr(backend, "seeded", False)))
+        texts.append(
+            infotext(
+                InpaintRequest(**{**req.to_dict(), "seed": seed}),
+                (w, h),
+                {**backend_infotext(backend), **(extra_infotext or {})},
+                sampling=getattr(backend, "samples", True),
+                seeded=getattr(backend, "seeded", False),
+            )
+        )
         job.next_job()
     return InpaintResult(images, seeds, texts, req, alpha)

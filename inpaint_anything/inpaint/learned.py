@@ -48,7 +48,8 @@ def load_torchscript(path: str | Path, device: str, title: str):
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise UnrecognizedCheckpointError(
             f"Could not load {title} from {Path(path).name} (damaged, or not the TorchScript file: {first}). "
-            f"Delete it and let it download again, or use another removal method.") from exc
+            f"Delete it and let it download again, or use another removal method."
+        ) from exc
 
 
 class TorchScriptRemover:

@@ -19,9 +19,18 @@ MAX_SEED = 2**32 - 1
 def _soft(name: str, key: str, default: float, low: float, high: float) -> Field:
     """A Soft Inpainting parameter: the key the WebUI's script writes, its default and slider range."""
     text = key.replace("Soft inpainting ", "")
-    return Field(name, float, default, text[0].upper() + text[1:], low, high, noun=key, infotext=key,
-                 step=0.01 if high <= 1 else 0.05 if high <= 8 else 0.5,
-                 help=f"Soft inpainting: {text}, {low:g}..{high:g}.")
+    return Field(
+        name,
+        float,
+        default,
+        text[0].upper() + text[1:],
+        low,
+        high,
+        noun=key,
+        infotext=key,
+        step=0.01 if high <= 1 else 0.05 if high <= 8 else 0.5,
+        help=f"Soft inpainting: {text}, {low:g}..{high:g}.",
+    )
 
 
 # The inpaint parameters: one line each decides the request's field (type, default), its check, the
@@ -32,25 +41,84 @@ INPAINT_FIELDS: tuple[Field, ...] = (
     Field("negative_prompt", str, "", "Negative prompt"),
     Field("steps", int, 20, "Sampling steps", 1, 150, step=1, noun="Steps", infotext="Steps"),
     Field("sampler", str, "Euler a", "Sampler", infotext="Sampler", control="dropdown"),
-    Field("scheduler", str, "Automatic", "Schedule type", infotext="Schedule type", infotext_default=False,
-          control="dropdown"),
+    Field("scheduler", str, "Automatic", "Schedule type", infotext="Schedule type", infotext_default=False, control="dropdown"),
     Field("cfg_scale", float, 7.5, "CFG scale", 0.0, 30.0, step=0.5, infotext="CFG scale", elem="cfg"),
-    Field("seed", int, -1, "Seed (-1 = random)", -1, MAX_SEED, help="-1 = random", infotext="Seed", control="number",
-          error=f"Seed must be -1 (random) or 0..{MAX_SEED}."),
+    Field(
+        "seed",
+        int,
+        -1,
+        "Seed (-1 = random)",
+        -1,
+        MAX_SEED,
+        help="-1 = random",
+        infotext="Seed",
+        control="number",
+        error=f"Seed must be -1 (random) or 0..{MAX_SEED}.",
+    ),
     Field("model", str, "", "Model", infotext="Model", infotext_default=False, control=None),
-    Field("denoising_strength", float, 1.0, "Denoising strength", 0.0, 1.0, above=True, step=0.01,
-          infotext="Denoising strength", elem="denoise"),
-    Field("mask_blur", int, 4, "Mask blur / feather (px)", 0, 64, step=1, infotext="Mask blur",
-          error="Mask blur must be 0..64 pixels."),
+    Field(
+        "denoising_strength",
+        float,
+        1.0,
+        "Denoising strength",
+        0.0,
+        1.0,
+        above=True,
+        step=0.01,
+        infotext="Denoising strength",
+        elem="denoise",
+    ),
+    Field(
+        "mask_blur",
+        int,
+        4,
+        "Mask blur / feather (px)",
+        0,
+        64,
+        step=1,
+        infotext="Mask blur",
+        error="Mask blur must be 0..64 pixels.",
+    ),
     Field("masked_content", str, "original", "Masked content", choices=MASKED_CONTENT, infotext="Masked content"),
-    Field("inpaint_area", str, "only masked", "Inpaint area", choices=INPAINT_AREAS, infotext="Inpaint area",
-          infotext_words={"only masked": "Only masked", "whole": "Whole picture"}),
-    Field("padding", int, 32, "Only masked padding (px)", 0, 512, step=4, ui_maximum=256,
-          infotext="Only masked padding, pixels", error="Only-masked padding must be 0..512 pixels."),
-    Field("color_match", bool, False, "Match colours at the seam", noun="Colour match", infotext="Color match",
-          infotext_default=False),
-    Field("soft_inpainting", bool, False, "Soft inpainting", help="The WebUI's Soft Inpainting (backend 'webui' only).",
-          infotext="Soft inpainting enabled", elem="soft_enabled"),
+    Field(
+        "inpaint_area",
+        str,
+        "only masked",
+        "Inpaint area",
+        choices=INPAINT_AREAS,
+        infotext="Inpaint area",
+        infotext_words={"only masked": "Only masked", "whole": "Whole picture"},
+    ),
+    Field(
+        "padding",
+        int,
+        32,
+        "Only masked padding (px)",
+        0,
+        512,
+        step=4,
+        ui_maximum=256,
+        infotext="Only masked padding, pixels",
+        error="Only-masked padding must be 0..512 pixels.",
+    ),
+    Field(
+        "color_match",
+        bool,
+        False,
+        "Match colours at the seam",
+        noun="Colour match",
+        infotext="Color match",
+        infotext_default=False,
+    ),
+    Field(
+        "soft_inpainting",
+        bool,
+        False,
+        "Soft inpainting",
+        help="The WebUI's Soft Inpainting (backend 'webui' only).",
+        infotext="Soft inpainting enabled",
+        elem="soft_enabled",
+    ),
     _soft("soft_schedule_bias", "Soft inpainting schedule bias", 1.0, 0.0, 8.0),
     _soft("soft_preservation_strength", "Soft inpainting preservation strength", 0.5, 0.0, 8.0),
     _soft("soft_transition_contrast", "Soft inpainting transition contrast boost", 4.0, 1.0, 32.0),
@@ -64,8 +132,10 @@ INPAINT = fields.by_name(INPAINT_FIELDS)
 # infotext key the script writes, its default and its slider range
 SOFT_INPAINTING_ENABLED = ("soft_inpainting", INPAINT["soft_inpainting"].infotext)
 SOFT_INPAINTING_PARAMS: tuple[tuple[str, str, float, float, float], ...] = tuple(
-    (f.name, f.infotext, f.default, f.minimum, f.maximum) for f in INPAINT_FIELDS if f.name.startswith("soft_")
-    and f.type is float)  # type: ignore[misc]
+    (f.name, f.infotext, f.default, f.minimum, f.maximum)
+    for f in INPAINT_FIELDS
+    if f.name.startswith("soft_") and f.type is float
+)  # type: ignore[misc]
 _SOFT_FIELDS = {SOFT_INPAINTING_ENABLED[0], *(name for name, *_ in SOFT_INPAINTING_PARAMS)}
 
 
@@ -106,10 +176,14 @@ class _InpaintRequestMethods:
 
 InpaintRequest = dataclasses.make_dataclass(
     "InpaintRequest",
-    [*((f.name, f.type, dataclasses.field(default=f.default)) for f in INPAINT_FIELDS),
-     ("extra", dict[str, Any], dataclasses.field(default_factory=dict))],
+    [
+        *((f.name, f.type, dataclasses.field(default=f.default)) for f in INPAINT_FIELDS),
+        ("extra", dict[str, Any], dataclasses.field(default_factory=dict)),
+    ],
     bases=(_InpaintRequestMethods,),
-    namespace={"__module__": __name__, "__doc__": """Everything that decides an inpaint result, apart from the image and the mask.
+    namespace={
+        "__module__": __name__,
+        "__doc__": """Everything that decides an inpaint result, apart from the image and the mask.
 
     Its fields are :data:`INPAINT_FIELDS` (plus ``extra``, free pairs for the infotext).
     ``seed`` -1 means random; :meth:`resolved` returns a copy with the seed actually used.
@@ -119,7 +193,8 @@ InpaintRequest = dataclasses.make_dataclass(
     ``soft_inpainting`` and the ``soft_*`` parameters drive the WebUI's Soft Inpainting script (WebUI
     checkpoint backend only): schedule bias, preservation strength, transition contrast boost, and
     the pixel composite's mask influence, difference threshold and difference contrast.
-    """},
+    """,
+    },
 )
 
 
@@ -133,8 +208,14 @@ _SAMPLING_FIELDS = ("steps", "sampler", "scheduler", "cfg_scale", "denoising_str
 _FILL_UNUSED = (*_SAMPLING_FIELDS, "seed", "inpaint_area", "padding")
 
 
-def infotext(request: InpaintRequest, size: tuple[int, int], extra: dict[str, Any] | None = None, *,
-             sampling: bool = True, seeded: bool | None = None) -> str:
+def infotext(
+    request: InpaintRequest,
+    size: tuple[int, int],
+    extra: dict[str, Any] | None = None,
+    *,
+    sampling: bool = True,
+    seeded: bool | None = None,
+) -> str:
     """The WebUI-style parameters text for a result of ``size`` (width, height).
 
     The pairs are :data:`INPAINT_FIELDS`' infotext keys, in the table's order, with ``Size`` after the
@@ -146,8 +227,12 @@ def infotext(request: InpaintRequest, size: tuple[int, int], extra: dict[str, An
     if not (sampling and request.soft_inpainting):
         omit |= _SOFT_FIELDS
     cut = [f.name for f in INPAINT_FIELDS].index("seed") + 1  # the WebUI writes Size after Seed
-    pairs = [*fields.infotext_pairs(INPAINT_FIELDS[:cut], request, omit=omit), ("Size", f"{size[0]}x{size[1]}"),
-             *fields.infotext_pairs(INPAINT_FIELDS[cut:], request, omit=omit), *(extra or {}).items()]
+    pairs = [
+        *fields.infotext_pairs(INPAINT_FIELDS[:cut], request, omit=omit),
+        ("Size", f"{size[0]}x{size[1]}"),
+        *fields.infotext_pairs(INPAINT_FIELDS[cut:], request, omit=omit),
+        *(extra or {}).items(),
+    ]
     lines = [request.prompt] if request.prompt else []
     if request.negative_prompt:
         lines.append(f"Negative prompt: {request.negative_prompt}")
@@ -165,7 +250,7 @@ def parse_infotext(text: str) -> tuple[InpaintRequest, dict[str, str]]:
     prompt_lines, negative = [], ""
     for i, line in enumerate(body):
         if line.startswith("Negative prompt:"):
-            negative = "\n".join([line[len("Negative prompt:"):].strip(), *body[i + 1:]])
+            negative = "\n".join([line[len("Negative prompt:") :].strip(), *body[i + 1 :]])
             break
         prompt_lines.append(line)
     values: dict[str, str] = {}

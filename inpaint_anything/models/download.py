@@ -120,8 +120,9 @@ def verified_size_problem(path: Path, size: int) -> str | None:
     record = VerifiedHashes(path.parent).recorded(path)
     verified = record and record.get("verified_by") in VERIFIED_BY and isinstance(record.get("size"), int)
     if verified and record["size"] != size:
-        return (f"has {size} bytes instead of the {record['size']} it was verified with at download "
-                    "(an incomplete or changed file)")
+        return (
+            f"has {size} bytes instead of the {record['size']} it was verified with at download (an incomplete or changed file)"
+        )
     return None
 
 
@@ -211,8 +212,9 @@ def _copy_into(src: Path, target: Path, progress: ProgressFn | None, cancel: Any
     os.replace(part, target)
 
 
-def _from_hf_cache(entry: ModelEntry, target: Path, progress: ProgressFn | None, cancel: Any,
-                   cache_dir: str | os.PathLike[str] | None) -> bool:
+def _from_hf_cache(
+    entry: ModelEntry, target: Path, progress: ProgressFn | None, cancel: Any, cache_dir: str | os.PathLike[str] | None
+) -> bool:
     for source in entry.sources:
         if source.kind != "hf" or (cached := _hf_cached_file(source, cache_dir)) is None:
             continue
@@ -271,8 +273,9 @@ def ensure_model(
         return target
     if offline:
         missing = "" if note else f"The model file '{entry.filename}' ({entry.title}) is not in {folder}. "
-        raise OfflineError(f"{note}{missing}Offline mode is on, so it was not downloaded.\n"
-                           + manual_download_hint(entry, folder, endpoint))
+        raise OfflineError(
+            f"{note}{missing}Offline mode is on, so it was not downloaded.\n" + manual_download_hint(entry, folder, endpoint)
+        )
     folder.mkdir(parents=True, exist_ok=True)
     own_session = session is None
     if own_session:
@@ -287,7 +290,9 @@ def ensure_model(
             for source in entry.sources:
                 try:
                     t = resolve(entry, source, session, endpoint, timeout, retries, retry_delay)
-                    digest = fetch(session, t, target, progress, cancel, timeout=timeout, retries=retries, retry_delay=retry_delay)
+                    digest = fetch(
+                        session, t, target, progress, cancel, timeout=timeout, retries=retries, retry_delay=retry_delay
+                    )
                 except JobInterrupted:
                     raise
                 except Exception as exc:  # every source failure is reported together below
@@ -306,8 +311,10 @@ def ensure_model(
         if own_session:
             session.close()
     raise DownloadError(
-        f"{note}Could not download '{entry.filename}' ({entry.title}):\n" + "\n".join(failures)
-        + "\nCheck the internet connection, or do it by hand:\n" + manual_download_hint(entry, folder, endpoint)
+        f"{note}Could not download '{entry.filename}' ({entry.title}):\n"
+        + "\n".join(failures)
+        + "\nCheck the internet connection, or do it by hand:\n"
+        + manual_download_hint(entry, folder, endpoint)
     )
 
 

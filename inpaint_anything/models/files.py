@@ -97,9 +97,7 @@ def safetensors_shapes(path: str | os.PathLike[str]) -> dict[str, _Shape]:
         end = max(end, int(offsets[1]))
     expected = 8 + length + end
     if size < expected:
-        raise InvalidInputError(
-            f"'{p.name}' is incomplete ({size} of {expected} bytes). Download it again."
-        )
+        raise InvalidInputError(f"'{p.name}' is incomplete ({size} of {expected} bytes). Download it again.")
     return shapes
 
 
@@ -119,11 +117,7 @@ def recognise_checkpoint(path: str | os.PathLike[str]) -> Recognised:
     Raises UnrecognizedCheckpointError (not a SAM checkpoint), InvalidInputError (damaged) or
     UnsafeCheckpointError (a pickle that would run code).
     """
-    from inpaint_anything.segment.checkpoint import (
-        looks_like_safetensors,
-        normalize_state_dict,
-        read_state_dict,
-    )
+    from inpaint_anything.segment.checkpoint import looks_like_safetensors, normalize_state_dict, read_state_dict
     from inpaint_anything.segment.spec import infer_sam_spec
 
     p = Path(path)
@@ -165,8 +159,10 @@ class ModelScanner:
         if entry is not None:
             problem = ""
             if entry.size_bytes is not None and st.st_size != entry.size_bytes:
-                problem = (f"'{path.name}' has {st.st_size} bytes instead of {entry.size_bytes}: it is incomplete "
-                           "or damaged. Delete it and download it again.")
+                problem = (
+                    f"'{path.name}' has {st.st_size} bytes instead of {entry.size_bytes}: it is incomplete "
+                    "or damaged. Delete it and download it again."
+                )
             elif entry.size_bytes is None:
                 from inpaint_anything.models.download import verified_size_problem
 
@@ -201,8 +197,7 @@ def _weight_files(root: Path) -> list[Path]:
             children = sorted(folder.iterdir())
         except OSError:
             continue
-        out.extend(p for p in children
-                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in WEIGHT_SUFFIXES)
+        out.extend(p for p in children if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in WEIGHT_SUFFIXES)
     return out
 
 

@@ -35,8 +35,7 @@ def _sources(entry: ModelEntry) -> str:
 
 def sam_files_table() -> str:
     """Markdown: one row per catalogue file (id, file name, size, SHA-256, where to download it)."""
-    rows = ["| id | file name (put it in the models folder) | size | SHA-256 | download from |",
-            "|---|---|---|---|---|"]
+    rows = ["| id | file name (put it in the models folder) | size | SHA-256 | download from |", "|---|---|---|---|---|"]
     for e in CATALOGUE:
         needs = f" (needs {e.requires})" if e.requires else ""
         rows.append(f"| `{e.id}` | `{e.filename}`{needs} | {_size(e)} | {_sha(e)} | {_sources(e)} |")

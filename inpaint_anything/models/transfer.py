@@ -185,8 +185,17 @@ def _stream(session: Any, t: Target, part: Path, progress: ProgressFn | None, ca
     return digest.hexdigest(), done
 
 
-def fetch(session: Any, t: Target, target: Path, progress: ProgressFn | None, cancel: Any, *,
-           timeout: float, retries: int, retry_delay: float) -> str:
+def fetch(
+    session: Any,
+    t: Target,
+    target: Path,
+    progress: ProgressFn | None,
+    cancel: Any,
+    *,
+    timeout: float,
+    retries: int,
+    retry_delay: float,
+) -> str:
     """Download into ``target`` through ``target.part`` with retries and resume; returns the SHA-256."""
     import requests
 
@@ -239,8 +248,9 @@ def download_lock(folder: Path, name: str, cancel: Any, wait_s: float = 3600.0) 
         lock.release()
 
 
-def resolve(entry: ModelEntry, source: Source, session: Any, endpoint: str, timeout: float, retries: int,
-            retry_delay: float) -> Target:
+def resolve(
+    entry: ModelEntry, source: Source, session: Any, endpoint: str, timeout: float, retries: int, retry_delay: float
+) -> Target:
     """Where and what to download for one source (a HEAD request for Hub files, with retries)."""
     if source.kind == "url":
         verified_by = "catalogue" if entry.sha256 else "none"

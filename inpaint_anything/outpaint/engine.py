@@ -77,12 +77,18 @@ class OutpaintSettings:
         if image_size is not None and (exp.width, exp.height) != tuple(image_size):
             raise InvalidInputError(
                 f"The outpaint expansion was planned for a {exp.width}x{exp.height} image, but the image is "
-                f"{image_size[0]}x{image_size[1]}. Plan it again for this image.")
+                f"{image_size[0]}x{image_size[1]}. Plan it again for this image."
+            )
         if self.prefill not in PREFILLS:
             raise InvalidInputError(f"Unknown pre-fill {self.prefill!r}. Choose one of: {', '.join(PREFILLS)}.")
-        if isinstance(self.overlap_px, bool) or not isinstance(self.overlap_px, (int, np.integer)) \
-                or not 0 <= self.overlap_px <= MAX_OVERLAP_PX:
-            raise InvalidInputError(f"The overlap must be a whole number of pixels from 0 to {MAX_OVERLAP_PX}, not {self.overlap_px!r}.")
+        if (
+            isinstance(self.overlap_px, bool)
+            or not isinstance(self.overlap_px, (int, np.integer))
+            or not 0 <= self.overlap_px <= MAX_OVERLAP_PX
+        ):
+            raise InvalidInputError(
+                f"The overlap must be a whole number of pixels from 0 to {MAX_OVERLAP_PX}, not {self.overlap_px!r}."
+            )
         if self.strategy not in STRATEGIES:
             raise InvalidInputError(f"Unknown outpaint strategy {self.strategy!r}. Choose 'all' (one pass) or 'per_side'.")
         return self
@@ -112,9 +118,12 @@ class OutpaintSettings:
 
     def infotext_fields(self) -> dict[str, object]:
         exp = self.expansion
-        return {"Outpaint": f"left {exp.left}, right {exp.right}, up {exp.up}, down {exp.down}",
-                "Outpaint pre-fill": self.prefill, "Outpaint overlap": int(self.overlap_px),
-                "Outpaint strategy": self.strategy}
+        return {
+            "Outpaint": f"left {exp.left}, right {exp.right}, up {exp.up}, down {exp.down}",
+            "Outpaint pre-fill": self.prefill,
+            "Outpaint overlap": int(self.overlap_px),
+            "Outpaint strategy": self.strategy,
+        }
 
 
 @dataclass
@@ -159,8 +168,15 @@ def seam_alpha(expansion: Expansion, overlap: tuple[int, int]) -> np.ndarray:
     return alpha
 
 
-def _run_passes(rgb: np.ndarray, settings: OutpaintSettings, request: InpaintRequest, seed: int,
-                backend: InpaintBackend, job: JobControl, extra: dict[str, object]) -> tuple[np.ndarray, str]:
+def _run_passes(
+    rgb: np.ndarray,
+    settings: OutpaintSettings,
+    request: InpaintRequest,
+    seed: int,
+    backend: InpaintBackend,
+    job: JobControl,
+    extra: dict[str, object],
+) -> tuple[np.ndarray, str]:
     """All passes for one image; the caller has called ``job.begin``. Returns (RGB result, infotext)."""
     overlap = settings.overlap()
     req = settings.pass_request(request, seed)
@@ -172,7 +188,11 @@ def _run_passes(rgb: np.ndarray, settings: OutpaintSettings, request: InpaintReq
         filled = prefill_canvas(canvas, known, settings.prefill, seed=seed)
         alpha = seam_alpha(exp, overlap)
         fields = {**settings.infotext_fields(), **extra}
-        if not getattr(backend, "samples", True) and not getattr(backend, "seeded", False) and settings.prefill in SEEDED_PREFILLS:
+        if (
+            not getattr(backend, "samples", True)
+            and not getattr(backend, "seeded", False)
+            and settings.prefill in SEEDED_PREFILLS
+        ):
             fields["Seed"] = seed  # no model, but a random pre-fill: its seed made the pixels
         result = run_inpaint(filled, alpha > 0, req, backend, ChildJob(job), extra_infotext=fields, blend=alpha)
         current = result.images[0]  # blended once, by the engine, through the seam ramp
@@ -193,8 +213,15 @@ def _with_alpha(rgb: np.ndarray, alpha: np.ndarray | None, expansion: Expansion)
     return np.dstack([rgb, a])
 
 
-def outpaint(image: object, settings: OutpaintSettings, request: InpaintRequest, backend: InpaintBackend,
-             job: JobControl | None = None, *, max_pixels: int | None = None) -> OutpaintResult:
+def outpaint(
+    image: object,
+    settings: OutpaintSettings,
+    request: InpaintRequest,
+    backend: InpaintBackend,
+    job: JobControl | None = None,
+    *,
+    max_pixels: int | None = None,
+) -> OutpaintResult:
     """Outpaint ``image`` (uint8 RGB/RGBA array or PIL image) by ``settings.expansion``.
 
     Returns ``request.batch_count`` images of exactly the canvas size. Progress: one sub-job per pass
@@ -232,10 +259,20 @@ def zoom_expansion(width: int, height: int, scale: float) -> Expansion:
     return Expansion(iw, ih, left=left, right=width - iw - left, up=up, down=height - ih - up)
 
 
-def zoom_out(image: object, steps: int, scale_per_step: float, request: InpaintRequest, backend: InpaintBackend,
-             prompts: list[str | None] | None = None, job: JobControl | None = None, *,
-             prefill: str = DEFAULT_PREFILL, overlap_px: int = DEFAULT_OVERLAP_PX, strategy: str = "all",
-             max_pixels: int | None = None) -> list[np.ndarray]:
+def zoom_out(
+    image: object,
+    steps: int,
+    scale_per_step: float,
+    request: InpaintRequest,
+    backend: InpaintBackend,
+    prompts: list[str | None] | None = None,
+    job: JobControl | None = None,
+    *,
+    prefill: str = DEFAULT_PREFILL,
+    overlap_px: int = DEFAULT_OVERLAP_PX,
+    strategy: str = "all",
+    max_pixels: int | None = None,
+) -> list[np.ndarray]:
     """Infinite-zoom frames: each step shrinks the previous frame by ``1/scale_per_step`` into the
     centre of a canvas of the same size and outpaints the border.
 

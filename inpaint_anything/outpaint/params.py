@@ -23,21 +23,48 @@ DEFAULT_OVERLAP_PX = 16
 MAX_OVERLAP_PX = 256
 # id -> the words the UI shows (both are accepted)
 STRATEGY_WORDS = {"all": "all sides at once", "per_side": "one side at a time"}
-PREFILL_WORDS = {"blur": "blurred edge", "edge": "stretched edge", "reflect": "mirror image", "telea": "smooth fill (Telea)",
-                 "ns": "smooth fill (Navier-Stokes)", "patchmatch": "texture (PatchMatch)", "noise": "matched noise",
-                 "solid": "average colour"}
+PREFILL_WORDS = {
+    "blur": "blurred edge",
+    "edge": "stretched edge",
+    "reflect": "mirror image",
+    "telea": "smooth fill (Telea)",
+    "ns": "smooth fill (Navier-Stokes)",
+    "patchmatch": "texture (PatchMatch)",
+    "noise": "matched noise",
+    "solid": "average colour",
+}
 # the UI starts with something to outpaint (the API and batch ask for an explicit expansion)
 UI_START = {"right": 128}
 
 
 SETTINGS_FIELDS: tuple[Field, ...] = (
-    Field("prefill", str, DEFAULT_PREFILL, "Pre-fill", choices=PREFILLS, words=PREFILL_WORDS, noun="pre-fill",
-          control="dropdown"),
-    Field("overlap_px", int, DEFAULT_OVERLAP_PX, "Overlap into the original (px)", 0, MAX_OVERLAP_PX, step=4, ui_maximum=128,
-          elem="overlap", help=f"How far the repainted band reaches into the original (0..{MAX_OVERLAP_PX}).",
-          error=f"The overlap must be a whole number of pixels from 0 to {MAX_OVERLAP_PX}."),
-    Field("strategy", str, "all", "Passes", choices=STRATEGIES, words=STRATEGY_WORDS, noun="pass strategy",
-          help="One pass, or one pass per side.", control="radio"),
+    Field(
+        "prefill", str, DEFAULT_PREFILL, "Pre-fill", choices=PREFILLS, words=PREFILL_WORDS, noun="pre-fill", control="dropdown"
+    ),
+    Field(
+        "overlap_px",
+        int,
+        DEFAULT_OVERLAP_PX,
+        "Overlap into the original (px)",
+        0,
+        MAX_OVERLAP_PX,
+        step=4,
+        ui_maximum=128,
+        elem="overlap",
+        help=f"How far the repainted band reaches into the original (0..{MAX_OVERLAP_PX}).",
+        error=f"The overlap must be a whole number of pixels from 0 to {MAX_OVERLAP_PX}.",
+    ),
+    Field(
+        "strategy",
+        str,
+        "all",
+        "Passes",
+        choices=STRATEGIES,
+        words=STRATEGY_WORDS,
+        noun="pass strategy",
+        help="One pass, or one pass per side.",
+        control="radio",
+    ),
 )
 OUTPAINT_FIELDS: tuple[Field, ...] = (*EXPANSION_FIELDS, *SETTINGS_FIELDS)
 OUTPAINT = fields.by_name(OUTPAINT_FIELDS)
@@ -60,5 +87,20 @@ def visible_groups(mode: object) -> dict[str, bool]:
     return {"sides": chosen == "pixels", "preset": chosen == "aspect", "scale": chosen == "scale", "balance": chosen != "pixels"}
 
 
-__all__ = ["DEFAULT_OVERLAP_PX", "EXPANSION_FIELDS", "MAX_OVERLAP_PX", "MODES", "MODE_WORDS", "OUTPAINT", "OUTPAINT_FIELDS",
-           "PREFILL_WORDS", "SETTINGS_FIELDS", "STRATEGIES", "STRATEGY_WORDS", "UI_START", "spec_from_ui", "ui_start", "visible_groups"]
+__all__ = [
+    "DEFAULT_OVERLAP_PX",
+    "EXPANSION_FIELDS",
+    "MAX_OVERLAP_PX",
+    "MODES",
+    "MODE_WORDS",
+    "OUTPAINT",
+    "OUTPAINT_FIELDS",
+    "PREFILL_WORDS",
+    "SETTINGS_FIELDS",
+    "STRATEGIES",
+    "STRATEGY_WORDS",
+    "UI_START",
+    "spec_from_ui",
+    "ui_start",
+    "visible_groups",
+]

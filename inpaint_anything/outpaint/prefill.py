@@ -95,16 +95,22 @@ def patchmatch(canvas: np.ndarray, known: np.ndarray, *, patch_size: int = 5, se
     try:
         import patchmatch as pm
     except ImportError as exc:
-        raise UnavailableError("PatchMatch needs the 'pypatchmatch' package (Python 3.11+ on Linux x86-64); use 'blur' or 'telea'.") from exc
+        raise UnavailableError(
+            "PatchMatch needs the 'pypatchmatch' package (Python 3.11+ on Linux x86-64); use 'blur' or 'telea'."
+        ) from exc
     if hasattr(pm, "set_random_seed"):
         pm.set_random_seed(int(seed))
-    out = np.asarray(pm.inpaint(np.ascontiguousarray(canvas), mask=(~known).astype(np.uint8) * 255, patch_size=patch_size)).astype(np.uint8)
+    out = np.asarray(
+        pm.inpaint(np.ascontiguousarray(canvas), mask=(~known).astype(np.uint8) * 255, patch_size=patch_size)
+    ).astype(np.uint8)
     out = out.copy()
     out[known] = canvas[known]
     return out
 
 
-def noise(canvas: np.ndarray, known: np.ndarray, *, seed: int = 0, noise_q: float = 1.0, color_variation: float = 0.05, **_: object) -> np.ndarray:
+def noise(
+    canvas: np.ndarray, known: np.ndarray, *, seed: int = 0, noise_q: float = 1.0, color_variation: float = 0.05, **_: object
+) -> np.ndarray:
     """FFT-matched noise (the idea behind the WebUI's outpainting mk2): noise whose spectrum follows
     the known image's magnitude spectrum, histogram-matched to the known colours. Seeded."""
     from skimage.exposure import match_histograms
@@ -138,8 +144,14 @@ def solid(canvas: np.ndarray, known: np.ndarray, *, color: tuple[int, int, int] 
 
 
 _METHODS: dict[str, Callable[..., np.ndarray]] = {
-    "blur": blur, "edge": edge, "reflect": reflect, "telea": telea, "ns": ns,
-    "patchmatch": patchmatch, "noise": noise, "solid": solid,
+    "blur": blur,
+    "edge": edge,
+    "reflect": reflect,
+    "telea": telea,
+    "ns": ns,
+    "patchmatch": patchmatch,
+    "noise": noise,
+    "solid": solid,
 }
 
 
@@ -150,7 +162,9 @@ def prefill(canvas: np.ndarray, known: np.ndarray, method: str = DEFAULT_PREFILL
     if canvas.ndim != 3 or canvas.shape[2] != 3 or canvas.dtype != np.uint8:
         raise InvalidInputError("The outpainting canvas must be an RGB uint8 image.")
     if known.shape != canvas.shape[:2]:
-        raise InvalidInputError(f"The known-pixel mask is {known.shape[1]}x{known.shape[0]}, the canvas {canvas.shape[1]}x{canvas.shape[0]}.")
+        raise InvalidInputError(
+            f"The known-pixel mask is {known.shape[1]}x{known.shape[0]}, the canvas {canvas.shape[1]}x{canvas.shape[0]}."
+        )
     known = known.astype(bool)
     if known.all():
         return canvas.copy()

@@ -15,12 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inpaint_anything.errors import (
-    InvalidInputError,
-    ModelNotFoundError,
-    UnrecognizedCheckpointError,
-    UnsafeCheckpointError,
-)
+from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnrecognizedCheckpointError, UnsafeCheckpointError
 from inpaint_anything.segment.arch import build_sam, sam_predictor_for
 from inpaint_anything.segment.loaded import LoadedSam, check_state_dict_keys, load_strictly
 from inpaint_anything.segment.sam2_spec import is_sam2_state_dict
@@ -107,7 +102,6 @@ def weights_only_load(path: str, *, mmap: bool = False) -> Any:
 def _read_torch(path: Path) -> Any:
     import pickle
 
-
     zipped = _is_zip(path)
     try:
         return weights_only_load(str(path), mmap=zipped)
@@ -192,11 +186,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return normalize_state_dict(_unwrap(raw, p.name))
 
 
-def load_sam(
-    path: str | os.PathLike[str],
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype | None = None,
-) -> LoadedSam:
+def load_sam(path: str | os.PathLike[str], device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> LoadedSam:
     """Read, recognise, build and load a Segment Anything checkpoint (strictly) in eval mode."""
     p = Path(path)
     sd = read_state_dict(p)

@@ -71,9 +71,7 @@ class SegmentMap:
         colours = np.vstack([palette(len(self)), np.array([background], np.uint8)])
         return colours[self.labels]  # -1 picks the last row: the background colour
 
-    def mask(
-        self, index: int, size: tuple[int, int] | None = None, out: np.ndarray | None = None
-    ) -> np.ndarray:
+    def mask(self, index: int, size: tuple[int, int] | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """Segment ``index`` as a bool mask at full resolution (or ``size``), upsampled on demand.
 
         With ``out`` (a bool array of that size) the segment is OR-ed into it instead.
@@ -117,11 +115,7 @@ def _upscaled_crop(
     matrix = np.array([[sx, 0.0, (x0 + 0.5) * sx - 0.5], [0.0, sy, (y0 + 0.5) * sy - 0.5]], np.float64)
     src = np.ascontiguousarray(logits, dtype=np.float32)
     plane = cv2.warpAffine(
-        src,
-        matrix,
-        (x1 - x0, y1 - y0),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE,
+        src, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
     )
     return x0, y0, plane > 0.0
 
@@ -222,15 +216,7 @@ def segment_everything(
     with getattr(session, "lock", None) or nullcontext():  # keep the image fixed during the run
         if image is not None:
             session.set_image(image)
-        return _segment(
-            session,
-            int(points_per_side),
-            int(points_per_batch),
-            opts,
-            float(box_nms_thresh),
-            int(max_side),
-            job,
-        )
+        return _segment(session, int(points_per_side), int(points_per_batch), opts, float(box_nms_thresh), int(max_side), job)
 
 
 def _segment(
@@ -316,9 +302,7 @@ def _build_map(pool: dict[str, Any], geo: Geometry, max_side: int) -> SegmentMap
     )
 
 
-def select_by_scribble(
-    segment_map: SegmentMap, scribble_mask: Any, ignore_unsegmented: bool = True
-) -> np.ndarray:
+def select_by_scribble(segment_map: SegmentMap, scribble_mask: Any, ignore_unsegmented: bool = True) -> np.ndarray:
     """The full-resolution mask of every segment the scribble touches.
 
     ``scribble_mask`` is bool/uint8 at the image size or at ``segment_map.map_size`` (drawn on the

@@ -25,13 +25,16 @@ class Family:
     package: str
 
 
-FAMILY_TABLE: dict[str, Family] = {f.id: f for f in (
-    Family("sam", "SAM", "vit", False, "segment_anything"),
-    Family("sam_hq", "HQ-SAM", "vit", True, "segment_anything_hq"),
-    Family("mobile_sam", "MobileSAM", "tinyvit", False, "segment_anything_hq"),
-    Family("sam_hq_tiny", "Light HQ-SAM", "tinyvit", True, "segment_anything_hq"),
-    Family("sam2", "SAM 2", "hiera", False, "sam2"),
-)}
+FAMILY_TABLE: dict[str, Family] = {
+    f.id: f
+    for f in (
+        Family("sam", "SAM", "vit", False, "segment_anything"),
+        Family("sam_hq", "HQ-SAM", "vit", True, "segment_anything_hq"),
+        Family("mobile_sam", "MobileSAM", "tinyvit", False, "segment_anything_hq"),
+        Family("sam_hq_tiny", "Light HQ-SAM", "tinyvit", True, "segment_anything_hq"),
+        Family("sam2", "SAM 2", "hiera", False, "sam2"),
+    )
+}
 FAMILIES = tuple(FAMILY_TABLE)  # every family id, in the table's order
 
 

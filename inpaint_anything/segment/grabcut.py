@@ -43,12 +43,7 @@ def grabcut_mask(
     clipped = validate_box(box, (h, w))
     rect = None
     if clipped is not None:
-        rect = (
-            int(np.floor(clipped[0])),
-            int(np.floor(clipped[1])),
-            int(np.ceil(clipped[2])),
-            int(np.ceil(clipped[3])),
-        )
+        rect = (int(np.floor(clipped[0])), int(np.floor(clipped[1])), int(np.ceil(clipped[2])), int(np.ceil(clipped[3])))
     if rect is None and not (labs == 1).any():
         raise InvalidInputError("Draw a box around the object or click on it at least once.")
 
@@ -83,15 +78,7 @@ def grabcut_mask(
 
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
-    cv2.grabCut(
-        np.ascontiguousarray(work[:, :, ::-1]),
-        seeds,
-        None,
-        bgd_model,
-        fgd_model,
-        int(iterations),
-        cv2.GC_INIT_WITH_MASK,
-    )
+    cv2.grabCut(np.ascontiguousarray(work[:, :, ::-1]), seeds, None, bgd_model, fgd_model, int(iterations), cv2.GC_INIT_WITH_MASK)
     selected = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
     if scale < 1.0:
         soft = cv2.resize(selected.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)

@@ -23,9 +23,7 @@ if TYPE_CHECKING:
 S = TypeVar("S", "SamSpec", "Sam2Spec")
 
 
-def check_state_dict_keys(
-    sd: Mapping[str, Any], expected: Mapping[str, Any], spec: SamSpec | Sam2Spec, name: str
-) -> None:
+def check_state_dict_keys(sd: Mapping[str, Any], expected: Mapping[str, Any], spec: SamSpec | Sam2Spec, name: str) -> None:
     """Raise UnrecognizedCheckpointError listing missing, unexpected and differently shaped tensors."""
     missing = sorted(set(expected) - set(sd))
     unexpected = sorted(set(sd) - set(expected))
@@ -39,9 +37,7 @@ def check_state_dict_keys(
         parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
     if wrong:
         k = wrong[0]
-        parts.append(
-            f"{len(wrong)} with other shapes (e.g. {k}: {tuple(sd[k].shape)} vs {tuple(expected[k].shape)})"
-        )
+        parts.append(f"{len(wrong)} with other shapes (e.g. {k}: {tuple(sd[k].shape)} vs {tuple(expected[k].shape)})")
     raise UnrecognizedCheckpointError(
         f"'{name}' looks like {spec.describe()} but its weights do not fit that model: "
         + "; ".join(parts)

@@ -44,13 +44,9 @@ def resolve_device(setting: str = "auto") -> str:
             return "cuda"
         return "mps" if mps_ok else "cpu"
     if setting.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidInputError(
-            "The SAM device is set to CUDA, but no CUDA GPU is available; choose 'auto' or 'cpu'."
-        )
+        raise InvalidInputError("The SAM device is set to CUDA, but no CUDA GPU is available; choose 'auto' or 'cpu'.")
     if setting == "mps" and not mps_ok:
-        raise InvalidInputError(
-            "The SAM device is set to MPS, but MPS is not available; choose 'auto' or 'cpu'."
-        )
+        raise InvalidInputError("The SAM device is set to MPS, but MPS is not available; choose 'auto' or 'cpu'.")
     return setting
 
 
@@ -90,9 +86,7 @@ def _file_key(path: Path) -> tuple[str, int, int]:
     try:
         st = path.stat()
     except OSError:
-        raise ModelNotFoundError(
-            f"The model file '{path}' does not exist. Download it or check the path."
-        ) from None
+        raise ModelNotFoundError(f"The model file '{path}' does not exist. Download it or check the path.") from None
     return str(path), st.st_mtime_ns, st.st_size
 
 

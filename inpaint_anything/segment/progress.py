@@ -42,6 +42,7 @@ def install_stage_hooks(image_encoder: Any) -> int:
         return len(stages)
     total = len(stages)
     for index, stage in enumerate(stages):
+
         def hook(module: Any, args: Any, index: int = index) -> None:
             callback = _WATCH.get()
             if callback is not None:

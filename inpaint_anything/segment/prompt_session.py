@@ -131,8 +131,9 @@ class PromptSession:
             logits, scores = self._decode(self.embedding, points, boxes, mask_input, multimask, hq_token_only)
             return logits.float(), scores.float()
 
-    def _decode(self, emb: Any, points: Any, boxes: Any, mask_input: Any, multimask: bool,
-                hq_token_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def _decode(
+        self, emb: Any, points: Any, boxes: Any, mask_input: Any, multimask: bool, hq_token_only: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The model's prompt encoder and mask decoder on the current embedding (under the lock, no grad)."""
         raise NotImplementedError
 
@@ -237,9 +238,7 @@ class PromptSession:
             if self.logit_clamp is not None:
                 low = low.clamp(-self.logit_clamp, self.logit_clamp)
         return PromptResult(
-            masks=masks,
-            scores=scores.cpu().numpy().astype(np.float32),
-            low_res_logits=low.cpu().numpy().astype(np.float32),
+            masks=masks, scores=scores.cpu().numpy().astype(np.float32), low_res_logits=low.cpu().numpy().astype(np.float32)
         )
 
     def _prompt_tensors(self, points: object, labels: object, box: object, refine_from: object) -> tuple:

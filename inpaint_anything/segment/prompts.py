@@ -33,9 +33,7 @@ def validate_points(points: object, labels: object, size: tuple[int, int]) -> tu
         raise InvalidInputError(f"Points must be a list of (x, y) pixel positions, got shape {pts.shape}.")
     labs = np.ones(len(pts), np.int64) if labels is None else np.asarray(labels).reshape(-1)
     if labs.shape != (len(pts),):
-        raise InvalidInputError(
-            f"There are {len(pts)} points but {labs.size} labels; give one label per point."
-        )
+        raise InvalidInputError(f"There are {len(pts)} points but {labs.size} labels; give one label per point.")
     if not np.isin(labs, (0, 1)).all():
         raise InvalidInputError("Point labels must be 1 (object) or 0 (background).")
     outside = (pts[:, 0] < 0) | (pts[:, 0] > w) | (pts[:, 1] < 0) | (pts[:, 1] > h)

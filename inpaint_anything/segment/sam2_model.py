@@ -62,11 +62,7 @@ def _overrides(spec: Sam2Spec) -> dict[str, Any]:
                 "window_spec": list(t.window_spec),
                 "window_pos_embed_bkg_spatial_size": list(t.window_pos_embed_bkg_spatial_size),
             },
-            "neck": {
-                "d_model": d,
-                "backbone_channel_list": list(t.channel_list),
-                "position_encoding": {"num_pos_feats": d},
-            },
+            "neck": {"d_model": d, "backbone_channel_list": list(t.channel_list), "position_encoding": {"num_pos_feats": d}},
         },
         "memory_attention": {
             "d_model": m.attention_d_model,
@@ -148,11 +144,4 @@ def sam2_predictor_for(loaded: LoadedSam | Any) -> Any:
     return SAM2ImagePredictor(loaded.model)
 
 
-__all__ = [
-    "DECODER_EXTRA_ARGS",
-    "build_sam2_model",
-    "import_sam2",
-    "load_sam2_weights",
-    "sam2_config",
-    "sam2_predictor_for",
-]
+__all__ = ["DECODER_EXTRA_ARGS", "build_sam2_model", "import_sam2", "load_sam2_weights", "sam2_config", "sam2_predictor_for"]

@@ -122,8 +122,9 @@ class Sam2Session(PromptSession):
         scale = np.array([self.img_size / w, self.img_size / h], np.float64)
         return np.asarray(xy, np.float64) * scale
 
-    def _decode(self, emb: Sam2Embedding, points: Any, boxes: Any, mask_input: Any, multimask: bool,
-                hq_token_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def _decode(
+        self, emb: Sam2Embedding, points: Any, boxes: Any, mask_input: Any, multimask: bool, hq_token_only: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """A box is given to SAM 2's prompt encoder as two corner points (labels 2 and 3) before the
         clicks, as ``SAM2ImagePredictor`` does. ``hq_token_only`` is ignored (HQ-SAM only)."""
         import torch
@@ -138,9 +139,7 @@ class Sam2Session(PromptSession):
             else:
                 points = (torch.cat([corners, points[0]], dim=1), torch.cat([corner_labels, points[1]], dim=1))
         sparse, dense = model.sam_prompt_encoder(
-            points=points,
-            boxes=None,
-            masks=None if mask_input is None else mask_input.to(device, dtype),
+            points=points, boxes=None, masks=None if mask_input is None else mask_input.to(device, dtype)
         )
         batched = points is not None and points[0].shape[0] > 1
         logits, scores, _tokens, _objects = model.sam_mask_decoder(

@@ -168,9 +168,7 @@ def _infer_trunk(sd: Mapping[str, Any]) -> HieraSpec:
     for s, first in enumerate(starts):
         width = _shape(sd, f"{_TRUNK}blocks.{first}.attn.proj.weight")[0]
         if width != embed_dim * 2**s:
-            raise _fail(
-                f"This SAM 2 checkpoint's Hiera stage {s + 1} is {width} wide; {embed_dim * 2**s} was expected."
-            )
+            raise _fail(f"This SAM 2 checkpoint's Hiera stage {s + 1} is {width} wide; {embed_dim * 2**s} was expected.")
     window0 = _shape(sd, _TRUNK + "pos_embed_window")[-1]
     bkg = _shape(sd, _TRUNK + "pos_embed")[2:]
     published = PUBLISHED_TRUNKS.get((embed_dim, stages))
@@ -196,8 +194,9 @@ def _infer_memory(sd: Mapping[str, Any]) -> MemorySpec:
     enc = "memory_encoder."
     down = enc + "mask_downsampler.encoder."
     # a Sequential with parameter-free activations in between: its last convolution sets the width
-    convs = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(re.escape(down) + r"(\d+)\.weight", k))
-                   and len(sd[k].shape) == 4)
+    convs = sorted(
+        int(m.group(1)) for k in sd if (m := re.fullmatch(re.escape(down) + r"(\d+)\.weight", k)) and len(sd[k].shape) == 4
+    )
     in_dim = _dim(sd, enc + "pix_feat_proj.weight", 0, d.encoder_in_dim)
     return MemorySpec(
         num_maskmem=_dim(sd, "maskmem_tpos_enc", 0, d.num_maskmem),
@@ -242,13 +241,16 @@ def infer_sam2_spec(state_dict: Mapping[str, Any]) -> Sam2Spec:
     n_convs = _count(sd, "image_encoder.neck.convs.")
     neck_in = tuple(_shape(sd, f"image_encoder.neck.convs.{i}.conv.weight")[1] for i in range(n_convs))
     if neck_in != trunk.channel_list:
-        raise _fail(f"This SAM 2 checkpoint's neck takes {list(neck_in)} channels but its trunk gives "
-                    f"{list(trunk.channel_list)}.")
+        raise _fail(
+            f"This SAM 2 checkpoint's neck takes {list(neck_in)} channels but its trunk gives {list(trunk.channel_list)}."
+        )
     prompt_dim = _shape(sd, "sam_prompt_encoder.no_mask_embed.weight")[1]
     decoder_dim = _shape(sd, "sam_mask_decoder.iou_token.weight")[1]
     if not d_model == prompt_dim == decoder_dim:
-        raise _fail(f"This SAM 2 checkpoint is inconsistent: neck width {d_model}, prompt width {prompt_dim}, "
-                    f"decoder width {decoder_dim}.")
+        raise _fail(
+            f"This SAM 2 checkpoint is inconsistent: neck width {d_model}, prompt width {prompt_dim}, "
+            f"decoder width {decoder_dim}."
+        )
     spec = Sam2Spec(version=sam2_version(sd), trunk=trunk, d_model=d_model, memory=_infer_memory(sd))
     return replace(spec, variant=sam2_variant_of(spec))
 

@@ -99,9 +99,7 @@ class SegmentSession(PromptSession):
         return 3 if multimask and not self.is_hq else 1
 
     def _model_key(self) -> str:
-        return (
-            f"{self.loaded.path}|{self.spec.family}:{self.spec.variant}|{self.device}|{self._encoder_dtype}"
-        )
+        return f"{self.loaded.path}|{self.spec.family}:{self.spec.variant}|{self.device}|{self._encoder_dtype}"
 
     # ----------------------------------------------------------------- encoding
     def _check_image(self, rgb: np.ndarray) -> None:
@@ -144,8 +142,9 @@ class SegmentSession(PromptSession):
         """Original-image pixel coordinates (..., 2) -> the model's input frame."""
         return self._transform.apply_coords(np.asarray(xy, np.float64), self.geometry.original_size)
 
-    def _decode(self, emb: ImageEmbedding, points: Any, boxes: Any, mask_input: Any, multimask: bool,
-                hq_token_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def _decode(
+        self, emb: ImageEmbedding, points: Any, boxes: Any, mask_input: Any, multimask: bool, hq_token_only: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         import contextlib
 
         import torch

@@ -238,9 +238,7 @@ def _infer_vit(sd: Mapping[str, Any]) -> ViTEncoderSpec:
     for i in blocks:
         key = f"{p}blocks.{i}.attn.rel_pos_h"
         if key not in sd:
-            raise _fail(
-                "This SAM checkpoint has no relative position tables, so its attention layout is unknown."
-            )
+            raise _fail("This SAM checkpoint has no relative position tables, so its attention layout is unknown.")
         length, head_dim = _shape(sd, key)
         spans.append((length + 1) // 2)
         head_dims.add(head_dim)
@@ -285,11 +283,7 @@ def _infer_tinyvit(sd: Mapping[str, Any]) -> TinyViTEncoderSpec:
             raise _fail(f"Unexpected TinyViT attention bias table of {n_offsets} entries in stage {i}.")
         heads.append(n_heads)
         windows.append(window)
-    if (
-        dims[3] not in TINYVIT_LAST_STAGE_WIDTHS
-        or dims[1] in TINYVIT_LAST_STAGE_WIDTHS
-        or dims[2] in TINYVIT_LAST_STAGE_WIDTHS
-    ):
+    if dims[3] not in TINYVIT_LAST_STAGE_WIDTHS or dims[1] in TINYVIT_LAST_STAGE_WIDTHS or dims[2] in TINYVIT_LAST_STAGE_WIDTHS:
         raise _fail(
             f"This TinyViT checkpoint has stage widths {dims}; segment_anything_hq only supports a last "
             f"stage of {', '.join(map(str, TINYVIT_LAST_STAGE_WIDTHS))} channels (and no other stage that wide)."
@@ -349,8 +343,7 @@ def infer_sam_spec(state_dict: Mapping[str, Any]) -> SamSpec:
     has_decoder = "mask_decoder.iou_token.weight" in sd and "prompt_encoder.no_mask_embed.weight" in sd
     if not has_decoder or has_vit == has_tiny:
         raise UnrecognizedCheckpointError(
-            "This file is not a Segment Anything (SAM, HQ-SAM, MobileSAM, SAM 2) checkpoint: found "
-            + describe_keys(sd)
+            "This file is not a Segment Anything (SAM, HQ-SAM, MobileSAM, SAM 2) checkpoint: found " + describe_keys(sd)
         )
     hq = "mask_decoder.hf_token.weight" in sd or "mask_decoder.compress_vit_feat.0.weight" in sd
     encoder: ViTEncoderSpec | TinyViTEncoderSpec = _infer_tinyvit(sd) if has_tiny else _infer_vit(sd)
@@ -364,9 +357,7 @@ def infer_sam_spec(state_dict: Mapping[str, Any]) -> SamSpec:
             f"{prompt_dim}, decoder width {decoder.transformer_dim}."
         )
     if hq and decoder.hq_vit_dim != early_dim:
-        raise _fail(
-            f"This HQ-SAM checkpoint fuses {decoder.hq_vit_dim}-channel features, but its encoder gives {early_dim}."
-        )
+        raise _fail(f"This HQ-SAM checkpoint fuses {decoder.hq_vit_dim}-channel features, but its encoder gives {early_dim}.")
     spec = SamSpec(family=family, encoder=encoder, decoder=decoder)
     return replace(spec, variant=variant_of(spec))
 

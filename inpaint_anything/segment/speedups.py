@@ -199,7 +199,9 @@ def speed_up_decoders(model: nn.Module) -> int:
 
 def reference_forward(conv: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
     """PyTorch's own transposed convolution with ``conv``'s parameters (for tests and checks)."""
-    return F.conv_transpose2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.output_padding, conv.groups, conv.dilation)
+    return F.conv_transpose2d(
+        x, conv.weight, conv.bias, conv.stride, conv.padding, conv.output_padding, conv.groups, conv.dilation
+    )
 
 
 # The packages' mask decoders whose ``predict_masks`` :func:`predict_masks` reproduces.
@@ -311,8 +313,10 @@ def _plain_two_way(transformer: nn.Module) -> bool:
         return False
     first = layers[0]
     attn = (first.cross_attn_token_to_image, first.cross_attn_image_to_token, first.self_attn)
-    return type(first).__name__ == "TwoWayAttentionBlock" and type(first).__module__ in _TWO_WAY_MODULES and all(
-        type(a).__name__ == "Attention" and type(a).__module__ in _TWO_WAY_MODULES for a in attn
+    return (
+        type(first).__name__ == "TwoWayAttentionBlock"
+        and type(first).__module__ in _TWO_WAY_MODULES
+        and all(type(a).__name__ == "Attention" and type(a).__module__ in _TWO_WAY_MODULES for a in attn)
     )
 
 
@@ -369,7 +373,9 @@ def _two_way_transformer(transformer: nn.Module, image, dense, pe, tokens, cache
         q = queries + query_pe
         queries = queries + first.self_attn(q=q, k=q, v=queries)
     queries = first.norm1(queries)
-    queries = first.norm2(queries + _attend(first.cross_attn_token_to_image, queries + query_pe, None, None, kp=cache["k0"], vp=cache["v0"]))
+    queries = first.norm2(
+        queries + _attend(first.cross_attn_token_to_image, queries + query_pe, None, None, kp=cache["k0"], vp=cache["v0"])
+    )
     queries = first.norm3(queries + first.mlp(queries))
     q = queries + query_pe
     keys = first.norm4(keys + _attend(first.cross_attn_image_to_token, None, q, queries, qp=cache["q0"]))

@@ -153,8 +153,11 @@ def detections(raw: RawBoxes | RawMaps, query: TextQuery, size: tuple[int, int])
     scores = np.asarray(raw.scores, np.float64).reshape(len(raw.boxes), -1)
     best, label = scores.max(axis=1), scores.argmax(axis=1)
     pixels = unit_to_pixels(raw.boxes, raw.frame, size)
-    order = [i for i in np.argsort(-best, kind="stable") if best[i] >= query.threshold
-             and pixels[i, 2] > pixels[i, 0] and pixels[i, 3] > pixels[i, 1]]
+    order = [
+        i
+        for i in np.argsort(-best, kind="stable")
+        if best[i] >= query.threshold and pixels[i, 2] > pixels[i, 0] and pixels[i, 3] > pixels[i, 1]
+    ]
     kept: list[int] = []
     for i in order:  # one box per object: a box overlapping a better one of the same phrase is dropped
         same = [k for k in kept if label[k] == label[i]]

@@ -23,25 +23,67 @@ from inpaint_anything.fields import Field
 
 # every detector the project knows, best first (the catalogue is text_models.DETECTORS)
 DETECTOR_IDS = ("grounding-dino-tiny", "grounding-dino-base", "owlv2-base", "owlvit-base", "clipseg")
-DETECTOR_WORDS = {"grounding-dino-tiny": "Grounding DINO tiny", "grounding-dino-base": "Grounding DINO base",
-                  "owlv2-base": "OWLv2 base", "owlvit-base": "OWL-ViT base", "clipseg": "CLIPSeg (stuff: sky, grass)"}
+DETECTOR_WORDS = {
+    "grounding-dino-tiny": "Grounding DINO tiny",
+    "grounding-dino-base": "Grounding DINO base",
+    "owlv2-base": "OWLv2 base",
+    "owlvit-base": "OWL-ViT base",
+    "clipseg": "CLIPSeg (stuff: sky, grass)",
+}
 MODES = ("all", "best")
 MAX_TEXT = 300
 MAX_PHRASES = 16
 
 TEXT_FIELDS: tuple[Field, ...] = (
-    Field("text", str, "", "Select by text", infotext="Text selection", control="textbox", elem="text_query",
-          help="What to select, e.g. 'dog' or 'dog, ball' (up to 16 phrases separated by commas or periods)."),
-    Field("detector", str, "owlvit-base", "Detector", choices=DETECTOR_IDS, words=DETECTOR_WORDS,
-          infotext="Text detector", control="dropdown", elem="text_detector", noun="text detector",
-          help="The text-prompted detector. Grounding DINO and OWLv2 need transformers 4.40 / 4.35 or newer; "
-               "CLIPSeg paints stuff without clear outlines (sky, grass) directly."),
-    Field("threshold", float, 0.3, "Score threshold", 0.0, 1.0, step=0.01, infotext="Text threshold",
-          elem="text_threshold", noun="the score threshold",
-          help="Detections scoring below this are ignored (0..1). CLIPSeg: the per-pixel probability kept."),
-    Field("mode", str, "all", "Matches", choices=MODES, words={"all": "All matches", "best": "Best match"},
-          infotext="Text matches", control="radio", elem="text_mode",
-          help="'all': every detection above the threshold; 'best': only the highest-scoring one."),
+    Field(
+        "text",
+        str,
+        "",
+        "Select by text",
+        infotext="Text selection",
+        control="textbox",
+        elem="text_query",
+        help="What to select, e.g. 'dog' or 'dog, ball' (up to 16 phrases separated by commas or periods).",
+    ),
+    Field(
+        "detector",
+        str,
+        "owlvit-base",
+        "Detector",
+        choices=DETECTOR_IDS,
+        words=DETECTOR_WORDS,
+        infotext="Text detector",
+        control="dropdown",
+        elem="text_detector",
+        noun="text detector",
+        help="The text-prompted detector. Grounding DINO and OWLv2 need transformers 4.40 / 4.35 or newer; "
+        "CLIPSeg paints stuff without clear outlines (sky, grass) directly.",
+    ),
+    Field(
+        "threshold",
+        float,
+        0.3,
+        "Score threshold",
+        0.0,
+        1.0,
+        step=0.01,
+        infotext="Text threshold",
+        elem="text_threshold",
+        noun="the score threshold",
+        help="Detections scoring below this are ignored (0..1). CLIPSeg: the per-pixel probability kept.",
+    ),
+    Field(
+        "mode",
+        str,
+        "all",
+        "Matches",
+        choices=MODES,
+        words={"all": "All matches", "best": "Best match"},
+        infotext="Text matches",
+        control="radio",
+        elem="text_mode",
+        help="'all': every detection above the threshold; 'best': only the highest-scoring one.",
+    ),
 )
 TEXT = fields.by_name(TEXT_FIELDS)
 

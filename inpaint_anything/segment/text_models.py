@@ -53,24 +53,72 @@ class TextDetector:
         return f"https://huggingface.co/{self.repo}/tree/{self.revision}"
 
 
-DETECTORS: dict[str, TextDetector] = {d.id: d for d in (
-    TextDetector("grounding-dino-tiny", "IDEA-Research/grounding-dino-tiny", "a2bb814dd30d776dcf7e30523b00659f4f141c71",
-                 ("config.json", "preprocessor_config.json", "model.safetensors", *_BERT_TOKENIZER), "grounding_dino",
-                 "GroundingDinoForObjectDetection", "GroundingDinoProcessor", "boxes", "4.40", 689),
-    TextDetector("grounding-dino-base", "IDEA-Research/grounding-dino-base", "main",
-                 ("config.json", "preprocessor_config.json", "model.safetensors", *_BERT_TOKENIZER), "grounding_dino",
-                 "GroundingDinoForObjectDetection", "GroundingDinoProcessor", "boxes", "4.40", 933),
-    TextDetector("owlv2-base", "google/owlv2-base-patch16-ensemble", "7c77fc1316a353da3109f81d80ae118dd58fd55b",
-                 ("config.json", "preprocessor_config.json", "model.safetensors", *_CLIP_TOKENIZER), "owlv2",
-                 "Owlv2ForObjectDetection", "Owlv2Processor", "boxes", "4.35", 620),
-    TextDetector("owlvit-base", "google/owlvit-base-patch32", "cbc355fb364588351c5d51c7f74465e8e7ec6f72",
-                 ("config.json", "preprocessor_config.json", "model.safetensors", *_CLIP_TOKENIZER), "owlvit",
-                 "OwlViTForObjectDetection", "OwlViTProcessor", "boxes", "4.21", 613),
-    # 325a839…: the commit that added model.safetensors (the repo's refs/pr/5)
-    TextDetector("clipseg", "CIDAS/clipseg-rd64-refined", "325a839908143a34b409ae6f2910fa015ea390e6",
-                 ("config.json", "preprocessor_config.json", "model.safetensors", *_CLIP_TOKENIZER), "clipseg",
-                 "CLIPSegForImageSegmentation", "CLIPSegProcessor", "mask", "4.22", 603),
-)}
+DETECTORS: dict[str, TextDetector] = {
+    d.id: d
+    for d in (
+        TextDetector(
+            "grounding-dino-tiny",
+            "IDEA-Research/grounding-dino-tiny",
+            "a2bb814dd30d776dcf7e30523b00659f4f141c71",
+            ("config.json", "preprocessor_config.json", "model.safetensors", *_BERT_TOKENIZER),
+            "grounding_dino",
+            "GroundingDinoForObjectDetection",
+            "GroundingDinoProcessor",
+            "boxes",
+            "4.40",
+            689,
+        ),
+        TextDetector(
+            "grounding-dino-base",
+            "IDEA-Research/grounding-dino-base",
+            "main",
+            ("config.json", "preprocessor_config.json", "model.safetensors", *_BERT_TOKENIZER),
+            "grounding_dino",
+            "GroundingDinoForObjectDetection",
+            "GroundingDinoProcessor",
+            "boxes",
+            "4.40",
+            933,
+        ),
+        TextDetector(
+            "owlv2-base",
+            "google/owlv2-base-patch16-ensemble",
+            "7c77fc1316a353da3109f81d80ae118dd58fd55b",
+            ("config.json", "preprocessor_config.json", "model.safetensors", *_CLIP_TOKENIZER),
+            "owlv2",
+            "Owlv2ForObjectDetection",
+            "Owlv2Processor",
+            "boxes",
+            "4.35",
+            620,
+        ),
+        TextDetector(
+            "owlvit-base",
+            "google/owlvit-base-patch32",
+            "cbc355fb364588351c5d51c7f74465e8e7ec6f72",
+            ("config.json", "preprocessor_config.json", "model.safetensors", *_CLIP_TOKENIZER),
+            "owlvit",
+            "OwlViTForObjectDetection",
+            "OwlViTProcessor",
+            "boxes",
+            "4.21",
+            613,
+        ),
+        # 325a839…: the commit that added model.safetensors (the repo's refs/pr/5)
+        TextDetector(
+            "clipseg",
+            "CIDAS/clipseg-rd64-refined",
+            "325a839908143a34b409ae6f2910fa015ea390e6",
+            ("config.json", "preprocessor_config.json", "model.safetensors", *_CLIP_TOKENIZER),
+            "clipseg",
+            "CLIPSegForImageSegmentation",
+            "CLIPSegProcessor",
+            "mask",
+            "4.22",
+            603,
+        ),
+    )
+}
 assert tuple(DETECTORS) == DETECTOR_IDS
 
 
@@ -116,21 +164,37 @@ def is_downloaded(models_dir: str | Path, detector_id: str) -> bool:
 def how_to_get(models_dir: str | Path, detector_id: str) -> str:
     det = get_detector(detector_id)
     folder = detector_folder(models_dir, detector_id)
-    return (f"{det.label} is not downloaded. Press 'Download detector' next to Select (about {det.size_mb} MB), "
-            f"run 'python -m inpaint_anything download {det.id}', or put the files {', '.join(det.files)} "
-            f"from {det.url()} into {folder}.")
+    return (
+        f"{det.label} is not downloaded. Press 'Download detector' next to Select (about {det.size_mb} MB), "
+        f"run 'python -m inpaint_anything download {det.id}', or put the files {', '.join(det.files)} "
+        f"from {det.url()} into {folder}."
+    )
 
 
 def _file_entry(det: TextDetector, name: str):
     from inpaint_anything.models.catalogue import ModelEntry, Source
 
-    return ModelEntry(id=f"{det.id}/{name}", family="text", arch=det.module, filename=name, size_bytes=None,
-                      sha256=None, sources=(Source.hf(det.repo, name, det.revision),), label=f"{det.label}: {name}",
-                      description=f"{det.label} ({det.repo})")
+    return ModelEntry(
+        id=f"{det.id}/{name}",
+        family="text",
+        arch=det.module,
+        filename=name,
+        size_bytes=None,
+        sha256=None,
+        sources=(Source.hf(det.repo, name, det.revision),),
+        label=f"{det.label}: {name}",
+        description=f"{det.label} ({det.repo})",
+    )
 
 
-def download_detector(models_dir: str | Path, detector_id: str, *, offline: bool = False,
-                      progress: Callable[[int, int | None], Any] | None = None, cancel: Any = None) -> Path:
+def download_detector(
+    models_dir: str | Path,
+    detector_id: str,
+    *,
+    offline: bool = False,
+    progress: Callable[[int, int | None], Any] | None = None,
+    cancel: Any = None,
+) -> Path:
     """Fetch the detector's files (each checked against the Hub's SHA-256, resumable) into its folder;
     files already there and intact are kept. Offline: OfflineError saying where to get them."""
     from inpaint_anything.models.download import ensure_model
@@ -169,8 +233,9 @@ def load_detector(folder: str | Path, detector_id: str, device: str = "cpu") -> 
 class DetectorCache:
     """Loaded detectors by id, at most ``capacity`` (least recently used dropped first)."""
 
-    def __init__(self, capacity: int = 1, device: str = "cpu",
-                 loader: Callable[[Path, str, str], LoadedDetector] = load_detector):
+    def __init__(
+        self, capacity: int = 1, device: str = "cpu", loader: Callable[[Path, str, str], LoadedDetector] = load_detector
+    ):
         self.capacity = max(1, int(capacity))
         self.device = device
         self._loader = loader
@@ -203,6 +268,18 @@ class DetectorCache:
             return n
 
 
-__all__ = ["DETECTORS", "FOLDER", "DetectorCache", "LoadedDetector", "TextDetector", "available_detectors",
-           "detector_folder", "download_detector", "get_detector", "how_to_get", "is_downloaded", "load_detector",
-           "unavailable_reason"]
+__all__ = [
+    "DETECTORS",
+    "FOLDER",
+    "DetectorCache",
+    "LoadedDetector",
+    "TextDetector",
+    "available_detectors",
+    "detector_folder",
+    "download_detector",
+    "get_detector",
+    "how_to_get",
+    "is_downloaded",
+    "load_detector",
+    "unavailable_reason",
+]

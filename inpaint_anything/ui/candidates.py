@@ -42,7 +42,9 @@ def _tint(small: np.ndarray, mask: np.ndarray) -> np.ndarray:
     m = _resize(np.asarray(mask).astype(np.uint8), tw, th, nearest=True) > 0
     out = small * 0.45  # dimmed outside
     out[m] = small[m] * 0.45 + np.array(MASK_RGB, np.float32) * 0.55
-    edge = m & ~cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+    edge = m & ~cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(
+        bool
+    )
     out[edge] = 255.0
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
@@ -56,8 +58,9 @@ def caption(index: int, score: float, active: bool) -> str:
     return f"{ACTIVE_MARK if active else ''}{index + 1}: {float(score):.2f}"
 
 
-def thumbnails(image: np.ndarray, masks: Sequence[np.ndarray], scores: Sequence[float], active: int,
-               side: int = THUMB_SIDE) -> list[tuple[np.ndarray, str]]:
+def thumbnails(
+    image: np.ndarray, masks: Sequence[np.ndarray], scores: Sequence[float], active: int, side: int = THUMB_SIDE
+) -> list[tuple[np.ndarray, str]]:
     """Gallery value ``[(thumbnail, caption), ...]``, one per candidate, in SAM's order."""
     small = _scaled(image, side)  # scaled once for every candidate
     return [(_tint(small, m), caption(i, s, i == active)) for i, (m, s) in enumerate(zip(masks, scores, strict=True))]

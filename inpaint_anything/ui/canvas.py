@@ -147,7 +147,9 @@ class CanvasComponents:
                 result = {"embedding": "none", "error": str(exc) if isinstance(exc, IAError) else f"{type(exc).__name__}: {exc}"}
             return json.dumps({"seq": seq, **result})
 
-        return self.probe_submit.click(handler, inputs=[self.probe, *inputs], outputs=[answer], show_progress="hidden", queue=False)
+        return self.probe_submit.click(
+            handler, inputs=[self.probe, *inputs], outputs=[answer], show_progress="hidden", queue=False
+        )
 
 
 def _warn(exc: Exception) -> None:
@@ -190,29 +192,65 @@ def build_canvas(
 
     # A fixed height: gradio 4 would grow the upload box to the picture's size and push the editor
     # (which shows the same picture) below the fold.
-    input_image = compat.image(label=input_label, sources=("upload", "clipboard"), elem_id=ELEM_IDS["input_image"], height=input_height)
+    input_image = compat.image(
+        label=input_label, sources=("upload", "clipboard"), elem_id=ELEM_IDS["input_image"], height=input_height
+    )
     style = "" if height is None else f' style="--ia-cv-height:{int(height)}px"'
     # The candidate thumbnails float over the lower right of the editor (style.css); the column is
     # their positioning context. Return gr.update(value=..., visible=True) to show them.
     with compat.column(elem_id=ELEM_IDS["wrap"], elem_classes=["ia-canvas-wrap"]) as wrap:
-        root = gr.HTML(value=ROOT_HTML.replace('class="ia-canvas-mount"', f'class="ia-canvas-mount"{style}'), elem_id=ELEM_IDS["root"])
-        candidates = compat.gallery(label=candidates_label, elem_id=ELEM_IDS["candidates"], columns=3, height="auto",
-                                    visible=False, allow_preview=False, object_fit="contain", show_download_button=False,
-                                    show_share_button=False, elem_classes=["ia-candidates"])
+        root = gr.HTML(
+            value=ROOT_HTML.replace('class="ia-canvas-mount"', f'class="ia-canvas-mount"{style}'), elem_id=ELEM_IDS["root"]
+        )
+        candidates = compat.gallery(
+            label=candidates_label,
+            elem_id=ELEM_IDS["candidates"],
+            columns=3,
+            height="auto",
+            visible=False,
+            allow_preview=False,
+            object_fit="contain",
+            show_download_button=False,
+            show_share_button=False,
+            elem_classes=["ia-candidates"],
+        )
     with compat.column(elem_classes=["ia-hidden"], elem_id="ia_canvas_bridge"):
         events = gr.Textbox(value="", label="canvas event", elem_id=ELEM_IDS["events"], elem_classes=["ia-hidden"], lines=2)
         submit = gr.Button("canvas submit", elem_id=ELEM_IDS["submit"], elem_classes=["ia-hidden"])
-        image_layer = compat.image(label="canvas image", interactive=False, elem_id=ELEM_IDS["image_layer"], elem_classes=["ia-hidden"])
-        segments_layer = compat.image(label="canvas segments", interactive=False, elem_id=ELEM_IDS["segments_layer"], elem_classes=["ia-hidden"])
-        mask_layer = compat.image(label="canvas mask", interactive=False, image_mode="L", elem_id=ELEM_IDS["mask_layer"], elem_classes=["ia-hidden"])
+        image_layer = compat.image(
+            label="canvas image", interactive=False, elem_id=ELEM_IDS["image_layer"], elem_classes=["ia-hidden"]
+        )
+        segments_layer = compat.image(
+            label="canvas segments", interactive=False, elem_id=ELEM_IDS["segments_layer"], elem_classes=["ia-hidden"]
+        )
+        mask_layer = compat.image(
+            label="canvas mask", interactive=False, image_mode="L", elem_id=ELEM_IDS["mask_layer"], elem_classes=["ia-hidden"]
+        )
         ack = gr.Textbox(value="", label="canvas ack", elem_id=ELEM_IDS["ack"], elem_classes=["ia-hidden"], interactive=False)
         probe = gr.Textbox(value="", label="canvas probe", elem_id=ELEM_IDS["probe"], elem_classes=["ia-hidden"])
         probe_submit = gr.Button("canvas probe", elem_id=ELEM_IDS["probe_submit"], elem_classes=["ia-hidden"])
-        probe_answer = gr.Textbox(value="", label="canvas probe answer", elem_id=ELEM_IDS["probe_answer"],
-                                  elem_classes=["ia-hidden"], interactive=False)
-        boxes = gr.Textbox(value="", label="canvas boxes", elem_id=ELEM_IDS["boxes"], elem_classes=["ia-hidden"], interactive=False)
-    comps = CanvasComponents(input_image, root, events, submit, image_layer, segments_layer, mask_layer, candidates, ack, wrap,
-                             probe, probe_submit, probe_answer, boxes)
+        probe_answer = gr.Textbox(
+            value="", label="canvas probe answer", elem_id=ELEM_IDS["probe_answer"], elem_classes=["ia-hidden"], interactive=False
+        )
+        boxes = gr.Textbox(
+            value="", label="canvas boxes", elem_id=ELEM_IDS["boxes"], elem_classes=["ia-hidden"], interactive=False
+        )
+    comps = CanvasComponents(
+        input_image,
+        root,
+        events,
+        submit,
+        image_layer,
+        segments_layer,
+        mask_layer,
+        candidates,
+        ack,
+        wrap,
+        probe,
+        probe_submit,
+        probe_answer,
+        boxes,
+    )
     if wire_input:
         input_image.change(_show_input, inputs=[input_image], outputs=[*comps.layers, boxes], show_progress="hidden", queue=False)
     return comps

@@ -77,8 +77,14 @@ def image(
     import gradio as gr
 
     kwargs: dict[str, Any] = {
-        "label": label, "type": type, "image_mode": image_mode, "interactive": interactive,
-        "elem_id": elem_id, "elem_classes": list(elem_classes or []), "show_label": show_label, "visible": visible,
+        "label": label,
+        "type": type,
+        "image_mode": image_mode,
+        "interactive": interactive,
+        "elem_id": elem_id,
+        "elem_classes": list(elem_classes or []),
+        "show_label": show_label,
+        "visible": visible,
     }
     if height is not None:
         kwargs["height"] = height
@@ -104,7 +110,9 @@ def choice_value(value: Any, pairs: Sequence[tuple[str, str]]) -> Any:
     return next((label for label, v in pairs if v == value), value)
 
 
-def gallery(*, label: str | None = None, elem_id: str | None = None, columns: int = 4, height: int | None = None, **extra: Any) -> Any:
+def gallery(
+    *, label: str | None = None, elem_id: str | None = None, columns: int = 4, height: int | None = None, **extra: Any
+) -> Any:
     """A ``gr.Gallery`` showing PNG thumbnails (``columns``/``height`` exist in both versions; other
     options that the installed version does not know are left out)."""
     import gradio as gr

@@ -19,12 +19,21 @@ from inpaint_anything.ui.handlers import Controller, warning
 
 # the rows of the accordion (fields of CONTROLNET_FIELDS; one not named gets a row of its own); the radios
 # get a row each: their choices are long for the tab's right column
-CONTROLNET_LAYOUT = (("model",), ("module",), ("control_mode",), ("resize_mode",), ("weight",),
-                     ("guidance_start", "guidance_end"), ("reference",), ("reference_weight",),
-                     ("style_fidelity",))
-LABELS = {"controlnet": "ControlNet inpaint: the Inpaint button runs the model above (any checkpoint) with an "
-                        "inpaint ControlNet",
-          "webui_controlnet": "ControlNet inpaint: “Inpaint with WebUI checkpoint” runs with the WebUI's ControlNet"}
+CONTROLNET_LAYOUT = (
+    ("model",),
+    ("module",),
+    ("control_mode",),
+    ("resize_mode",),
+    ("weight",),
+    ("guidance_start", "guidance_end"),
+    ("reference",),
+    ("reference_weight",),
+    ("style_fidelity",),
+)
+LABELS = {
+    "controlnet": "ControlNet inpaint: the Inpaint button runs the model above (any checkpoint) with an inpaint ControlNet",
+    "webui_controlnet": "ControlNet inpaint: “Inpaint with WebUI checkpoint” runs with the WebUI's ControlNet",
+}
 BASE_MODEL_LABEL = "Model (any checkpoint, with ControlNet inpaint)"
 
 
@@ -36,8 +45,9 @@ def note_html(ctl: Controller) -> str:
 
 def build_controlnet_controls(ctl: Controller) -> dict[str, Any]:
     """The tab's choice and accordion: ``{"enabled": checkbox, "note": HTML, <field name>: control, ...}``."""
-    return build_choice(ctl.controlnet_unavailable(), LABELS[ctl.controlnet_switch()[0]], ctl.controlnet_models(),
-                        lambda name: f"ia_{name}")
+    return build_choice(
+        ctl.controlnet_unavailable(), LABELS[ctl.controlnet_switch()[0]], ctl.controlnet_models(), lambda name: f"ia_{name}"
+    )
 
 
 def build_choice(why: str | None, label: str, models: list[str], elem_id: Callable[[str], str]) -> dict[str, Any]:
@@ -51,8 +61,12 @@ def build_choice(why: str | None, label: str, models: list[str], elem_id: Callab
     enabled = gr.Checkbox(label=label, value=False, interactive=why is None, elem_id=elem_id("cn_enabled"))
     note = gr.HTML(warning(why) if why else "", elem_id=elem_id("cn_status"))
     with gr.Accordion("ControlNet", open=False, elem_id=elem_id("controlnet")):
-        controls = build_controls(CONTROLNET_FIELDS, CONTROLNET_LAYOUT, lambda f: elem_id(f.elem or f.name), overrides={
-            "model": {"choices": models, "value": models[0] if models else "", "allow_custom_value": True}})
+        controls = build_controls(
+            CONTROLNET_FIELDS,
+            CONTROLNET_LAYOUT,
+            lambda f: elem_id(f.elem or f.name),
+            overrides={"model": {"choices": models, "value": models[0] if models else "", "allow_custom_value": True}},
+        )
     return {"enabled": enabled, "note": note, **controls}
 
 
@@ -85,5 +99,6 @@ def model_dropdown(ctl: Controller, enabled: bool, model: str | None) -> Any:
 def wire_controlnet(c: dict[str, Any], ctl: Controller, hub_model: Any) -> None:
     """Standalone: ticking the choice lists every checkpoint in the model dropdown."""
     if ctl.controlnet_switch()[1] == "diffusers":
-        c["enabled"].change(lambda on, m: model_dropdown(ctl, on, m), inputs=[c["enabled"], hub_model],
-                            outputs=[hub_model], queue=False)
+        c["enabled"].change(
+            lambda on, m: model_dropdown(ctl, on, m), inputs=[c["enabled"], hub_model], outputs=[hub_model], queue=False
+        )

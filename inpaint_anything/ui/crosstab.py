@@ -36,17 +36,18 @@ OWN_TAB_ELEM = "ia_canvas_root"  # revealing it shows our tab wherever the host 
 def gallery_send_js(gallery_id: str) -> str:
     """The JS of a send button's click: ``(payload, key) -> [data URL | "" | "error:...", key]``."""
     gid = json.dumps(gallery_id)
-    return ("(payload, key) => { const ia = window.InpaintAnything;"
-            f" const got = ia && ia.sendFromGallery ? ia.sendFromGallery({gid}) : Promise.resolve({json.dumps(ERROR_PREFIX)} + 'script not loaded');"
-            " return got.then((data) => [data, key]); }")
+    return (
+        "(payload, key) => { const ia = window.InpaintAnything;"
+        f" const got = ia && ia.sendFromGallery ? ia.sendFromGallery({gid}) : Promise.resolve({json.dumps(ERROR_PREFIX)} + 'script not loaded');"
+        " return got.then((data) => [data, key]); }"
+    )
 
 
 def reveal_js(elem_id: str, fallback: str = "") -> str:
     """JS that shows the (nested) tabs holding ``elem_id``; ``fallback`` (JS statements) runs when
     our script is missing or cannot find the element."""
     eid = json.dumps(elem_id)
-    return ("() => { const ia = window.InpaintAnything;"
-            f" if (ia && ia.reveal && ia.reveal({eid})) return; {fallback} }}")
+    return f"() => {{ const ia = window.InpaintAnything; if (ia && ia.reveal && ia.reveal({eid})) return; {fallback} }}"
 
 
 def image_from_data_url(text: str | None, max_pixels: int | None, source: str = "the gallery") -> np.ndarray:
@@ -63,7 +64,7 @@ def image_from_data_url(text: str | None, max_pixels: int | None, source: str = 
     if not isinstance(text, str):
         raise InvalidInputError(f"The image from {source} arrived in an unexpected form; reload the page and try again.")
     if text.startswith(ERROR_PREFIX):
-        why = text[len(ERROR_PREFIX):].strip()[:200] or "unknown reason"
+        why = text[len(ERROR_PREFIX) :].strip()[:200] or "unknown reason"
         raise InvalidInputError(f"The browser could not read the image from {source} ({why}). Reload the page and try again.")
     if len(text) > MAX_PAYLOAD_CHARS:
         raise InvalidInputError(f"The image from {source} is too large to send ({len(text) // 1_000_000} MB).")

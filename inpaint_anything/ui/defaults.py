@@ -26,7 +26,9 @@ REFRESH = "\u21bb"  # ↻ (the WebUI uses the 🔄 emoji, which many Linux machi
 
 
 def env_offline() -> bool:
-    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def is_offline(app: Any, contact_failed: bool = False) -> bool:
@@ -104,12 +106,16 @@ def sam_hint(app: Any, offline: bool) -> str:
         return ""
     folder = Path(app.models_dir)
     if offline:
-        return (f"No SAM model here (offline): copy a SAM file into {folder} and press {REFRESH} "
-                f"(see {README_SAM_SECTION}). “{GRABCUT}” works without one.")
+        return (
+            f"No SAM model here (offline): copy a SAM file into {folder} and press {REFRESH} "
+            f"(see {README_SAM_SECTION}). “{GRABCUT}” works without one."
+        )
     title, size = _entry_facts(default_sam(app))
     what = f"{title} ({size})" if title and size else "the selected model"
-    return (f"No SAM model yet: press Download ({what}), or put a SAM file into {folder} and press {REFRESH} "
-            f"(see {README_SAM_SECTION}). “{GRABCUT}” works without one.")
+    return (
+        f"No SAM model yet: press Download ({what}), or put a SAM file into {folder} and press {REFRESH} "
+        f"(see {README_SAM_SECTION}). “{GRABCUT}” works without one."
+    )
 
 
 def sam_missing(app: Any, model_id: str | None, offline: bool) -> str | None:
@@ -124,10 +130,14 @@ def sam_missing(app: Any, model_id: str | None, offline: bool) -> str | None:
     folder = Path(app.models_dir)
     name = info.title
     if offline:
-        return (f"{name} is not in {folder}, and this machine is offline. Switch “Select with” to “{GRABCUT}”, "
-                f"or copy the file there (see {README_SAM_SECTION}) and press {REFRESH}.")
-    return (f"{name} is not downloaded. Press Download, or switch “Select with” to “{GRABCUT}” "
-            f"(needs no model), or put the file into {folder} and press {REFRESH}.")
+        return (
+            f"{name} is not in {folder}, and this machine is offline. Switch “Select with” to “{GRABCUT}”, "
+            f"or copy the file there (see {README_SAM_SECTION}) and press {REFRESH}."
+        )
+    return (
+        f"{name} is not downloaded. Press Download, or switch “Select with” to “{GRABCUT}” "
+        f"(needs no model), or put the file into {folder} and press {REFRESH}."
+    )
 
 
 # -------------------------------------------------------------------------------------- inpainting
@@ -171,10 +181,14 @@ def inpaint_hint(app: Any, offline: bool, hosted: bool) -> str:
     folder = Path(app.models_dir) / "diffusers"
     alternatives = "the WebUI checkpoint button below, " if hosted else ""
     if offline:
-        return (f"No inpainting model here, and offline: put a diffusers folder or .safetensors inpainting model into {folder} "
-                f"and press {REFRESH}. Without one, use {alternatives}“Remove object” or Outpaint's “Pre-fill only”.")
-    return (f"No inpainting model here yet: the first Inpaint downloads the chosen Hugging Face model (about 2-7 GB), "
-            f"or put one into {folder} and press {REFRESH}. Without one, use {alternatives}“Remove object” or Outpaint's “Pre-fill only”.")
+        return (
+            f"No inpainting model here, and offline: put a diffusers folder or .safetensors inpainting model into {folder} "
+            f"and press {REFRESH}. Without one, use {alternatives}“Remove object” or Outpaint's “Pre-fill only”."
+        )
+    return (
+        f"No inpainting model here yet: the first Inpaint downloads the chosen Hugging Face model (about 2-7 GB), "
+        f"or put one into {folder} and press {REFRESH}. Without one, use {alternatives}“Remove object” or Outpaint's “Pre-fill only”."
+    )
 
 
 def inpaint_unavailable(model: str | None, folder: Path, offline: bool, app: Any = None) -> str | None:
@@ -184,15 +198,19 @@ def inpaint_unavailable(model: str | None, folder: Path, offline: bool, app: Any
     if not model:
         return "Choose an inpainting model (a Hugging Face id or a local folder)."
     if offline:
-        return (f"The inpainting model {model} is not on this machine, and this machine is offline. Put a diffusers folder "
-                f"or .safetensors file into {folder} and press {REFRESH}, or use “Remove object” / Outpaint's “Pre-fill only”.")
+        return (
+            f"The inpainting model {model} is not on this machine, and this machine is offline. Put a diffusers folder "
+            f"or .safetensors file into {folder} and press {REFRESH}, or use “Remove object” / Outpaint's “Pre-fill only”."
+        )
     return None
 
 
 def download_failed(model: str, exc: Exception) -> str:
     """A failed Hub download, said without the raw Hugging Face message."""
-    return (f"Could not download {model} from Hugging Face (no connection?). Use “Remove object” or Outpaint's "
-            f"“Pre-fill only”, which need no model, or put the model into the models folder's diffusers/ folder and press {REFRESH}.")
+    return (
+        f"Could not download {model} from Hugging Face (no connection?). Use “Remove object” or Outpaint's "
+        f"“Pre-fill only”, which need no model, or put the model into the models folder's diffusers/ folder and press {REFRESH}."
+    )
 
 
 def default_outpaint_backend(backends: list[tuple[str, str]], hosted_kinds: list[str], app: Any) -> str:
@@ -246,8 +264,10 @@ def remover_note(app: Any, method: str | None, offline: bool) -> str:
         return f"{entry.title}: ready ({entry.filename}, {human(path.stat().st_size)})."
     size = f", {human(entry.size_bytes)}" if entry.size_bytes else ""
     if offline:
-        return (f"{entry.title} is not downloaded, and offline mode is on: put {entry.filename}{size} into "
-                f"{app.models_dir} (from {entry.download_urls()[0]}) and press Remove.")
+        return (
+            f"{entry.title} is not downloaded, and offline mode is on: put {entry.filename}{size} into "
+            f"{app.models_dir} (from {entry.download_urls()[0]}) and press Remove."
+        )
     return f"{entry.title} is not downloaded yet: Remove downloads {entry.filename}{size} first (progress shown), once."
 
 
@@ -264,9 +284,11 @@ def controlnet_unavailable(app: Any, offline: bool) -> str | None:
     if any(_hub_file_cached(repo, "config.json", rev) for repo, rev in HUB_CONTROLNETS.items()):
         return None
     folder = Path(app.models_dir) / CONTROLNET_FOLDER
-    return (f"ControlNet inpaint needs an inpaint ControlNet, and this machine is offline: put "
-            f"control_v11p_sd15_inpaint.pth (or .safetensors, or its diffusers folder; a name with “inpaint”) into "
-            f"{folder} and press {REFRESH}, or turn offline mode off to download {next(iter(HUB_CONTROLNETS))}.")
+    return (
+        f"ControlNet inpaint needs an inpaint ControlNet, and this machine is offline: put "
+        f"control_v11p_sd15_inpaint.pth (or .safetensors, or its diffusers folder; a name with “inpaint”) into "
+        f"{folder} and press {REFRESH}, or turn offline mode off to download {next(iter(HUB_CONTROLNETS))}."
+    )
 
 
 def _hub_file_cached(repo_id: str, name: str, revision: str) -> bool:

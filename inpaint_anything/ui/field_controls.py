@@ -31,13 +31,24 @@ def control(f: Field, *, elem_id: str | None = None, label: str | None = None, *
     else:
         raise ValueError(f"{f.name} has no control")
     kw.update(overrides)
-    cls = {"slider": gr.Slider, "number": gr.Number, "dropdown": gr.Dropdown, "radio": gr.Radio,
-           "checkbox": gr.Checkbox, "textbox": gr.Textbox}[kind]
+    cls = {
+        "slider": gr.Slider,
+        "number": gr.Number,
+        "dropdown": gr.Dropdown,
+        "radio": gr.Radio,
+        "checkbox": gr.Checkbox,
+        "textbox": gr.Textbox,
+    }[kind]
     return cls(**kw)
 
 
-def build_controls(table: Iterable[Field], layout: Sequence[Sequence[str]], elem_id: Callable[[Field], str], *,
-                   overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def build_controls(
+    table: Iterable[Field],
+    layout: Sequence[Sequence[str]],
+    elem_id: Callable[[Field], str],
+    *,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The controls of ``table`` in rows (``layout``: rows of field names; a one-name row is not
     wrapped in a gr.Row). Fields with a control that the layout does not name get a row each at
     the end, so a new parameter shows up without touching the layout."""

@@ -57,8 +57,10 @@ class HostHooks:
     controlnet_models: Callable[[], list[str]] | None = None
 
 
-EMPTY_SELECTION = ("Nothing was selected. Try Brush + to paint over the object, or a larger box around it "
-                   "(GrabCut needs some background inside the box).")
+EMPTY_SELECTION = (
+    "Nothing was selected. Try Brush + to paint over the object, or a larger box around it "
+    "(GrabCut needs some background inside the box)."
+)
 
 
 class Controller(ModelChoices):
@@ -167,8 +169,13 @@ class Controller(ModelChoices):
             return none
         state = ws.embedding_state()
         label = self._label_of(state["model"])
-        out = {**none, "embedding": state["embedding"], "progress": round(float(state["progress"]), 3), "model": label,
-               "error": state["error"] or ""}
+        out = {
+            **none,
+            "embedding": state["embedding"],
+            "progress": round(float(state["progress"]), 3),
+            "model": label,
+            "error": state["error"] or "",
+        }
         if state["embedding"] != "ready" or state["model"] != model_id:
             if state["model"] != model_id and state["embedding"] == "ready":
                 out["embedding"] = "none"  # ready for another model: the next click encodes again
@@ -208,8 +215,9 @@ class Controller(ModelChoices):
             ws.clear_text()
         if ev.text_kept is not None:  # the editor's switches on the "Select by text" boxes
             ws.keep_text_boxes(ev.text_kept, ev.text_id)
-        got = ws.select(ev.selection(ws.ui.get("candidate", 0)), use_sam=use_sam, model_id=sam_model,
-                        ignore_unsegmented=ignore_unsegmented)
+        got = ws.select(
+            ev.selection(ws.ui.get("candidate", 0)), use_sam=use_sam, model_id=sam_model, ignore_unsegmented=ignore_unsegmented
+        )
         ws.ui["last_event"] = text
         gallery = None
         if got.candidates is not None and len(got.candidates) > 1:
@@ -218,7 +226,8 @@ class Controller(ModelChoices):
             gallery = thumbnails(img, got.candidates.masks, got.candidates.scores, got.index)
         mask, note = got.mask, (" " + got.note if got.note else "")
         text_out = f"Mask: {int(mask.sum()):,} pixels selected." + (
-            f" Refinements: {describe_chain(ws.refinements)}." if ws.refinements else "")
+            f" Refinements: {describe_chain(ws.refinements)}." if ws.refinements else ""
+        )
         if ev.selection().prompted and not mask.any() and not ev.strokes_of("add"):
             return layer_from_mask(mask), gallery, warning(EMPTY_SELECTION + note)
         return layer_from_mask(mask), gallery, message(text_out + note, error=bool(note))
@@ -247,8 +256,10 @@ class Controller(ModelChoices):
         with self.job(key, "segment everything", progress) as job:
             segmap = ws.segment_everything(sam_model, job, points_per_side=int(points_per_side))
         if len(segmap) == 0:  # an all-background map would only darken the picture
-            return None, message("No segments found. Try more points per side or another SAM model; "
-                                 "clicks, boxes and the brush still work.", error=True)
+            return None, message(
+                "No segments found. Try more points per side or another SAM model; clicks, boxes and the brush still work.",
+                error=True,
+            )
         colour = segmap.color_map()
         h, w = ws.image.shape[:2]
         if colour.shape[:2] != (h, w):
@@ -385,5 +396,7 @@ class Controller(ModelChoices):
         ws = self.ws(key)
         ws.require_image()
         mask = ws.require_mask()
-        return (self._session_png(key, "img2img-image.png", ws.source()),
-                self._session_png(key, "img2img-mask.png", mask.astype(np.uint8) * 255))
+        return (
+            self._session_png(key, "img2img-image.png", ws.source()),
+            self._session_png(key, "img2img-mask.png", mask.astype(np.uint8) * 255),
+        )

@@ -119,7 +119,9 @@ class ModelChoices:
             selector = SEGMENT_ANYTHING
         return self.sam_dropdown(chosen), selector, self.sam_hint()
 
-    def refresh_inpaint(self, model: str | None, outpaint_backend: str, prefill_label: str, model_label: str) -> tuple[Any, Any, str]:
+    def refresh_inpaint(
+        self, model: str | None, outpaint_backend: str, prefill_label: str, model_label: str
+    ) -> tuple[Any, Any, str]:
         """🔄 beside the inpainting model: rescan -> (model dropdown, Outpaint "Generate with", hint)."""
         from inpaint_anything.ui import compat
         from inpaint_anything.ui.defaults import inpaint_choices, inpaint_model_ready

@@ -42,10 +42,14 @@ def build_outpaint_controls(elem_id: Callable[[Field], str], *, extra: tuple[Fie
         shown = visible_groups(shown_mode)
         return tuple(gr.update(visible=shown[g]) for g in ("sides", "preset", "scale", "balance"))
 
-    c["mode"].change(visibility, inputs=[c["mode"]], outputs=[sides_row, c["preset"], c["scale"], balance_row], queue=False,
-                     show_progress=False)
+    c["mode"].change(
+        visibility,
+        inputs=[c["mode"]],
+        outputs=[sides_row, c["preset"], c["scale"], balance_row],
+        queue=False,
+        show_progress=False,
+    )
     return {n: c[n] for n in (*OUTPAINT, *(f.name for f in extra))}
-
 
 
 __all__ = ["build_outpaint_controls"]

@@ -23,7 +23,8 @@ PAGE_CSS = """
 # a tag that loads something from another host: <script src="http(s)://..."></script> or <link href="http(s)://...">
 _EXTERNAL_TAGS = re.compile(
     rb"<script\b[^>]*\bsrc=[\"']https?://[^\"']*[\"'][^>]*>\s*</script>|<link\b[^>]*\bhref=[\"']https?://[^\"']*[\"'][^>]*>",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def strip_external_tags(html: bytes) -> bytes:
@@ -81,8 +82,10 @@ def build_blocks(core: Any):
     from inpaint_anything.ui.tab import build_tab
 
     with compat.standalone_blocks(PAGE_TITLE, css=PAGE_CSS) as blocks:
-        gr.HTML(f'<h1 class="ia-page-title">{PAGE_TITLE} <span class="ia-page-version">{__version__}</span></h1>',
-                elem_id="ia_page_title")
+        gr.HTML(
+            f'<h1 class="ia-page-title">{PAGE_TITLE} <span class="ia-page-version">{__version__}</span></h1>',
+            elem_id="ia_page_title",
+        )
         tab = build_tab(core)
         for fn, inputs, outputs in getattr(tab, "ia_refresh", []):  # a reload sees model files added since the start
             blocks.load(fn, inputs=inputs, outputs=outputs, queue=False)

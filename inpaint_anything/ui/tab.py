@@ -22,6 +22,7 @@ def _on(event, fn, inputs: list, outputs: list, status, *, progress: bool = Fals
     """Register ``fn(*input values[, progress])`` on ``event``; on error every output is kept and a
     readable message goes to ``status``. Inputs travel as a set (gradio then passes one dict), so
     the wrapper can take gradio's Progress tracker as its second parameter on both versions."""
+
     def call(data: dict, prog) -> dict:
         try:
             args = [data[c] for c in inputs]
@@ -33,20 +34,30 @@ def _on(event, fn, inputs: list, outputs: list, status, *, progress: bool = Fals
         return dict(zip(outputs, values, strict=True))
 
     if progress:
+
         def wrapped(data, prog=gr.Progress()):
             return call(data, prog)
     else:
+
         def wrapped(data):
             return call(data, None)
+
     outs = list(outputs) + ([status] if status not in outputs else [])
     return event(wrapped, inputs=set(inputs), outputs=outs, **kwargs)
 
 
 # the rows of the Inpaint sub-tab's generation settings (fields of INPAINT_FIELDS; one with a control
 # that is not named here gets a row of its own at the end)
-GENERATION_LAYOUT = (("prompt",), ("negative_prompt",), ("sampler", "scheduler"), ("steps", "cfg_scale"),
-                     ("denoising_strength", "seed"), ("masked_content", "inpaint_area"), ("mask_blur", "padding"),
-                     ("color_match", "batch_count"))
+GENERATION_LAYOUT = (
+    ("prompt",),
+    ("negative_prompt",),
+    ("sampler", "scheduler"),
+    ("steps", "cfg_scale"),
+    ("denoising_strength", "seed"),
+    ("masked_content", "inpaint_area"),
+    ("mask_blur", "padding"),
+    ("color_match", "batch_count"),
+)
 
 
 def _generation_controls(hooks: HostHooks) -> dict[str, Any]:
@@ -57,9 +68,15 @@ def _generation_controls(hooks: HostHooks) -> dict[str, Any]:
     from inpaint_anything.ui.field_controls import build_controls
 
     table = [f for f in INPAINT_FIELDS if not f.name.startswith("soft_")]
-    return build_controls(table, GENERATION_LAYOUT, lambda f: f"ia_{f.elem or f.name}",
-                          overrides={"sampler": {"choices": hooks.samplers or available_samplers()},
-                                     "scheduler": {"choices": hooks.schedulers or list(SCHEDULE_TYPES)}})
+    return build_controls(
+        table,
+        GENERATION_LAYOUT,
+        lambda f: f"ia_{f.elem or f.name}",
+        overrides={
+            "sampler": {"choices": hooks.samplers or available_samplers()},
+            "scheduler": {"choices": hooks.schedulers or list(SCHEDULE_TYPES)},
+        },
+    )
 
 
 def _hint_html(hooks: HostHooks) -> str:
@@ -78,8 +95,9 @@ def _soft_inpainting_controls(hooks: HostHooks) -> dict[str, Any]:
         if reason:
             gr.HTML(message(reason), elem_id="ia_soft_unavailable")
         table = [f for f in INPAINT_FIELDS if f.name.startswith("soft_")]
-        return build_controls(table, (), lambda f: f"ia_{f.elem or f.name}",
-                              overrides={"soft_inpainting": {"interactive": reason is None}})
+        return build_controls(
+            table, (), lambda f: f"ia_{f.elem or f.name}", overrides={"soft_inpainting": {"interactive": reason is None}}
+        )
 
 
 def _request(names: list[str], values: tuple):
@@ -110,13 +128,24 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
             with gr.Column(scale=4, min_width=360, elem_id="ia_right"):
                 with gr.Accordion("Selection", open=True):
                     choices = ctl.sam_choices()
-                    selector = gr.Radio(label="Select with", choices=defaults.SELECTORS, value=defaults.default_selector(app),
-                                        elem_id="ia_selector")
+                    selector = gr.Radio(
+                        label="Select with",
+                        choices=defaults.SELECTORS,
+                        value=defaults.default_selector(app),
+                        elem_id="ia_selector",
+                    )
                     with gr.Row(elem_id="ia_sam_row", elem_classes=["ia-model-row"]):
-                        sam_model = gr.Dropdown(label="SAM model", choices=compat.choices(choices), scale=8, min_width=200,
-                                                value=compat.choice_value(ctl.default_sam(), choices), elem_id="ia_sam_model")
-                        sam_refresh = gr.Button(defaults.REFRESH, scale=1, min_width=36, elem_id="ia_sam_refresh",
-                                                elem_classes=["ia-refresh"])
+                        sam_model = gr.Dropdown(
+                            label="SAM model",
+                            choices=compat.choices(choices),
+                            scale=8,
+                            min_width=200,
+                            value=compat.choice_value(ctl.default_sam(), choices),
+                            elem_id="ia_sam_model",
+                        )
+                        sam_refresh = gr.Button(
+                            defaults.REFRESH, scale=1, min_width=36, elem_id="ia_sam_refresh", elem_classes=["ia-refresh"]
+                        )
                     with gr.Row(elem_classes=["ia-model-row"]):
                         sam_hint = gr.HTML(ctl.sam_hint(), elem_id="ia_sam_hint")
                         # kept when offline too: pressed, it says where to put the file (offline mode can be left at run time)
@@ -127,7 +156,9 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
 
                         points_per_side = control(EVERYTHING["points_per_side"], elem_id="ia_pps", scale=2)
                         everything = gr.Button("Segment everything", scale=1, min_width=120, elem_id="ia_everything")
-                    ignore_unsegmented = gr.Checkbox(label="Scribble ignores unsegmented area", value=True, elem_id="ia_ignore_unsegmented")
+                    ignore_unsegmented = gr.Checkbox(
+                        label="Scribble ignores unsegmented area", value=True, elem_id="ia_ignore_unsegmented"
+                    )
                     from inpaint_anything.ui.text_controls import build_text_row, wire_text_row
 
                     text_row = build_text_row(app)
@@ -137,16 +168,25 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                         from inpaint_anything.selection import MASK_OPS
 
                         ops = [(op.name, op.label) for op in MASK_OPS.values() if op.in_tab] + [("reset", "Reset")]
-                        refine_buttons = {op: gr.Button(label, size="sm", min_width=60, elem_id=f"ia_refine_{op}") for op, label in ops}
+                        refine_buttons = {
+                            op: gr.Button(label, size="sm", min_width=60, elem_id=f"ia_refine_{op}") for op, label in ops
+                        }
                 with gr.Tabs(elem_id="ia_subtabs"):
                     with gr.Tab("Inpaint", elem_id="ia_tab_inpaint") as inpaint_tab:
                         inpaint_hint = gr.HTML(ctl.inpaint_hint(), elem_id="ia_inpaint_hint")
                         models = defaults.inpaint_choices(app)
                         with gr.Row(elem_classes=["ia-model-row", "ia-has-refresh"]):
-                            hub_model = gr.Dropdown(label="Inpainting model (Hugging Face id or local)", choices=models, scale=8,
-                                                    value=(models or [None])[0], allow_custom_value=True, elem_id="ia_hub_model")
-                            hub_refresh = gr.Button(defaults.REFRESH, scale=1, min_width=36, elem_id="ia_hub_refresh",
-                                                    elem_classes=["ia-refresh"])
+                            hub_model = gr.Dropdown(
+                                label="Inpainting model (Hugging Face id or local)",
+                                choices=models,
+                                scale=8,
+                                value=(models or [None])[0],
+                                allow_custom_value=True,
+                                elem_id="ia_hub_model",
+                            )
+                            hub_refresh = gr.Button(
+                                defaults.REFRESH, scale=1, min_width=36, elem_id="ia_hub_refresh", elem_classes=["ia-refresh"]
+                            )
                         from inpaint_anything.ui import controlnet_controls as cnc
 
                         cn = cnc.build_controlnet_controls(ctl)
@@ -159,17 +199,13 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                             hints.append(gr.HTML(_hint_html(hooks), elem_id=f"ia_hint_{kind}"))
                             run_extra[kind] = gr.Button(f"Inpaint with {label}", variant="primary", elem_id=f"ia_run_{kind}")
                     with gr.Tab("Remove object", elem_id="ia_tab_remove"):
-                        from inpaint_anything.inpaint.cleaner import (
-                            REMOVE,
-                            available_cleaners,
-                            default_cleaner,
-                        )
+                        from inpaint_anything.inpaint.cleaner import REMOVE, available_cleaners, default_cleaner
                         from inpaint_anything.ui.defaults import remover_note
 
-                        cleaner = control(REMOVE["method"], elem_id="ia_cleaner", value=default_cleaner(),
-                                          choices=available_cleaners())
-                        cleaner_note = gr.Markdown(remover_note(app, default_cleaner(), ctl.offline()),
-                                                   elem_id="ia_cleaner_note")
+                        cleaner = control(
+                            REMOVE["method"], elem_id="ia_cleaner", value=default_cleaner(), choices=available_cleaners()
+                        )
+                        cleaner_note = gr.Markdown(remover_note(app, default_cleaner(), ctl.offline()), elem_id="ia_cleaner_note")
                         cleaner_grow = control(REMOVE["grow_px"], elem_id="ia_cleaner_grow")
                         run_remove = gr.Button("Remove", variant="primary", elem_id="ia_run_remove")
                     with gr.Tab("Outpaint", elem_id="ia_tab_outpaint"):
@@ -181,7 +217,9 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                         with gr.Row():
                             mask_file = gr.File(label="Mask PNG", elem_id="ia_mask_file")
                             alpha_file = gr.File(label="Image with mask as alpha", elem_id="ia_alpha_file")
-                        send = gr.Button("Send to img2img Inpaint upload", elem_id="ia_send_img2img", visible=hooks.img2img_targets is not None)
+                        send = gr.Button(
+                            "Send to img2img Inpaint upload", elem_id="ia_send_img2img", visible=hooks.img2img_targets is not None
+                        )
                 interrupt = gr.Button("Interrupt", variant="stop", elem_id="ia_interrupt")
         with gr.Row():
             results = compat.gallery(label="History (newest first)", elem_id="ia_results", columns=6, height=220)
@@ -196,9 +234,12 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
 
         # --- wiring
         # A new picture: candidates of the previous one must not stay clickable.
-        loaded = comps.input_image.change(lambda k, img, m, sel: (ctl.set_image(k, img, m, sel), _candidates(None)),
-                                          inputs=[key, comps.input_image, sam_model, selector],
-                                          outputs=[status, comps.candidates], queue=False)
+        loaded = comps.input_image.change(
+            lambda k, img, m, sel: (ctl.set_image(k, img, m, sel), _candidates(None)),
+            inputs=[key, comps.input_image, sam_model, selector],
+            outputs=[status, comps.candidates],
+            queue=False,
+        )
         seg_inputs = [key, sam_model, selector, ignore_unsegmented]
 
         def on_event(text, *a):
@@ -227,16 +268,32 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
                 return compat.update(), compat.update(), error_message(exc)
 
         comps.candidates.select(on_candidate, inputs=seg_inputs, outputs=[comps.mask_layer, comps.candidates, status])
-        _on(download.click, ctl.download_sam, [sam_model, selector], [sam_model, selector, sam_hint, status], status, progress=True)
+        _on(
+            download.click,
+            ctl.download_sam,
+            [sam_model, selector],
+            [sam_model, selector, sam_hint, status],
+            status,
+            progress=True,
+        )
         refresh_sam = (ctl.refresh_sam, [sam_model, selector], [sam_model, selector, sam_hint])
         _on(sam_refresh.click, refresh_sam[0], refresh_sam[1], refresh_sam[2], status)
         labels = out["labels"]
-        refresh_hub = (lambda m, b: ctl.refresh_inpaint(m, b, labels["cleaner"], labels["diffusers"]),
-                       [hub_model, out["backend"]], [hub_model, out["backend"], inpaint_hint])
+        refresh_hub = (
+            lambda m, b: ctl.refresh_inpaint(m, b, labels["cleaner"], labels["diffusers"]),
+            [hub_model, out["backend"]],
+            [hub_model, out["backend"], inpaint_hint],
+        )
         _on(hub_refresh.click, refresh_hub[0], refresh_hub[1], refresh_hub[2], status)
         tab.ia_refresh = [refresh_sam, refresh_hub]
-        _on(everything.click, ctl.segment_everything, [key, sam_model, points_per_side], [comps.segments_layer, status],
-            status, progress=True)
+        _on(
+            everything.click,
+            ctl.segment_everything,
+            [key, sam_model, points_per_side],
+            [comps.segments_layer, status],
+            status,
+            progress=True,
+        )
         wire_text_row(_on, text_row, ctl, key, sam_model, selector, comps.mask_layer, status, comps.boxes)
         for op, button in refine_buttons.items():
             _on(button.click, lambda k, px, _op=op: ctl.refine(k, _op, px), [key, amount], [comps.mask_layer, status], status)
@@ -248,23 +305,40 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
 
         def run(k, kind, model, req_names, v):  # v: request values, the ControlNet choice and controls, progress
             n = len(req_names)
-            return ctl.inpaint(k, kind, model, _request(req_names, v[:n]), v[-1],
-                               controlnet=cnc.options(v[n], cn_names, v[n + 1:-1]))
+            return ctl.inpaint(
+                k, kind, model, _request(req_names, v[:n]), v[-1], controlnet=cnc.options(v[n], cn_names, v[n + 1 : -1])
+            )
 
-        _on(run_hub.click, lambda k, m, *v: run(k, "diffusers", m, names, v),
-            [key, hub_model, *gen.values(), *cn_inputs], gen_outputs, status, progress=True).then(*compare, queue=False)
+        _on(
+            run_hub.click,
+            lambda k, m, *v: run(k, "diffusers", m, names, v),
+            [key, hub_model, *gen.values(), *cn_inputs],
+            gen_outputs,
+            status,
+            progress=True,
+        ).then(*compare, queue=False)
         cnc.wire_controlnet(cn, ctl, hub_model)
         extra_names = names + list(soft)
         for kind, button in run_extra.items():
-            _on(button.click, lambda k, *v, _kind=kind: run(k, _kind, "", extra_names, v),
-                [key, *gen.values(), *soft.values(), *cn_inputs], gen_outputs, status, progress=True).then(
-                *compare, queue=False).then(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
+            _on(
+                button.click,
+                lambda k, *v, _kind=kind: run(k, _kind, "", extra_names, v),
+                [key, *gen.values(), *soft.values(), *cn_inputs],
+                gen_outputs,
+                status,
+                progress=True,
+            ).then(*compare, queue=False).then(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
         if hints:  # the user may switch checkpoints in the WebUI at any time: the hint follows
             loaded.then(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
             inpaint_tab.select(lambda: [_hint_html(hooks)] * len(hints), None, hints, queue=False)
         if hooks.controlnet_status:  # ControlNet models may be added in the WebUI at any time: the reason follows
-            inpaint_tab.select(lambda: (cnc.note_html(ctl), compat.update(interactive=ctl.controlnet_unavailable() is None)),
-                               None, [cn["note"], cn["enabled"]], queue=False)
+            inpaint_tab.select(
+                lambda: (cnc.note_html(ctl), compat.update(interactive=ctl.controlnet_unavailable() is None)),
+                None,
+                [cn["note"], cn["enabled"]],
+                queue=False,
+            )
+
         def note(method: str) -> str:
             from inpaint_anything.ui.defaults import remover_note
 
@@ -272,20 +346,23 @@ def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
 
         cleaner.change(note, [cleaner], [cleaner_note], queue=False)
         _on(run_remove.click, ctl.remove, [key, cleaner, cleaner_grow], gen_outputs, status, progress=True).then(
-            *compare, queue=False).then(note, [cleaner], [cleaner_note], queue=False)
+            *compare, queue=False
+        ).then(note, [cleaner], [cleaner_note], queue=False)
         out["wire"](ctl, key, hub_model, gen, names, gen_outputs, status, loaded, compare)
         _on(get_mask.click, lambda k: ctl.export(k, "mask"), [key], [mask_file], status)
         _on(get_alpha.click, lambda k: ctl.export(k, "alpha"), [key], [alpha_file], status)
         if hooks.img2img_targets is not None:
             base, mask = hooks.img2img_targets
             _on(send.click, ctl.send_to_img2img, [key], [base, mask], status).then(
-                None, None, None, **compat.js_kwargs(hooks.img2img_switch_js))
+                None, None, None, **compat.js_kwargs(hooks.img2img_switch_js)
+            )
         interrupt.click(ctl.interrupt, inputs=[key], outputs=[status], queue=False)
         results.select(_selected_index, inputs=None, outputs=[selected])
         _on(use_result.click, ctl.use_result, [key, selected], [comps.input_image], status)
         if hooks.extras_target is not None:
             _on(send_extras.click, ctl.send_result_to_extras, [key, selected], [hooks.extras_target], status).then(
-                None, None, None, **compat.js_kwargs(hooks.extras_switch_js))
+                None, None, None, **compat.js_kwargs(hooks.extras_switch_js)
+            )
         for source, button in hooks.send_buttons:
             _wire_send_button(ctl, source, button, payload, key, comps, status)
     return tab
@@ -311,8 +388,13 @@ def _wire_send_button(ctl: Controller, source: str, button, payload, key, comps,
             return compat.update(), compat.update(), compat.update(), compat.update(), error_message(exc)
         return image, None, None, _candidates(None), text
 
-    button.click(receive, inputs=[payload, key], outputs=[comps.input_image, comps.segments_layer, comps.mask_layer, comps.candidates, status],
-                 show_progress="hidden", **compat.js_kwargs(gallery_send_js(f"{source}_gallery")))
+    button.click(
+        receive,
+        inputs=[payload, key],
+        outputs=[comps.input_image, comps.segments_layer, comps.mask_layer, comps.candidates, status],
+        show_progress="hidden",
+        **compat.js_kwargs(gallery_send_js(f"{source}_gallery")),
+    )
 
 
 def _notice(exc: Exception) -> None:
@@ -337,8 +419,12 @@ def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
 
     backends = [("Inpainting model (Inpaint tab)", "diffusers"), *hooks.extra_backends, ("Pre-fill only (no model)", "cleaner")]
     c["labels"] = {kind: label for label, kind in backends}
-    c["backend"] = gr.Radio(label="Generate with", choices=[b[0] for b in backends], elem_id="ia_out_backend",
-                            value=default_outpaint_backend(backends, [k for _, k in hooks.extra_backends], app))
+    c["backend"] = gr.Radio(
+        label="Generate with",
+        choices=[b[0] for b in backends],
+        elem_id="ia_out_backend",
+        value=default_outpaint_backend(backends, [k for _, k in hooks.extra_backends], app),
+    )
     size = gr.HTML(message("The output size is shown here."), elem_id="ia_out_size")
     run = gr.Button("Outpaint", variant="primary", elem_id="ia_run_outpaint")
     geo_keys = [f.name for f in EXPANSION_FIELDS]
@@ -366,14 +452,22 @@ def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
 
             *values, progress = rest
             exp = expansion(ctl, k, *values[: len(geo)])
-            req = _request(names, tuple(values[len(geo):]))
+            req = _request(names, tuple(values[len(geo) :]))
             kind = dict(backends)[backend_label]
             chosen = spec_from_ui({"prefill": pre, "strategy": strategy, "overlap_px": overlap})
             settings = OutpaintSettings(expansion=exp, **chosen)
-            return ctl.outpaint(k, settings, req, kind, model if kind == "diffusers" else ("prefill" if kind == "cleaner" else ""), progress)
+            return ctl.outpaint(
+                k, settings, req, kind, model if kind == "diffusers" else ("prefill" if kind == "cleaner" else ""), progress
+            )
 
-        _on(run.click, go, [key, c["prefill"], c["strategy"], c["overlap_px"], c["backend"], hub_model, *geo, *gen.values()],
-            outputs, status, progress=True).then(*compare, queue=False)
+        _on(
+            run.click,
+            go,
+            [key, c["prefill"], c["strategy"], c["overlap_px"], c["backend"], hub_model, *geo, *gen.values()],
+            outputs,
+            status,
+            progress=True,
+        ).then(*compare, queue=False)
 
     c["wire"] = wire
     return c

@@ -30,10 +30,10 @@ def build_text_row(app: Any) -> dict[str, Any]:
     c: dict[str, Any] = {}
     with gr.Group(elem_id="ia_text_group"):
         with gr.Row(elem_id="ia_text_row"):
-            c["text"] = control(TEXT["text"], elem_id="ia_text_query", scale=3, min_width=160,
-                                placeholder="dog, ball  (or: sky)")
-            c["detector"] = control(TEXT["detector"], elem_id="ia_text_detector", choices=choices, value=value,
-                                    scale=2, min_width=160)
+            c["text"] = control(TEXT["text"], elem_id="ia_text_query", scale=3, min_width=160, placeholder="dog, ball  (or: sky)")
+            c["detector"] = control(
+                TEXT["detector"], elem_id="ia_text_detector", choices=choices, value=value, scale=2, min_width=160
+            )
         with gr.Row(elem_id="ia_text_row2"):  # wide enough for one-line labels and the radio side by side
             c["threshold"] = control(TEXT["threshold"], elem_id="ia_text_threshold", scale=1, min_width=215)
             c["mode"] = control(TEXT["mode"], elem_id="ia_text_mode", scale=1, min_width=285)
@@ -75,14 +75,27 @@ def download_detector(ctl: Any, detector: str, progress: Any = None) -> str:
     return message(f"Ready: {TEXT['detector'].shown(detector_id)} in {folder}. Type what to select and press Select.")
 
 
-def wire_text_row(on, c: dict[str, Any], ctl: Any, key: Any, sam_model: Any, selector: Any, mask_layer: Any,
-                  status: Any, boxes: Any) -> None:
+def wire_text_row(
+    on, c: dict[str, Any], ctl: Any, key: Any, sam_model: Any, selector: Any, mask_layer: Any, status: Any, boxes: Any
+) -> None:
     """``on``: the tab's event helper (``tab._on``); ``boxes``: the canvas' ``#ia_canvas_boxes``."""
     values = [c[f.name] for f in TEXT_FIELDS]
-    on(c["run"].click, lambda k, m, s, *v: select_text(ctl, k, m, s, *v[:-1], progress=v[-1]),
-       [key, sam_model, selector, *values], [mask_layer, status, boxes], status, progress=True)
-    on(c["text"].submit, lambda k, m, s, *v: select_text(ctl, k, m, s, *v[:-1], progress=v[-1]),
-       [key, sam_model, selector, *values], [mask_layer, status, boxes], status, progress=True)
+    on(
+        c["run"].click,
+        lambda k, m, s, *v: select_text(ctl, k, m, s, *v[:-1], progress=v[-1]),
+        [key, sam_model, selector, *values],
+        [mask_layer, status, boxes],
+        status,
+        progress=True,
+    )
+    on(
+        c["text"].submit,
+        lambda k, m, s, *v: select_text(ctl, k, m, s, *v[:-1], progress=v[-1]),
+        [key, sam_model, selector, *values],
+        [mask_layer, status, boxes],
+        status,
+        progress=True,
+    )
     on(c["download"].click, lambda d, p: download_detector(ctl, d, p), [c["detector"]], [status], status, progress=True)
 
 

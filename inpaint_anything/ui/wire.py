@@ -100,13 +100,18 @@ class CanvasEvent:
 
     def to_json(self) -> str:
         """Serialise back to the wire format (used by tests and the demo app)."""
-        return json.dumps({
-            "version": self.version, "kind": self.kind, "image_size": list(self.image_size),
-            "points": [list(p) for p in self.points], "box": None if self.box is None else list(self.box),
-            "strokes": [{"mode": s.mode, "radius": s.radius, "points": [list(p) for p in s.points]} for s in self.strokes],
-            "text": None if self.text_kept is None else {"id": self.text_id, "kept": list(self.text_kept)},
-            "seq": self.seq,
-        })
+        return json.dumps(
+            {
+                "version": self.version,
+                "kind": self.kind,
+                "image_size": list(self.image_size),
+                "points": [list(p) for p in self.points],
+                "box": None if self.box is None else list(self.box),
+                "strokes": [{"mode": s.mode, "radius": s.radius, "points": [list(p) for p in s.points]} for s in self.strokes],
+                "text": None if self.text_kept is None else {"id": self.text_id, "kept": list(self.text_kept)},
+                "seq": self.seq,
+            }
+        )
 
 
 def _bad(message: str) -> InvalidInputError:
@@ -251,5 +256,3 @@ def _seq_of(text: Any) -> str:
         return str(int(seq))
     except (TypeError, ValueError, AttributeError):
         return "-1"
-
-

@@ -35,9 +35,11 @@ class ModelNaNError(IAError, status=500):
 def nan_message(exc: BaseException) -> str:
     """What the WebUI advises for NaNs, in one message (the host's own detail after it)."""
     detail = str(exc).strip()
-    return ("The model produced NaNs (not-a-number values) instead of an image. Try starting the WebUI with --no-half "
-            "(or --no-half-vae when the VAE is named), a different VAE, or --disable-nan-check."
-            + (f" The WebUI said: {detail}" if detail else ""))
+    return (
+        "The model produced NaNs (not-a-number values) instead of an image. Try starting the WebUI with --no-half "
+        "(or --no-half-vae when the VAE is named), a different VAE, or --disable-nan-check."
+        + (f" The WebUI said: {detail}" if detail else "")
+    )
 
 
 def _shared():
@@ -56,8 +58,10 @@ def checkpoint_hint() -> str | None:
         return None
     if compat.sd_model_is_inpainting(sd_model):
         return None
-    return (f"'{compat.sd_model_title(sd_model)}' is not an inpainting checkpoint: it works, but an inpainting "
-            "checkpoint blends better. Use masked content 'original' or 'fill' and a denoising strength below 1.")
+    return (
+        f"'{compat.sd_model_title(sd_model)}' is not an inpainting checkpoint: it works, but an inpainting "
+        "checkpoint blends better. Use masked content 'original' or 'fill' and a denoising strength below 1."
+    )
 
 
 def soft_inpainting_status() -> str | None:
@@ -65,8 +69,10 @@ def soft_inpainting_status() -> str | None:
     runner = compat.img2img_script_runner()
     script = compat.find_alwayson_script(runner, SOFT_INPAINTING_TITLE) if runner is not None else None
     if script is None:
-        return ("Soft inpainting is not available in this WebUI: its built-in 'soft-inpainting' extension is "
-                "disabled or missing (see the Extensions tab).")
+        return (
+            "Soft inpainting is not available in this WebUI: its built-in 'soft-inpainting' extension is "
+            "disabled or missing (see the Extensions tab)."
+        )
     if script.args_from is None or script.args_to is None or script.args_to - script.args_from < SOFT_INPAINTING_ARGS:
         return "Soft inpainting is not available yet: the WebUI has not set up its img2img scripts."
     return None
@@ -82,7 +88,7 @@ def soft_inpainting_scripts(request: InpaintRequest) -> tuple:
     script = compat.find_alwayson_script(runner, SOFT_INPAINTING_TITLE)
     args = compat.default_script_args(runner)
     values = request.soft_inpainting_args()
-    args[script.args_from:script.args_from + len(values)] = values
+    args[script.args_from : script.args_from + len(values)] = values
     return runner, args
 
 
@@ -187,8 +193,10 @@ class WebuiCheckpointBackend:
             raise UnavailableError("The WebUI returned no image; see the console for its error.")
         self.check_scripts_ran(p)
         if request.soft_inpainting and not p.extra_generation_params.get(SOFT_INPAINTING_MARK):
-            raise UnavailableError("The WebUI's Soft Inpainting script did not run (see the console for its error); "
-                                   "turn soft inpainting off to inpaint without it.")
+            raise UnavailableError(
+                "The WebUI's Soft Inpainting script did not run (see the console for its error); "
+                "turn soft inpainting off to inpaint without it."
+            )
         out = np.asarray(processed.images[-1].convert("RGB"))
         if out.shape[:2] != (h, w):
             out = np.asarray(processed.images[-1].convert("RGB").resize((w, h), Image.LANCZOS))

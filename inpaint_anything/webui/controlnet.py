@@ -120,10 +120,12 @@ def _place(ec: Any, runner: Any, args: list, cn_units: list) -> list:
     script = compat.find_alwayson_script(runner, TITLE)
     slots = script.args_to - script.args_from
     if len(cn_units) > slots:
-        raise UnavailableError(f"The WebUI's ControlNet has {slots} unit(s); ControlNet inpaint with the reference "
-                               "unit needs 2 (Settings > ControlNet > Multi-ControlNet: max models amount).")
+        raise UnavailableError(
+            f"The WebUI's ControlNet has {slots} unit(s); ControlNet inpaint with the reference "
+            "unit needs 2 (Settings > ControlNet > Multi-ControlNet: max models amount)."
+        )
     off = [ec.ControlNetUnit(enabled=False) for _ in range(slots - len(cn_units))]
-    args[script.args_from:script.args_to] = [*cn_units, *off]
+    args[script.args_from : script.args_to] = [*cn_units, *off]
     return args
 
 
@@ -146,8 +148,7 @@ class WebuiControlNetBackend(WebuiCheckpointBackend):
         for name in found:
             if name == wanted or name.split(" [")[0] == wanted.split(" [")[0]:
                 return name
-        raise UnavailableError(f"The WebUI has no inpaint ControlNet called {wanted!r}; installed: "
-                               f"{', '.join(found) or 'none'}.")
+        raise UnavailableError(f"The WebUI has no inpaint ControlNet called {wanted!r}; installed: {', '.join(found) or 'none'}.")
 
     def infotext_fields(self) -> dict[str, object]:
         return {"Inpaint backend": self.name, **infotext_units(self.options, self.model())}

@@ -14,8 +14,10 @@ SWITCH_TO_INPAINT_UPLOAD_JS = "() => { if (typeof switch_to_img2img_tab === 'fun
 EXTRAS_IMAGE = "extras_image"  # the Extras tab's "Single Image" input (ui_postprocessing.py)
 # Our own JS shows the tabs holding extras_image (Extras > Single Image) whatever the tab order; the
 # host's switch_to_extras() (a fixed tab index) is the fallback.
-SWITCH_TO_EXTRAS_JS = ("() => { const ia = window.InpaintAnything; if (ia && ia.reveal && ia.reveal('extras_image')) return;"
-                       " if (typeof switch_to_extras === 'function') switch_to_extras(); }")
+SWITCH_TO_EXTRAS_JS = (
+    "() => { const ia = window.InpaintAnything; if (ia && ia.reveal && ia.reveal('extras_image')) return;"
+    " if (typeof switch_to_extras === 'function') switch_to_extras(); }"
+)
 # Result rows (ui_common.create_output_panel: row "image_buttons_<tab>") that get our send button,
 # created right after the host's last send button of the row, "<tab>_send_to_extras".
 SEND_SOURCE_TABS = ("txt2img", "img2img")
@@ -113,9 +115,15 @@ class WebuiExtension:
         from inpaint_anything.api.routes import build_router
         from inpaint_anything.webui import jobs, saving
 
-        fastapi_app.include_router(build_router(self.app(), auth_dependency=_api_auth_dependency(opts),
-                                                job_factory=jobs.queued_job, save=saving.save_result,
-                                                output_folder=saving.output_folder))
+        fastapi_app.include_router(
+            build_router(
+                self.app(),
+                auth_dependency=_api_auth_dependency(opts),
+                job_factory=jobs.queued_job,
+                save=saving.save_result,
+                output_folder=saving.output_folder,
+            )
+        )
 
 
 def _tool_button(label: str, elem_id: str):

@@ -62,8 +62,9 @@ class HostMemoryGuard:
     go back to the GPU otherwise. One guard serves every session; it is re-entrant per thread.
     """
 
-    def __init__(self, *, on_short: Callable[[], Any] | None = None, margin: int = MARGIN_BYTES,
-                 queue_wait_s: float = QUEUE_WAIT_S) -> None:
+    def __init__(
+        self, *, on_short: Callable[[], Any] | None = None, margin: int = MARGIN_BYTES, queue_wait_s: float = QUEUE_WAIT_S
+    ) -> None:
         self.margin = int(margin)
         self.queue_wait_s = float(queue_wait_s)
         self._on_short = on_short
@@ -109,8 +110,9 @@ class HostMemoryGuard:
         deadline = time.monotonic() + self.queue_wait_s
         while not lock.acquire(blocking=False):  # polled: this thread may hold locks a queued job needs
             if time.monotonic() >= deadline:
-                raise UnavailableError(f"Not enough free VRAM for {what} while the WebUI is generating; "
-                                       "try again when it has finished.")
+                raise UnavailableError(
+                    f"Not enough free VRAM for {what} while the WebUI is generating; try again when it has finished."
+                )
             time.sleep(0.05)
         try:
             yield
@@ -121,8 +123,9 @@ class HostMemoryGuard:
         """Free ``total`` bytes of VRAM; returns the A1111 model to bring back afterwards, or None."""
         mm = compat.forge_memory_management()
         if mm is not None:
-            log.info("Inpaint Anything: %s of VRAM free, %s wanted for %s: asking Forge to unload models.",
-                     _mb(free), _mb(total), what)
+            log.info(
+                "Inpaint Anything: %s of VRAM free, %s wanted for %s: asking Forge to unload models.", _mb(free), _mb(total), what
+            )
             mm.free_memory(total, mm.get_torch_device())
             return None
         sd_model = compat.loaded_sd_model()
@@ -130,8 +133,12 @@ class HostMemoryGuard:
             return None
         from modules import sd_models
 
-        log.info("Inpaint Anything: %s of VRAM free, %s wanted for %s: moving the WebUI checkpoint to the CPU.",
-                 _mb(free), _mb(total), what)
+        log.info(
+            "Inpaint Anything: %s of VRAM free, %s wanted for %s: moving the WebUI checkpoint to the CPU.",
+            _mb(free),
+            _mb(total),
+            what,
+        )
         sd_models.send_model_to_cpu(sd_model)
         return sd_model
 
@@ -153,8 +160,10 @@ class HostMemoryGuard:
         except RuntimeError as exc:
             log.error("Inpaint Anything: could not move the WebUI checkpoint back to the GPU after %s: %s", what, exc)
             if raise_errors:
-                raise UnavailableError("The WebUI checkpoint could not go back to the GPU (out of memory). "
-                                       "Select it again in the checkpoint dropdown.") from exc
+                raise UnavailableError(
+                    "The WebUI checkpoint could not go back to the GPU (out of memory). "
+                    "Select it again in the checkpoint dropdown."
+                ) from exc
 
 
 def install(app: Any) -> HostMemoryGuard:

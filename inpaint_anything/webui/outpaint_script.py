@@ -54,8 +54,14 @@ TITLE = "Outpainting (Inpaint Anything)"
 # the overlap its elem_id: the WebUI's ui-config.json keeps a user's start values by label, and user CSS
 # may use the elem_ids.
 MASK_BLUR = dataclasses.replace(INPAINT["mask_blur"], label="Mask blur (px)")
-CONTROLNET_SWITCH = Field("controlnet", bool, False, "ControlNet inpaint: the WebUI's ControlNet steers the new area "
-                          "(any checkpoint)", noun="ControlNet inpaint", elem="cn_enabled")
+CONTROLNET_SWITCH = Field(
+    "controlnet",
+    bool,
+    False,
+    "ControlNet inpaint: the WebUI's ControlNet steers the new area (any checkpoint)",
+    noun="ControlNet inpaint",
+    elem="cn_enabled",
+)
 SCRIPT_FIELDS = (*OUTPAINT_FIELDS, MASK_BLUR, CONTROLNET_SWITCH, *CONTROLNET_FIELDS)
 SCRIPT_ELEM_IDS = {"overlap_px": "overlap"}
 ARG_NAMES = tuple(f.name for f in SCRIPT_FIELDS)
@@ -85,8 +91,10 @@ def preview_text(args: dict, size: tuple[int, int] | None, denoising: float | No
             cw, ch = exp.canvas_size
             text = f"Output size is set here: {exp.width}×{exp.height} → {cw}×{ch} ({ignored})."
         elif mode == "pixels":
-            text = (f"Output size is set here: the input + {int(args['left']) + int(args['right'])} px wide, "
-                    f"+ {int(args['up']) + int(args['down'])} px high ({ignored}).")
+            text = (
+                f"Output size is set here: the input + {int(args['left']) + int(args['right'])} px wide, "
+                f"+ {int(args['up']) + int(args['down'])} px high ({ignored})."
+            )
         elif mode == "aspect":
             text = f"Output size is set here: the input widened or heightened to {args['preset']} ({ignored})."
         else:
@@ -94,8 +102,10 @@ def preview_text(args: dict, size: tuple[int, int] | None, denoising: float | No
     except IAError as exc:
         text = f"⚠ {exc}"
     if denoising is not None and float(denoising) < MIN_DENOISING:
-        text += (f" ⚠ Denoising strength {float(denoising):g} is below {MIN_DENOISING:g}: the new area stays close to "
-                 f"the pre-fill. Use {MIN_DENOISING:g}–1 in img2img.")
+        text += (
+            f" ⚠ Denoising strength {float(denoising):g} is below {MIN_DENOISING:g}: the new area stays close to "
+            f"the pre-fill. Use {MIN_DENOISING:g}–1 in img2img."
+        )
     return text
 
 
@@ -115,11 +125,20 @@ def request_from(p, mask_blur: int):
     from inpaint_anything.inpaint.request import InpaintRequest
 
     return InpaintRequest(
-        prompt=p.prompt if isinstance(p.prompt, str) else p.prompt[0], negative_prompt=p.negative_prompt or "",
-        seed=int(p.seed), steps=int(p.steps), cfg_scale=float(p.cfg_scale), sampler=p.sampler_name or INPAINT["sampler"].default,
-        scheduler=getattr(p, "scheduler", None) or INPAINT["scheduler"].default, denoising_strength=float(p.denoising_strength or 0.75),
-        masked_content="original", mask_blur=int(mask_blur), inpaint_area="whole", padding=INPAINT["padding"].default,
-        batch_count=max(1, int(p.n_iter) * int(p.batch_size))).validated()
+        prompt=p.prompt if isinstance(p.prompt, str) else p.prompt[0],
+        negative_prompt=p.negative_prompt or "",
+        seed=int(p.seed),
+        steps=int(p.steps),
+        cfg_scale=float(p.cfg_scale),
+        sampler=p.sampler_name or INPAINT["sampler"].default,
+        scheduler=getattr(p, "scheduler", None) or INPAINT["scheduler"].default,
+        denoising_strength=float(p.denoising_strength or 0.75),
+        masked_content="original",
+        mask_blur=int(mask_blur),
+        inpaint_area="whole",
+        padding=INPAINT["padding"].default,
+        batch_count=max(1, int(p.n_iter) * int(p.batch_size)),
+    ).validated()
 
 
 def _backend_maker(args: dict):
@@ -155,8 +174,10 @@ class InpaintAnythingOutpaint(scripts.Script):
     def ui(self, is_img2img):
         import gradio as gr
 
-        gr.HTML("<p class='ia-hint'>Adds pixels around the image with the loaded checkpoint; the original is kept "
-                "exactly. Inpainting checkpoints blend best.</p>")
+        gr.HTML(
+            "<p class='ia-hint'>Adds pixels around the image with the loaded checkpoint; the original is kept "
+            "exactly. Inpainting checkpoints blend best.</p>"
+        )
         from inpaint_anything.ui.outpaint_controls import build_outpaint_controls
 
         # the same builder as the tab's Outpaint sub-tab, plus the mask blur (the tab has it in its generation settings)
@@ -179,8 +200,9 @@ class InpaintAnythingOutpaint(scripts.Script):
         from inpaint_anything.ui.controlnet_controls import build_choice, field_controls
         from inpaint_anything.webui import controlnet
 
-        built = build_choice(controlnet.status(check_runner=False), CONTROLNET_SWITCH.label, controlnet.inpaint_models(),
-                             self.elem_id)
+        built = build_choice(
+            controlnet.status(check_runner=False), CONTROLNET_SWITCH.label, controlnet.inpaint_models(), self.elem_id
+        )
         return {CONTROLNET_SWITCH.name: built["enabled"], **field_controls(built)}
 
     # ------------------------------------------------------------------ the preview line
@@ -215,7 +237,9 @@ class InpaintAnythingOutpaint(scripts.Script):
         kwargs = {"queue": False, "show_progress": False}
         if name == "controls":
             for comp in self._controls:
-                comp.change(self.preview, inputs=[self._size, self._denoising, *self._controls], outputs=[self._preview], **kwargs)
+                comp.change(
+                    self.preview, inputs=[self._size, self._denoising, *self._controls], outputs=[self._preview], **kwargs
+                )
             return
         import gradio as gr
 
@@ -223,12 +247,20 @@ class InpaintAnythingOutpaint(scripts.Script):
         if name == "image" and not isinstance(comp, gr.Image):
             return  # Forge: "img2img_image" is its canvas' HTML block; the preview works without the picture's size
         if name == "image":
-            comp.change(self.preview_for_image, inputs=[comp, self._denoising, *self._controls],
-                        outputs=[self._size, self._preview], **kwargs)
+            comp.change(
+                self.preview_for_image,
+                inputs=[comp, self._denoising, *self._controls],
+                outputs=[self._size, self._preview],
+                **kwargs,
+            )
         else:
             self._denoising.value = getattr(comp, "value", None)
-            comp.change(self.preview_for_denoising, inputs=[comp, self._size, *self._controls],
-                        outputs=[self._denoising, self._preview], **kwargs)
+            comp.change(
+                self.preview_for_denoising,
+                inputs=[comp, self._size, *self._controls],
+                outputs=[self._denoising, self._preview],
+                **kwargs,
+            )
 
     # ------------------------------------------------------------------ running
     def run(self, p, *args):
@@ -239,28 +271,56 @@ class InpaintAnythingOutpaint(scripts.Script):
         from inpaint_anything.webui import compat
         from inpaint_anything.webui.jobs import HostJobControl
 
-        given = dict(zip(ARG_NAMES, (list(args) + list(DEFAULTS[len(args):]))[: len(ARG_NAMES)], strict=True))
+        given = dict(zip(ARG_NAMES, (list(args) + list(DEFAULTS[len(args) :]))[: len(ARG_NAMES)], strict=True))
         values = normalized(given)
         backend_for = _backend_maker(given)
         processing.fix_seed(p)
         source = p.init_images[0]
         width, height = source.size
-        settings = OutpaintSettings(expansion=expansion_from(values, width, height), prefill=str(values["prefill"]),
-                                    overlap_px=int(values["overlap_px"]), strategy=str(values["strategy"]))
+        settings = OutpaintSettings(
+            expansion=expansion_from(values, width, height),
+            prefill=str(values["prefill"]),
+            overlap_px=int(values["overlap_px"]),
+            strategy=str(values["strategy"]),
+        )
         request = request_from(p, int(values["mask_blur"]))
         with compat.override_settings_applied(p) as overrides:
-            result = outpaint(np.asarray(source.convert("RGBA") if source.mode == "RGBA" else source.convert("RGB")),
-                              settings, request, backend_for(overrides), HostJobControl())
+            result = outpaint(
+                np.asarray(source.convert("RGBA") if source.mode == "RGBA" else source.convert("RGB")),
+                settings,
+                request,
+                backend_for(overrides),
+                HostJobControl(),
+            )
             pil_images = [Image.fromarray(img) for img in result.images]
             p.width, p.height = result.canvas_size
             infotexts = [t + f", Script: {TITLE}" for t in result.infotexts]
             if getattr(shared.opts, "samples_save", True) and not p.do_not_save_samples:
                 for img, seed, text in zip(pil_images, result.seeds, infotexts, strict=True):
-                    images.save_image(img, p.outpath_samples, "", seed, request.prompt,
-                                      getattr(shared.opts, "samples_format", "png"), info=text, p=p)
-        return processing.Processed(p, pil_images, result.seeds[0], infotexts[0], all_seeds=list(result.seeds),
-                                    infotexts=infotexts)
+                    images.save_image(
+                        img,
+                        p.outpath_samples,
+                        "",
+                        seed,
+                        request.prompt,
+                        getattr(shared.opts, "samples_format", "png"),
+                        info=text,
+                        p=p,
+                    )
+        return processing.Processed(
+            p, pil_images, result.seeds[0], infotexts[0], all_seeds=list(result.seeds), infotexts=infotexts
+        )
 
 
-__all__ = ["ARG_NAMES", "DEFAULTS", "MODE_WORDS", "PREFILL_WORDS", "SCRIPT_FIELDS", "STRATEGY_WORDS", "TITLE",
-           "InpaintAnythingOutpaint", "preview_text", "visible_groups"]
+__all__ = [
+    "ARG_NAMES",
+    "DEFAULTS",
+    "MODE_WORDS",
+    "PREFILL_WORDS",
+    "SCRIPT_FIELDS",
+    "STRATEGY_WORDS",
+    "TITLE",
+    "InpaintAnythingOutpaint",
+    "preview_text",
+    "visible_groups",
+]

@@ -18,7 +18,11 @@ def output_folder() -> str:
     if chosen:
         return os.path.abspath(os.path.expanduser(chosen))
     opts = shared.opts
-    return getattr(opts, "outdir_samples", "") or getattr(opts, "outdir_img2img_samples", "") or os.path.join("outputs", "img2img-images")
+    return (
+        getattr(opts, "outdir_samples", "")
+        or getattr(opts, "outdir_img2img_samples", "")
+        or os.path.join("outputs", "img2img-images")
+    )
 
 
 def save_result(image: np.ndarray, infotext: str, kind: str) -> str:
@@ -38,7 +42,14 @@ def save_result(image: np.ndarray, infotext: str, kind: str) -> str:
     seed = request.seed if request is not None and request.seed >= 0 and "Seed: " in infotext else None
     prompt = request.prompt if request is not None else ""
     suffix = f"-ia-{kind}" if seed is not None else f"ia-{kind}"
-    fullfn, _ = images.save_image(pil, output_folder(), "", seed=seed, prompt=prompt,
-                                  extension=getattr(shared.opts, "samples_format", "png") or "png", info=infotext,
-                                  suffix=suffix)
+    fullfn, _ = images.save_image(
+        pil,
+        output_folder(),
+        "",
+        seed=seed,
+        prompt=prompt,
+        extension=getattr(shared.opts, "samples_format", "png") or "png",
+        info=infotext,
+        suffix=suffix,
+    )
     return os.path.abspath(fullfn)

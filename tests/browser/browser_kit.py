@@ -67,7 +67,9 @@ class CanvasPage:
         return self.page.evaluate("() => window.InpaintAnything.canvas.info()")
 
     def echo(self) -> dict:
-        text = self.page.evaluate("() => { const t = document.querySelector('#ia_demo_echo textarea'); return t ? t.value : ''; }")
+        text = self.page.evaluate(
+            "() => { const t = document.querySelector('#ia_demo_echo textarea'); return t ? t.value : ''; }"
+        )
         return json.loads(text) if text.strip() else {}
 
     def wait_echo(self, seq: int, timeout: float = 20000) -> dict:
@@ -75,12 +77,15 @@ class CanvasPage:
         self.page.wait_for_function(
             """(seq) => { const t = document.querySelector('#ia_demo_echo textarea');
                  if (!t || !t.value) return false; try { return JSON.parse(t.value).seq >= seq; } catch (e) { return false; } }""",
-            arg=seq, timeout=timeout,
+            arg=seq,
+            timeout=timeout,
         )
         return self.echo()
 
     def wait_info(self, js_condition: str, timeout: float = 20000) -> dict:
-        self.page.wait_for_function(f"() => {{ const i = window.InpaintAnything.canvas.info(); return !!i && ({js_condition}); }}", timeout=timeout)
+        self.page.wait_for_function(
+            f"() => {{ const i = window.InpaintAnything.canvas.info(); return !!i && ({js_condition}); }}", timeout=timeout
+        )
         return self.info()
 
     # -- actions
@@ -105,7 +110,10 @@ class CanvasPage:
         assert self.info()["tool"] == tool
 
     def set_brush(self, size: int) -> None:
-        self.page.evaluate("(v) => { const r = document.querySelector('#ia_canvas_root .ia-cv-size'); r.value = String(v); r.dispatchEvent(new Event('input', {bubbles: true})); }", size)
+        self.page.evaluate(
+            "(v) => { const r = document.querySelector('#ia_canvas_root .ia-cv-size'); r.value = String(v); r.dispatchEvent(new Event('input', {bubbles: true})); }",
+            size,
+        )
         assert self.info()["brush"] == size
 
     def to_client(self, x: float, y: float) -> tuple[float, float]:
@@ -123,7 +131,9 @@ class CanvasPage:
 
     # -- pixels
     def canvas_rect(self) -> dict:
-        return self.page.evaluate("() => { const r = document.querySelector('#ia_canvas_root .ia-cv-canvas').getBoundingClientRect(); return {x: r.left, y: r.top, width: r.width, height: r.height}; }")
+        return self.page.evaluate(
+            "() => { const r = document.querySelector('#ia_canvas_root .ia-cv-canvas').getBoundingClientRect(); return {x: r.left, y: r.top, width: r.width, height: r.height}; }"
+        )
 
     def shot(self, step: str) -> tuple[np.ndarray, dict]:
         """Screenshot of the canvas area in CSS pixels (RGB array) and its viewport rect; saved to artifacts."""

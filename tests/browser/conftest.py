@@ -13,17 +13,7 @@ import sys
 from typing import Any
 
 import pytest
-from browser_kit import (
-    BROWSER_ARGS,
-    MAGENTA,
-    MARKER,
-    ROOT,
-    VIEWPORT,
-    CanvasPage,
-    chromium_path,
-    local_only,
-    tools_dir,
-)
+from browser_kit import BROWSER_ARGS, MAGENTA, MARKER, ROOT, VIEWPORT, CanvasPage, chromium_path, local_only, tools_dir
 
 
 @pytest.fixture(scope="module")

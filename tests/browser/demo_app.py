@@ -47,10 +47,16 @@ def handle_event(text: str, image: Any) -> tuple[str, Any]:
     mask = demo_mask(event)
     ys, xs = np.nonzero(mask)
     echo = {
-        "seq": event.seq, "kind": event.kind, "image_size": list(event.image_size),
+        "seq": event.seq,
+        "kind": event.kind,
+        "image_size": list(event.image_size),
         "input_size": None if image is None else [int(image.shape[1]), int(image.shape[0])],
-        "points": [list(p) for p in event.points], "box": None if event.box is None else list(event.box),
-        "strokes": [{"mode": s.mode, "radius": s.radius, "n": len(s.points), "first": list(s.points[0]), "last": list(s.points[-1])} for s in event.strokes],
+        "points": [list(p) for p in event.points],
+        "box": None if event.box is None else list(event.box),
+        "strokes": [
+            {"mode": s.mode, "radius": s.radius, "n": len(s.points), "first": list(s.points[0]), "last": list(s.points[-1])}
+            for s in event.strokes
+        ],
         "mask_area": int(mask.sum()),
         "mask_bbox": [int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())] if len(xs) else None,
     }

@@ -54,8 +54,15 @@ def _forget_stub() -> None:
         sys.path.remove(str(STUB_DIR))
 
 
-def start(root: str | Path, sam_checkpoint: str | Path, generate: Callable[[str, str], list] | None = None,
-          port: int | None = None, block: bool = False, *, choose_sam: bool = True) -> HostServer:
+def start(
+    root: str | Path,
+    sam_checkpoint: str | Path,
+    generate: Callable[[str, str], list] | None = None,
+    port: int | None = None,
+    block: bool = False,
+    *,
+    choose_sam: bool = True,
+) -> HostServer:
     """Serve the stand-in page with the extension on 127.0.0.1 (a fresh WebUI root under ``root``).
 
     ``choose_sam=False`` leaves the "default SAM model" setting at its default (``sam_vit_b``, not
@@ -78,7 +85,9 @@ def start(root: str | Path, sam_checkpoint: str | Path, generate: Callable[[str,
         import webui_stub
         from modules import shared
 
-        webui_stub.reparse_cmd_opts(["--ia-models-dir", str(models), "--ia-offline", "--ia-sam-device", "cpu"], extension_roots=[REPO])
+        webui_stub.reparse_cmd_opts(
+            ["--ia-models-dir", str(models), "--ia-offline", "--ia-sam-device", "cpu"], extension_roots=[REPO]
+        )
         webui_stub.load_extension_scripts(REPO)
         if choose_sam:
             shared.opts.set("ia_default_sam_model", SAM_ID)

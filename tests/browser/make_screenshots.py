@@ -63,7 +63,12 @@ def main(argv: list[str]) -> int:
             for w, h in SIZES:
                 for theme in THEMES:
                     context = browser.new_context(viewport={"width": w, "height": h})
-                    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("http://127.0.0.1", "data:", "blob:")) else r.abort())
+                    context.route(
+                        "**/*",
+                        lambda r: (
+                            r.continue_() if r.request.url.startswith(("http://127.0.0.1", "data:", "blob:")) else r.abort()
+                        ),
+                    )
                     page = context.new_page()
                     page.goto(server.url + ("?__theme=dark" if theme == "dark" else ""))
                     page.wait_for_selector("#ia_canvas_root .ia-cv canvas", timeout=TIMEOUT)
@@ -88,7 +93,9 @@ def main(argv: list[str]) -> int:
                     tab.open_tab("Remove object")
                     tab.click("ia_run_remove")
                     tab.wait_status("Done: 1 image")
-                    page.wait_for_function("() => { const c = window.InpaintAnything.compare.info(); return !!c && c.shown >= 1; }", timeout=TIMEOUT)
+                    page.wait_for_function(
+                        "() => { const c = window.InpaintAnything.compare.info(); return !!c && c.shown >= 1; }", timeout=TIMEOUT
+                    )
                     page.wait_for_timeout(1500)  # the smooth scroll to the result
                     page.evaluate("""() => { const r = document.querySelector('#ia_compare_root .ia-cmp-range');
                         r.value = '50'; r.dispatchEvent(new Event('input', {bubbles: true})); }""")  # half input, half result

@@ -49,14 +49,36 @@ def start(root: str | Path, *extra_args: str, env: dict[str, str] | None = None)
     root = Path(root)
     models, out = root / "models", root / "out"
     models.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-                   "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-                   **(env or {})}
+    environment = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        **(env or {}),
+    }
     environment.pop("GRADIO_ANALYTICS_ENABLED", None)  # the page must turn analytics off by itself
-    cmd = [sys.executable, "-m", "inpaint_anything", "--host", "127.0.0.1", "--port", "0", "--log-level", "warning",
-           "--ia-models-dir", str(models), "--ia-output-dir", str(out), "--ia-sam-device", "cpu", *extra_args]
-    process = subprocess.Popen(cmd, cwd=str(REPO), env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, bufsize=1)
+    cmd = [
+        sys.executable,
+        "-m",
+        "inpaint_anything",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--log-level",
+        "warning",
+        "--ia-models-dir",
+        str(models),
+        "--ia-output-dir",
+        str(out),
+        "--ia-sam-device",
+        "cpu",
+        *extra_args,
+    ]
+    process = subprocess.Popen(
+        cmd, cwd=str(REPO), env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
     log: list[str] = []
     found: list[str] = []
 

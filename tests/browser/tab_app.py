@@ -66,8 +66,9 @@ def make_app(root: str | Path, sam_checkpoint: str | Path, *, size: int | None =
     models = root / "models"
     models.mkdir(parents=True, exist_ok=True)
     shutil.copy(sam_checkpoint, models / "tiny_sam.pth")
-    app = App(Settings(models_dir=str(models), output_dir=str(root / "out"), offline=True, sam_device="cpu",
-                       default_sam_model=SAM_ID))
+    app = App(
+        Settings(models_dir=str(models), output_dir=str(root / "out"), offline=True, sam_device="cpu", default_sam_model=SAM_ID)
+    )
     size = native_size() if size is None else size
     if size:
         plain = app.backend
@@ -116,7 +117,12 @@ def build_page(app: App, *, host: bool = False) -> Any:
 
 # ---------------------------------------------------------------- page object for the browser tests
 TIMEOUT = 60000  # ms; generous for a loaded 2-core machine, never a timing assertion
-TAB_IDS = {"Inpaint": "ia_tab_inpaint", "Remove object": "ia_tab_remove", "Outpaint": "ia_tab_outpaint", "Mask only": "ia_tab_mask"}
+TAB_IDS = {
+    "Inpaint": "ia_tab_inpaint",
+    "Remove object": "ia_tab_remove",
+    "Outpaint": "ia_tab_outpaint",
+    "Mask only": "ia_tab_mask",
+}
 # the input image's clear (x) button: gradio 3 ModifyUpload / gradio 4 IconButton
 CLEAR_BUTTON = "#ia_input_image button[aria-label='Clear'], #ia_input_image button[title='Clear'], #ia_input_image button[aria-label='Remove Image']"
 
@@ -155,7 +161,8 @@ class TabPage(CanvasPage):
     def value(self, elem_id: str) -> str:
         return self.page.evaluate(
             "(id) => { const e = document.getElementById(id); const f = e && e.querySelector('textarea, input'); return f ? f.value : ''; }",
-            elem_id)
+            elem_id,
+        )
 
     def status(self) -> str:
         return self.text("ia_status")
@@ -164,7 +171,9 @@ class TabPage(CanvasPage):
         try:
             self.page.wait_for_function(
                 "([id, s]) => { const e = document.getElementById(id); return !!e && e.innerText.includes(s); }",
-                arg=[elem_id, needle], timeout=timeout)
+                arg=[elem_id, needle],
+                timeout=timeout,
+            )
         except Exception as exc:
             raise AssertionError(f"#{elem_id} never showed {needle!r}; it shows {self.text(elem_id)!r}") from exc
         return self.text(elem_id)
@@ -177,22 +186,31 @@ class TabPage(CanvasPage):
 
     def wait_gallery(self, elem_id: str, n: int) -> None:
         self.page.wait_for_function(
-            "([id, n]) => document.querySelectorAll('#' + id + ' .thumbnail-item img').length >= n", arg=[elem_id, n], timeout=TIMEOUT)
+            "([id, n]) => document.querySelectorAll('#' + id + ' .thumbnail-item img').length >= n",
+            arg=[elem_id, n],
+            timeout=TIMEOUT,
+        )
 
     def image_size(self, selector: str) -> list[int]:
         """Natural size of the first loaded <img> under ``selector``."""
         self.page.wait_for_function(
             "(sel) => { const i = document.querySelector(sel + ' img'); return !!i && i.complete && i.naturalWidth > 0; }",
-            arg=selector, timeout=TIMEOUT)
-        return self.page.evaluate("(sel) => { const i = document.querySelector(sel + ' img'); return [i.naturalWidth, i.naturalHeight]; }", selector)
+            arg=selector,
+            timeout=TIMEOUT,
+        )
+        return self.page.evaluate(
+            "(sel) => { const i = document.querySelector(sel + ' img'); return [i.naturalWidth, i.naturalHeight]; }", selector
+        )
 
     def image_pixels(self, selector: str) -> np.ndarray:
         """The first <img> under ``selector`` decoded in the browser, as an RGBA array."""
         self.image_size(selector)
-        data = self.page.evaluate("""(sel) => { const i = document.querySelector(sel + ' img');
+        data = self.page.evaluate(
+            """(sel) => { const i = document.querySelector(sel + ' img');
             const c = document.createElement('canvas'); c.width = i.naturalWidth; c.height = i.naturalHeight;
             const x = c.getContext('2d'); x.drawImage(i, 0, 0); return {w: c.width, h: c.height, d: Array.from(x.getImageData(0, 0, c.width, c.height).data)}; }""",
-                                  selector)
+            selector,
+        )
         return np.array(data["d"], np.uint8).reshape(data["h"], data["w"], 4)
 
     # -- controls
@@ -203,8 +221,11 @@ class TabPage(CanvasPage):
         """A sub-tab of the tab, by its exact label ("Inpaint" must not match "Inpaint Anything")."""
         exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
         self.page.locator(".tab-nav button").filter(has_text=exact).first.click()
-        self.page.wait_for_function("(id) => { const e = document.getElementById(id); return !!e && e.offsetParent !== null; }",
-                                    arg=TAB_IDS[label], timeout=TIMEOUT)
+        self.page.wait_for_function(
+            "(id) => { const e = document.getElementById(id); return !!e && e.offsetParent !== null; }",
+            arg=TAB_IDS[label],
+            timeout=TIMEOUT,
+        )
 
     def set_number(self, elem_id: str, value: float) -> None:
         """A slider's or number's input box (gradio stores it on input/blur)."""

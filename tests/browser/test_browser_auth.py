@@ -27,8 +27,9 @@ def auth_server(browser: Any, tmp_path_factory: pytest.TempPathFactory, tiny_sam
     app = tab_app.make_app(root, tiny_sam_files["sam"], keep_all_segments=False)
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    server = make_server(create_app(app=app, ui_builder=mount_ui, api_auth=f"{USER}:{PASSWORD}"), "127.0.0.1", port,
-                         log_level="warning")
+    server = make_server(
+        create_app(app=app, ui_builder=mount_ui, api_auth=f"{USER}:{PASSWORD}"), "127.0.0.1", port, log_level="warning"
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -44,7 +44,11 @@ def test_click_reaches_python_in_image_pixels_and_mask_preview_appears(canvas_pa
     assert info["maskArea"] == echo["mask_area"] > 400  # disk of radius 12 around the click
     after, _ = cp.shot("mask_preview")
     # 9 image px right of the marker: inside the disk, outside the marker -> tinted with the mask colour
-    s = info["view"]["s"] * rect["width"] / cp.page.evaluate("() => document.querySelector('#ia_canvas_root .ia-cv-canvas').width")
+    s = (
+        info["view"]["s"]
+        * rect["width"]
+        / cp.page.evaluate("() => document.querySelector('#ia_canvas_root .ia-cv-canvas').width")
+    )
     px = int(mx - rect["x"] + 9 * s)
     py = int(my - rect["y"])
     expected = 0.5 * before[py, px] + 0.5 * MASK_RGB
@@ -82,7 +86,9 @@ def test_zoom_and_pan_keep_image_coordinates(canvas_page, marker_image):
 def test_css_scaled_canvas_keeps_image_coordinates(canvas_page, marker_image):
     cp = canvas_page
     cp.upload(marker_image)
-    cp.page.evaluate("() => { const s = document.querySelector('#ia_canvas_root .ia-cv-stage'); s.style.transformOrigin = '0 0'; s.style.transform = 'scale(0.6, 0.75)'; }")
+    cp.page.evaluate(
+        "() => { const s = document.querySelector('#ia_canvas_root .ia-cv-stage'); s.style.transformOrigin = '0 0'; s.style.transform = 'scale(0.6, 0.75)'; }"
+    )
     rect = cp.canvas_rect()
     backing = cp.page.evaluate("() => document.querySelector('#ia_canvas_root .ia-cv-canvas').width")
     assert rect["width"] < 0.7 * backing  # CSS size and backing store now differ
@@ -95,7 +101,9 @@ def test_css_scaled_canvas_keeps_image_coordinates(canvas_page, marker_image):
 def test_high_dpi_canvas_keeps_image_coordinates(canvas_page, marker_image):
     cp = canvas_page
     cp.upload(marker_image)
-    dims = cp.page.evaluate("() => { const c = document.querySelector('#ia_canvas_root .ia-cv-canvas'); return [c.width, c.clientWidth]; }")
+    dims = cp.page.evaluate(
+        "() => { const c = document.querySelector('#ia_canvas_root .ia-cv-canvas'); return [c.width, c.clientWidth]; }"
+    )
     assert dims[0] == 2 * dims[1]
     echo = click_marker(cp, 1)
     assert_near_marker(echo["points"][0], 1.0)

@@ -26,8 +26,14 @@ def _read(path: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def host(browser: Any, tmp_path_factory: pytest.TempPathFactory, tiny_sam_files: dict, artifacts_dir: str,
-         marker_image: str, coffee_image: str) -> Any:
+def host(
+    browser: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_sam_files: dict,
+    artifacts_dir: str,
+    marker_image: str,
+    coffee_image: str,
+) -> Any:
     import host_app
 
     for stale in glob.glob(os.path.join(artifacts_dir, "host_*.png")):
@@ -54,12 +60,15 @@ def page(browser: Any, host: Any, artifacts_dir: str, request: pytest.FixtureReq
 
 
 def _visible(page: TabPage, elem_id: str) -> bool:
-    return page.page.evaluate("(id) => { const e = document.getElementById(id); return !!e && e.offsetParent !== null; }", elem_id)
+    return page.page.evaluate(
+        "(id) => { const e = document.getElementById(id); return !!e && e.offsetParent !== null; }", elem_id
+    )
 
 
 def _wait_visible(page: TabPage, elem_id: str) -> None:
-    page.page.wait_for_function("(id) => { const e = document.getElementById(id); return !!e && e.offsetParent !== null; }",
-                                arg=elem_id, timeout=TIMEOUT)
+    page.page.wait_for_function(
+        "(id) => { const e = document.getElementById(id); return !!e && e.offsetParent !== null; }", arg=elem_id, timeout=TIMEOUT
+    )
 
 
 def _open_host_tab(page: TabPage, label: str, elem_id: str) -> None:
@@ -69,8 +78,9 @@ def _open_host_tab(page: TabPage, label: str, elem_id: str) -> None:
 
 def test_send_buttons_sit_in_the_result_rows(page):
     for tab in ("txt2img", "img2img"):
-        ids = page.page.evaluate("(row) => Array.from(document.querySelectorAll('#' + row + ' button')).map((b) => b.id)",
-                                 f"image_buttons_{tab}")
+        ids = page.page.evaluate(
+            "(row) => Array.from(document.querySelectorAll('#' + row + ' button')).map((b) => b.id)", f"image_buttons_{tab}"
+        )
         assert f"{tab}_send_to_inpaint_anything" in ids, ids
         assert ids.index(f"{tab}_send_to_inpaint_anything") == ids.index(f"{tab}_send_to_extras") + 1, ids
     assert page.page.locator("#extras_send_to_inpaint_anything").count() == 0
@@ -82,9 +92,12 @@ def test_send_selected_txt2img_picture_to_our_tab(page, host, coffee_image):
     page.click("txt2img_generate")
     page.wait_gallery("txt2img_gallery", 2)
     page.page.locator("#txt2img_gallery .thumbnail-item").nth(1).click()  # the second picture: the coffee
-    page.page.wait_for_function("() => { const s = document.querySelector('#txt2img_gallery .thumbnail-item.selected');"
-                                " const all = Array.from(document.querySelectorAll('#txt2img_gallery .thumbnail-item'));"
-                                " return !!s && all.indexOf(s) % 2 === 1; }", timeout=TIMEOUT)
+    page.page.wait_for_function(
+        "() => { const s = document.querySelector('#txt2img_gallery .thumbnail-item.selected');"
+        " const all = Array.from(document.querySelectorAll('#txt2img_gallery .thumbnail-item'));"
+        " return !!s && all.indexOf(s) % 2 === 1; }",
+        timeout=TIMEOUT,
+    )
     page.full_shot("txt2img_generated")
     page.click("txt2img_send_to_inpaint_anything")
     _wait_visible(page, "ia_canvas_root")  # our tab is shown
@@ -153,8 +166,12 @@ def test_download_refreshes_the_sam_dropdown_labels(page, host, tiny_sam_files, 
 
     data = tiny_sam_files["mobile_sam"].read_bytes()
     with FakeHub() as hub:
-        entry = dataclasses.replace(catalogue.get_entry("mobile_sam"), size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                                    sources=(catalogue.Source.https(hub.add_file("mobile_sam.pt", data)),))
+        entry = dataclasses.replace(
+            catalogue.get_entry("mobile_sam"),
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            sources=(catalogue.Source.https(hub.add_file("mobile_sam.pt", data)),),
+        )
         monkeypatch.setattr(catalogue, "CATALOGUE", tuple(entry if e.id == entry.id else e for e in catalogue.CATALOGUE))
         monkeypatch.setitem(catalogue._BY_ID, entry.id, entry)
         monkeypatch.setattr(host.app.settings, "offline", False)  # the page runs with --ia-offline
@@ -169,8 +186,9 @@ def test_download_refreshes_the_sam_dropdown_labels(page, host, tiny_sam_files, 
             page.element_shot("ia_sam_model", "before_download")
             page.click("ia_sam_download")
             page.wait_status("Ready: mobile_sam.pt")
-            page.page.wait_for_function("() => document.querySelector('#ia_sam_model input').value.includes('\u00b7 verified')",
-                                        timeout=TIMEOUT)
+            page.page.wait_for_function(
+                "() => document.querySelector('#ia_sam_model input').value.includes('\u00b7 verified')", timeout=TIMEOUT
+            )
             shown = box.input_value()
             assert shown == f"MobileSAM \u00b7 verified \u00b7 {human(len(data))}", shown
             box.click()

@@ -25,8 +25,11 @@ def host(browser: Any, tmp_path_factory: pytest.TempPathFactory, tiny_sam_files:
 
 
 def _checked(page: TabPage, elem_id: str) -> str:
-    return page.page.evaluate("""(id) => { const i = document.querySelector('#' + id + ' input[type=radio]:checked');
-        const l = i && i.closest('label'); return l ? l.innerText.trim() : ''; }""", elem_id)
+    return page.page.evaluate(
+        """(id) => { const i = document.querySelector('#' + id + ' input[type=radio]:checked');
+        const l = i && i.closest('label'); return l ? l.innerText.trim() : ''; }""",
+        elem_id,
+    )
 
 
 def test_the_sam_file_present_is_the_default_and_a_click_gives_a_mask(browser, host, artifacts_dir, marker_image):
@@ -39,8 +42,10 @@ def test_the_sam_file_present_is_the_default_and_a_click_gives_a_mask(browser, h
         p.wait_for_selector("#ia_canvas_root .ia-cv canvas", state="attached", timeout=TIMEOUT)
         page = TabPage(p, artifacts_dir, "host_first_run", host.app)
         p.locator("#tabs > .tab-nav button", has_text="Inpaint Anything").first.click()
-        p.wait_for_function("() => { const e = document.getElementById('ia_canvas_root'); return !!e && e.offsetParent !== null; }",
-                            timeout=TIMEOUT)
+        p.wait_for_function(
+            "() => { const e = document.getElementById('ia_canvas_root'); return !!e && e.offsetParent !== null; }",
+            timeout=TIMEOUT,
+        )
         assert p.locator("#ia_run_remove").count() == 1
         shown = p.locator("#ia_sam_model input").first.input_value()
         assert "tiny_sam.pth" in shown, shown

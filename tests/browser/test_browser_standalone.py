@@ -70,8 +70,11 @@ def visit(browser: Any, standalone: Any, artifacts_dir: str, request: pytest.Fix
 
 def _checked(tab: TabPage, elem_id: str) -> str:
     """The label of the checked radio button of ``elem_id``."""
-    return tab.page.evaluate("""(id) => { const i = document.querySelector('#' + id + ' input[type=radio]:checked');
-        const l = i && i.closest('label'); return l ? l.innerText.trim() : ''; }""", elem_id)
+    return tab.page.evaluate(
+        """(id) => { const i = document.querySelector('#' + id + ' input[type=radio]:checked');
+        const l = i && i.closest('label'); return l ? l.innerText.trim() : ''; }""",
+        elem_id,
+    )
 
 
 def _download(tab: TabPage, elem_id: str) -> bytes:
@@ -95,24 +98,31 @@ def _png(body: bytes) -> Any:
 
 
 def _wait_result(tab: TabPage, count: int) -> dict:
-    tab.page.wait_for_function(f"() => {{ const c = window.InpaintAnything.compare.info(); return !!c && c.shown >= {count}; }}",
-                               timeout=TIMEOUT)
+    tab.page.wait_for_function(
+        f"() => {{ const c = window.InpaintAnything.compare.info(); return !!c && c.shown >= {count}; }}", timeout=TIMEOUT
+    )
     return tab.page.evaluate("() => window.InpaintAnything.compare.info()")
 
 
 def _pixels(tab: TabPage, selector: str) -> np.ndarray:
     """The picture an <img> shows (fetched from its src and decoded in the browser), as RGB."""
-    data = tab.page.evaluate("""async (sel) => { const i = document.querySelector(sel);
+    data = tab.page.evaluate(
+        """async (sel) => { const i = document.querySelector(sel);
         const blob = await (await fetch(i.src)).blob(); const bm = await createImageBitmap(blob);
         const c = document.createElement('canvas'); c.width = bm.width; c.height = bm.height;
         const x = c.getContext('2d'); x.drawImage(bm, 0, 0);
-        return {w: c.width, h: c.height, d: Array.from(x.getImageData(0, 0, c.width, c.height).data)}; }""", selector)
+        return {w: c.width, h: c.height, d: Array.from(x.getImageData(0, 0, c.width, c.height).data)}; }""",
+        selector,
+    )
     return np.array(data["d"], np.uint8).reshape(data["h"], data["w"], 4)[..., :3]
 
 
 def _rect(tab: TabPage, selector: str) -> dict:
-    return tab.page.evaluate("(s) => { const r = document.querySelector(s).getBoundingClientRect();"
-                             " return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom, w: r.width, h: r.height}; }", selector)
+    return tab.page.evaluate(
+        "(s) => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom, w: r.width, h: r.height}; }",
+        selector,
+    )
 
 
 def test_first_run_upload_box_remove_outpaint_and_download(visit, standalone, marker_image):
@@ -195,8 +205,10 @@ def test_segment_anything_without_a_model_says_what_to_do(visit, standalone, mar
     assert str(standalone.models) in text and "Traceback" not in text
     assert tab.page.locator("#ia_status .ia-error").count() == 1
     # the message wraps inside the window
-    fits = tab.page.evaluate("() => { const e = document.querySelector('#ia_status .ia-error'); const r = e.getBoundingClientRect();"
-                             " return r.right <= window.innerWidth && e.scrollWidth <= e.clientWidth + 1; }")
+    fits = tab.page.evaluate(
+        "() => { const e = document.querySelector('#ia_status .ia-error'); const r = e.getBoundingClientRect();"
+        " return r.right <= window.innerWidth && e.scrollWidth <= e.clientWidth + 1; }"
+    )
     assert fits, text
     tab.element_shot("ia_status", "sam_missing")
 
@@ -217,11 +229,15 @@ def test_a_sam_file_dropped_in_while_running_appears_after_refresh(visit, standa
     shutil.copy(tiny_sam_files["sam"], standalone.models / "tiny_sam.pth")
     try:
         tab.click("ia_sam_refresh")
-        tab.page.wait_for_function("() => { const i = document.querySelector('#ia_sam_model input'); return !!i && i.value.includes('tiny_sam.pth'); }",
-                                   timeout=TIMEOUT)
+        tab.page.wait_for_function(
+            "() => { const i = document.querySelector('#ia_sam_model input'); return !!i && i.value.includes('tiny_sam.pth'); }",
+            timeout=TIMEOUT,
+        )
         assert _checked(tab, "ia_selector") == "Segment Anything"
         tab.page.wait_for_function("() => !document.querySelector('#ia_sam_hint .ia-warning')", timeout=TIMEOUT)
-        tab.page.wait_for_function("() => document.querySelector('#ia_sam_model input').title.includes('tiny_sam.pth')", timeout=TIMEOUT)
+        tab.page.wait_for_function(
+            "() => document.querySelector('#ia_sam_model input').title.includes('tiny_sam.pth')", timeout=TIMEOUT
+        )
         title = tab.page.evaluate("() => document.querySelector('#ia_sam_model input').title")
         assert "tiny_sam.pth" in title and "local file" in title, title  # the full label as a tooltip
         tab.upload(marker_image)
@@ -232,8 +248,10 @@ def test_a_sam_file_dropped_in_while_running_appears_after_refresh(visit, standa
         # a new page load picks the file as well
         tab.page.reload()
         tab.page.wait_for_selector("#ia_canvas_root .ia-cv canvas", timeout=TIMEOUT)
-        tab.page.wait_for_function("() => { const i = document.querySelector('#ia_sam_model input'); return !!i && i.value.includes('tiny_sam.pth'); }",
-                                   timeout=TIMEOUT)
+        tab.page.wait_for_function(
+            "() => { const i = document.querySelector('#ia_sam_model input'); return !!i && i.value.includes('tiny_sam.pth'); }",
+            timeout=TIMEOUT,
+        )
         assert _checked(tab, "ia_selector") == "Segment Anything"
     finally:
         (standalone.models / "tiny_sam.pth").unlink()
@@ -245,13 +263,16 @@ def _drop(tab: TabPage, path: str, paste: bool = False) -> None:
 
     with open(path, "rb") as fh:
         data = base64.b64encode(fh.read()).decode()
-    tab.page.evaluate("""([b64, paste]) => { const bin = atob(b64); const bytes = new Uint8Array(bin.length);
+    tab.page.evaluate(
+        """([b64, paste]) => { const bin = atob(b64); const bytes = new Uint8Array(bin.length);
         for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
         const dt = new DataTransfer(); dt.items.add(new File([bytes], 'photo.png', {type: 'image/png'}));
         if (paste) { document.body.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true})); return; }
         const stage = document.querySelector('#ia_canvas_root .ia-cv-stage');
         stage.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
-        stage.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); }""", [data, paste])
+        stage.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); }""",
+        [data, paste],
+    )
 
 
 def test_a_photo_dropped_onto_the_editor_is_loaded(visit, marker_image, coffee_image):

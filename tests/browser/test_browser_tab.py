@@ -21,6 +21,7 @@ from tab_app import CLEAR_BUTTON, TIMEOUT, TabPage
 
 pytestmark = [pytest.mark.browser, pytest.mark.both_stacks]
 
+
 @pytest.fixture(scope="module")
 def tab_server(browser: Any, tmp_path_factory: pytest.TempPathFactory, tiny_sam_files: dict, artifacts_dir: str) -> Any:
     import tab_app
@@ -116,7 +117,9 @@ def test_sam_model_dropdown_shows_readable_names(tab, marker_image):
     assert any("MobileSAM \u00b7 not downloaded \u00b7 40.73 MB" in o for o in options), options  # state and size
     # SAM runs on the CPU here: the light models come first, ViT-H says it is slow
     names = [o.split(" \u00b7 ")[0].strip() for o in options]
-    assert names.index("MobileSAM") < names.index("SAM ViT-B") and names.index("Light HQ-SAM (ViT-tiny)") < names.index("SAM ViT-B")
+    assert names.index("MobileSAM") < names.index("SAM ViT-B") and names.index("Light HQ-SAM (ViT-tiny)") < names.index(
+        "SAM ViT-B"
+    )
     vit_h = next(o for o in options if o.startswith("SAM ViT-H"))
     assert vit_h.strip().endswith("slow on CPU (\u224870 s per image)"), vit_h
     item = tab.page.locator("#ia_sam_model ul li, ul[role=listbox] li", has_text="SAM ViT-H").first
@@ -133,8 +136,10 @@ def test_sam_model_dropdown_shows_readable_names(tab, marker_image):
 
 
 def _rect(tab: TabPage, selector: str) -> dict:
-    return tab.page.evaluate("(s) => { const r = document.querySelector(s).getBoundingClientRect(); return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; }",
-                             selector)
+    return tab.page.evaluate(
+        "(s) => { const r = document.querySelector(s).getBoundingClientRect(); return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; }",
+        selector,
+    )
 
 
 def _captions(tab: TabPage) -> list[str]:
@@ -158,7 +163,9 @@ def test_click_shows_candidates_and_picking_one_changes_the_mask(tab, marker_ima
     # small thumbnails over the picture: inside the editor's stage
     thumbs, stage = _rect(tab, "#ia_canvas_candidates"), _rect(tab, "#ia_canvas_root .ia-cv-stage")
     assert stage["x0"] <= thumbs["x0"] < thumbs["x1"] <= stage["x1"] and stage["y0"] <= thumbs["y0"] < thumbs["y1"] <= stage["y1"]
-    assert (thumbs["x1"] - thumbs["x0"]) * (thumbs["y1"] - thumbs["y0"]) < 0.25 * (stage["x1"] - stage["x0"]) * (stage["y1"] - stage["y0"])
+    assert (thumbs["x1"] - thumbs["x0"]) * (thumbs["y1"] - thumbs["y0"]) < 0.25 * (stage["x1"] - stage["x0"]) * (
+        stage["y1"] - stage["y0"]
+    )
     shown = tab.image_pixels("#ia_canvas_candidates .thumbnail-item")  # the picture with candidate 1 overlaid
     assert np.array_equal(shown[..., :3], overlay(ws.image, candidates[0]))
     captions = _captions(tab)
@@ -170,16 +177,23 @@ def test_click_shows_candidates_and_picking_one_changes_the_mask(tab, marker_ima
     info = tab.mask_after(info["maskVersion"])
     assert np.array_equal(ws.mask, candidates[other])
     assert info["maskArea"] == int(candidates[other].sum())
-    tab.page.wait_for_function("(i) => { const t = document.querySelectorAll('#ia_canvas_candidates .thumbnail-item');"
-                               " return t.length === 3 && t[i].innerText.includes('\u2713'); }", arg=other, timeout=TIMEOUT)
+    tab.page.wait_for_function(
+        "(i) => { const t = document.querySelectorAll('#ia_canvas_candidates .thumbnail-item');"
+        " return t.length === 3 && t[i].innerText.includes('\u2713'); }",
+        arg=other,
+        timeout=TIMEOUT,
+    )
     assert ACTIVE_MARK.strip() not in _captions(tab)[0]
     tab.shot("other_candidate")
     tab.full_shot("page")
     # a new picture clears the old candidates, which must not be applied to it
     tab.upload(coffee_image)
     tab.wait_status("Image 600x400")
-    tab.page.wait_for_function("() => { const g = document.getElementById('ia_canvas_candidates');"
-                               " return !g || g.offsetParent === null || !g.querySelector('.thumbnail-item'); }", timeout=TIMEOUT)
+    tab.page.wait_for_function(
+        "() => { const g = document.getElementById('ia_canvas_candidates');"
+        " return !g || g.offsetParent === null || !g.querySelector('.thumbnail-item'); }",
+        timeout=TIMEOUT,
+    )
     assert "last_event" not in ws.ui and not ws.mask.any()
 
 
@@ -253,8 +267,9 @@ def test_remove_object_and_use_result_as_input(tab, marker_image):
     tab.full_shot("removed")
     tab.page.locator("#ia_results .thumbnail-item").first.click()
     tab.click("ia_use_result")
-    tab.page.wait_for_function("() => { const i = window.InpaintAnything.canvas.info(); return i.mask === false && i.undo === 0; }",
-                               timeout=TIMEOUT)
+    tab.page.wait_for_function(
+        "() => { const i = window.InpaintAnything.canvas.info(); return i.mask === false && i.undo === 0; }", timeout=TIMEOUT
+    )
     tab.wait_status("Image 512x512")
     deadline = time.monotonic() + 30
     while not np.array_equal(ws.image, ws.results[-1].image) and time.monotonic() < deadline:
@@ -301,8 +316,9 @@ def test_mask_download_and_send_to_img2img(tab, marker_image):
     tab.element_shot("ia_mask_file", "mask_file")
     tab.click("ia_send_img2img")
     tab.page.locator("#img_inpaint_mask img").first.wait_for(timeout=TIMEOUT)
-    tab.page.wait_for_function("() => { const e = document.getElementById('img_inpaint_base'); return !!e && e.offsetParent !== null; }",
-                               timeout=TIMEOUT)
+    tab.page.wait_for_function(
+        "() => { const e = document.getElementById('img_inpaint_base'); return !!e && e.offsetParent !== null; }", timeout=TIMEOUT
+    )
     assert not tab.page.locator("#ia_canvas_root").first.is_visible()  # the fake img2img tab is shown
     base = tab.image_pixels("#img_inpaint_base")
     mask = tab.image_pixels("#img_inpaint_mask")
@@ -313,14 +329,17 @@ def test_mask_download_and_send_to_img2img(tab, marker_image):
 
 def _lines(tab: TabPage, elem_id: str, words: str) -> int:
     """On how many lines ``words`` (a text node inside ``#elem_id``) is shown (0: not found)."""
-    return tab.page.locator(f"#{elem_id}").first.evaluate("""(e, words) => {
+    return tab.page.locator(f"#{elem_id}").first.evaluate(
+        """(e, words) => {
         const walk = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
         for (let n = walk.nextNode(); n; n = walk.nextNode()) {
             if (n.textContent.trim() !== words) continue;
             const r = document.createRange(); r.selectNodeContents(n);
             return new Set(Array.from(r.getClientRects()).filter((q) => q.width > 0).map((q) => Math.round(q.top))).size;
         }
-        return 0; }""", words)
+        return 0; }""",
+        words,
+    )
 
 
 def _use_owlvit(tab: TabPage) -> None:
@@ -353,8 +372,12 @@ def test_select_by_text_then_the_editors_clear(tab, marker_image):
     tab.region_shot(["#ia_text_group", "#ia_status"], "text_selected")
     row = tab.page.locator("#ia_text_group").first
     assert row.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the Select by text row overflows"
-    for elem_id, words in (("ia_text_threshold", "Score threshold"), ("ia_text_mode", "All matches"),
-                           ("ia_text_mode", "Best match"), ("ia_text_download", "Download detector")):
+    for elem_id, words in (
+        ("ia_text_threshold", "Score threshold"),
+        ("ia_text_mode", "All matches"),
+        ("ia_text_mode", "Best match"),
+        ("ia_text_download", "Download detector"),
+    ):
         assert _lines(tab, elem_id, words) == 1, f"{words!r} wraps"
     gap = tab.page.locator("#ia_text_threshold").first.evaluate("""(e) => {
         const walk = document.createTreeWalker(e, NodeFilter.SHOW_TEXT); let n = walk.nextNode();
@@ -400,7 +423,9 @@ def test_select_by_text_draws_the_boxes_and_switches_them(tab, marker_image, mon
     parts = [p.copy() for p in ws.text_layer.parts]
     assert np.array_equal(ws.mask, parts[0] | parts[1]) and info["maskArea"] == int(ws.mask.sum())
     assert [(b["box"], b["label"], b["score"], b["kept"]) for b in info["textBoxes"]] == [
-        (list(boxes[0]), "dog", 0.41, True), (list(boxes[1]), "dog", 0.37, True)]
+        (list(boxes[0]), "dog", 0.41, True),
+        (list(boxes[1]), "dog", 0.37, True),
+    ]
 
     shot, rect = tab.shot("text_boxes")
     info = tab.wait_info("i.textBoxes.length === 2 && i.textBoxes.every((b) => b.labelRect)")  # drawn by the last frame
@@ -414,7 +439,7 @@ def test_select_by_text_draws_the_boxes_and_switches_them(tab, marker_image, mon
 
     def edge_colour(image: np.ndarray) -> np.ndarray:
         cx, cy = tab.to_client(x0 - 0.5, (y0 + y1) / 2)  # the left edge, half way down
-        return image[int(round(cy - rect["y"])), int(round(cx - rect["x"])) - 1: int(round(cx - rect["x"])) + 1].astype(int)
+        return image[int(round(cy - rect["y"])), int(round(cx - rect["x"])) - 1 : int(round(cx - rect["x"])) + 1].astype(int)
 
     blue = np.array([37, 99, 235])
     assert (np.abs(edge_colour(shot) - blue).max(axis=1) < 40).any(), edge_colour(shot)
@@ -564,7 +589,6 @@ def test_interrupt_stops_a_running_generation(tab, marker_image, tiny_sd_inpaint
     assert tab.workspace().results == [] and tab.gallery_count("ia_results") == 0
 
 
-
 def _canvas_status(tab) -> str:
     return tab.page.locator("#ia_canvas_root .ia-cv-status").first.inner_text()
 
@@ -595,12 +619,14 @@ def test_sam_prepares_on_upload_and_the_click_tool_outlines_the_object_under_the
     mode, app.settings.hover_preview = app.settings.hover_preview, "on"  # "auto" could measure a busy CI machine
     try:
         tab.upload(marker_image)
-        tab.page.wait_for_function("() => /preparing .*\\d+ %/.test(document.querySelector('#ia_canvas_root .ia-cv-status').innerText)",
-                                   timeout=TIMEOUT)
+        tab.page.wait_for_function(
+            "() => /preparing .*\\d+ %/.test(document.querySelector('#ia_canvas_root .ia-cv-status').innerText)", timeout=TIMEOUT
+        )
         preparing = _canvas_status(tab)
         tab.shot("preparing")
-        tab.page.wait_for_function("() => / ready/.test(document.querySelector('#ia_canvas_root .ia-cv-status').innerText)",
-                                   timeout=TIMEOUT)
+        tab.page.wait_for_function(
+            "() => / ready/.test(document.querySelector('#ia_canvas_root .ia-cv-status').innerText)", timeout=TIMEOUT
+        )
     finally:
         for handle in slow:
             handle.remove()
@@ -614,8 +640,10 @@ def test_sam_prepares_on_upload_and_the_click_tool_outlines_the_object_under_the
         tab.page.mouse.move(x - 30, y - 30)
         tab.page.mouse.move(x, y, steps=5)
         # the outline ends up answering the pointer's last position (throttled moves, the last one kept)
-        info = tab.wait_info("i.hoverPolys && i.hoverPolys.length > 0 && i.hoverFor"
-                             " && Math.abs(i.hoverFor[0] - 300) < 3 && Math.abs(i.hoverFor[1] - 250) < 3")
+        info = tab.wait_info(
+            "i.hoverPolys && i.hoverPolys.length > 0 && i.hoverFor"
+            " && Math.abs(i.hoverFor[0] - 300) < 3 && Math.abs(i.hoverFor[1] - 250) < 3"
+        )
         assert info["hoverPolys"] == outline(_hover_when_idle(ws, *info["hoverFor"]))  # the server's low-res mask
         hovering, _ = tab.shot("hover_outline")
         assert (np.abs(hovering.astype(int) - before.astype(int)).max(axis=2) > 40).sum() > 50  # the outline is drawn
@@ -650,8 +678,9 @@ def test_controlnet_choice_says_why_and_its_accordion_shows_the_tables_controls(
     assert tab.page.locator("#ia_cn_enabled input[type=checkbox]").first.is_disabled()
     assert tab.page.locator("#ia_cn_status").first.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), note
     tab.page.locator("#ia_controlnet .label-wrap").first.click()
-    tab.page.wait_for_function("() => { const e = document.getElementById('ia_cn_weight'); return !!e && e.offsetParent !== null; }",
-                               timeout=TIMEOUT)
+    tab.page.wait_for_function(
+        "() => { const e = document.getElementById('ia_cn_weight'); return !!e && e.offsetParent !== null; }", timeout=TIMEOUT
+    )
     tab.page.set_viewport_size({"width": VIEWPORT["width"], "height": 1600})  # the whole accordion in the picture
     tab.region_shot(["#ia_cn_enabled", "#ia_cn_status", "#ia_controlnet"], "controlnet_accordion")
     for f in CONTROLNET_FIELDS:
@@ -659,7 +688,8 @@ def test_controlnet_choice_says_why_and_its_accordion_shows_the_tables_controls(
         assert f.label in tab.text(elem), (elem, tab.text(elem))
         cut = tab.page.locator(f"#{elem}").first.evaluate(
             "e => [...e.querySelectorAll('span, label')].filter(s => s.children.length === 0 && s.innerText.trim()"
-            " && s.scrollWidth > s.clientWidth + 1).map(s => s.innerText)")
+            " && s.scrollWidth > s.clientWidth + 1).map(s => s.innerText)"
+        )
         assert not cut, f"cut off in #{elem}: {cut}"
         assert tab.page.locator(f"#{elem}").first.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), f"#{elem} overflows"
     assert tab.value("ia_cn_model") == "lllyasviel/control_v11p_sd15_inpaint"

@@ -107,8 +107,14 @@ def run_install_py(ext_root, *, argv: list[str] | tuple = (), pip_fail: str | No
     if pip_fail:
         env["WEBUI_STUB_PIP_FAIL"] = pip_fail
     try:
-        proc = subprocess.run([sys.executable, os.path.join(os.fspath(ext_root), "install.py")], cwd=paths_internal.script_path,
-                              env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, os.path.join(os.fspath(ext_root), "install.py")],
+            cwd=paths_internal.script_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         with open(log, encoding="utf8") as fh:
             calls = [json.loads(line) for line in fh if line.strip()]
     finally:
@@ -176,9 +182,14 @@ HOST_JS = """() => {
 }"""
 RESULT_TOOL_BUTTONS = ("open_folder", "save", "save_zip", "send_to_img2img", "send_to_inpaint", "send_to_extras")
 # img2img's mode tabs (label, elem_id); "Inpaint upload" is switch_to_img2img_tab(4)
-IMG2IMG_MODES = (("img2img", "img2img_img2img_tab"), ("Sketch", "img2img_img2img_sketch_tab"), ("Inpaint", "img2img_inpaint_tab"),
-                 ("Inpaint sketch", "img2img_inpaint_sketch_tab"), ("Inpaint upload", "img2img_inpaint_upload_tab"),
-                 ("Batch", "img2img_batch_tab"))
+IMG2IMG_MODES = (
+    ("img2img", "img2img_img2img_tab"),
+    ("Sketch", "img2img_img2img_sketch_tab"),
+    ("Inpaint", "img2img_inpaint_tab"),
+    ("Inpaint sketch", "img2img_inpaint_sketch_tab"),
+    ("Inpaint upload", "img2img_inpaint_upload_tab"),
+    ("Batch", "img2img_batch_tab"),
+)
 
 
 @dataclass
@@ -221,6 +232,7 @@ def component_callbacks():
             if scripts.scripts_current is not None:  # the scripts' on_after_component(elem_id=...) hooks
                 scripts.scripts_current.after_component(self, **kwargs)
             return result
+
         return init
 
     for cls, original in originals:
@@ -237,17 +249,27 @@ def _output_panel(tabname: str, made: dict) -> Any:
     import gradio as gr
     from modules.ui_components import ToolButton
 
-    symbols = dict(zip(RESULT_TOOL_BUTTONS, ("\U0001f4c2", "\U0001f4be", "\U0001f5c3\ufe0f", "\U0001f5bc\ufe0f", "\U0001f3a8\ufe0f", "\U0001f4d0"), strict=True))
+    symbols = dict(
+        zip(
+            RESULT_TOOL_BUTTONS,
+            ("\U0001f4c2", "\U0001f4be", "\U0001f5c3\ufe0f", "\U0001f5bc\ufe0f", "\U0001f3a8\ufe0f", "\U0001f4d0"),
+            strict=True,
+        )
+    )
     with gr.Column(elem_id=f"{tabname}_results"), gr.Column(variant="panel", elem_id=f"{tabname}_results_panel"):
         with gr.Group(elem_id=f"{tabname}_gallery_container"):
             # gradio 4 would send WebP; Forge's ui_tempdir override saves gallery pictures as PNG
             extra = {"format": "png"} if _gradio_major() >= 4 else {}
-            made[f"{tabname}_gallery"] = gr.Gallery(label="Output", show_label=False, elem_id=f"{tabname}_gallery", columns=4, preview=True, **extra)
+            made[f"{tabname}_gallery"] = gr.Gallery(
+                label="Output", show_label=False, elem_id=f"{tabname}_gallery", columns=4, preview=True, **extra
+            )
         with gr.Row(elem_id=f"image_buttons_{tabname}", elem_classes="image-buttons"):
             for name in RESULT_TOOL_BUTTONS:
                 if tabname == "extras" and name in ("save", "save_zip"):
                     continue
-                elem_id = f"save_{tabname}" if name == "save" else f"save_zip_{tabname}" if name == "save_zip" else f"{tabname}_{name}"
+                elem_id = (
+                    f"save_{tabname}" if name == "save" else f"save_zip_{tabname}" if name == "save_zip" else f"{tabname}_{name}"
+                )
                 made[elem_id] = ToolButton(symbols[name], elem_id=elem_id)
             if tabname == "txt2img":
                 made["txt2img_upscale"] = ToolButton("\u2728", elem_id="txt2img_upscale")
@@ -269,10 +291,16 @@ def _generation_tab(tabname: str, generate: Callable, made: dict) -> Any:
                         for label, tab_id in IMG2IMG_MODES:
                             with gr.TabItem(label, elem_id=tab_id):
                                 if label == "img2img":
-                                    made["img2img_image"] = gr.Image(label="Image for img2img", type="pil", image_mode="RGBA", elem_id="img2img_image")
+                                    made["img2img_image"] = gr.Image(
+                                        label="Image for img2img", type="pil", image_mode="RGBA", elem_id="img2img_image"
+                                    )
                                 elif label == "Inpaint upload":
-                                    made["img_inpaint_base"] = gr.Image(label="Image for img2img", type="pil", image_mode="RGBA", elem_id="img_inpaint_base")
-                                    made["img_inpaint_mask"] = gr.Image(label="Mask", type="pil", image_mode="RGBA", elem_id="img_inpaint_mask")
+                                    made["img_inpaint_base"] = gr.Image(
+                                        label="Image for img2img", type="pil", image_mode="RGBA", elem_id="img_inpaint_base"
+                                    )
+                                    made["img_inpaint_mask"] = gr.Image(
+                                        label="Mask", type="pil", image_mode="RGBA", elem_id="img_inpaint_mask"
+                                    )
             with gr.Column():
                 gallery = _output_panel(tabname, made)
         button.click(lambda text: generate(tabname, text), inputs=[prompt], outputs=[gallery])
@@ -286,7 +314,9 @@ def _extras_tab(made: dict) -> Any:
     with gr.Blocks(analytics_enabled=False) as interface, gr.Row():
         with gr.Column(), gr.Tabs(elem_id="mode_extras"):
             with gr.TabItem("Single Image", id="single_image", elem_id="extras_single_tab"):
-                made["extras_image"] = gr.Image(label="Source", interactive=True, type="pil", elem_id="extras_image", image_mode="RGBA")
+                made["extras_image"] = gr.Image(
+                    label="Source", interactive=True, type="pil", elem_id="extras_image", image_mode="RGBA"
+                )
             with gr.TabItem("Batch Process", id="batch_process", elem_id="extras_batch_process_tab"):
                 made["extras_image_batch"] = gr.Files(label="Batch Process", interactive=True, elem_id="extras_image_batch")
         with gr.Column():
@@ -314,9 +344,11 @@ def build_ui(generate: Callable[[str, str], list] | None = None, *, css: str = "
     made: dict[str, Any] = {}
     generate = generate or default_generate
     with component_callbacks():
-        interfaces = [(_generation_tab("txt2img", generate, made), "txt2img", "txt2img"),
-                      (_generation_tab("img2img", generate, made), "img2img", "img2img"),
-                      (_extras_tab(made), "Extras", "extras")]
+        interfaces = [
+            (_generation_tab("txt2img", generate, made), "txt2img", "txt2img"),
+            (_generation_tab("img2img", generate, made), "img2img", "img2img"),
+            (_extras_tab(made), "Extras", "extras"),
+        ]
         interfaces += script_callbacks.ui_tabs_callback()
     scripts_js, styles = [], [css]
     for ext in extensions.active():

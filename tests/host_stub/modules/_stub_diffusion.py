@@ -89,7 +89,7 @@ class StubSampler:
 
     def sample_img2img(self, p, x, noise, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
         steps, t_enc = setup_img2img_steps(p, steps)
-        timesteps = self._timesteps(steps)[max(steps - t_enc - 1, 0):]
+        timesteps = self._timesteps(steps)[max(steps - t_enc - 1, 0) :]
         a0 = self.sd_model.alphas_cumprod[timesteps[0]]
         xi = x * a0.sqrt() + noise * (1 - a0).sqrt()
         self.last_latent = x
@@ -131,7 +131,9 @@ class StubSampler:
                 size = torch.tensor([p.height, p.width, 0, 0, p.height, p.width], dtype=unet.dtype)
                 extra["added_cond_kwargs"] = {"text_embeds": text["vector"].to(unet.dtype), "time_ids": size.repeat(2 * batch, 1)}
                 text = text["crossattn"]
-            eps_u, eps_c = unet(model_in.to(unet.dtype), t, encoder_hidden_states=text.to(unet.dtype), **extra).sample.float().chunk(2)
+            eps_u, eps_c = (
+                unet(model_in.to(unet.dtype), t, encoder_hidden_states=text.to(unet.dtype), **extra).sample.float().chunk(2)
+            )
             denoised_params = script_callbacks.CFGDenoisedParams(torch.cat([eps_u, eps_c]), i, len(timesteps), unet)
             script_callbacks.cfg_denoised_callback(denoised_params)
             eps_u, eps_c = denoised_params.x.chunk(2)

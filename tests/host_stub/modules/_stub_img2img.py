@@ -78,7 +78,14 @@ def img2img_init(p, all_seeds):
             import hashlib
 
             p.init_img_hash = hashlib.md5(img.tobytes()).hexdigest()
-            images.save_image(img, path=opts.outdir_init_images, basename=None, forced_filename=p.init_img_hash, save_to_dirs=False, existing_info=img.info)
+            images.save_image(
+                img,
+                path=opts.outdir_init_images,
+                basename=None,
+                forced_filename=p.init_img_hash,
+                save_to_dirs=False,
+                existing_info=img.info,
+            )
         image = images.flatten(img, opts.img2img_background_color)
         if crop_region is None and p.resize_mode != 3:
             image = images.resize_image(p.resize_mode, image, p.width, p.height)
@@ -120,7 +127,7 @@ def img2img_init(p, all_seeds):
         p.mask = torch.asarray(1.0 - latmask).to(shared.device).type(devices.dtype)
         p.nmask = torch.asarray(latmask).to(shared.device).type(devices.dtype)
         if p.inpainting_fill == 2:
-            noise = processing.create_random_tensors(p.init_latent.shape[1:], all_seeds[0:p.init_latent.shape[0]])
+            noise = processing.create_random_tensors(p.init_latent.shape[1:], all_seeds[0 : p.init_latent.shape[0]])
             p.init_latent = p.init_latent * p.mask + noise * p.nmask
             p.extra_generation_params["Masked content"] = "latent noise"
         elif p.inpainting_fill == 3:
@@ -163,7 +170,9 @@ def img2img_sample(p, conditioning, unconditional_conditioning):
         x *= p.initial_noise_multiplier
     if p.scripts is not None:
         p.scripts.process_before_every_sampling(p=p, x=p.init_latent, noise=x, c=conditioning, uc=unconditional_conditioning)
-    samples = p.sampler.sample_img2img(p, p.init_latent, x, conditioning, unconditional_conditioning, image_conditioning=p.image_conditioning)
+    samples = p.sampler.sample_img2img(
+        p, p.init_latent, x, conditioning, unconditional_conditioning, image_conditioning=p.image_conditioning
+    )
     if p.mask is not None:
         blended = samples * p.nmask + p.init_latent * p.mask
         if p.scripts is not None:

@@ -18,7 +18,7 @@ def _decode(p, samples):
         devices.test_for_nans(samples, "unet")  # as v1.10.1: the latents, then every decoded sample
         decoded = []
         for i in range(samples.shape[0]):
-            sample = _stub_diffusion.decode_first_stage(p.sd_model, samples[i:i + 1])[0].cpu()
+            sample = _stub_diffusion.decode_first_stage(p.sd_model, samples[i : i + 1])[0].cpu()
             devices.test_for_nans(sample, "vae")
             decoded.append(sample)
     return torch.clamp((torch.stack(list(decoded)).float() + 1.0) / 2.0, min=0.0, max=1.0)
@@ -57,14 +57,37 @@ def _finish_image(p, i, x_sample, infotext, save_samples, output_images, infotex
         if opts.return_mask or opts.save_mask:
             image_mask = mask_for_overlay.convert("RGB")
             if save_samples and opts.save_mask:
-                images.save_image(image_mask, p.outpath_samples, "", p.seeds[i], p.prompts[i], opts.samples_format, info=infotext(i), p=p, suffix="-mask")
+                images.save_image(
+                    image_mask,
+                    p.outpath_samples,
+                    "",
+                    p.seeds[i],
+                    p.prompts[i],
+                    opts.samples_format,
+                    info=infotext(i),
+                    p=p,
+                    suffix="-mask",
+                )
             if opts.return_mask:
                 output_images.append(image_mask)
         if opts.return_mask_composite or opts.save_mask_composite:
-            composite = Image.composite(original_denoised_image.convert("RGBA").convert("RGBa"), Image.new("RGBa", image.size),
-                                        images.resize_image(2, mask_for_overlay, image.width, image.height).convert("L")).convert("RGBA")
+            composite = Image.composite(
+                original_denoised_image.convert("RGBA").convert("RGBa"),
+                Image.new("RGBa", image.size),
+                images.resize_image(2, mask_for_overlay, image.width, image.height).convert("L"),
+            ).convert("RGBA")
             if save_samples and opts.save_mask_composite:
-                images.save_image(composite, p.outpath_samples, "", p.seeds[i], p.prompts[i], opts.samples_format, info=infotext(i), p=p, suffix="-mask-composite")
+                images.save_image(
+                    composite,
+                    p.outpath_samples,
+                    "",
+                    p.seeds[i],
+                    p.prompts[i],
+                    opts.samples_format,
+                    info=infotext(i),
+                    p=p,
+                    suffix="-mask-composite",
+                )
             if opts.return_mask_composite:
                 output_images.append(composite)
 
@@ -88,7 +111,9 @@ def process_images_inner(p):
     p.sd_vae_hash = sd_vae.get_loaded_vae_hash()
     p.fill_fields_from_opts()
     p.setup_prompts()
-    p.all_seeds = seed if isinstance(seed, list) else [int(seed) + (x if p.subseed_strength == 0 else 0) for x in range(len(p.all_prompts))]
+    p.all_seeds = (
+        seed if isinstance(seed, list) else [int(seed) + (x if p.subseed_strength == 0 else 0) for x in range(len(p.all_prompts))]
+    )
     p.all_subseeds = subseed if isinstance(subseed, list) else [int(subseed) + x for x in range(len(p.all_prompts))]
     if p.scripts is not None:
         p.scripts.process(p)
@@ -97,7 +122,15 @@ def process_images_inner(p):
     output_images: list = []
 
     def infotext(index=0, use_main_prompt=False):
-        return processing.create_infotext(p, p.prompts, p.seeds, p.subseeds, use_main_prompt=use_main_prompt, index=index, all_negative_prompts=p.negative_prompts)
+        return processing.create_infotext(
+            p,
+            p.prompts,
+            p.seeds,
+            p.subseeds,
+            use_main_prompt=use_main_prompt,
+            index=index,
+            all_negative_prompts=p.negative_prompts,
+        )
 
     with torch.no_grad():
         p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
@@ -114,8 +147,12 @@ def process_images_inner(p):
             p.prompts, p.negative_prompts = p.all_prompts[sl], p.all_negative_prompts[sl]
             p.seeds, p.subseeds = p.all_seeds[sl], p.all_subseeds[sl]
             latent_channels = getattr(shared.sd_model, "latent_channels", processing.opt_C)
-            p.rng = rng.ImageRNG((latent_channels, p.height // processing.opt_f, p.width // processing.opt_f), p.seeds,
-                                 subseeds=p.subseeds, subseed_strength=p.subseed_strength)
+            p.rng = rng.ImageRNG(
+                (latent_channels, p.height // processing.opt_f, p.width // processing.opt_f),
+                p.seeds,
+                subseeds=p.subseeds,
+                subseed_strength=p.subseed_strength,
+            )
             if p.scripts is not None:
                 p.scripts.before_process_batch(p, batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
             if len(p.prompts) == 0:
@@ -129,8 +166,14 @@ def process_images_inner(p):
                     file.write(processing.Processed(p, []).infotext(p, 0))
             if p.n_iter > 1:
                 shared.state.job = f"Batch {n + 1} out of {p.n_iter}"
-            samples = p.sample(conditioning=p.c, unconditional_conditioning=p.uc, seeds=p.seeds, subseeds=p.subseeds,
-                               subseed_strength=p.subseed_strength, prompts=p.prompts)
+            samples = p.sample(
+                conditioning=p.c,
+                unconditional_conditioning=p.uc,
+                seeds=p.seeds,
+                subseeds=p.subseeds,
+                subseed_strength=p.subseed_strength,
+                prompts=p.prompts,
+            )
             if p.scripts is not None:
                 ps = scripts.PostSampleArgs(samples)
                 p.scripts.post_sample(p, ps)
@@ -162,11 +205,28 @@ def process_images_inner(p):
                 output_images.insert(0, grid)
                 index_of_first_image = 1
             if opts.grid_save:
-                images.save_image(grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], opts.grid_format,
-                                  info=infotext(use_main_prompt=True), short_filename=not opts.grid_extended_filename, p=p, grid=True)
+                images.save_image(
+                    grid,
+                    p.outpath_grids,
+                    "grid",
+                    p.all_seeds[0],
+                    p.all_prompts[0],
+                    opts.grid_format,
+                    info=infotext(use_main_prompt=True),
+                    short_filename=not opts.grid_extended_filename,
+                    p=p,
+                    grid=True,
+                )
 
-    res = processing.Processed(p, images_list=output_images, seed=p.all_seeds[0], info=infotexts[0], subseed=p.all_subseeds[0],
-                               index_of_first_image=index_of_first_image, infotexts=infotexts)
+    res = processing.Processed(
+        p,
+        images_list=output_images,
+        seed=p.all_seeds[0],
+        info=infotexts[0],
+        subseed=p.all_subseeds[0],
+        index_of_first_image=index_of_first_image,
+        infotexts=infotexts,
+    )
     if p.scripts is not None:
         p.scripts.postprocess(p, res)
     return res

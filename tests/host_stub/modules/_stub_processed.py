@@ -9,8 +9,21 @@ from modules.shared import opts, state
 
 
 class Processed:
-    def __init__(self, p, images_list, seed=-1, info="", subseed=None, all_prompts=None,
-                 all_negative_prompts=None, all_seeds=None, all_subseeds=None, index_of_first_image=0, infotexts=None, comments=""):
+    def __init__(
+        self,
+        p,
+        images_list,
+        seed=-1,
+        info="",
+        subseed=None,
+        all_prompts=None,
+        all_negative_prompts=None,
+        all_seeds=None,
+        all_subseeds=None,
+        index_of_first_image=0,
+        infotexts=None,
+        comments="",
+    ):
         self.images = images_list
         self.prompt = p.prompt
         self.negative_prompt = p.negative_prompt
@@ -53,7 +66,9 @@ class Processed:
         self.prompt = self.prompt if not isinstance(self.prompt, list) else self.prompt[0]
         self.negative_prompt = self.negative_prompt if not isinstance(self.negative_prompt, list) else self.negative_prompt[0]
         self.seed = int(self.seed if not isinstance(self.seed, list) else self.seed[0]) if self.seed is not None else -1
-        self.subseed = int(self.subseed if not isinstance(self.subseed, list) else self.subseed[0]) if self.subseed is not None else -1
+        self.subseed = (
+            int(self.subseed if not isinstance(self.subseed, list) else self.subseed[0]) if self.subseed is not None else -1
+        )
         self.is_using_inpainting_conditioning = p.is_using_inpainting_conditioning
         self.all_prompts = all_prompts or p.all_prompts or [self.prompt]
         self.all_negative_prompts = all_negative_prompts or p.all_negative_prompts or [self.negative_prompt]
@@ -63,18 +78,55 @@ class Processed:
         self.version = program_version()
 
     def js(self):
-        keys = ("seed", "all_seeds", "subseed", "all_subseeds", "subseed_strength", "width", "height", "sampler_name",
-                "cfg_scale", "steps", "batch_size", "restore_faces", "face_restoration_model", "sd_model_name",
-                "sd_model_hash", "sd_vae_name", "sd_vae_hash", "seed_resize_from_w", "seed_resize_from_h",
-                "denoising_strength", "extra_generation_params", "index_of_first_image", "infotexts", "styles",
-                "job_timestamp", "clip_skip", "is_using_inpainting_conditioning", "version")
-        obj = {"prompt": self.all_prompts[0], "all_prompts": self.all_prompts, "negative_prompt": self.all_negative_prompts[0],
-               "all_negative_prompts": self.all_negative_prompts, **{k: getattr(self, k) for k in keys}}
+        keys = (
+            "seed",
+            "all_seeds",
+            "subseed",
+            "all_subseeds",
+            "subseed_strength",
+            "width",
+            "height",
+            "sampler_name",
+            "cfg_scale",
+            "steps",
+            "batch_size",
+            "restore_faces",
+            "face_restoration_model",
+            "sd_model_name",
+            "sd_model_hash",
+            "sd_vae_name",
+            "sd_vae_hash",
+            "seed_resize_from_w",
+            "seed_resize_from_h",
+            "denoising_strength",
+            "extra_generation_params",
+            "index_of_first_image",
+            "infotexts",
+            "styles",
+            "job_timestamp",
+            "clip_skip",
+            "is_using_inpainting_conditioning",
+            "version",
+        )
+        obj = {
+            "prompt": self.all_prompts[0],
+            "all_prompts": self.all_prompts,
+            "negative_prompt": self.all_negative_prompts[0],
+            "all_negative_prompts": self.all_negative_prompts,
+            **{k: getattr(self, k) for k in keys},
+        }
         return json.dumps(obj, default=lambda o: None)
 
     def infotext(self, p, index):
-        return create_infotext(p, self.all_prompts, self.all_seeds, self.all_subseeds, comments=[],
-                               position_in_batch=index % self.batch_size, iteration=index // self.batch_size)
+        return create_infotext(
+            p,
+            self.all_prompts,
+            self.all_seeds,
+            self.all_subseeds,
+            comments=[],
+            position_in_batch=index % self.batch_size,
+            iteration=index // self.batch_size,
+        )
 
     def get_token_merging_ratio(self, for_hr=False):
         return self.token_merging_ratio_hr if for_hr else self.token_merging_ratio
@@ -87,8 +139,18 @@ def program_version():
     return None if res == "<none>" else res
 
 
-def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iteration=0, position_in_batch=0,
-                    use_main_prompt=False, index=None, all_negative_prompts=None):
+def create_infotext(
+    p,
+    all_prompts,
+    all_seeds,
+    all_subseeds,
+    comments=None,
+    iteration=0,
+    position_in_batch=0,
+    use_main_prompt=False,
+    index=None,
+    all_negative_prompts=None,
+):
     """The infotext stored with each image: prompt, negative prompt, then "Key: value" pairs."""
     if use_main_prompt:
         index = 0
@@ -115,9 +177,13 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
         "VAE": p.sd_vae_name if opts.add_vae_name_to_info else None,
         "Variation seed": (None if p.subseed_strength == 0 else (p.all_subseeds[0] if use_main_prompt else all_subseeds[index])),
         "Variation seed strength": (None if p.subseed_strength == 0 else p.subseed_strength),
-        "Seed resize from": (None if p.seed_resize_from_w <= 0 or p.seed_resize_from_h <= 0 else f"{p.seed_resize_from_w}x{p.seed_resize_from_h}"),
+        "Seed resize from": (
+            None if p.seed_resize_from_w <= 0 or p.seed_resize_from_h <= 0 else f"{p.seed_resize_from_w}x{p.seed_resize_from_h}"
+        ),
         "Denoising strength": p.extra_generation_params.get("Denoising strength"),
-        "Conditional mask weight": getattr(p, "inpainting_mask_weight", opts.inpainting_mask_weight) if p.is_using_inpainting_conditioning else None,
+        "Conditional mask weight": getattr(p, "inpainting_mask_weight", opts.inpainting_mask_weight)
+        if p.is_using_inpainting_conditioning
+        else None,
         "Clip skip": None if clip_skip <= 1 else clip_skip,
         "Token merging ratio": None if token_merging_ratio == 0 else token_merging_ratio,
         "Init image hash": getattr(p, "init_img_hash", None),

@@ -48,8 +48,19 @@ class _Conditioner(torch.nn.Module):
 class StubSdModel(torch.nn.Module):
     """The loaded model (``shared.sd_model``) built from diffusers components."""
 
-    def __init__(self, unet, vae, text_encoder, tokenizer, scheduler_config, checkpoint_info, *, is_sdxl=False,
-                 text_encoder_2=None, tokenizer_2=None):
+    def __init__(
+        self,
+        unet,
+        vae,
+        text_encoder,
+        tokenizer,
+        scheduler_config,
+        checkpoint_info,
+        *,
+        is_sdxl=False,
+        text_encoder_2=None,
+        tokenizer_2=None,
+    ):
         super().__init__()
         in_channels = unet.config.in_channels
         self.diffusers_unet = unet
@@ -146,9 +157,11 @@ class StubForgeModel(StubSdModel):
         device = memory_management.get_torch_device()
         text = [m for m in (self.cond_stage_model, self.text_encoder_2) if m is not None]
         clip = torch.nn.ModuleList(text)
-        self.forge_objects = StubForgeObjects(ModelPatcher(self.diffusers_unet, device, devices.cpu),
-                                              ModelPatcher(clip, device, devices.cpu),
-                                              ModelPatcher(self.first_stage_model, device, devices.cpu))
+        self.forge_objects = StubForgeObjects(
+            ModelPatcher(self.diffusers_unet, device, devices.cpu),
+            ModelPatcher(clip, device, devices.cpu),
+            ModelPatcher(self.first_stage_model, device, devices.cpu),
+        )
         self.forge_objects_original = self.forge_objects.shallow_copy()
         self.forge_objects_after_applying_lora = self.forge_objects.shallow_copy()
         self.filename = self.sd_checkpoint_info.filename

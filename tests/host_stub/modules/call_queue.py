@@ -77,7 +77,9 @@ def wrap_gradio_call_no_job(func, extra_outputs=None, add_stats=False):
         elapsed_text = f"{elapsed % 60:.1f} sec."
         if elapsed_m > 0:
             elapsed_text = f"{elapsed_m} min. " + elapsed_text
-        res[-1] += f"<div class='performance'><p class='time'>Time taken: <wbr><span class='measurement'>{elapsed_text}</span></p></div>"
+        res[-1] += (
+            f"<div class='performance'><p class='time'>Time taken: <wbr><span class='measurement'>{elapsed_text}</span></p></div>"
+        )
         return tuple(res)
 
     return f

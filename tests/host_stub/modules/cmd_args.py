@@ -6,29 +6,51 @@ import argparse
 import os
 
 from modules import _stub_flavour
-from modules.paths_internal import (
-    data_path,
-    models_path,
-    normalized_filepath,
-    script_path,
-    sd_default_config,
-    sd_model_file,
-)
+from modules.paths_internal import data_path, models_path, normalized_filepath, script_path, sd_default_config, sd_model_file
 
 
 def build_parser() -> argparse.ArgumentParser:
     """A fresh parser with the host's flags that extensions read or that change host behaviour."""
     p = argparse.ArgumentParser()
     flag = lambda name, help="": p.add_argument(name, action="store_true", help=help)  # noqa: E731
-    for name in ("--update-all-extensions", "--skip-python-version-check", "--skip-torch-cuda-test",
-                 "--test-server", "--skip-prepare-environment", "--skip-install", "--dump-sysinfo",
-                 "--no-half", "--no-half-vae", "--medvram", "--medvram-sdxl", "--lowvram", "--lowram",
-                 "--share", "--enable-insecure-extension-access", "--xformers", "--disable-nan-check",
-                 "--listen", "--hide-ui-dir-config", "--freeze-settings", "--api", "--api-log", "--nowebui",
-                 "--ui-debug-mode", "--no-gradio-queue", "--no-hashing", "--no-download-sd-model",
-                 "--disable-all-extensions", "--disable-extra-extensions", "--skip-load-model-at-start",
-                 "--unix-filenames-sanitization", "--no-prompt-history", "--disable-safe-unpickle",
-                 "--autolaunch", "--allow-code", "--upcast-sampling"):
+    for name in (
+        "--update-all-extensions",
+        "--skip-python-version-check",
+        "--skip-torch-cuda-test",
+        "--test-server",
+        "--skip-prepare-environment",
+        "--skip-install",
+        "--dump-sysinfo",
+        "--no-half",
+        "--no-half-vae",
+        "--medvram",
+        "--medvram-sdxl",
+        "--lowvram",
+        "--lowram",
+        "--share",
+        "--enable-insecure-extension-access",
+        "--xformers",
+        "--disable-nan-check",
+        "--listen",
+        "--hide-ui-dir-config",
+        "--freeze-settings",
+        "--api",
+        "--api-log",
+        "--nowebui",
+        "--ui-debug-mode",
+        "--no-gradio-queue",
+        "--no-hashing",
+        "--no-download-sd-model",
+        "--disable-all-extensions",
+        "--disable-extra-extensions",
+        "--skip-load-model-at-start",
+        "--unix-filenames-sanitization",
+        "--no-prompt-history",
+        "--disable-safe-unpickle",
+        "--autolaunch",
+        "--allow-code",
+        "--upcast-sampling",
+    ):
         flag(name)
     p.add_argument("--loglevel", type=str, default=None)
     p.add_argument("--data-dir", type=normalized_filepath, default=data_path)
@@ -59,9 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--filenames-max-length", type=int, default=128)
     p.add_argument("--cors-allow-origins", type=str, default=None)
     if _stub_flavour.FORGE:  # Forge's backend/args.py flags (memory ones; --lowvram/--medvram stay, unused)
-        for name in ("--always-gpu", "--always-high-vram", "--always-normal-vram", "--always-low-vram",
-                     "--always-no-vram", "--always-cpu", "--always-offload-from-vram", "--cuda-malloc",
-                     "--cuda-stream", "--pin-shared-memory", "--disable-gpu-warning"):
+        for name in (
+            "--always-gpu",
+            "--always-high-vram",
+            "--always-normal-vram",
+            "--always-low-vram",
+            "--always-no-vram",
+            "--always-cpu",
+            "--always-offload-from-vram",
+            "--cuda-malloc",
+            "--cuda-stream",
+            "--pin-shared-memory",
+            "--disable-gpu-warning",
+        ):
             flag(name)
         p.add_argument("--gpu-device-id", type=int, default=None)
     return p

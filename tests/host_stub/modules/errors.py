@@ -15,12 +15,14 @@ def record_exception(message: str = "") -> None:
     _, e, tb = sys.exc_info()
     if e is None:
         return
-    exception_records.append({
-        "message": message,
-        "exception": str(e),
-        "type": type(e).__name__,
-        "traceback": "".join(traceback.format_exception(type(e), e, tb)),
-    })
+    exception_records.append(
+        {
+            "message": message,
+            "exception": str(e),
+            "type": type(e).__name__,
+            "traceback": "".join(traceback.format_exception(type(e), e, tb)),
+        }
+    )
 
 
 def report(message: str, *, exc_info: bool = False) -> None:

@@ -50,7 +50,9 @@ class Extension:
         dirpath = os.path.join(self.path, subdir)
         if not os.path.isdir(dirpath):
             return []
-        res = [scripts.ScriptFile(self.path, filename, os.path.join(dirpath, filename)) for filename in sorted(os.listdir(dirpath))]
+        res = [
+            scripts.ScriptFile(self.path, filename, os.path.join(dirpath, filename)) for filename in sorted(os.listdir(dirpath))
+        ]
         return [x for x in res if os.path.splitext(x.path)[1].lower() == extension and os.path.isfile(x.path)]
 
 

@@ -74,12 +74,16 @@ def resize_image(resize_mode, im, width, height, upscaler_name=None):
         fill_height = height // 2 - src_h // 2
         if fill_height > 0:
             res.paste(resized.resize((width, fill_height), box=(0, 0, width, 0)), box=(0, 0))
-            res.paste(resized.resize((width, fill_height), box=(0, resized.height, width, resized.height)), box=(0, fill_height + src_h))
+            res.paste(
+                resized.resize((width, fill_height), box=(0, resized.height, width, resized.height)), box=(0, fill_height + src_h)
+            )
     elif resize_mode == 2 and ratio > src_ratio:
         fill_width = width // 2 - src_w // 2
         if fill_width > 0:
             res.paste(resized.resize((fill_width, height), box=(0, 0, 0, height)), box=(0, 0))
-            res.paste(resized.resize((fill_width, height), box=(resized.width, 0, resized.width, height)), box=(fill_width + src_w, 0))
+            res.paste(
+                resized.resize((fill_width, height), box=(resized.width, 0, resized.width, height)), box=(fill_width + src_w, 0)
+            )
     return res
 
 
@@ -89,7 +93,7 @@ def sanitize_filename_part(text, replace_spaces=True):
     if replace_spaces:
         text = text.replace(" ", "_")
     text = text.translate({ord(x): "_" for x in invalid_filename_chars})
-    text = text.lstrip(invalid_filename_prefix)[:shared.cmd_opts.filenames_max_length]
+    text = text.lstrip(invalid_filename_prefix)[: shared.cmd_opts.filenames_max_length]
     return text.rstrip(invalid_filename_postfix)
 
 
@@ -105,15 +109,21 @@ class FilenameGenerator:
         "height": lambda self: self.image.height,
         "sampler": lambda self: self.p and sanitize_filename_part(self.p.sampler_name, replace_spaces=False),
         "model_hash": lambda self: getattr(self.p, "sd_model_hash", None) or shared.sd_model.sd_model_hash,
-        "model_name": lambda self: sanitize_filename_part(shared.sd_model.sd_checkpoint_info.name_for_extra, replace_spaces=False),
+        "model_name": lambda self: sanitize_filename_part(
+            shared.sd_model.sd_checkpoint_info.name_for_extra, replace_spaces=False
+        ),
         "date": lambda self: datetime.datetime.now().strftime("%Y-%m-%d"),
         "datetime": lambda self, *args: datetime.datetime.now().strftime(args[0] if args and args[0] else "%Y%m%d%H%M%S"),
         "job_timestamp": lambda self: getattr(self.p, "job_timestamp", shared.state.job_timestamp),
         "prompt": lambda self: sanitize_filename_part(self.prompt),
         "prompt_spaces": lambda self: sanitize_filename_part(self.prompt, replace_spaces=False),
         "prompt_words": lambda self: self.prompt_words(),
-        "batch_number": lambda self: NOTHING_AND_SKIP_PREVIOUS_TEXT if self.p.batch_size == 1 or self.zip else self.p.batch_index + 1,
-        "denoising": lambda self: self.p.denoising_strength if self.p and self.p.denoising_strength else NOTHING_AND_SKIP_PREVIOUS_TEXT,
+        "batch_number": lambda self: (
+            NOTHING_AND_SKIP_PREVIOUS_TEXT if self.p.batch_size == 1 or self.zip else self.p.batch_index + 1
+        ),
+        "denoising": lambda self: (
+            self.p.denoising_strength if self.p and self.p.denoising_strength else NOTHING_AND_SKIP_PREVIOUS_TEXT
+        ),
         "none": lambda self: "",
     }
 
@@ -127,7 +137,7 @@ class FilenameGenerator:
 
     def prompt_words(self):
         words = [x for x in re_nonletters.split(self.prompt or "") if x] or ["empty"]
-        return sanitize_filename_part(" ".join(words[0:opts.directories_max_prompt_words]), replace_spaces=False)
+        return sanitize_filename_part(" ".join(words[0 : opts.directories_max_prompt_words]), replace_spaces=False)
 
     def apply(self, x):
         res = ""
@@ -190,9 +200,24 @@ def save_image_with_geninfo(image, geninfo, filename, extension=None, existing_p
         image.save(filename, format=image_format)
 
 
-def save_image(image, path, basename, seed=None, prompt=None, extension="png", info=None, short_filename=False, no_prompt=False,
-               grid=False, pnginfo_section_name="parameters", p=None, existing_info=None, forced_filename=None, suffix="",
-               save_to_dirs=None):
+def save_image(
+    image,
+    path,
+    basename,
+    seed=None,
+    prompt=None,
+    extension="png",
+    info=None,
+    short_filename=False,
+    no_prompt=False,
+    grid=False,
+    pnginfo_section_name="parameters",
+    p=None,
+    existing_info=None,
+    forced_filename=None,
+    suffix="",
+    save_to_dirs=None,
+):
     """Save an image; returns (fullfn, txt_fullfn)."""
     namegen = FilenameGenerator(p, seed, prompt, image, basename=basename)
     if save_to_dirs is None:
@@ -236,7 +261,9 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
 
     fullfn_without_extension, extension = os.path.splitext(params.filename)
     temp_file_path = f"{fullfn_without_extension}.tmp"
-    save_image_with_geninfo(image, info, temp_file_path, extension, existing_pnginfo=params.pnginfo, pnginfo_section_name=pnginfo_section_name)
+    save_image_with_geninfo(
+        image, info, temp_file_path, extension, existing_pnginfo=params.pnginfo, pnginfo_section_name=pnginfo_section_name
+    )
     target = fullfn_without_extension + extension
     if opts.save_images_replace_action != "Replace":
         n = 0
@@ -257,8 +284,21 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
 
 
 IGNORED_INFO_KEYS = {
-    "jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi", "exif", "loop", "background", "timestamp",
-    "duration", "progressive", "progression", "icc_profile", "chromaticity", "photoshop",
+    "jfif",
+    "jfif_version",
+    "jfif_unit",
+    "jfif_density",
+    "dpi",
+    "exif",
+    "loop",
+    "background",
+    "timestamp",
+    "duration",
+    "progressive",
+    "progression",
+    "icc_profile",
+    "chromaticity",
+    "photoshop",
 }
 
 

@@ -20,8 +20,16 @@ re_imagesize = re.compile(r"^(\d+)x(\d+)$")
 
 
 class ParamBinding:
-    def __init__(self, paste_button, tabname, source_text_component=None, source_image_component=None, source_tabname=None,
-                 override_settings_component=None, paste_field_names=None):
+    def __init__(
+        self,
+        paste_button,
+        tabname,
+        source_text_component=None,
+        source_image_component=None,
+        source_tabname=None,
+        override_settings_component=None,
+        paste_field_names=None,
+    ):
         self.paste_button = paste_button
         self.tabname = tabname
         self.source_text_component = source_text_component
@@ -128,10 +136,7 @@ def parse_generation_parameters(x: str, skip_fields: list[str] | None = None):
     return res
 
 
-infotext_to_setting_name_mapping = [
-    ("VAE Encoder", "sd_vae_encode_method"),
-    ("VAE Decoder", "sd_vae_decode_method"),
-]
+infotext_to_setting_name_mapping = [("VAE Encoder", "sd_vae_encode_method"), ("VAE Decoder", "sd_vae_decode_method")]
 
 
 def create_override_settings_dict(text_pairs):

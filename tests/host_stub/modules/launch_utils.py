@@ -94,8 +94,12 @@ def run_pip(command, desc=None, live=default_command_live):
         return None
     index_url_line = f" --index-url {index_url}" if index_url != "" else ""
     _record("pip", args=command, desc=desc)
-    return run(f'"{python}" -m pip {command} --prefer-binary{index_url_line}', desc=f"Installing {desc}",
-               errdesc=f"Couldn't install {desc}", live=live)
+    return run(
+        f'"{python}" -m pip {command} --prefer-binary{index_url_line}',
+        desc=f"Installing {desc}",
+        errdesc=f"Couldn't install {desc}",
+        live=live,
+    )
 
 
 def check_run_python(code: str) -> bool:
@@ -121,8 +125,12 @@ def list_extensions(settings_file) -> list[str]:
     except Exception:
         errors.report(f"Could not load settings {settings_file}", exc_info=True)
     disabled = set(settings.get("disabled_extensions", []))
-    if settings.get("disable_all_extensions", "none") != "none" or args.disable_extra_extensions or args.disable_all_extensions \
-            or not os.path.isdir(extensions_dir):
+    if (
+        settings.get("disable_all_extensions", "none") != "none"
+        or args.disable_extra_extensions
+        or args.disable_all_extensions
+        or not os.path.isdir(extensions_dir)
+    ):
         return []
     return [x for x in os.listdir(extensions_dir) if x not in disabled]
 

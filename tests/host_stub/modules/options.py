@@ -10,8 +10,21 @@ from modules.shared_cmd_options import cmd_opts
 
 
 class OptionInfo:
-    def __init__(self, default=None, label="", component=None, component_args=None, onchange=None, section=None,
-                 refresh=None, comment_before="", comment_after="", infotext=None, restrict_api=False, category_id=None):
+    def __init__(
+        self,
+        default=None,
+        label="",
+        component=None,
+        component_args=None,
+        onchange=None,
+        section=None,
+        refresh=None,
+        comment_before="",
+        comment_after="",
+        infotext=None,
+        restrict_api=False,
+        category_id=None,
+    ):
         self.default = default
         self.label = label
         self.component = component
@@ -97,10 +110,14 @@ class Options:
                 raise RuntimeError(f"not possible to set '{key}' because it is restricted")
             if cmd_opts.freeze_settings_in_sections is not None:
                 frozen = [s.strip() for s in cmd_opts.freeze_settings_in_sections.split(",")]
-                assert info.section[0] not in frozen, f"not possible to set '{key}' because settings in section '{info.section[1]}' ({info.section[0]}) are frozen with --freeze-settings-in-sections"
+                assert info.section[0] not in frozen, (
+                    f"not possible to set '{key}' because settings in section '{info.section[1]}' ({info.section[0]}) are frozen with --freeze-settings-in-sections"
+                )
             if cmd_opts.freeze_specific_settings is not None:
                 frozen_keys = [s.strip() for s in cmd_opts.freeze_specific_settings.split(",")]
-                assert key not in frozen_keys, f"not possible to set '{key}' because this setting is frozen with --freeze-specific-settings"
+                assert key not in frozen_keys, (
+                    f"not possible to set '{key}' because this setting is frozen with --freeze-specific-settings"
+                )
             if cmd_opts.hide_ui_dir_config and key in self.restricted_opts:
                 raise RuntimeError(f"not possible to set '{key}' because it is restricted with --hide_ui_dir_config")
             self.data[key] = value

@@ -223,9 +223,13 @@ class StableDiffusionProcessing:
         else:
             self.all_negative_prompts = [self.negative_prompt] * len(self.all_prompts)
         if len(self.all_prompts) != len(self.all_negative_prompts):
-            raise RuntimeError(f"Received a different number of prompts ({len(self.all_prompts)}) and negative prompts ({len(self.all_negative_prompts)})")
+            raise RuntimeError(
+                f"Received a different number of prompts ({len(self.all_prompts)}) and negative prompts ({len(self.all_negative_prompts)})"
+            )
         self.all_prompts = [shared.prompt_styles.apply_styles_to_prompt(x, self.styles) for x in self.all_prompts]
-        self.all_negative_prompts = [shared.prompt_styles.apply_negative_styles_to_prompt(x, self.styles) for x in self.all_negative_prompts]
+        self.all_negative_prompts = [
+            shared.prompt_styles.apply_negative_styles_to_prompt(x, self.styles) for x in self.all_negative_prompts
+        ]
         self.main_prompt = self.all_prompts[0]
         self.main_negative_prompt = self.all_negative_prompts[0]
 
@@ -240,7 +244,11 @@ class StableDiffusionProcessing:
         self.extra_network_data = {}
 
     def save_samples(self) -> bool:
-        return opts.samples_save and not self.do_not_save_samples and (opts.save_incomplete_images or not state.interrupted and not state.skipped)
+        return (
+            opts.samples_save
+            and not self.do_not_save_samples
+            and (opts.save_incomplete_images or not state.interrupted and not state.skipped)
+        )
 
 
 def create_random_tensors(shape, seeds, subseeds=None, subseed_strength=0.0, seed_resize_from_h=0, seed_resize_from_w=0, p=None):
@@ -377,7 +385,9 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         super().__post_init__()
         self.image_mask = self.mask
         self.mask = None
-        self.initial_noise_multiplier = opts.initial_noise_multiplier if self.initial_noise_multiplier is None else self.initial_noise_multiplier
+        self.initial_noise_multiplier = (
+            opts.initial_noise_multiplier if self.initial_noise_multiplier is None else self.initial_noise_multiplier
+        )
 
     @property
     def mask_blur(self):  # noqa: F811 - a dataclass field turned property, as in the host
@@ -399,4 +409,3 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
 
     def get_token_merging_ratio(self, for_hr=False):
         return self.token_merging_ratio or opts.token_merging_ratio_img2img or opts.token_merging_ratio
-

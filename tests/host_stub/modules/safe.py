@@ -22,10 +22,22 @@ _ALLOWED_MEMBER = re.compile(r"^[^/]+/(data/\d+|version|byteorder|\.data/seriali
 _DATA_PKL = re.compile(r"^[^/]+/data\.pkl$")
 _ALLOWED_GLOBALS = {
     ("collections", "OrderedDict"),
-    ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_parameter"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_parameter"),
     ("torch._utils", "_rebuild_device_tensor_from_numpy"),
-    *(("torch", n) for n in ("FloatStorage", "HalfStorage", "IntStorage", "LongStorage", "DoubleStorage",
-                             "ByteStorage", "float32", "BFloat16Storage")),
+    *(
+        ("torch", n)
+        for n in (
+            "FloatStorage",
+            "HalfStorage",
+            "IntStorage",
+            "LongStorage",
+            "DoubleStorage",
+            "ByteStorage",
+            "float32",
+            "BFloat16Storage",
+        )
+    ),
 }
 
 
@@ -65,9 +77,11 @@ def load_with_extra(filename, extra_handler=None, *args, **kwargs):
         if not getattr(shared.cmd_opts, "disable_safe_unpickle", False):
             check_pt(filename, extra_handler)
     except Exception:  # noqa: BLE001 - the host reports and returns None
-        errors.report(f"Error verifying pickled file from {filename}\nThe file may be malicious, so the program is not "
-                      "going to read it.\nYou can skip this check with --disable-safe-unpickle commandline argument.\n\n",
-                      exc_info=True)
+        errors.report(
+            f"Error verifying pickled file from {filename}\nThe file may be malicious, so the program is not "
+            "going to read it.\nYou can skip this check with --disable-safe-unpickle commandline argument.\n\n",
+            exc_info=True,
+        )
         return None
     return unsafe_torch_load(filename, *args, **kwargs)
 

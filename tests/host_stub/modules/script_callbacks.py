@@ -126,10 +126,29 @@ def enumerate_callbacks():
         yield (category[10:] if category.startswith("callbacks_") else category), callbacks
 
 
-_CATEGORIES = ("app_started", "model_loaded", "ui_tabs", "ui_train_tabs", "ui_settings", "before_image_saved", "image_saved",
-               "extra_noise", "cfg_denoiser", "cfg_denoised", "cfg_after_cfg", "before_component", "after_component",
-               "image_grid", "infotext_pasted", "script_unloaded", "before_ui", "on_reload", "list_optimizers", "list_unets",
-               "before_token_counter")
+_CATEGORIES = (
+    "app_started",
+    "model_loaded",
+    "ui_tabs",
+    "ui_train_tabs",
+    "ui_settings",
+    "before_image_saved",
+    "image_saved",
+    "extra_noise",
+    "cfg_denoiser",
+    "cfg_denoised",
+    "cfg_after_cfg",
+    "before_component",
+    "after_component",
+    "image_grid",
+    "infotext_pasted",
+    "script_unloaded",
+    "before_ui",
+    "on_reload",
+    "list_optimizers",
+    "list_unets",
+    "before_token_counter",
+)
 callback_map: dict[str, list] = {f"callbacks_{c}": [] for c in _CATEGORIES}
 
 ordered_callbacks_map: dict = {}

@@ -86,26 +86,65 @@ class Script:
         return True
 
     # no-op hooks the host calls (processing hooks only for AlwaysVisible scripts); override what you need
-    def ui(self, is_img2img): pass
-    def run(self, p, *args): pass
-    def setup(self, p, *args): pass
-    def before_process(self, p, *args): pass
-    def process(self, p, *args): pass
-    def before_process_batch(self, p, *args, **kwargs): pass
-    def after_extra_networks_activate(self, p, *args, **kwargs): pass
-    def process_before_every_sampling(self, p, *args, **kwargs): pass
-    def process_batch(self, p, *args, **kwargs): pass
-    def postprocess_batch(self, p, *args, **kwargs): pass
-    def postprocess_batch_list(self, p, pp: PostprocessBatchListArgs, *args, **kwargs): pass
-    def on_mask_blend(self, p, mba: MaskBlendArgs, *args): pass
-    def post_sample(self, p, ps: PostSampleArgs, *args): pass
-    def postprocess_image(self, p, pp: PostprocessImageArgs, *args): pass
-    def postprocess_maskoverlay(self, p, ppmo: PostProcessMaskOverlayArgs, *args): pass
-    def postprocess_image_after_composite(self, p, pp: PostprocessImageArgs, *args): pass
-    def postprocess(self, p, processed, *args): pass
-    def before_component(self, component, **kwargs): pass
-    def after_component(self, component, **kwargs): pass
-    def before_hr(self, p, *args): pass
+    def ui(self, is_img2img):
+        pass
+
+    def run(self, p, *args):
+        pass
+
+    def setup(self, p, *args):
+        pass
+
+    def before_process(self, p, *args):
+        pass
+
+    def process(self, p, *args):
+        pass
+
+    def before_process_batch(self, p, *args, **kwargs):
+        pass
+
+    def after_extra_networks_activate(self, p, *args, **kwargs):
+        pass
+
+    def process_before_every_sampling(self, p, *args, **kwargs):
+        pass
+
+    def process_batch(self, p, *args, **kwargs):
+        pass
+
+    def postprocess_batch(self, p, *args, **kwargs):
+        pass
+
+    def postprocess_batch_list(self, p, pp: PostprocessBatchListArgs, *args, **kwargs):
+        pass
+
+    def on_mask_blend(self, p, mba: MaskBlendArgs, *args):
+        pass
+
+    def post_sample(self, p, ps: PostSampleArgs, *args):
+        pass
+
+    def postprocess_image(self, p, pp: PostprocessImageArgs, *args):
+        pass
+
+    def postprocess_maskoverlay(self, p, ppmo: PostProcessMaskOverlayArgs, *args):
+        pass
+
+    def postprocess_image_after_composite(self, p, pp: PostprocessImageArgs, *args):
+        pass
+
+    def postprocess(self, p, processed, *args):
+        pass
+
+    def before_component(self, component, **kwargs):
+        pass
+
+    def after_component(self, component, **kwargs):
+        pass
+
+    def before_hr(self, p, *args):
+        pass
 
     def on_before_component(self, callback, *, elem_id):
         if self.on_before_component_elem_id is None:
@@ -301,7 +340,9 @@ class ScriptRunner:
         self.title_map = {title.lower(): script for title, script in zip(all_titles, self.scripts, strict=True)}
         self.titles = [wrap_call(s.title, s.filename, "title") or f"{s.filename} [error]" for s in self.selectable_scripts]
         self.setup_ui_for_section(None)
-        self.inputs[0] = gr.Dropdown(label="Script", elem_id="script_list", choices=["None", *self.titles], value="None", type="index")
+        self.inputs[0] = gr.Dropdown(
+            label="Script", elem_id="script_list", choices=["None", *self.titles], value="None", type="index"
+        )
         self.setup_ui_for_section(None, self.selectable_scripts)
         self.apply_on_before_component_callbacks()
         return self.inputs
@@ -313,7 +354,7 @@ class ScriptRunner:
         script = self.selectable_scripts[script_index - 1]
         if script is None:
             return None
-        return script.run(p, *args[script.args_from:script.args_to])
+        return script.run(p, *args[script.args_from : script.args_to])
 
     def ordered_scripts(self, method_name):
         scripts = self.scripts if method_name in ("before_component", "after_component") else self.alwayson_scripts
@@ -322,7 +363,7 @@ class ScriptRunner:
     def _call(self, method_name, p, *lead, **kwargs):
         for script in self.ordered_scripts(method_name):
             try:
-                script_args = p.script_args[script.args_from:script.args_to]
+                script_args = p.script_args[script.args_from : script.args_to]
                 getattr(script, method_name)(p, *lead, *script_args, **kwargs)
             except Exception:
                 errors.report(f"Error running {method_name}: {script.filename}", exc_info=True)
@@ -377,7 +418,7 @@ class ScriptRunner:
             if not is_ui and script.setup_for_ui_only:
                 continue
             try:
-                script.setup(p, *p.script_args[script.args_from:script.args_to])
+                script.setup(p, *p.script_args[script.args_from : script.args_to])
             except Exception:
                 errors.report(f"Error running setup: {script.filename}", exc_info=True)
 
@@ -402,4 +443,3 @@ scripts_img2img: ScriptRunner = None
 scripts_postproc = None
 scripts_current: ScriptRunner = None
 reload_scripts = load_scripts
-

@@ -31,8 +31,11 @@ checkpoints_loaded = collections.OrderedDict()
 
 def _file_sha256(path: str) -> str:
     h = hashlib.sha256()
-    files = [path] if os.path.isfile(path) else sorted(
-        os.path.join(r, f) for r, _, fs in os.walk(path) for f in fs if f.endswith((".safetensors", ".bin", ".json")))
+    files = (
+        [path]
+        if os.path.isfile(path)
+        else sorted(os.path.join(r, f) for r, _, fs in os.walk(path) for f in fs if f.endswith((".safetensors", ".bin", ".json")))
+    )
     for f in files:
         with open(f, "rb") as fh:
             h.update(fh.read())
@@ -71,7 +74,12 @@ class CheckpointInfo:
         self.short_title = self.name_for_extra if self.shorthash is None else f"{self.name_for_extra} [{self.shorthash}]"
         self.ids = [self.hash, self.model_name, self.title, name, self.name_for_extra, f"{name} [{self.hash}]"]
         if self.shorthash:
-            self.ids += [self.shorthash, self.sha256, f"{self.name} [{self.shorthash}]", f"{self.name_for_extra} [{self.shorthash}]"]
+            self.ids += [
+                self.shorthash,
+                self.sha256,
+                f"{self.name} [{self.shorthash}]",
+                f"{self.name_for_extra} [{self.shorthash}]",
+            ]
 
     def register(self):
         checkpoints_list[self.title] = self
@@ -205,9 +213,16 @@ def _components(source) -> dict:
     if isinstance(source, (str, os.PathLike)):
         return load_diffusers_components(source)
     filename = getattr(source, "name_or_path", None) or getattr(getattr(source, "config", None), "_name_or_path", None) or ""
-    return {"unet": source.unet, "vae": source.vae, "text_encoder": source.text_encoder, "tokenizer": source.tokenizer,
-            "scheduler_config": dict(source.scheduler.config), "filename": filename,
-            "text_encoder_2": getattr(source, "text_encoder_2", None), "tokenizer_2": getattr(source, "tokenizer_2", None)}
+    return {
+        "unet": source.unet,
+        "vae": source.vae,
+        "text_encoder": source.text_encoder,
+        "tokenizer": source.tokenizer,
+        "scheduler_config": dict(source.scheduler.config),
+        "filename": filename,
+        "text_encoder_2": getattr(source, "text_encoder_2", None),
+        "tokenizer_2": getattr(source, "tokenizer_2", None),
+    }
 
 
 def load_model_from_diffusers(pipeline_or_folder, *, is_sdxl=None, checkpoint_info=None):
@@ -227,8 +242,17 @@ def load_model_from_diffusers(pipeline_or_folder, *, is_sdxl=None, checkpoint_in
     info = checkpoint_info or CheckpointInfo(parts["filename"] or "in-memory-pipeline")
     info.register()
     cls = StubForgeModel if _stub_flavour.FORGE else StubSdModel
-    sd_model = cls(parts["unet"], parts["vae"], parts["text_encoder"], parts["tokenizer"], parts["scheduler_config"], info,
-                   is_sdxl=te2 is not None if is_sdxl is None else is_sdxl, text_encoder_2=te2, tokenizer_2=parts.get("tokenizer_2"))
+    sd_model = cls(
+        parts["unet"],
+        parts["vae"],
+        parts["text_encoder"],
+        parts["tokenizer"],
+        parts["scheduler_config"],
+        info,
+        is_sdxl=te2 is not None if is_sdxl is None else is_sdxl,
+        text_encoder_2=te2,
+        tokenizer_2=parts.get("tokenizer_2"),
+    )
     shared.opts.data["sd_model_checkpoint"] = info.title
     if _stub_flavour.FORGE:
         model_data.forge_loading_parameters = {"checkpoint_info": info, "additional_modules": [], "unet_storage_dtype": None}
@@ -319,7 +343,11 @@ def reload_model_weights(sd_model=None, info=None, forced_reload=False):
         return None
     sd_model = sd_model or model_data.sd_model
     info = info or select_checkpoint()
-    if sd_model is not None and not forced_reload and (sd_model.sd_checkpoint_info is info or sd_model.sd_model_checkpoint == info.filename):
+    if (
+        sd_model is not None
+        and not forced_reload
+        and (sd_model.sd_checkpoint_info is info or sd_model.sd_model_checkpoint == info.filename)
+    ):
         return sd_model
     return load_model_from_diffusers(info.filename)
 

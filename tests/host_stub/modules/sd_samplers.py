@@ -17,13 +17,21 @@ _SAMPLERS = [
     ("DPM++ 2M SDE", ["k_dpmpp_2m_sde"], {"scheduler": "exponential", "brownian_noise": True}),
     ("DPM++ 2M SDE Heun", ["k_dpmpp_2m_sde_heun"], {"scheduler": "exponential", "brownian_noise": True, "solver_type": "heun"}),
     ("DPM++ 2S a", ["k_dpmpp_2s_a"], {"scheduler": "karras", "uses_ensd": True, "second_order": True}),
-    ("DPM++ 3M SDE", ["k_dpmpp_3m_sde"], {"scheduler": "exponential", "discard_next_to_last_sigma": True, "brownian_noise": True}),
+    (
+        "DPM++ 3M SDE",
+        ["k_dpmpp_3m_sde"],
+        {"scheduler": "exponential", "discard_next_to_last_sigma": True, "brownian_noise": True},
+    ),
     ("Euler a", ["k_euler_a", "k_euler_ancestral"], {"uses_ensd": True}),
     ("Euler", ["k_euler"], {}),
     ("LMS", ["k_lms"], {}),
     ("Heun", ["k_heun"], {"second_order": True}),
     ("DPM2", ["k_dpm_2"], {"scheduler": "karras", "discard_next_to_last_sigma": True, "second_order": True}),
-    ("DPM2 a", ["k_dpm_2_a"], {"scheduler": "karras", "discard_next_to_last_sigma": True, "uses_ensd": True, "second_order": True}),
+    (
+        "DPM2 a",
+        ["k_dpm_2_a"],
+        {"scheduler": "karras", "discard_next_to_last_sigma": True, "uses_ensd": True, "second_order": True},
+    ),
     ("DPM fast", ["k_dpm_fast"], {"uses_ensd": True}),
     ("DPM adaptive", ["k_dpm_ad"], {"uses_ensd": True}),
     ("Restart", ["restart"], {"scheduler": "karras", "second_order": True}),
@@ -79,7 +87,7 @@ def get_sampler_and_scheduler(sampler_name, scheduler_name, *, convert_automatic
         for name_option in [scheduler.label, scheduler.name, *(scheduler.aliases or [])]:
             if name.endswith(" " + name_option):
                 found_scheduler = scheduler
-                name = name[0:-(len(name_option) + 1)]
+                name = name[0 : -(len(name_option) + 1)]
                 break
     sampler = all_samplers_map.get(name, default_sampler)
     if convert_automatic and sampler.options.get("scheduler", None) == found_scheduler.name:
@@ -91,4 +99,6 @@ def fix_p_invalid_sampler_and_scheduler(p):
     i_sampler_name, i_scheduler = p.sampler_name, p.scheduler
     p.sampler_name, p.scheduler = get_sampler_and_scheduler(p.sampler_name, p.scheduler, convert_automatic=False)
     if p.sampler_name != i_sampler_name or i_scheduler != p.scheduler:
-        logging.warning(f'Sampler Scheduler autocorrection: "{i_sampler_name}" -> "{p.sampler_name}", "{i_scheduler}" -> "{p.scheduler}"')
+        logging.warning(
+            f'Sampler Scheduler autocorrection: "{i_sampler_name}" -> "{p.sampler_name}", "{i_scheduler}" -> "{p.scheduler}"'
+        )

@@ -28,7 +28,9 @@ parser = cmd_args.parser
 
 
 def preload_all(target_parser) -> None:
-    script_loading.preload_extensions(extensions_dir, target_parser, extension_list=launch.list_extensions(launch.args.ui_settings_file))
+    script_loading.preload_extensions(
+        extensions_dir, target_parser, extension_list=launch.list_extensions(launch.args.ui_settings_file)
+    )
     script_loading.preload_extensions(extensions_builtin_dir, target_parser)
     for root in filter(None, os.environ.get("WEBUI_STUB_PRELOAD", "").split(os.pathsep)):
         script_loading.preload_extension(root, target_parser)

@@ -122,8 +122,15 @@ class InputAccordion(gr.Checkbox):
         js = 'function(checked){ inputAccordionChecked("' + self.accordion_id + '", checked); }'
         js_kw = {"_js": js} if _GRADIO_MAJOR < 4 else {"js": js}
         self.change(fn=None, inputs=[self], **js_kw)
-        self.accordion = gr.Accordion(**{**kwargs, "elem_id": self.accordion_id, "label": kwargs.get("label", "Accordion"),
-                                         "elem_classes": ["input-accordion"], "open": value})
+        self.accordion = gr.Accordion(
+            **{
+                **kwargs,
+                "elem_id": self.accordion_id,
+                "label": kwargs.get("label", "Accordion"),
+                "elem_classes": ["input-accordion"],
+                "open": value,
+            }
+        )
 
     def extra(self):
         return gr.Column(elem_id=self.accordion_id + "-extra", elem_classes="input-accordion-extra", min_width=0)

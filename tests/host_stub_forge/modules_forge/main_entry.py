@@ -12,8 +12,11 @@ from __future__ import annotations
 def refresh_model_loading_parameters():
     from modules import sd_models
 
-    sd_models.model_data.forge_loading_parameters = {"checkpoint_info": sd_models.select_checkpoint(),
-                                                     "additional_modules": [], "unet_storage_dtype": None}
+    sd_models.model_data.forge_loading_parameters = {
+        "checkpoint_info": sd_models.select_checkpoint(),
+        "additional_modules": [],
+        "unet_storage_dtype": None,
+    }
 
 
 def checkpoint_change(ckpt_name, save=True, refresh=True):

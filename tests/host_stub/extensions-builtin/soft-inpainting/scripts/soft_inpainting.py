@@ -24,9 +24,15 @@ from __future__ import annotations
 import modules.scripts as scripts
 
 TITLE = "Soft Inpainting"
-INFOTEXT_KEYS = ("Soft inpainting enabled", "Soft inpainting schedule bias", "Soft inpainting preservation strength",
-                 "Soft inpainting transition contrast boost", "Soft inpainting mask influence",
-                 "Soft inpainting difference threshold", "Soft inpainting difference contrast")
+INFOTEXT_KEYS = (
+    "Soft inpainting enabled",
+    "Soft inpainting schedule bias",
+    "Soft inpainting preservation strength",
+    "Soft inpainting transition contrast boost",
+    "Soft inpainting mask influence",
+    "Soft inpainting difference threshold",
+    "Soft inpainting difference contrast",
+)
 # label, elem id, minimum, maximum, step, default
 SLIDERS = (
     ("Schedule bias", "mask_blend_power", 0, 8, 0.1, 1),
@@ -45,11 +51,13 @@ def _inpainting(p) -> bool:
 def _soft_latent_blend(init, current, nmask, sigma: float, power: float, scale: float, contrast: float):
     import torch
 
-    weight = nmask.clamp(0, 1) ** (sigma ** power * scale)  # share of the denoised latent
+    weight = nmask.clamp(0, 1) ** (sigma**power * scale)  # share of the denoised latent
     lin = init * (1 - weight) + current * weight
     w1 = weight[:1] if weight.ndim == 3 else weight[:, :1]
-    magnitudes = (init.norm(dim=1, keepdim=True).double() ** contrast * (1 - w1)
-                  + current.norm(dim=1, keepdim=True).double() ** contrast * w1) ** (1.0 / contrast)
+    magnitudes = (
+        init.norm(dim=1, keepdim=True).double() ** contrast * (1 - w1)
+        + current.norm(dim=1, keepdim=True).double() ** contrast * w1
+    ) ** (1.0 / contrast)
     factor = magnitudes / (lin.norm(dim=1, keepdim=True).double() + 1e-5)
     return lin * factor.to(torch.float32).to(lin.dtype)
 
@@ -87,8 +95,10 @@ class Script(scripts.Script):
         from modules.ui_components import InputAccordion
 
         with InputAccordion(False, label="Soft inpainting", elem_id="soft_inpainting_enabled") as enabled:
-            sliders = [gr.Slider(label=label, minimum=lo, maximum=hi, step=step, value=value, elem_id=elem_id)
-                       for label, elem_id, lo, hi, step, value in SLIDERS]
+            sliders = [
+                gr.Slider(label=label, minimum=lo, maximum=hi, step=step, value=value, elem_id=elem_id)
+                for label, elem_id, lo, hi, step, value in SLIDERS
+            ]
         controls = [enabled, *sliders]
         self.infotext_fields = list(zip(controls, INFOTEXT_KEYS, strict=True))
         self.paste_field_names = list(INFOTEXT_KEYS)
@@ -130,7 +140,9 @@ class Script(scripts.Script):
             original = images.flatten(source, opts.img2img_background_color)
             if p.paste_to is None and p.resize_mode != 3:
                 original = images.resize_image(p.resize_mode, original, p.width, p.height)
-            mask = Image.fromarray(np.uint8(np.rint(weights[i].cpu().numpy() * 255)), "L").resize((p.width, p.height), Image.BILINEAR)
+            mask = Image.fromarray(np.uint8(np.rint(weights[i].cpu().numpy() * 255)), "L").resize(
+                (p.width, p.height), Image.BILINEAR
+            )
             if p.paste_to is not None:
                 mask = processing.uncrop(mask, original.size, p.paste_to).split()[0]
             overlay = original.convert("RGBA")

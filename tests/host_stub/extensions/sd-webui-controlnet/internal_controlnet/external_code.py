@@ -75,15 +75,27 @@ class ControlNetUnit:
 
     @staticmethod
     def infotext_fields():
-        return ("module", "model", "weight", "resize_mode", "processor_res", "threshold_a", "threshold_b",
-                "guidance_start", "guidance_end", "pixel_perfect", "control_mode")
+        return (
+            "module",
+            "model",
+            "weight",
+            "resize_mode",
+            "processor_res",
+            "threshold_a",
+            "threshold_b",
+            "guidance_start",
+            "guidance_end",
+            "pixel_perfect",
+            "control_mode",
+        )
 
     def serialize(self) -> str:
         def text(v):
             return v.value if isinstance(v, Enum) else str(v)
 
-        return ", ".join(f"{' '.join(w.capitalize() for w in f.split('_'))}: {text(getattr(self, f))}"
-                         for f in self.infotext_fields())
+        return ", ".join(
+            f"{' '.join(w.capitalize() for w in f.split('_'))}: {text(getattr(self, f))}" for f in self.infotext_fields()
+        )
 
 
 def _models_dir() -> str:
@@ -140,7 +152,7 @@ def update_cn_script(script_runner, script_args, cn_units):
     for script in script_runner.alwayson_scripts:
         if script is cn_script:
             diff = len(cn_units) - (cn_script.args_to - cn_script.args_from)
-            updated[script.args_from:script.args_to] = cn_units
+            updated[script.args_from : script.args_to] = cn_units
             script.args_to = script.args_from + len(cn_units)
         else:
             script.args_from += diff
@@ -152,6 +164,17 @@ def update_cn_script_in_processing(p, cn_units, **_kwargs):
     p.script_args = update_cn_script(p.scripts, p.script_args_value, cn_units)
 
 
-__all__ = ["ControlMode", "ControlNetUnit", "ResizeMode", "find_cn_script", "get_all_units_from", "get_api_version",
-           "get_max_models_num", "get_models", "get_modules", "is_cn_script", "update_cn_script",
-           "update_cn_script_in_processing"]
+__all__ = [
+    "ControlMode",
+    "ControlNetUnit",
+    "ResizeMode",
+    "find_cn_script",
+    "get_all_units_from",
+    "get_api_version",
+    "get_max_models_num",
+    "get_models",
+    "get_modules",
+    "is_cn_script",
+    "update_cn_script",
+    "update_cn_script_in_processing",
+]

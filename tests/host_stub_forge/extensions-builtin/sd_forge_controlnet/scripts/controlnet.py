@@ -29,7 +29,13 @@ class ControlNetForForgeStandIn(scripts.Script):
         def text(v):
             return getattr(v, "value", v)
 
-        p.extra_generation_params.update({
-            f"ControlNet {i}": ", ".join(f"{' '.join(w.capitalize() for w in f.split('_'))}: {text(getattr(u, f))}"
-                                         for f in ControlNetUnit.infotext_fields()[:-1] if getattr(u, f) != -1)
-            for i, u in enumerate(enabled)})
+        p.extra_generation_params.update(
+            {
+                f"ControlNet {i}": ", ".join(
+                    f"{' '.join(w.capitalize() for w in f.split('_'))}: {text(getattr(u, f))}"
+                    for f in ControlNetUnit.infotext_fields()[:-1]
+                    if getattr(u, f) != -1
+                )
+                for i, u in enumerate(enabled)
+            }
+        )
