@@ -19,17 +19,16 @@ paste-back (pixels outside the blend band bit-exact, colour match, the only-mask
 from __future__ import annotations
 
 import inspect
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, OfflineError, UnavailableError
+from inpaint_anything.diffusion.loader import PipelineCache
+from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnavailableError
 from inpaint_anything.inpaint.controlnet import CONTROLNET_FOLDER, HUB_CONTROLNETS, can_inpaint, control_image, infotext_units
-from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
+from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend, resolve_hub_model
 from inpaint_anything.inpaint.request import InpaintRequest
 
 _HUB_PATTERNS = ["config.json", "diffusion_pytorch_model.safetensors"]
@@ -66,65 +65,43 @@ def resolve_controlnet(name: str, models_dir: Path, *, offline: bool, cache_dir:
             f"(control_v11p_sd15_inpaint.pth) in {local.parent}, or use one of "
             f"{', '.join(HUB_CONTROLNETS)}."
         )
-    from huggingface_hub import snapshot_download
-
-    try:
-        return snapshot_download(
-            name, revision=HUB_CONTROLNETS[name], allow_patterns=_HUB_PATTERNS, local_files_only=offline, cache_dir=cache_dir
-        )
-    except Exception as exc:  # huggingface_hub raises many types; all mean "not available"
-        from inpaint_anything.errors import DownloadError
-
-        if offline:
-            raise OfflineError(
-                f"The ControlNet {name} is not in the Hugging Face cache and offline mode is on. "
-                f"Download it once with offline mode off, or put its diffusers folder in "
-                f"{local.parent}."
-            ) from exc
-        raise DownloadError(f"Could not download {name} from the Hugging Face Hub: {exc}") from exc
+    return resolve_hub_model(
+        name,
+        offline=offline,
+        cache_dir=cache_dir,
+        revision=HUB_CONTROLNETS[name],
+        allow_patterns=_HUB_PATTERNS,
+        ignore_patterns=[],
+        noun="ControlNet",
+        instead=f"put its file or diffusers folder in {local.parent}",
+    )
 
 
-class ControlNetCache:
-    """Loaded ControlNet models keyed by (folder, device, dtype); the oldest evicted past ``max_items``."""
+def load_controlnet(source: str, *, device: str, dtype: Any, unet_config: Any = None) -> Any:
+    """The ControlNet of a diffusers folder, or of a single file built for the UNet of ``unet_config``."""
+    import torch
+    from diffusers import ControlNetModel
+
+    torch_dtype = dtype if isinstance(dtype, torch.dtype) else getattr(torch, str(dtype), None)
+    if Path(source).is_file():
+        model = load_single_file(Path(source), unet_config, torch_dtype)
+    else:
+        try:
+            model = ControlNetModel.from_pretrained(source, torch_dtype=torch_dtype, local_files_only=True)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise UnavailableError(f"The ControlNet in {Path(source).name} cannot be loaded: {exc}") from exc
+    return model.to(device).eval()
+
+
+class ControlNetCache(PipelineCache):
+    """Loaded ControlNet models keyed by (folder or file, device, dtype): the pipeline cache's LRU with
+    :func:`load_controlnet` as its loader."""
 
     def __init__(self, max_items: int = 1) -> None:
-        self.max_items = max(1, int(max_items))
-        self._items: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(max_items, loader=load_controlnet)
 
-    def get(self, source: str, device: Any, dtype: Any, unet_config: Any = None) -> Any:
-        """The ControlNet of a diffusers folder, or of a single file built for the UNet of ``unet_config``."""
-        import torch
-        from diffusers import ControlNetModel
-
-        key = (str(Path(source).resolve()), str(device), str(dtype))
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            while len(self._items) >= self.max_items:
-                self._items.popitem(last=False)
-            torch_dtype = dtype if isinstance(dtype, torch.dtype) else None
-            if Path(source).is_file():
-                model = load_single_file(Path(source), unet_config, torch_dtype)
-            else:
-                try:
-                    model = ControlNetModel.from_pretrained(source, torch_dtype=torch_dtype, local_files_only=True)
-                except (OSError, ValueError, RuntimeError) as exc:
-                    raise UnavailableError(f"The ControlNet in {Path(source).name} cannot be loaded: {exc}") from exc
-            model = model.to(device).eval()
-            self._items[key] = model
-            return model
-
-    def keys(self) -> list[tuple[str, str, str]]:
-        with self._lock:
-            return list(self._items)
-
-    def unload(self) -> int:
-        with self._lock:
-            n = len(self._items)
-            self._items.clear()
-            return n
+    def get(self, source: str, device: Any = "cpu", dtype: Any = None, unet_config: Any = None) -> Any:  # type: ignore[override]
+        return super().get(source, device=device, dtype=dtype, unet_config=unet_config)
 
 
 _LDM_PREFIX = "control_model."  # ControlNet 1.0 files keep their weights under it

@@ -42,15 +42,28 @@ HUB_MODELS: tuple[str, ...] = (
 _HUB_PATTERNS = ["model_index.json", "*.json", "*.txt", "*/*.safetensors", "*/*.json", "*/*.txt", "*/*.model"]
 
 
-def resolve_hub_model(repo_id: str, *, offline: bool, cache_dir: str | None = None, endpoint: str | None = None) -> str:
-    """A local folder for a Hub repo: from the HF cache, or downloaded (safetensors only)."""
+def resolve_hub_model(
+    repo_id: str,
+    *,
+    offline: bool,
+    cache_dir: str | None = None,
+    endpoint: str | None = None,
+    revision: str | None = None,
+    allow_patterns: list[str] | None = None,
+    ignore_patterns: list[str] | None = None,
+    noun: str = "model",
+    instead: str = "put a diffusers folder or .safetensors file in the models folder",
+) -> str:
+    """A local folder for a Hub repo: from the HF cache, or downloaded (safetensors only). The errors name
+    the ``noun`` and, offline, say what to do ``instead``."""
     from huggingface_hub import snapshot_download
 
     try:
         return snapshot_download(
             repo_id,
-            allow_patterns=_HUB_PATTERNS,
-            ignore_patterns=["*safety_checker*", "*.fp16.*", "*.non_ema.*"],
+            revision=revision,
+            allow_patterns=allow_patterns or _HUB_PATTERNS,
+            ignore_patterns=["*safety_checker*", "*.fp16.*", "*.non_ema.*"] if ignore_patterns is None else ignore_patterns,
             local_files_only=offline,
             cache_dir=cache_dir,
             endpoint=endpoint,
@@ -60,9 +73,8 @@ def resolve_hub_model(repo_id: str, *, offline: bool, cache_dir: str | None = No
 
         if offline:
             raise OfflineError(
-                f"The model {repo_id} is not in the Hugging Face cache and offline mode is on. "
-                f"Download it once with offline mode off, or put a diffusers folder or .safetensors "
-                f"file in the models folder."
+                f"The {noun} {repo_id} is not in the Hugging Face cache and offline mode is on. "
+                f"Download it once with offline mode off, or {instead}."
             ) from exc
         raise DownloadError(f"Could not download {repo_id} from the Hugging Face Hub: {exc}") from exc
 
