@@ -80,22 +80,15 @@ def wire_text_row(
 ) -> None:
     """``on``: the tab's event helper (``tab._on``); ``boxes``: the canvas' ``#ia_canvas_boxes``."""
     values = [c[f.name] for f in TEXT_FIELDS]
-    on(
-        c["run"].click,
-        lambda k, m, s, *v: select_text(ctl, k, m, s, *v[:-1], progress=v[-1]),
-        [key, sam_model, selector, *values],
-        [mask_layer, status, boxes],
-        status,
-        progress=True,
-    )
-    on(
-        c["text"].submit,
-        lambda k, m, s, *v: select_text(ctl, k, m, s, *v[:-1], progress=v[-1]),
-        [key, sam_model, selector, *values],
-        [mask_layer, status, boxes],
-        status,
-        progress=True,
-    )
+    for event in (c["run"].click, c["text"].submit):  # the button, or Enter in the text box
+        on(
+            event,
+            lambda k, m, s, *v: select_text(ctl, k, m, s, *v[:-1], progress=v[-1]),
+            [key, sam_model, selector, *values],
+            [mask_layer, status, boxes],
+            status,
+            progress=True,
+        )
     on(c["download"].click, lambda d, p: download_detector(ctl, d, p), [c["detector"]], [status], status, progress=True)
 
 
