@@ -12,7 +12,7 @@ files hold no code that imports back).
 Layers, top to bottom (a module may import its own layer or any lower one):
 
 1. ``webui`` — the host adapter (the only importer of ``modules`` / ``launch``).
-2. entry points: ``__main__`` (+ ``cli_download``), ``server``, ``api``, ``ui``, ``batch*`` (``batch_ray`` too),
+2. entry points: ``__main__`` (+ ``cli_download``), ``server``, ``api``, ``ui``, ``batch*`` (``batch_ray`` and its ``ray_pool`` too),
    ``doctor``, ``installer`` (install.py's decisions: not core, nothing in the package imports it).  ``server`` and
    ``__main__`` mount the API and the UI, ``api`` runs batches (``batch``), ``ui`` reads the batch
    spec, so they share one layer; cycles inside it are caught by the cycle check.
@@ -59,6 +59,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "inpaint_anything.batch_inputs",
             "inpaint_anything.batch_spec",
             "inpaint_anything.batch_ray",
+            "inpaint_anything.ray_pool",
             "inpaint_anything.doctor",
             "inpaint_anything.installer",
         ),
