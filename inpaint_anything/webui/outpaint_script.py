@@ -65,6 +65,7 @@ CONTROLNET_SWITCH = Field(
 SCRIPT_FIELDS = (*OUTPAINT_FIELDS, MASK_BLUR, CONTROLNET_SWITCH, *CONTROLNET_FIELDS)
 SCRIPT_ELEM_IDS = {"overlap_px": "overlap"}
 ARG_NAMES = tuple(f.name for f in SCRIPT_FIELDS)
+SIZE_NAMES = tuple(f.name for f in (*OUTPAINT_FIELDS, MASK_BLUR))  # the controls the preview line follows
 DEFAULTS = tuple(ui_start(f) for f in SCRIPT_FIELDS)
 MIN_DENOISING = 0.8
 HOST_IMAGE = "img2img_image"
@@ -182,17 +183,18 @@ class InpaintAnythingOutpaint(scripts.Script):
 
         # the same builder as the tab's Outpaint sub-tab, plus the mask blur (the tab has it in its generation settings)
         built = build_outpaint_controls(lambda f: self.elem_id(SCRIPT_ELEM_IDS.get(f.name, f.name)), extra=(MASK_BLUR,))
-        built.update(self._controlnet_controls())
-        controls = [built[name] for name in ARG_NAMES]
-        self._controls = controls
+        self._size_controls = [built[name] for name in SIZE_NAMES]  # what the preview line reads
         self._size = gr.State(None)  # img2img's picture size, once known
         denoising = getattr(self.host_components.get("denoising"), "value", None)
         self._denoising = gr.State(denoising)  # img2img's denoising strength (its slider may come later)
-        self._preview = gr.HTML(self._preview_html(None, denoising, *(c.value for c in controls)), elem_id=self.elem_id("size"))
+        start = (c.value for c in self._size_controls)
+        self._preview = gr.HTML(self._preview_html(None, denoising, *start), elem_id=self.elem_id("size"))
+        built.update(self._controlnet_controls())  # under the preview line: the size stays next to its controls
+        self._controls = [built[name] for name in ARG_NAMES]
 
         for name in ("controls", "image", "denoising"):
             self._wire(name)
-        return controls
+        return self._controls
 
     def _controlnet_controls(self) -> dict:
         """The "ControlNet inpaint" choice and its accordion (the tab's builder); not tickable, with the
@@ -207,7 +209,7 @@ class InpaintAnythingOutpaint(scripts.Script):
 
     # ------------------------------------------------------------------ the preview line
     def _preview_html(self, size, denoising, *values):
-        args = dict(zip(ARG_NAMES, values, strict=True))
+        args = dict(zip(SIZE_NAMES, values, strict=True))
         text = preview_text(args, tuple(size) if size else None, denoising)
         cls = "ia-error" if "⚠" in text else "ia-hint"
         return f"<p class='{cls}'>{html.escape(text)}</p>"
@@ -236,9 +238,9 @@ class InpaintAnythingOutpaint(scripts.Script):
         self._wired.add(name)
         kwargs = {"queue": False, "show_progress": False}
         if name == "controls":
-            for comp in self._controls:
+            for comp in self._size_controls:
                 comp.change(
-                    self.preview, inputs=[self._size, self._denoising, *self._controls], outputs=[self._preview], **kwargs
+                    self.preview, inputs=[self._size, self._denoising, *self._size_controls], outputs=[self._preview], **kwargs
                 )
             return
         import gradio as gr
@@ -249,7 +251,7 @@ class InpaintAnythingOutpaint(scripts.Script):
         if name == "image":
             comp.change(
                 self.preview_for_image,
-                inputs=[comp, self._denoising, *self._controls],
+                inputs=[comp, self._denoising, *self._size_controls],
                 outputs=[self._size, self._preview],
                 **kwargs,
             )
@@ -257,7 +259,7 @@ class InpaintAnythingOutpaint(scripts.Script):
             self._denoising.value = getattr(comp, "value", None)
             comp.change(
                 self.preview_for_denoising,
-                inputs=[comp, self._size, *self._controls],
+                inputs=[comp, self._size, *self._size_controls],
                 outputs=[self._denoising, self._preview],
                 **kwargs,
             )

@@ -344,6 +344,15 @@ class ScriptRunner:
             label="Script", elem_id="script_list", choices=["None", *self.titles], value="None", type="index"
         )
         self.setup_ui_for_section(None, self.selectable_scripts)
+
+        def select_script(index):  # v1.10.1: the chosen script's group shows, the others hide
+            chosen = self.selectable_scripts[index - 1] if index else None
+            updates = [gr.update(visible=s is chosen) for s in self.selectable_scripts]
+            return updates[0] if len(updates) == 1 else updates  # gradio: one output takes the value itself
+
+        groups = [s.group for s in self.selectable_scripts if getattr(s, "group", None) is not None]
+        if len(groups) == len(self.selectable_scripts):
+            self.inputs[0].change(select_script, inputs=[self.inputs[0]], outputs=groups)
         self.apply_on_before_component_callbacks()
         return self.inputs
 
