@@ -3,8 +3,9 @@ keeps at most :data:`QUEUE_PER_WORKER` queued per actor, and retries a task whos
 
 A task whose outputs the dying actor had already renamed into place is counted as done (each output's
 inode, mtime and size are compared with what was there before the task was first sent), so nothing is
-written twice. An actor that does not answer within :data:`START_TIMEOUT_S` is given up. Ray itself
-is passed in (``ray``), never imported here.
+written twice. An actor that does not answer within :data:`START_TIMEOUT_S` is given up; one that is
+only unavailable for a moment (Ray's ``ActorUnavailableError``: restarting, or a dropped connection under
+load) is asked again until then. Ray itself is passed in (``ray``), never imported here.
 """
 
 from __future__ import annotations
@@ -162,7 +163,11 @@ class Driver:
         """A worker answered its ping (started, or restarted after a death), or is gone for good."""
         try:
             info = self.ray.get(ref)
-        except Exception as exc:  # dead: ray.kill, or out of restarts
+        except Exception as exc:  # dead: ray.kill, or out of restarts; or only unreachable for now
+            if self._transient(exc) and time.monotonic() - slot.since < START_TIMEOUT_S:
+                time.sleep(WAIT_S / 5)  # restarting, or a dropped connection under load: ask again
+                self.probes[slot.handle.ready.remote()] = slot
+                return
             self.last_death = self.last_death or _short(exc)
             slot.state = "dead"
             return
@@ -172,6 +177,11 @@ class Driver:
             self.ray.kill(slot.handle)
             return
         slot.state, slot.label, self.any_alive = "alive", info["worker"], True
+
+    def _transient(self, exc: BaseException) -> bool:
+        """Ray's "actor temporarily unavailable" (restarting, or its connection dropped): not a death."""
+        cls = getattr(getattr(self.ray, "exceptions", None), "ActorUnavailableError", None)
+        return isinstance(cls, type) and isinstance(exc, cls)
 
     def _returned(self, ref: Any, task: Task, slot: Slot, queue: deque[Task]) -> None:
         try:

@@ -13,9 +13,10 @@ from fixtures.tiny_detectors import build_detector
 from fixtures.tiny_sam import TINY_SAM_ID
 from PIL import Image
 
-from inpaint_anything.__main__ import build_parser, main, text_flag
+from inpaint_anything.__main__ import build_parser, main
 from inpaint_anything.app import App
 from inpaint_anything.batch import BatchOptions, load_manifest, run_batch
+from inpaint_anything.cli_batch import text_flag
 from inpaint_anything.config import Settings
 from inpaint_anything.errors import InvalidInputError, OfflineError
 from inpaint_anything.inpaint.cleaner import removal_request

@@ -293,3 +293,40 @@ def test_an_sdxl_model_inpaints_through_the_sdxl_controlnet_pipeline(tmp_path, t
     band = with_cn.alpha > 0
     assert np.array_equal(with_cn.images[0][~band], image[~band])  # bit-exact outside the blend band
     assert 'ControlNet 0: "Module: inpaint_only, Model: tiny-sdxl-inpaint-cn, Weight: 2.0,' in with_cn.infotexts[0]
+
+
+def test_cli_batch_inpaints_through_controlnet_with_the_tables_flags(tmp_path, tiny_sd_dir, tiny_controlnet_dir, capsys):
+    """``batch --backend controlnet`` with ``--cn-*`` options (one per CONTROLNET_FIELDS field): every output
+    carries the unit in its infotext, and a bad option is refused in the table's words."""
+    import os
+
+    from PIL import Image
+
+    from inpaint_anything.__main__ import main
+
+    models = tmp_path / "models"
+    (models / "diffusers").mkdir(parents=True)
+    os.symlink(tiny_sd_dir, models / "diffusers" / "plain-sd")
+    shutil.copytree(tiny_controlnet_dir, models / "controlnet" / "tiny-inpaint-cn")
+    images, masks = tmp_path / "in", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    image, mask = picture()
+    Image.fromarray(image).save(images / "a.png")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(masks / "a.png")
+    common = ["--ia-models-dir", str(models), "--ia-offline", "batch", "--input", str(images), "--masks", str(masks)]
+    common += ["--backend", "controlnet", "--model", "plain-sd", "--steps", "2", "--seed", "3", "--no-progress"]
+    out = tmp_path / "out"
+    code = main([*common, "--output", str(out), "--cn-weight", "0.6", "--cn-control-mode", "ControlNet is more important"])
+    assert code == 0, capsys.readouterr()
+    with Image.open(out / "a.png") as im:
+        text = im.info.get("parameters", "")
+        result = np.asarray(im.convert("RGB"))
+    assert 'ControlNet 0: "Module: inpaint_only, Model: tiny-inpaint-cn, Weight: 0.6,' in text, text
+    assert "Control Mode: ControlNet is more important" in text and "Model: plain-sd" in text
+    from inpaint_anything import masks as mask_ops
+
+    outside = ~mask_ops.grow(mask, 8)
+    assert np.array_equal(result[outside], image[outside])  # nothing outside the mask and its blend band changed
+    code = main([*common, "--output", str(tmp_path / "bad"), "--cn-weight", "5"])
+    assert code != 0 and "Control weight" in capsys.readouterr().err

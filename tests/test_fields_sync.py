@@ -211,7 +211,7 @@ def _built_tab_controls(tmp_path) -> dict:
 def test_the_batch_cli_takes_the_inpaint_and_outpaint_fields():
     import argparse
 
-    from inpaint_anything.__main__ import _add_batch_parser, cli_inpaint_fields
+    from inpaint_anything.cli_batch import _add_batch_parser, cli_inpaint_fields
     from inpaint_anything.outpaint.params import OUTPAINT
 
     parser = _add_batch_parser(argparse.ArgumentParser().add_subparsers())
@@ -240,9 +240,9 @@ def test_the_batch_engine_fields_follow_the_table():
     """One table (ENGINE_FIELDS): EngineOptions, the CLI flags and POST /batch's fields."""
     import argparse
 
-    from inpaint_anything.__main__ import _add_batch_parser, _engine
     from inpaint_anything.api.schemas import BatchBody
     from inpaint_anything.batch_spec import ENGINE_FIELDS, EngineOptions
+    from inpaint_anything.cli_batch import _add_batch_parser, _engine
 
     assert dataclass_problems(ENGINE_FIELDS, EngineOptions) == []
     assert [f.name for f in dataclasses.fields(EngineOptions)] == [f.name for f in ENGINE_FIELDS]
@@ -321,8 +321,8 @@ def test_segment_everything_options_follow_the_table(tmp_path):
     import argparse
     import inspect
 
-    from inpaint_anything.__main__ import _add_batch_parser
     from inpaint_anything.api.schemas import EverythingOptions
+    from inpaint_anything.cli_batch import _add_batch_parser
     from inpaint_anything.segment.everything import segment_everything
     from inpaint_anything.segment.everything_fields import ENGINE_OPTIONS, EVERYTHING, EVERYTHING_FIELDS
 

@@ -12,7 +12,7 @@ files hold no code that imports back).
 Layers, top to bottom (a module may import its own layer or any lower one):
 
 1. ``webui`` — the host adapter (the only importer of ``modules`` / ``launch``).
-2. entry points: ``__main__`` (+ ``cli_download``), ``server``, ``api``, ``ui``, ``batch*`` (``batch_ray`` and its ``ray_pool`` too),
+2. entry points: ``__main__`` (+ ``cli_download``, ``cli_batch``), ``server``, ``api``, ``ui``, ``batch*`` (``batch_ray`` and its ``ray_pool`` too),
    ``doctor``, ``installer`` (install.py's decisions: not core, nothing in the package imports it).  ``server`` and
    ``__main__`` mount the API and the UI, ``api`` runs batches (``batch``), ``ui`` reads the batch
    spec, so they share one layer; cycles inside it are caught by the cycle check.
@@ -51,6 +51,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "inpaint_anything.__main__",
             "inpaint_anything.cli_download",
+            "inpaint_anything.cli_batch",
             "inpaint_anything.server",
             "inpaint_anything.server_memory",
             "inpaint_anything.api",

@@ -243,7 +243,9 @@ def test_batch_shows_progress_with_eta_on_stderr(photos, tmp_path, capsys):
 
 
 def test_batch_progress_counts_each_outcome():
-    progress = cli.BatchProgress(5)
+    from inpaint_anything.cli_batch import BatchProgress
+
+    progress = BatchProgress(5)
     for name, status in (("a", "done"), ("b", "retried"), ("c", "failed"), ("b", "done"), ("d", "skipped")):
         progress(0, 5, name, status)
     assert progress.counts == {"done": 2, "skipped": 1, "failed": 1, "retried": 1} and progress.left == 1
