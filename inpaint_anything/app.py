@@ -9,7 +9,6 @@ in its checkpoint backend through :meth:`App.register_backend`.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import threading
 import time
@@ -27,11 +26,9 @@ from inpaint_anything.segment.hover import HoverTimer
 from inpaint_anything.sessions import SessionStore
 
 BACKEND_KINDS = ("diffusers", "cleaner", "webui")
-# VRAM estimates handed to the memory guard (bytes). SAM's encoder peaks at ~1-1.5 GB for ViT-H at
-# 1024 px; diffusers need their fp16 weights plus ~2.5 GB of working memory (as needs_cpu_offload).
+# VRAM estimate handed to the memory guard (bytes): SAM's encoder peaks at ~1-1.5 GB for ViT-H at 1024 px
+# (the diffusers estimates are in backend_factory).
 SAM_ENCODE_BYTES = int(1.5 * 2**30)
-DIFFUSERS_WORKING_BYTES = int(2.5 * 2**30)
-DIFFUSERS_UNKNOWN_WEIGHTS = 4 * 2**30  # a Hub model not in the cache yet: about an SD1.5/2 fp16 pipeline
 MemoryGuard = Callable[[int, str], contextlib.AbstractContextManager]
 
 
@@ -359,44 +356,12 @@ class App:
         return model, ""
 
     def backend(self, kind: str, model: str = "", **options: Any):
-        """An inpainting backend: ``diffusers`` (model = Hub id or local path), ``cleaner``
-        (model = telea | ns | patchmatch | lama) or a registered one such as ``webui``."""
-        if kind == "diffusers":
-            from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
+        """An inpainting backend: ``diffusers`` (model = Hub id or local path), ``controlnet`` (any listed
+        checkpoint + an inpaint ControlNet), ``cleaner`` (model = telea | ns | patchmatch | lama) or a
+        registered one such as ``webui`` (:func:`~inpaint_anything.backend_factory.make_backend`)."""
+        from inpaint_anything.backend_factory import make_backend
 
-            if not model:
-                raise InvalidInputError("Choose an inpainting model.")
-            source, label = self.resolve_inpaint_model(model)
-            backend = DiffusersBackend(
-                source,
-                self.pipelines,
-                label=label,
-                device=options.get("device", "auto"),
-                offline=self.settings.offline,
-                config_dir=options.get("config_dir"),
-                native_override=int(options.get("native_size", 0) or 0),
-            )
-            return backend if self._memory_guard is None else _GuardedBackend(backend, self)
-        if kind == "controlnet":
-            backend = self._controlnet_backend(model, options)
-            return backend if self._memory_guard is None else _GuardedBackend(backend, self)
-        if kind == "cleaner":
-            from inpaint_anything.inpaint.cleaner import cleaner_backend
-            from inpaint_anything.models.removers import REMOVERS
-
-            method = model or "telea"
-            if method not in REMOVERS:
-                return cleaner_backend(method)
-            from inpaint_anything.diffusion.loader import resolve_device
-
-            device = resolve_device(options.get("device") or self.settings.remove_device)
-            return cleaner_backend(method, functools.partial(self.remover_path, method, download=True), device)
-        factory = self._backends.get(kind)
-        if factory is None:
-            raise UnavailableError(
-                f"The {kind!r} backend is not available here (available: {', '.join(self.available_backends())})."
-            )
-        return factory(model=model, **options)
+        return make_backend(self, kind, model, **options)
 
     def controlnet_models(self) -> list[str]:
         """Inpaint ControlNets for the ``controlnet`` backend: ``<models>/controlnet`` folders, then Hub ids."""
@@ -404,46 +369,6 @@ class App:
         from inpaint_anything.inpaint.controlnet_backend import local_controlnets
 
         return [*local_controlnets(self.models_dir), *HUB_CONTROLNETS]
-
-    def _controlnet_backend(self, model: str, options: dict[str, Any]):
-        """``controlnet``: any listed checkpoint (inpainting or not) + an inpaint ControlNet (options["controlnet"])."""
-        from inpaint_anything.diffusion.catalog import find_entry
-        from inpaint_anything.inpaint import controlnet_backend as cnb
-        from inpaint_anything.inpaint.controlnet import ControlNetOptions
-
-        opts = options.get("controlnet") or {}
-        opts = opts if isinstance(opts, ControlNetOptions) else ControlNetOptions.from_dict(opts)
-        entries = self.inpaint_model_entries()
-        if not model:
-            raise InvalidInputError("Choose the model to inpaint with (any checkpoint works with ControlNet).")
-        entry = find_entry(entries, model)
-        if entry is not None and entry.name not in cnb.base_model_names([entry]):
-            raise entry.error()
-        source, label = ((entry.path or entry.name), entry.name) if entry is not None else (model, "")
-        cn_name = opts.model or next(iter(self.controlnet_models()), "")
-        folder = cnb.resolve_controlnet(cn_name, self.models_dir, offline=self.settings.offline)
-        prefill = None
-        if opts.module == "inpaint_only+lama":
-            from inpaint_anything.errors import IAError
-
-            try:
-                self.remover_path("lama", download=False)
-                prefill = cnb.lama_prefill(self.backend("cleaner", "lama"))
-            except IAError:
-                prefill = None  # the backend refuses the run, saying how to get LaMa
-        return cnb.ControlNetDiffusersBackend(
-            source,
-            self.pipelines,
-            label=label,
-            device=options.get("device", "auto"),
-            offline=self.settings.offline,
-            native_override=int(options.get("native_size", 0) or 0),
-            options=opts,
-            controlnet_dir=folder,
-            controlnet_name=cn_name,
-            controlnets=self.controlnets,
-            prefill=prefill,
-        )
 
     # ------------------------------------------------------------------ text detectors
     def text_detector(self, detector_id: str):
@@ -470,46 +395,3 @@ class App:
             "controlnets": self.controlnets.unload(),
             "text_detectors": self.text_detectors.unload(),
         }
-
-
-def _diffusers_need(backend: Any) -> int:
-    """VRAM a diffusers backend needs for its next run: working memory, plus its fp16 weights unless
-    the pipeline already sits on the GPU (0 when it does not run on CUDA)."""
-    from inpaint_anything.diffusion.loader import resolve_device
-    from inpaint_anything.inpaint.diffusers_backend import model_bytes
-
-    if not App._on_cuda(resolve_device(backend.device)):
-        return 0
-    source = os.path.expanduser(str(backend.source))
-    local = os.path.exists(source)
-    marker = str(Path(source).resolve()) if local else "models--" + str(backend.source).replace("/", "--")
-    cached_keys = backend.cache.keys()  # PipelineCache: a list of (path, device, dtype)
-    if any(App._on_cuda(dev) and (path == marker if local else marker in path) for path, dev, _ in cached_keys):
-        return DIFFUSERS_WORKING_BYTES
-    return (model_bytes(source) // 2 if local else DIFFUSERS_UNKNOWN_WEIGHTS) + DIFFUSERS_WORKING_BYTES
-
-
-class _GuardedBackend:
-    """A diffusers backend whose pipeline loading and generation run inside the App's memory guard."""
-
-    def __init__(self, inner: Any, app: App) -> None:
-        self._inner = inner
-        self._app = app
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    @property
-    def native_size(self) -> int:
-        inner = self._inner
-        if inner.native_override or getattr(inner, "_family", None) is not None:
-            return inner.native_size  # known without loading the pipeline
-        with self._app.memory_guard(_diffusers_need(inner), "loading the inpainting model"):
-            return inner.native_size
-
-    def generate(self, image: Any, mask: Any, request: Any, seed: int, job: Any) -> Any:
-        check = getattr(self._inner, "check_request", None)
-        if check is not None:
-            check(request)  # refuse before anything is moved or loaded
-        with self._app.memory_guard(_diffusers_need(self._inner), "inpainting with a diffusers model"):
-            return self._inner.generate(image, mask, request, seed, job)

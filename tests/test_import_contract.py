@@ -69,6 +69,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "application",
         (
             "inpaint_anything.app",
+            "inpaint_anything.backend_factory",
             "inpaint_anything.workspace",
             "inpaint_anything.preparer",
             "inpaint_anything.sessions",
