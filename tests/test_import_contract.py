@@ -71,6 +71,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "inpaint_anything.app",
             "inpaint_anything.backend_factory",
             "inpaint_anything.workspace",
+            "inpaint_anything.workspace_sam",
             "inpaint_anything.preparer",
             "inpaint_anything.sessions",
             "inpaint_anything.services",
