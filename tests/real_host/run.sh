@@ -71,6 +71,8 @@ bodies = {
     "inpaint_cn": {"image": png(big), "mask": png(big_mask), "backend": "webui_controlnet", "options": {"native_size": 64},
                    "request": {"prompt": "test", "steps": 1, "seed": 1}, "controlnet": {"module": "inpaint_only"}},
 }
+# our outpainting script with its "ControlNet inpaint" choice on (script_args 14-15: on, inpaint_only)
+bodies["img2img_cn"] = {**bodies["img2img"], "script_args": script_args + [True, "inpaint_only"]}
 # the same script run with the UI's words for its choices, img2img's 512x512 (ignored) and override_settings
 # naming the first listed checkpoint (the request's overrides must reach the processing the script builds)
 try:
@@ -94,6 +96,8 @@ first_saved() { "$python" -c 'import json, os, sys; print(os.path.basename(json.
 first_size() { "$python" -c 'import base64, io, json, sys; from PIL import Image; im = Image.open(io.BytesIO(base64.b64decode(json.load(sys.stdin)["images"][0]))); print(f"{im.width}x{im.height}")' 2>/dev/null || echo none; }
 # prints the infotext of the first image of a JSON answer on stdin
 first_infotext() { "$python" -c 'import json, sys; print(json.load(sys.stdin)["infotexts"][0])' 2>/dev/null || echo none; }
+# prints the infotext of the first image of an /sdapi/v1/img2img answer on stdin (its "info" is a JSON string)
+img2img_infotext() { "$python" -c 'import json, sys; print(json.loads(json.load(sys.stdin)["info"])["infotexts"][0])' 2>/dev/null || echo none; }
 post() { curl -sf -X POST -H 'Content-Type: application/json' -d "@$bodies/$1.json" "$base$2"; }
 fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
@@ -128,6 +132,8 @@ if [ "$(curl -sf "$base/sdapi/v1/sd-models" || echo '[]')" != "[]" ]; then
   if [ -d "$WEBUI_DIR/extensions/sd-webui-controlnet" ] && ls "$WEBUI_DIR/models/ControlNet" 2>/dev/null | grep -qi inpaint; then
     check "our API's webui_controlnet backend through sd-webui-controlnet (ControlNet 0 in the infotext)" \
       "post inpaint_cn /inpaint-anything/v1/inpaint | first_infotext | grep -q 'ControlNet 0: .Module: inpaint_only'"
+    check "our outpainting script with ControlNet inpaint (ControlNet 0 in the infotext)" \
+      "post img2img_cn /sdapi/v1/img2img | img2img_infotext | grep -q 'ControlNet 0: .Module: inpaint_only'"
   else
     echo "skip ControlNet check: no sd-webui-controlnet with an inpaint model in \$WEBUI_DIR"
   fi
