@@ -189,3 +189,41 @@ def test_the_outpainting_scripts_controlnet_choice_says_why_it_cannot_run(webui_
 
 def _dropdown_values(dropdown) -> list:
     return [c[1] if isinstance(c, (list, tuple)) else c for c in dropdown.choices]
+
+
+@pytest.mark.both_stacks
+def test_api_script_args_left_off_take_their_defaults_not_the_next_scripts_args(any_webui_host, tiny_sd_dir, monkeypatch):
+    """/sdapi/v1/img2img replaces the script's slice of the default arguments with the request's
+    script_args (modules/api/api.py, init_script_args): 13 sent of 24 leave 11 of the next scripts'
+    arguments in the script's slice. They must not switch ControlNet on; all 24 sent must."""
+    from PIL import Image
+
+    host = any_webui_host
+    install_controlnet(host, monkeypatch)
+    host.load_extension()
+    runner = host.setup_img2img_scripts()
+    host.load_model(tiny_sd_dir)
+    index, script = next((i, s) for i, s in enumerate(runner.selectable_scripts) if s.title().startswith("Outpainting"))
+    # a script whose controls the host built after ours (in A1111 v1.10.1 e.g. always-on ones in accordions)
+    later = type("Later", (), {"args_from": script.args_to, "args_to": script.args_to + 12, "alwayson": False})()
+    monkeypatch.setattr(runner, "scripts", [*runner.scripts, later])
+    full = max(s.args_to for s in runner.scripts)
+    src = Image.fromarray(picture()[0][:48])
+
+    def api_run(sent: list):
+        args = [True] * full  # what follows in the host's list: other scripts' values (a ticked checkbox here)
+        args[0] = index + 1
+        args[script.args_from : script.args_to] = sent  # the host's own replacement
+        p = host.img2img(init_images=[src], prompt="sky", steps=2, seed=5, denoising_strength=0.9)
+        p.scripts, p.script_args = runner, tuple(args)
+        received(host).clear()
+        return runner.run(p, *p.script_args)
+
+    processed = api_run(list(SCRIPT_ARGS))  # the 13 arguments of earlier versions
+    assert processed.images[0].size == (64 + 32, 48) and "ControlNet 0" not in processed.info
+    assert not any(u.enabled for units in received(host) for u in units)
+    from inpaint_anything.webui.outpaint_script import DEFAULTS
+
+    all_args = [*SCRIPT_ARGS, True, *DEFAULTS[len(SCRIPT_ARGS) + 1 :]]
+    processed = api_run(all_args)
+    assert 'ControlNet 0: "Module: inpaint_only, Model: control_v11p_sd15_inpaint [' in processed.info

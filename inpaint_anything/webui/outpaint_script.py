@@ -20,8 +20,9 @@ balance left/right (0..1), balance up/down (0..1), pre-fill, overlap px, strateg
 area, so an ordinary checkpoint outpaints well) and the ControlNet options in the order of
 :data:`~inpaint_anything.inpaint.controlnet.CONTROLNET_FIELDS` (preprocessor, model, weight, resize mode,
 starting/ending control step, control mode, reference unit, reference weight, style fidelity). Missing
-trailing arguments take their defaults. The words the UI shows ("one side at a time", "blurred edge",
-...) are accepted too.
+trailing arguments take their defaults (:func:`args_sent` tells them apart from the next scripts'
+arguments that the WebUI's API leaves in their place). The words the UI shows ("one side at a time",
+"blurred edge", ...) are accepted too.
 """
 
 from __future__ import annotations
@@ -140,6 +141,24 @@ def request_from(p, mask_blur: int):
         padding=INPAINT["padding"].default,
         batch_count=max(1, int(p.n_iter) * int(p.batch_size)),
     ).validated()
+
+
+def args_sent(p, script, given: int) -> int:
+    """How many of the script's arguments the caller really sent.
+
+    The WebUI's API (``/sdapi/v1/img2img``) builds every script's default arguments, then *replaces* this
+    script's slice with the request's ``script_args``: a request with fewer (e.g. the 13 of versions
+    before the ControlNet choice) shortens the list, and this script's slice then ends in other scripts'
+    arguments. The list is exactly that many items shorter than the runner's span, so the arguments
+    past what was sent are known and replaced by their defaults here. From the UI (a full list), or
+    outside a host run, every argument counts."""
+    runner, script_args = getattr(p, "scripts", None), getattr(p, "script_args", None)
+    start, end = getattr(script, "args_from", None), getattr(script, "args_to", None)
+    if runner is None or not script_args or start is None or end is None or len(script_args) <= start:
+        return given
+    full = max((getattr(s, "args_to", None) or 0) for s in getattr(runner, "scripts", [])) if runner.scripts else 0
+    short = full - len(script_args)
+    return max(0, min(given, end - start - short)) if short > 0 else given
 
 
 def _backend_maker(args: dict):
@@ -273,7 +292,8 @@ class InpaintAnythingOutpaint(scripts.Script):
         from inpaint_anything.webui import compat
         from inpaint_anything.webui.jobs import HostJobControl
 
-        given = dict(zip(ARG_NAMES, (list(args) + list(DEFAULTS[len(args) :]))[: len(ARG_NAMES)], strict=True))
+        sent = args_sent(p, self, len(args))
+        given = dict(zip(ARG_NAMES, (list(args[:sent]) + list(DEFAULTS[sent:]))[: len(ARG_NAMES)], strict=True))
         values = normalized(given)
         backend_for = _backend_maker(given)
         processing.fix_seed(p)
