@@ -98,6 +98,18 @@ first_size() { "$python" -c 'import base64, io, json, sys; from PIL import Image
 first_infotext() { "$python" -c 'import json, sys; print(json.load(sys.stdin)["infotexts"][0])' 2>/dev/null || echo none; }
 # prints the infotext of the first image of an /sdapi/v1/img2img answer on stdin (its "info" is a JSON string)
 img2img_infotext() { "$python" -c 'import json, sys; print(json.loads(json.load(sys.stdin)["info"])["infotexts"][0])' 2>/dev/null || echo none; }
+# exit 0 when the first image of a JSON answer on stdin is 64x64 and equals request body $1's image outside
+# its mask grown by 16 px (the blend band): nothing outside the mask changed
+kept_outside() { "$python" -c '
+import base64, io, json, sys
+from PIL import Image, ImageFilter, ImageChops
+body = json.load(open(sys.argv[1])); out = json.load(sys.stdin)
+load = lambda b: Image.open(io.BytesIO(base64.b64decode(b)))
+got, src = load(out["images"][0]).convert("RGB"), load(body["image"]).convert("RGB")
+band = load(body["mask"]).convert("L").filter(ImageFilter.MaxFilter(33))
+diff = ImageChops.difference(got, src).convert("L").point(lambda v: 255 if v else 0)
+sys.exit(0 if got.size == (64, 64) and ImageChops.multiply(diff, ImageChops.invert(band)).getbbox() is None else 1)
+' "$bodies/$2.json" 2>/dev/null; }
 post() { curl -sf -X POST -H 'Content-Type: application/json' -d "@$bodies/$1.json" "$base$2"; }
 fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
@@ -132,6 +144,8 @@ if [ "$(curl -sf "$base/sdapi/v1/sd-models" || echo '[]')" != "[]" ]; then
   if [ -d "$WEBUI_DIR/extensions/sd-webui-controlnet" ] && ls "$WEBUI_DIR/models/ControlNet" 2>/dev/null | grep -qi inpaint; then
     check "our API's webui_controlnet backend through sd-webui-controlnet (ControlNet 0 in the infotext)" \
       "post inpaint_cn /inpaint-anything/v1/inpaint | first_infotext | grep -q 'ControlNet 0: .Module: inpaint_only'"
+    check "webui_controlnet: 64x64, nothing outside the mask and its blend band changed" \
+      "post inpaint_cn /inpaint-anything/v1/inpaint | kept_outside - inpaint_cn"
     check "our outpainting script with ControlNet inpaint (ControlNet 0 in the infotext)" \
       "post img2img_cn /sdapi/v1/img2img | img2img_infotext | grep -q 'ControlNet 0: .Module: inpaint_only'"
   else
