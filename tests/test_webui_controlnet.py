@@ -227,3 +227,38 @@ def test_api_script_args_left_off_take_their_defaults_not_the_next_scripts_args(
     all_args = [*SCRIPT_ARGS, True, *DEFAULTS[len(SCRIPT_ARGS) + 1 :]]
     processed = api_run(all_args)
     assert 'ControlNet 0: "Module: inpaint_only, Model: control_v11p_sd15_inpaint [' in processed.info
+
+
+@pytest.mark.both_stacks
+def test_inpaint_only_runs_as_inpaint_only_and_the_infotext_is_what_the_host_ran(any_webui_host, tiny_sd_dir, monkeypatch):
+    """sd-webui-controlnet turns inpaint_only into inpaint_global_harmonious when img2img has a mask too
+    (seen on the real v1.10.1 host): for inpaint_only img2img gets no mask (ControlNet masks by itself,
+    the engine's paste-back keeps the rest), and the infotext is the host's own record of the units."""
+    from inpaint_anything.webui import controlnet as cn
+
+    host = any_webui_host
+    install_controlnet(host, monkeypatch)
+    host.load_extension()
+    host.setup_img2img_scripts()
+    host.load_model(tiny_sd_dir)
+    image, mask = picture()
+    received(host).clear()
+    backend = cn.WebuiControlNetBackend(native_override=64, options=ControlNetOptions(module="inpaint_only"))
+    result = run_inpaint(image, mask, InpaintRequest(steps=2, seed=3, inpaint_area="whole", mask_blur=2), backend)
+    (unit,) = received(host)[-1]
+    if not host.is_forge:
+        assert unit.module == "inpaint_only"  # not fallen back to "inpaint"
+    band = result.alpha > 0
+    assert np.array_equal(result.images[0][~band], image[~band])
+    assert backend.ran["ControlNet 0"].startswith(f"Module: {unit.module}, Model: control_v11p_sd15_inpaint [")
+    _, leftover = parse_infotext(result.infotexts[0])
+    assert leftover["ControlNet 0"] == backend.ran["ControlNet 0"]  # the host's record, as it wrote it
+    # the other preprocessors keep img2img's mask, and the host keeps them as they are
+    received(host).clear()
+    run_inpaint(
+        image,
+        mask,
+        InpaintRequest(steps=2, seed=3, inpaint_area="whole", mask_blur=2),
+        cn.WebuiControlNetBackend(native_override=64, options=ControlNetOptions(module="inpaint_only+lama")),
+    )
+    assert received(host)[-1][0].module == "inpaint_only+lama"

@@ -129,6 +129,12 @@ class WebuiCheckpointBackend:
     def check_scripts_ran(self, p) -> None:
         """Raise when a script this backend asked for did not run (a subclass's own check)."""
 
+    def img2img_mask(self, mask: np.ndarray):
+        """The mask handed to the host's img2img (a subclass may leave the masking to a script: None)."""
+        from PIL import Image
+
+        return Image.fromarray(mask.astype(np.uint8) * 255)
+
     def generate(self, image: np.ndarray, mask: np.ndarray, request: InpaintRequest, seed: int, job: JobControl) -> np.ndarray:
         from modules import processing
         from PIL import Image
@@ -155,7 +161,7 @@ class WebuiCheckpointBackend:
             width=w,
             height=h,
             init_images=[Image.fromarray(image)],
-            mask=Image.fromarray(mask.astype(np.uint8) * 255),
+            mask=self.img2img_mask(mask),
             mask_blur=int(request.mask_blur),
             inpainting_fill=MASKED_CONTENT.index(request.masked_content),
             resize_mode=0,

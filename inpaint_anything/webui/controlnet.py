@@ -134,6 +134,7 @@ class WebuiControlNetBackend(WebuiCheckpointBackend):
     """The host's loaded checkpoint with the host's ControlNet inpaint unit(s)."""
 
     options: Any = field(default_factory=ControlNetOptions)
+    ran: dict = field(default_factory=dict)  # the "ControlNet N" infotext the host's ControlNet wrote (latest run)
 
     @property
     def name(self) -> str:
@@ -151,7 +152,14 @@ class WebuiControlNetBackend(WebuiCheckpointBackend):
         raise UnavailableError(f"The WebUI has no inpaint ControlNet called {wanted!r}; installed: {', '.join(found) or 'none'}.")
 
     def infotext_fields(self) -> dict[str, object]:
-        return {"Inpaint backend": self.name, **infotext_units(self.options, self.model())}
+        """The units as the host's ControlNet wrote them for the latest run (what really ran), else ours."""
+        return {"Inpaint backend": self.name, **(self.ran or infotext_units(self.options, self.model()))}
+
+    def img2img_mask(self, mask: np.ndarray):
+        # inpaint_only masks by itself; given img2img's mask too, sd-webui-controlnet falls back to
+        # inpaint_global_harmonious ("A1111 inpaint and ControlNet inpaint duplicated"): leave img2img
+        # unmasked then (the engine's paste-back keeps everything outside the blend band as it was)
+        return None if self.options.module == "inpaint_only" else super().img2img_mask(mask)
 
     def check_request(self, request: InpaintRequest) -> None:  # type: ignore[override]
         WebuiCheckpointBackend.check_request(request)
@@ -169,5 +177,7 @@ class WebuiControlNetBackend(WebuiCheckpointBackend):
         return runner, _place(ec, runner, list(args), _unit_objects(ec, self.options, self.model(), image, mask))
 
     def check_scripts_ran(self, p) -> None:
-        if not p.extra_generation_params.get("ControlNet 0"):
+        written = {k: v for k, v in p.extra_generation_params.items() if k.startswith("ControlNet ") and v}
+        if not written.get("ControlNet 0"):
             raise UnavailableError("The WebUI's ControlNet did not run (see the console for its error).")
+        self.ran = written

@@ -1,6 +1,7 @@
 """Stand-in for sd-webui-controlnet's AlwaysVisible script "ControlNet" (tests only): one argument per
 unit (``control_net_unit_count``, default 3), ``process`` writes each enabled unit's infotext
-("ControlNet N") as the extension does and records the units it received in ``ControlNetStandIn.received``."""
+("ControlNet N") as the extension does and records the units it received in ``ControlNetStandIn.received``.
+Like v1.1.455, an ``inpaint_only`` unit in an img2img with a mask becomes ``inpaint`` (global harmonious)."""
 
 from __future__ import annotations
 
@@ -25,5 +26,8 @@ class ControlNetStandIn(scripts.Script):
 
     def process(self, p, *units):
         enabled = [u for u in units if isinstance(u, ControlNetUnit) and u.enabled]
+        for u in enabled:  # v1.1.455: inpaint_only in a masked img2img falls back ("duplicated" warning)
+            if u.module == "inpaint_only" and type(p).__name__.endswith("Img2Img") and p.image_mask is not None:
+                u.module = "inpaint"
         ControlNetStandIn.received.append(enabled)
         p.extra_generation_params.update({f"ControlNet {i}": u.serialize() for i, u in enumerate(enabled)})
