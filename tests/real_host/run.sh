@@ -148,6 +148,9 @@ if [ "$(curl -sf "$base/sdapi/v1/sd-models" || echo '[]')" != "[]" ]; then
       "post inpaint_cn /inpaint-anything/v1/inpaint | kept_outside - inpaint_cn"
     check "our outpainting script with ControlNet inpaint (ControlNet 0 in the infotext)" \
       "post img2img_cn /sdapi/v1/img2img | img2img_infotext | grep -q 'ControlNet 0: .Module: inpaint_only'"
+    # what the host really ran: inpaint_only, not its fallback for an img2img that has a mask too
+    check "sd-webui-controlnet ran inpaint_only (no fallback to inpaint_global_harmonious)" \
+      "grep -q 'Using preprocessor: inpaint_only' $log && ! grep -q 'ControlNet inpaint duplicated' $log"
   else
     echo "skip ControlNet check: no sd-webui-controlnet with an inpaint model in \$WEBUI_DIR"
   fi
