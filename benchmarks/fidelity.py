@@ -86,7 +86,7 @@ def psnr(a: np.ndarray, b: np.ndarray, sel: np.ndarray) -> float:
 def tiny_sd_backend():
     from fixtures.tiny_diffusers import build_tiny_sd_inpaint
 
-    from inpaint_anything.diffusion.loader import PipelineCache
+    from inpaint_anything.diffusion.cache import PipelineCache
     from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
 
     folder = build_tiny_sd_inpaint(tempfile.mkdtemp(prefix="ia-fidelity-"))

@@ -356,7 +356,7 @@ class Bench:
         return load
 
     def run_sd(self, name: str) -> None:
-        from inpaint_anything.diffusion.loader import PipelineCache
+        from inpaint_anything.diffusion.cache import PipelineCache
         from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
         from inpaint_anything.inpaint.engine import run_inpaint
         from inpaint_anything.inpaint.request import InpaintRequest

@@ -74,7 +74,7 @@ def make_backend(name: str, workdir: str):
         return NoiseModel()
     from fixtures.tiny_diffusers import build_tiny_sd_inpaint
 
-    from inpaint_anything.diffusion.loader import PipelineCache
+    from inpaint_anything.diffusion.cache import PipelineCache
     from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
 
     folder = build_tiny_sd_inpaint(f"{workdir}/tiny-sd-inpaint")

@@ -58,8 +58,8 @@ class App:
     """Process-wide state: settings, caches and per-session workspaces."""
 
     def __init__(self, settings: Settings | None = None, *, host_models_root: str | None = None, max_workspaces: int = 4096):
+        from inpaint_anything.diffusion.cache import PipelineCache
         from inpaint_anything.diffusion.catalog import InpaintModelCatalog
-        from inpaint_anything.diffusion.loader import PipelineCache
         from inpaint_anything.models.files import ModelScanner
         from inpaint_anything.segment.model_cache import SamModelCache
 

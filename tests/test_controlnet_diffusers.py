@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from inpaint_anything.diffusion.loader import PipelineCache
+from inpaint_anything.diffusion.cache import PipelineCache
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, OfflineError, UnavailableError
 from inpaint_anything.inpaint.controlnet import ControlNetOptions, control_image
 from inpaint_anything.inpaint.controlnet_backend import (

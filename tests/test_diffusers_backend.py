@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inpaint_anything.diffusion.loader import PipelineCache, load_inpaint_pipeline
+from inpaint_anything.diffusion.cache import PipelineCache, load_inpaint_pipeline
 from inpaint_anything.errors import JobInterrupted, UnrecognizedCheckpointError
 from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
 from inpaint_anything.inpaint.engine import run_inpaint

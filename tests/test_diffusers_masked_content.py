@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inpaint_anything.diffusion.loader import PipelineCache, load_inpaint_pipeline
+from inpaint_anything.diffusion.cache import PipelineCache, load_inpaint_pipeline
 from inpaint_anything.errors import JobInterrupted
 from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend, masked_content_latents
 from inpaint_anything.inpaint.engine import run_inpaint

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from inpaint_anything.diffusion import detect, loader, tokenizer
+from inpaint_anything.diffusion.cache import PipelineCache
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnrecognizedCheckpointError, UnsafeCheckpointError
 
 FAMILIES = ("sd1", "sd2", "sdxl")
@@ -439,7 +440,7 @@ def test_pipeline_cache_reuses_loaded_pipelines(tiny_sd_inpaint_dir: Path, tmp_p
         return loader.load_inpaint_pipeline(source, **kwargs)
 
     model_dir = Path(shutil.copytree(tiny_sd_inpaint_dir, tmp_path / "model"))
-    cache = loader.PipelineCache(max_items=1, loader=counting_loader)
+    cache = PipelineCache(max_items=1, loader=counting_loader)
     pipe, info = cache.get(model_dir)
     shutil.rmtree(model_dir)  # a cached pipeline must not need its files again
     again, info_again = cache.get(model_dir, dtype=torch.float16)  # CPU always runs float32: same key
@@ -462,10 +463,10 @@ def test_pipeline_cache_is_per_instance_and_validates() -> None:
         made.append(object())
         return made[-1], None
 
-    first, second = loader.PipelineCache(max_items=2, loader=fake_loader), loader.PipelineCache(loader=fake_loader)
+    first, second = PipelineCache(max_items=2, loader=fake_loader), PipelineCache(loader=fake_loader)
     a, b = first.get("/models/a"), first.get("/models/b")
     assert first.get("/models/a") is a and first.get("/models/b") is b and len(made) == 2
     assert second.get("/models/a")[0] is not a[0] and len(made) == 3
     assert first.unload("/models/a") == 1 and len(first) == 1
     with pytest.raises(InvalidInputError):
-        loader.PipelineCache(max_items=0)
+        PipelineCache(max_items=0)

@@ -295,7 +295,7 @@ def test_bad_expansions_and_zoom_parameters():
 
 @pytest.mark.both_stacks
 def test_tiny_diffusers_per_side(tiny_sd_inpaint_dir, astronaut):
-    from inpaint_anything.diffusion.loader import PipelineCache
+    from inpaint_anything.diffusion.cache import PipelineCache
     from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend
 
     image = np.ascontiguousarray(astronaut[50:127, 60:161])  # 101x77

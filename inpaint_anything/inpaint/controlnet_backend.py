@@ -1,6 +1,6 @@
 """The standalone/diffusers backend ``controlnet``: any checkpoint inpaints through an inpaint ControlNet.
 
-The base model comes from the shared :class:`~inpaint_anything.diffusion.loader.PipelineCache` (a normal
+The base model comes from the shared :class:`~inpaint_anything.diffusion.cache.PipelineCache` (a normal
 4-channel checkpoint is welcome here: ControlNet is what makes it inpaint well). The ControlNet
 pipeline (``StableDiffusionControlNetInpaintPipeline``, or ``StableDiffusionXLControlNetInpaintPipeline``
 where diffusers has it) is assembled for each run from the cached pipeline's own components
@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from inpaint_anything.diffusion.loader import PipelineCache
+from inpaint_anything.diffusion.cache import PipelineCache
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnavailableError
 from inpaint_anything.inpaint.controlnet import CONTROLNET_FOLDER, HUB_CONTROLNETS, can_inpaint, control_image, infotext_units
 from inpaint_anything.inpaint.diffusers_backend import DiffusersBackend, resolve_hub_model

@@ -1,6 +1,6 @@
 """The diffusers backend: Hugging Face Hub inpainting models and local diffusers folders / single files.
 
-Pipelines come from a shared :class:`~inpaint_anything.diffusion.loader.PipelineCache`, so a second
+Pipelines come from a shared :class:`~inpaint_anything.diffusion.cache.PipelineCache`, so a second
 run loads nothing. The sampler / schedule type of the request picks the scheduler; progress and
 interrupt go through the pipeline's step callback. "Masked content" follows the WebUI:
 
@@ -176,7 +176,7 @@ class DiffusersBackend:
     """Inpainting with a diffusers pipeline loaded from ``source`` (local path or a Hub repo id)."""
 
     source: str
-    cache: Any  # inpaint_anything.diffusion.loader.PipelineCache
+    cache: Any  # inpaint_anything.diffusion.cache.PipelineCache
     label: str = ""  # the model's name for infotext and messages; default: the Hub id or the file/folder name
     device: str = "auto"
     dtype: Any = None

@@ -15,36 +15,10 @@ from typing import Any
 import gradio as gr
 
 from inpaint_anything.ui import compat
+from inpaint_anything.ui.events import on as _on
+from inpaint_anything.ui.events import request_from as _request
 from inpaint_anything.ui.handlers import Controller, HostHooks, SessionKey, error_message, message
-
-
-def _on(event, fn, inputs: list, outputs: list, status, *, progress: bool = False, **kwargs):
-    """Register ``fn(*input values[, progress])`` on ``event``; on error every output is kept and a
-    readable message goes to ``status``. Inputs travel as a set (gradio then passes one dict), so
-    the wrapper can take gradio's Progress tracker as its second parameter on both versions."""
-
-    def call(data: dict, prog) -> dict:
-        try:
-            args = [data[c] for c in inputs]
-            values = fn(*args, prog) if progress else fn(*args)
-        except Exception as exc:  # shown to the user, never a black image or a silent no-op
-            return {status: error_message(exc)}
-        if not isinstance(values, tuple):
-            values = (values,)
-        return dict(zip(outputs, values, strict=True))
-
-    if progress:
-
-        def wrapped(data, prog=gr.Progress()):
-            return call(data, prog)
-    else:
-
-        def wrapped(data):
-            return call(data, None)
-
-    outs = list(outputs) + ([status] if status not in outputs else [])
-    return event(wrapped, inputs=set(inputs), outputs=outs, **kwargs)
-
+from inpaint_anything.ui.outpaint_controls import build_outpaint_tab_controls as _outpaint_controls
 
 # the rows of the Inpaint sub-tab's generation settings (fields of INPAINT_FIELDS; one with a control
 # that is not named here gets a row of its own at the end)
@@ -98,12 +72,6 @@ def _soft_inpainting_controls(hooks: HostHooks) -> dict[str, Any]:
         return build_controls(
             table, (), lambda f: f"ia_{f.elem or f.name}", overrides={"soft_inpainting": {"interactive": reason is None}}
         )
-
-
-def _request(names: list[str], values: tuple):
-    from inpaint_anything.inpaint.request import InpaintRequest
-
-    return InpaintRequest.from_ui(dict(zip(names, values, strict=True)))
 
 
 def build_tab(app, hooks: HostHooks | None = None) -> gr.Blocks:
@@ -406,68 +374,3 @@ def _notice(exc: Exception) -> None:
 
 def _selected_index(evt: gr.SelectData) -> int:
     return int(evt.index if not isinstance(evt.index, (list, tuple)) else evt.index[0])
-
-
-def _outpaint_controls(app, hooks: HostHooks) -> dict[str, Any]:
-    from inpaint_anything.outpaint.geometry import Expansion
-    from inpaint_anything.outpaint.params import EXPANSION_FIELDS, spec_from_ui
-    from inpaint_anything.ui.outpaint_controls import build_outpaint_controls
-
-    # the same controls as the img2img script's (labels, words, ranges, which ones each mode shows)
-    c: dict[str, Any] = build_outpaint_controls(lambda f: f"ia_out_{f.elem or f.name}")
-    from inpaint_anything.ui.defaults import default_outpaint_backend
-
-    backends = [("Inpainting model (Inpaint tab)", "diffusers"), *hooks.extra_backends, ("Pre-fill only (no model)", "cleaner")]
-    c["labels"] = {kind: label for label, kind in backends}
-    c["backend"] = gr.Radio(
-        label="Generate with",
-        choices=[b[0] for b in backends],
-        elem_id="ia_out_backend",
-        value=default_outpaint_backend(backends, [k for _, k in hooks.extra_backends], app),
-    )
-    size = gr.HTML(message("The output size is shown here."), elem_id="ia_out_size")
-    run = gr.Button("Outpaint", variant="primary", elem_id="ia_run_outpaint")
-    geo_keys = [f.name for f in EXPANSION_FIELDS]
-
-    def expansion(ctl, key, *v):
-        return Expansion.from_spec(dict(zip(geo_keys, v, strict=True)), *ctl.ws(key).size)
-
-    def wire(ctl, key, hub_model, gen, names, outputs, status, loaded, compare):
-        geo = [c[k] for k in geo_keys]
-
-        def preview(k, *v):
-            if ctl.ws(k).image is None:
-                return message("The output size is shown here once an image is loaded.")
-            try:
-                return message("Output: " + expansion(ctl, k, *v).describe())
-            except Exception as exc:
-                return error_message(exc)
-
-        for comp in geo:
-            comp.change(preview, inputs=[key, *geo], outputs=[size], queue=False)
-        loaded.then(preview, inputs=[key, *geo], outputs=[size], queue=False)  # a new image: new size
-
-        def go(k, pre, strategy, overlap, backend_label, model, *rest):
-            from inpaint_anything.outpaint.engine import OutpaintSettings
-
-            *values, progress = rest
-            exp = expansion(ctl, k, *values[: len(geo)])
-            req = _request(names, tuple(values[len(geo) :]))
-            kind = dict(backends)[backend_label]
-            chosen = spec_from_ui({"prefill": pre, "strategy": strategy, "overlap_px": overlap})
-            settings = OutpaintSettings(expansion=exp, **chosen)
-            return ctl.outpaint(
-                k, settings, req, kind, model if kind == "diffusers" else ("prefill" if kind == "cleaner" else ""), progress
-            )
-
-        _on(
-            run.click,
-            go,
-            [key, c["prefill"], c["strategy"], c["overlap_px"], c["backend"], hub_model, *geo, *gen.values()],
-            outputs,
-            status,
-            progress=True,
-        ).then(*compare, queue=False)
-
-    c["wire"] = wire
-    return c

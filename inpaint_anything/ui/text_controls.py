@@ -78,7 +78,7 @@ def download_detector(ctl: Any, detector: str, progress: Any = None) -> str:
 def wire_text_row(
     on, c: dict[str, Any], ctl: Any, key: Any, sam_model: Any, selector: Any, mask_layer: Any, status: Any, boxes: Any
 ) -> None:
-    """``on``: the tab's event helper (``tab._on``); ``boxes``: the canvas' ``#ia_canvas_boxes``."""
+    """``on``: the tab's event helper (:func:`inpaint_anything.ui.events.on`); ``boxes``: the canvas' ``#ia_canvas_boxes``."""
     values = [c[f.name] for f in TEXT_FIELDS]
     for event in (c["run"].click, c["text"].submit):  # the button, or Enter in the text box
         on(
