@@ -156,7 +156,7 @@ def args_sent(p, script, given: int) -> int:
     start, end = getattr(script, "args_from", None), getattr(script, "args_to", None)
     if runner is None or not script_args or start is None or end is None or len(script_args) <= start:
         return given
-    full = max((getattr(s, "args_to", None) or 0) for s in getattr(runner, "scripts", [])) if runner.scripts else 0
+    full = max((getattr(s, "args_to", None) or 0 for s in getattr(runner, "scripts", None) or ()), default=0)
     short = full - len(script_args)
     return max(0, min(given, end - start - short)) if short > 0 else given
 
