@@ -14,19 +14,28 @@ JSON report next to the outputs.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from inpaint_anything.batch_inputs import collect_items, find_mask, list_images, load_manifest
+from inpaint_anything.batch_outputs import (
+    REPORT_NAME,
+    BatchReport,
+    check_output_folder,
+    output_names,
+    precheck,
+    report_target,
+    results_per_item,
+    write_outputs,
+    write_png,
+)
 from inpaint_anything.batch_spec import (
     IMAGE_EXTS,
     OPS,
@@ -35,7 +44,6 @@ from inpaint_anything.batch_spec import (
     EngineOptions,
     ItemSkipped,
     KeepRule,
-    _resolved,
     mask_from_picture,
     plan_expansion,
 )
@@ -43,8 +51,6 @@ from inpaint_anything.errors import IAError, InvalidInputError, JobInterrupted
 from inpaint_anything.jobs import ChildJob, JobControl
 
 log = logging.getLogger(__name__)
-
-REPORT_NAME = "batch-report.json"
 
 
 class BatchRunner:
@@ -183,116 +189,6 @@ class BatchRunner:
         return list(zip(result.images, result.infotexts, strict=True))
 
 
-# ---------------------------------------------------------------------------------------------- report
-@dataclass
-class BatchReport:
-    """What a batch did, item by item (in the items' order whatever the engine). ``retries``: each time
-    an item was tried again because its worker died (Ray engine); ``workers``: items each worker ran."""
-
-    op: str
-    output_dir: str
-    done: list[dict[str, Any]] = field(default_factory=list)
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    interrupted: bool = False
-    elapsed: float = 0.0
-    engine: str = "local"
-    retries: list[dict[str, Any]] = field(default_factory=list)
-    workers: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        counts = {"done": len(self.done), "skipped": len(self.skipped), "failed": len(self.failed)}
-        return {**dataclasses.asdict(self), "counts": counts}
-
-    def add(self, status: str, entry: dict[str, Any]) -> None:
-        """File ``entry`` under done / skipped / failed."""
-        {"done": self.done, "skipped": self.skipped, "failed": self.failed}[status].append(entry)
-
-    def summary(self) -> str:
-        retried = f", {len(self.retries)} retried" if self.retries else ""
-        lines = [
-            f"{self.op}: {len(self.done)} done, {len(self.skipped)} skipped, {len(self.failed)} failed{retried}"
-            f"{' (interrupted)' if self.interrupted else ''} in {self.elapsed:.1f} s -> {self.output_dir}"
-        ]
-        lines += [f"  failed  {f['name']}: {f['reason']}" for f in self.failed]
-        lines += [f"  skipped {s['name']}: {s['reason']}" for s in self.skipped if s["reason"] != "output exists"]
-        return "\n".join(lines)
-
-    def write(self, target: Path) -> None:
-        """Save as JSON atomically (a temp file in the same folder renamed into place)."""
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            tmp.write_text(json.dumps(self.as_dict(), indent=2), encoding="utf-8")
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-
-
-def _temp_name(path: Path) -> Path:
-    """A hidden temp file beside ``path`` that no other process (or machine) picks: ``.<name>.<id>.tmp``."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-
-
-def _encode_png(image: np.ndarray, path: Path, infotext: str) -> None:
-    from PIL import Image, PngImagePlugin
-
-    info = PngImagePlugin.PngInfo()
-    if infotext:
-        info.add_text("parameters", infotext)
-    arr = np.ascontiguousarray(image)
-    Image.fromarray(arr, "RGBA" if arr.ndim == 3 and arr.shape[2] == 4 else "RGB").save(path, "PNG", pnginfo=info)
-
-
-def write_png(image: np.ndarray, path: Path, infotext: str = "") -> None:
-    """Write a PNG with the "parameters" infotext atomically (a temp file renamed into place)."""
-    write_outputs([(image, infotext)], [Path(path)])
-
-
-def write_outputs(results: Sequence[tuple[np.ndarray, str]], targets: Sequence[Path]) -> None:
-    """Write an item's results atomically: every PNG goes to a temp name in its target's folder first,
-    then all are renamed into place (``os.replace``) one right after the other. A crash never leaves a
-    half-written file under a finished name; temp files are removed when writing fails."""
-    temps = [_temp_name(t) for t in targets]
-    try:
-        for (image, text), tmp in zip(results, temps, strict=True):
-            _encode_png(image, tmp, text)
-        for tmp, target in zip(temps, targets, strict=True):
-            os.replace(tmp, target)
-    finally:
-        for tmp in temps:
-            if tmp.exists():
-                tmp.unlink()
-
-
-def output_names(name: str, count: int) -> list[str]:
-    return [f"{name}.png"] if count == 1 else [f"{name}-{i}.png" for i in range(count)]
-
-
-def results_per_item(options: BatchOptions) -> int:
-    return options.request.batch_count if options.op != "remove" else 1
-
-
-def check_output_folder(items: Sequence[BatchItem], out: Path) -> set[str]:
-    """The inputs' resolved paths; refuses an output folder that holds inputs."""
-    inputs = {_resolved(p) for it in items for p in (it.image, it.mask) if isinstance(p, (str, Path))}
-    if _resolved(out) in {_resolved(Path(p).parent) for p in inputs}:
-        raise InvalidInputError(
-            f"The output folder {out} holds input files; choose another folder so inputs are never overwritten."
-        )
-    return inputs
-
-
-def precheck(item: BatchItem, targets: Sequence[Path], inputs: set[str], overwrite: bool) -> tuple[str, dict] | None:
-    """What the driver decides without running the item: ("failed", entry) when an output would
-    overwrite an input, ("skipped", entry) when every output exists (and not ``overwrite``), else None."""
-    if any(_resolved(t) in inputs for t in targets):
-        return "failed", {"name": item.name, "reason": "the output would overwrite an input file"}
-    if not overwrite and all(t.exists() for t in targets):
-        return "skipped", {"name": item.name, "reason": "output exists"}
-    return None
-
-
 def process_item(
     runner: BatchRunner, item: BatchItem, targets: Sequence[Path], job: JobControl, *, overwrite: bool = False
 ) -> tuple[str, dict[str, Any]]:
@@ -313,10 +209,6 @@ def process_item(
     if status == "skipped":  # its text found nothing
         return "skipped", {"name": item.name, "reason": value}
     return "failed", {"name": item.name, "reason": value}
-
-
-def report_target(out: Path, report_path: str | os.PathLike[str] | None) -> Path:
-    return Path(report_path) if report_path else out / REPORT_NAME
 
 
 def run_batch(
@@ -383,6 +275,27 @@ def try_item(runner: BatchRunner, item: BatchItem, job: JobControl) -> tuple[str
         return "failed", f"unexpected error: {type(exc).__name__}: {exc}"
 
 
+def run_items(
+    runner: BatchRunner, items: Sequence[BatchItem], job: JobControl, encode: Callable[[np.ndarray, str], Any] | None = None
+) -> tuple[list[tuple[str, Any]], bool]:
+    """The batch in memory (``POST /batch`` on the local engine): ``(status, value)`` per item in order
+    (done: ``[(encode(image, text), text)]``, failed or skipped: the reason, interrupted: None) and
+    whether the batch was interrupted; the shape :func:`inpaint_anything.batch_ray.run_inline_ray`
+    returns too. After an interrupt the remaining items are "interrupted" without running."""
+    job.begin(f"batch {runner.options.op}", max(1, len(items)))
+    results: list[tuple[str, Any]] = []
+    stopped = False
+    for n, item in enumerate(items):
+        status, value = ("interrupted", None) if stopped or job.interrupted else try_item(runner, item, job)
+        if status == "done" and encode is not None:
+            value = [(encode(image, text), text) for image, text in value]
+        stopped = stopped or status == "interrupted"
+        results.append((status, value))
+        if not stopped:
+            job.next_job(f"{n + 1}/{len(items)} {item.name}")
+    return results, stopped
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError):
         return f"file not found: {exc.filename}"
@@ -413,6 +326,7 @@ __all__ = [
     "process_item",
     "results_per_item",
     "run_batch",
+    "run_items",
     "try_item",
     "write_outputs",
     "write_png",

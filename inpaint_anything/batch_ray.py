@@ -105,6 +105,22 @@ def connect(address: str = "") -> Any:
     return ray
 
 
+def check_server_request(engine: EngineOptions, op: str, backend: str) -> None:
+    """``POST /batch`` asking for the Ray engine: no cluster address from the request, a backend the
+    workers can build ('diffusers' or 'cleaner'; removal always), and a Ray the operator set up
+    (:func:`check_server_can_use_ray`). Refusals are InvalidInputError (4xx)."""
+    if engine.ray_address:
+        raise errors.InvalidInputError(
+            "The server does not join a Ray cluster named in a request: leave 'ray_address' out; the server "
+            "uses the cluster its operator named in RAY_ADDRESS."
+        )
+    if op != "remove" and backend not in ("diffusers", "cleaner"):
+        raise errors.InvalidInputError(
+            "The Ray engine runs the 'diffusers' and 'cleaner' backends; use the local engine for the others."
+        )
+    check_server_can_use_ray()
+
+
 def check_server_can_use_ray() -> None:
     """``POST /batch`` with the Ray engine: Ray installed, and a cluster the server's operator chose
     ($RAY_ADDRESS when the server started, or a Ray already running in the server's process). A request
@@ -365,6 +381,7 @@ __all__ = [
     "RAY_VERSION",
     "BatchWorker",
     "check_server_can_use_ray",
+    "check_server_request",
     "connect",
     "import_ray",
     "pool_size",

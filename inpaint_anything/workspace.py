@@ -330,7 +330,7 @@ class Workspace(SamPrompts):
         """Keep the new results; beyond ``results_per_session`` the oldest are dropped (and counted)."""
         keep = max(1, int(self.app.settings.results_per_session))
         with self._lock:
-            if self.text_query is not None and kind != "outpaint":  # the mask came from "Select by text"
+            if self.text_query is not None and kind not in ("outpaint", "zoom"):  # the mask came from "Select by text"
                 result.infotexts[:] = [text + self.text_query.infotext() for text in result.infotexts]
             self.results.extend(
                 Result(img, text, seed, kind)
@@ -360,6 +360,13 @@ class Workspace(SamPrompts):
         from inpaint_anything.outpaint.engine import outpaint
 
         return self._record(outpaint(self.source(), settings, request, backend, job), "outpaint")
+
+    def zoom_out(self, steps: int, scale: float, request, backend, job: JobControl | None = None, **options):
+        """Zoom-out frames of the image (``options``: prompts, prefill, overlap_px, strategy, max_pixels;
+        see :func:`~inpaint_anything.outpaint.engine.zoom_out`), recorded as results of kind "zoom"."""
+        from inpaint_anything.outpaint.engine import zoom_out
+
+        return self._record(zoom_out(self.source(), steps, scale, request, backend, job=job, **options), "zoom")
 
     # ------------------------------------------------------------------ export
     def mask_png(self) -> np.ndarray:

@@ -270,7 +270,7 @@ def test_engine_ray_without_ray_says_how_to_install_it(folder, tmp_path, capsys,
 
 def test_writes_are_atomic(tmp_path, monkeypatch):
     """An output appears under its name only complete: a failed write leaves neither it nor a temp file."""
-    from inpaint_anything import batch
+    from inpaint_anything import batch, batch_outputs
 
     img = scene()[0]
     batch.write_outputs([(img, "a"), (img, "b")], [tmp_path / "x-0.png", tmp_path / "x-1.png"])
@@ -285,8 +285,8 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
             raise OSError("disk full")
         original(image, path, text)
 
-    original = batch._encode_png
-    monkeypatch.setattr(batch, "_encode_png", flaky)
+    original = batch_outputs._encode_png
+    monkeypatch.setattr(batch_outputs, "_encode_png", flaky)
     with pytest.raises(OSError, match="disk full"):
         batch.write_outputs([(img, "c"), (img, "d")], [tmp_path / "y-0.png", tmp_path / "y-1.png"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x-0.png", "x-1.png"]  # nothing under y-*, no temp

@@ -12,6 +12,7 @@ import pytest
 
 from inpaint_anything import fields
 from inpaint_anything.api.field_models import model_fields
+from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.fields import Field
 from inpaint_anything.inpaint.cleaner import REMOVE_FIELDS
 from inpaint_anything.inpaint.request import INPAINT_FIELDS, InpaintRequest, infotext, parse_infotext
@@ -269,6 +270,24 @@ def test_outpaint_settings_and_batch_defaults_follow_the_table():
     assert dataclass_problems(SETTINGS_FIELDS, OutpaintSettings) == []
     assert dataclass_problems(SETTINGS_FIELDS, BatchOptions) == []
     assert check_problems(OUTPAINT_FIELDS) == []
+
+
+@pytest.mark.both_stacks
+def test_zoom_out_follows_its_table():
+    """The API's ``zoom_out`` body and the engine's check (:func:`plan_zoom`) come from ZOOM_FIELDS."""
+    from inpaint_anything.api.schemas import ZoomOutBody
+    from inpaint_anything.outpaint.engine import plan_zoom
+    from inpaint_anything.outpaint.params import ZOOM_FIELDS
+
+    assert model_problems(ZOOM_FIELDS, ZoomOutBody) == []
+    assert check_problems(ZOOM_FIELDS) == []
+    defaults = {f.name: f.default for f in ZOOM_FIELDS}
+    plan_zoom(640, 480, **defaults)  # the defaults are a zoom that works
+    for f in ZOOM_FIELDS:
+        too_big = f.type(f.maximum + (f.step or 1))
+        with pytest.raises(InvalidInputError) as err:
+            plan_zoom(640, 480, **{**defaults, f.name: too_big})
+        assert str(err.value) == f.refusal()
 
 
 def test_expansion_from_spec_takes_ids_words_and_the_tables_defaults():

@@ -58,6 +58,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "inpaint_anything.ui",
             "inpaint_anything.batch",
             "inpaint_anything.batch_inputs",
+            "inpaint_anything.batch_outputs",
             "inpaint_anything.batch_spec",
             "inpaint_anything.batch_ray",
             "inpaint_anything.ray_pool",

@@ -234,8 +234,13 @@ def test_progress_counts_passes_and_interrupt_stops_between_passes():
 def test_zoom_out_frames(astronaut):
     image = np.ascontiguousarray(astronaut[:96, :128])
     backend = ColourBackend()
-    frames = zoom_out(image, 3, 1.5, req(padding=8), backend, prompts=["a", None, "c"], overlap_px=4)
+    result = zoom_out(image, 3, 1.5, req(padding=8), backend, prompts=["a", None, "c"], overlap_px=4)
+    frames = result.images
     assert len(frames) == 3 and all(f.shape == (96, 128, 3) for f in frames)
+    assert result.seeds == [123, 124, 125] and result.request.seed == 123
+    assert ["Zoom out step: 2/3" in t and "Zoom per step: 1.5" in t for t in result.infotexts] == [False, True, False]
+    texts = result.infotexts  # each frame's own prompt (none: the request's empty one)
+    assert texts[0].startswith("a\nSteps:") and texts[1].startswith("Steps:") and texts[2].startswith("c\nSteps:")
     assert [c["request"].prompt for c in backend.calls] == ["a", "", "c"]
     assert [c["seed"] for c in backend.calls] == [123, 124, 125]
     exp = zoom_expansion(128, 96, 1.5)
@@ -249,7 +254,7 @@ def test_zoom_out_frames(astronaut):
 
 def test_zoom_out_rgba_and_per_side():
     rgba = np.dstack([textured(64, 48), np.full((48, 64), 100, np.uint8)])
-    frames = zoom_out(rgba, 2, 2.0, req(), ColourBackend(), strategy="per_side")
+    frames = zoom_out(rgba, 2, 2.0, req(), ColourBackend(), strategy="per_side").images
     assert [f.shape for f in frames] == [(48, 64, 4)] * 2
     assert frames[0][0, 0, 3] == 255 and frames[0][24, 32, 3] == 100
 

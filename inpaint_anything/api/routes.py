@@ -1,5 +1,5 @@
 """The REST API router (``/inpaint-anything/v1``): models, sessions, tasks; segmenting and generating
-routes live in :mod:`.segment_routes` and :mod:`.generate_routes`.
+routes live in :mod:`.segment_routes`, :mod:`.generate_routes` and :mod:`.batch_routes`.
 
 ``build_router(app)`` returns an ``APIRouter`` that the standalone server and the WebUI adapter
 include in their FastAPI app. Errors come back as ``{"detail": "<message>"}`` with the status of the
@@ -111,7 +111,7 @@ def build_router(
     infotext, kind) -> path`` and ``output_folder()`` write the results of requests with
     ``save: true`` (default: PNGs in the output folder setting).
     """
-    from inpaint_anything.api import generate_routes, model_routes, segment_routes, text_routes
+    from inpaint_anything.api import batch_routes, generate_routes, model_routes, segment_routes, text_routes
 
     factory = job_factory or plain_job
     ctx = ApiContext(app, tasks or TaskRegistry(factory), factory, save_hook=save, output_folder=output_folder)
@@ -123,6 +123,7 @@ def build_router(
     segment_routes.add_routes(router, ctx)
     text_routes.add_routes(router, ctx)
     generate_routes.add_routes(router, ctx)
+    batch_routes.add_routes(router, ctx)
     _document_errors(router, with_auth=auth_dependency is not None)
     _method_not_allowed_route(router)
     return router

@@ -22,7 +22,7 @@ from inpaint_anything.batch_spec import ENGINE_FIELDS
 from inpaint_anything.inpaint.cleaner import CLEANERS, REMOVE, REMOVE_FIELDS
 from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS
 from inpaint_anything.inpaint.request import INPAINT_FIELDS
-from inpaint_anything.outpaint.params import EXPANSION_FIELDS, SETTINGS_FIELDS
+from inpaint_anything.outpaint.params import EXPANSION_FIELDS, SETTINGS_FIELDS, ZOOM_FIELDS
 from inpaint_anything.outpaint.prefill import PREFILLS
 from inpaint_anything.segment.everything_fields import EVERYTHING_FIELDS
 from inpaint_anything.segment.text_fields import TEXT_FIELDS
@@ -297,9 +297,7 @@ class ExpansionBody(pydantic_model("ExpansionFields", EXPANSION_FIELDS, ApiModel
 OutpaintSettingsFields = pydantic_model("OutpaintSettingsFields", SETTINGS_FIELDS, ApiModel)
 
 
-class ZoomOutBody(ApiModel):
-    steps: StrictInt = Field(4, description="Number of frames; each shrinks the previous one and outpaints the border.")
-    scale: float = Field(1.5, description="Zoom per step, 1.05 .. 4.")
+class ZoomOutBody(pydantic_model("ZoomOutFields", ZOOM_FIELDS, ApiModel)):  # type: ignore[misc]
     prompts: list[StrictStr | None] | None = Field(None, description="One prompt per step (null keeps the main one).")
 
 

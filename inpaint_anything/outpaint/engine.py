@@ -36,19 +36,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inpaint_anything import fields
 from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.inpaint.engine import InpaintBackend, run_inpaint
 from inpaint_anything.inpaint.request import MAX_SEED, InpaintRequest
 from inpaint_anything.jobs import ChildJob, JobControl
 from inpaint_anything.outpaint.geometry import SIDES, Expansion
-from inpaint_anything.outpaint.params import DEFAULT_OVERLAP_PX, MAX_OVERLAP_PX, STRATEGIES
+from inpaint_anything.outpaint.params import (
+    DEFAULT_OVERLAP_PX,
+    MAX_OVERLAP_PX,
+    MAX_ZOOM_STEPS,  # noqa: F401 - re-exported
+    STRATEGIES,
+    ZOOM_FIELDS,
+    ZOOM_SCALE_RANGE,  # noqa: F401 - re-exported
+)
 from inpaint_anything.outpaint.prefill import DEFAULT_PREFILL, PREFILLS, place_on_canvas
 from inpaint_anything.outpaint.prefill import prefill as prefill_canvas
 
 PER_SIDE_ORDER = ("left", "right", "up", "down")
 SEEDED_PREFILLS = ("noise", "patchmatch")  # pre-fills that draw random numbers from the seed
-MAX_ZOOM_STEPS = 100
-ZOOM_SCALE_RANGE = (1.05, 4.0)
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,7 @@ class OutpaintResult:
     infotexts: list[str]
     canvas_size: tuple[int, int]  # (width, height)
     expansion: Expansion
+    request: InpaintRequest | None = None  # zoom-out: the request with its seed resolved
 
 
 def _ramp(n: int, overlap: int, reverse: bool) -> np.ndarray:
@@ -259,6 +266,31 @@ def zoom_expansion(width: int, height: int, scale: float) -> Expansion:
     return Expansion(iw, ih, left=left, right=width - iw - left, up=up, down=height - ih - up)
 
 
+def plan_zoom(
+    width: int,
+    height: int,
+    steps: int,
+    scale: float,
+    prompts: list[str | None] | None = None,
+    *,
+    prefill: str = DEFAULT_PREFILL,
+    overlap_px: int = DEFAULT_OVERLAP_PX,
+    strategy: str = "all",
+) -> tuple[OutpaintSettings, list[str | None] | None]:
+    """Check a zoom-out of a ``width`` x ``height`` image (steps and zoom by :data:`ZOOM_FIELDS`, one
+    prompt per step, a zoom that adds a border, the outpaint settings); returns the settings of every
+    step's outpaint and the prompts as a list. The API calls it before its job starts."""
+    fields.validate(ZOOM_FIELDS, {"steps": steps, "scale": scale})
+    if prompts is not None:
+        prompts = list(prompts)
+        if len(prompts) != steps:
+            raise InvalidInputError(f"Give one prompt per zoom-out step: {steps} steps but {len(prompts)} prompts.")
+        if any(p is not None and not isinstance(p, str) for p in prompts):
+            raise InvalidInputError("Zoom-out prompts must be text (or empty to keep the main prompt).")
+    settings = OutpaintSettings(zoom_expansion(width, height, float(scale)), prefill, overlap_px, strategy)
+    return settings.validated(), prompts
+
+
 def zoom_out(
     image: object,
     steps: int,
@@ -272,50 +304,39 @@ def zoom_out(
     overlap_px: int = DEFAULT_OVERLAP_PX,
     strategy: str = "all",
     max_pixels: int | None = None,
-) -> list[np.ndarray]:
+) -> OutpaintResult:
     """Infinite-zoom frames: each step shrinks the previous frame by ``1/scale_per_step`` into the
     centre of a canvas of the same size and outpaints the border.
 
-    Returns ``steps`` frames (the input is not included), each the input's size (RGBA in, RGBA out).
-    ``prompts``, when given, has one entry per step; ``None`` keeps the request's prompt. Step ``k``
-    uses seed ``seed + k``; the batch count is ignored (one frame per step).
+    Returns ``steps`` frames (the input is not included), each the input's size (RGBA in, RGBA out),
+    with their seeds and infotexts (``Zoom out step: k/n``, ``Zoom per step``) and the resolved
+    request. ``prompts``, when given, has one entry per step; ``None`` keeps the request's prompt.
+    Step ``k`` uses seed ``seed + k``; the batch count is ignored (one frame per step).
     """
     from inpaint_anything.compose import resize_image
     from inpaint_anything.imaging import check_size, to_rgb_uint8
 
     job = job or JobControl()
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_ZOOM_STEPS:
-        raise InvalidInputError(f"Zoom-out steps must be a whole number from 1 to {MAX_ZOOM_STEPS}, not {steps!r}.")
-    lo, hi = ZOOM_SCALE_RANGE
-    try:
-        scale = float(scale_per_step)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"The zoom per step must be a number, not {scale_per_step!r}.") from None
-    if not lo <= scale <= hi:
-        raise InvalidInputError(f"The zoom per step must be between {lo} and {hi}, not {scale_per_step!r}.")
-    if prompts is not None:
-        prompts = list(prompts)
-        if len(prompts) != steps:
-            raise InvalidInputError(f"Give one prompt per zoom-out step: {steps} steps but {len(prompts)} prompts.")
-        if any(p is not None and not isinstance(p, str) for p in prompts):
-            raise InvalidInputError("Zoom-out prompts must be text (or empty to keep the main prompt).")
     rgb, alpha = to_rgb_uint8(image)
     h, w = rgb.shape[:2]
+    settings, prompts = plan_zoom(w, h, steps, scale_per_step, prompts, prefill=prefill, overlap_px=overlap_px, strategy=strategy)
     check_size(h, w, max_pixels)
-    exp = zoom_expansion(w, h, scale)
-    settings = OutpaintSettings(exp, prefill, overlap_px, strategy).validated()
+    exp = settings.expansion
     req = request.resolved()
     job.begin(f"zoom out ({backend.name})", steps * len(settings.passes()))
     frame = rgb if alpha is None else np.dstack([rgb, alpha])
-    frames = []
+    frames, seeds, texts = [], [], []
     for k in range(steps):
         small = resize_image(frame, (exp.width, exp.height))
         step_req = req if prompts is None or prompts[k] is None else dataclasses.replace(req, prompt=prompts[k])
         seed = (req.seed + k) % (MAX_SEED + 1)
-        out, _ = _run_passes(small[..., :3], settings, step_req, seed, backend, job, {"Zoom out step": f"{k + 1}/{steps}"})
+        extra = {"Zoom out step": f"{k + 1}/{steps}", "Zoom per step": scale_per_step}
+        out, text = _run_passes(small[..., :3], settings, step_req, seed, backend, job, extra)
         frame = _with_alpha(out, None if alpha is None else small[..., 3], exp)
         frames.append(frame)
-    return frames
+        seeds.append(seed)
+        texts.append(text)
+    return OutpaintResult(frames, seeds, texts, (w, h), exp, req)
 
 
 __all__ = [
@@ -324,6 +345,7 @@ __all__ = [
     "OutpaintResult",
     "OutpaintSettings",
     "outpaint",
+    "plan_zoom",
     "seam_alpha",
     "zoom_expansion",
     "zoom_out",

@@ -69,6 +69,34 @@ SETTINGS_FIELDS: tuple[Field, ...] = (
 OUTPAINT_FIELDS: tuple[Field, ...] = (*EXPANSION_FIELDS, *SETTINGS_FIELDS)
 OUTPAINT = fields.by_name(OUTPAINT_FIELDS)
 
+MAX_ZOOM_STEPS = 100
+ZOOM_SCALE_RANGE = (1.05, 4.0)
+# Zoom-out frames (the API's ``zoom_out``): the per-step prompts are a list, checked by
+# :func:`inpaint_anything.outpaint.engine.plan_zoom` beside this table.
+ZOOM_FIELDS: tuple[Field, ...] = (
+    Field(
+        "steps",
+        int,
+        4,
+        "Zoom-out steps",
+        1,
+        MAX_ZOOM_STEPS,
+        step=1,
+        help="Number of frames; each shrinks the previous one and outpaints the border.",
+        error=f"Zoom-out steps must be a whole number from 1 to {MAX_ZOOM_STEPS}.",
+    ),
+    Field(
+        "scale",
+        float,
+        1.5,
+        "Zoom per step",
+        *ZOOM_SCALE_RANGE,
+        step=0.05,
+        help=f"Zoom per step, {ZOOM_SCALE_RANGE[0]:g} .. {ZOOM_SCALE_RANGE[1]:g}.",
+        error=f"The zoom per step must be a number between {ZOOM_SCALE_RANGE[0]:g} and {ZOOM_SCALE_RANGE[1]:g}.",
+    ),
+)
+
 
 def ui_start(f: Field) -> Any:
     """The value a control starts with."""
@@ -91,6 +119,7 @@ __all__ = [
     "DEFAULT_OVERLAP_PX",
     "EXPANSION_FIELDS",
     "MAX_OVERLAP_PX",
+    "MAX_ZOOM_STEPS",
     "MODES",
     "MODE_WORDS",
     "OUTPAINT",
@@ -103,4 +132,6 @@ __all__ = [
     "spec_from_ui",
     "ui_start",
     "visible_groups",
+    "ZOOM_FIELDS",
+    "ZOOM_SCALE_RANGE",
 ]
