@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnrecognizedCheckpointError
-from inpaint_anything.models import catalogue
+from inpaint_anything.models import sam2_requirements
 from inpaint_anything.models.catalogue import CATALOGUE, FAMILIES, available_entries, find_by_filename, get_entry
 from inpaint_anything.models.files import ModelScanner, Recognised, recognise_checkpoint, safetensors_shapes, scan_models
 
@@ -89,8 +89,8 @@ def _fake_env(monkeypatch, *, sam2: bool, torch: str | None, torchvision: str | 
             return found
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(catalogue.importlib.util, "find_spec", find_spec)
-    monkeypatch.setattr(catalogue.importlib.metadata, "version", version)
+    monkeypatch.setattr(sam2_requirements.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(sam2_requirements.importlib.metadata, "version", version)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_availability_never_raises(monkeypatch):
     def broken(*a, **k):
         raise ValueError("broken metadata")
 
-    monkeypatch.setattr(catalogue.importlib.util, "find_spec", broken)
+    monkeypatch.setattr(sam2_requirements.importlib.util, "find_spec", broken)
     sam2 = [s for s in available_entries() if s.entry.family == "sam2"]
     assert sam2 and all(not s.available and "broken metadata" in s.reason for s in sam2)
 

@@ -16,7 +16,7 @@ import pytest
 
 from inpaint_anything import installer
 from inpaint_anything.errors import UnavailableError, UnrecognizedCheckpointError, UnsafeCheckpointError
-from inpaint_anything.models import catalogue
+from inpaint_anything.models import catalogue, sam2_requirements
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
@@ -85,8 +85,8 @@ def test_requirements_probe_is_pure(torch_v, vision_v, sam2_error, expected):
 
 
 def test_old_torch_is_reported_without_importing_sam2(monkeypatch):
-    monkeypatch.setattr(catalogue, "_installed_version", {"torch": "2.1.2", "torchvision": "0.16.2"}.get)
-    monkeypatch.setattr(catalogue, "_sam2_import_error", lambda: pytest.fail("sam2 must not be imported"))
+    monkeypatch.setattr(sam2_requirements, "_installed_version", {"torch": "2.1.2", "torchvision": "0.16.2"}.get)
+    monkeypatch.setattr(sam2_requirements, "_sam2_import_error", lambda: pytest.fail("sam2 must not be imported"))
     reason = catalogue.sam2_unavailable_reason()
     assert "torch 2.1.2" in reason and "torchvision 0.16.2" in reason
 
@@ -99,7 +99,7 @@ def test_a_broken_sam2_install_is_reported(monkeypatch):
             raise ImportError("No module named 'iopath'")
         return real(name, *a, **k)
 
-    monkeypatch.setattr(catalogue.importlib, "import_module", import_module)
+    monkeypatch.setattr(sam2_requirements.importlib, "import_module", import_module)
     assert "could not be imported (ImportError: No module named 'iopath')" in catalogue.sam2_unavailable_reason()
 
 
@@ -109,7 +109,7 @@ def test_catalogue_offers_sam2_in_this_environment_and_explains_otherwise(monkey
     statuses = [s for s in catalogue.available_entries() if s.entry.family == "sam2"]
     assert len(statuses) == 4 and all(s.available and not s.reason for s in statuses)
 
-    monkeypatch.setattr(catalogue, "_installed_version", {"torch": "2.1.2", "torchvision": "0.16.2"}.get)
+    monkeypatch.setattr(sam2_requirements, "_installed_version", {"torch": "2.1.2", "torchvision": "0.16.2"}.get)
     statuses = [s for s in catalogue.available_entries() if s.entry.family == "sam2"]
     assert all(not s.available and "torch 2.5.1 or newer" in s.reason for s in statuses)
     from inpaint_anything.segment.sam2_model import import_sam2
