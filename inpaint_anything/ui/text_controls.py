@@ -30,9 +30,9 @@ def build_text_row(app: Any) -> dict[str, Any]:
     c: dict[str, Any] = {}
     with gr.Group(elem_id="ia_text_group"):
         with gr.Row(elem_id="ia_text_row"):
-            c["text"] = control(TEXT["text"], elem_id="ia_text_query", scale=3, min_width=160, placeholder="dog, ball  (or: sky)")
+            c["text"] = control(TEXT["text"], elem_id="ia_text_query", scale=1, min_width=160, placeholder="dog, ball  (or: sky)")
             c["detector"] = control(
-                TEXT["detector"], elem_id="ia_text_detector", choices=choices, value=value, scale=2, min_width=160
+                TEXT["detector"], elem_id="ia_text_detector", choices=choices, value=value, scale=1, min_width=180
             )
         with gr.Row(elem_id="ia_text_row2"):  # wide enough for one-line labels and the radio side by side
             c["threshold"] = control(TEXT["threshold"], elem_id="ia_text_threshold", scale=1, min_width=215)
