@@ -12,8 +12,7 @@ from fastapi import APIRouter, Query
 
 from inpaint_anything.api.context import ApiContext, check_sam_model_id
 from inpaint_anything.api.docs import ASYNC_DOC, ASYNC_RESPONSES
-from inpaint_anything.api.generate_routes import check_options, prepare
-from inpaint_anything.api.payloads import everything_options
+from inpaint_anything.api.payloads import check_options, everything_options, prepare
 from inpaint_anything.api.schemas import BatchBody, dump
 from inpaint_anything.batch import BatchItem, BatchOptions, BatchRunner, EngineOptions, KeepRule
 from inpaint_anything.batch_spec import ENGINE_FIELDS

@@ -4,52 +4,19 @@ a 4xx even with ``?async=true``; the work itself is the workspace's."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query
 
 from inpaint_anything.api.context import ApiContext
 from inpaint_anything.api.docs import ASYNC_DOC, ASYNC_RESPONSES
-from inpaint_anything.api.payloads import result_payload
-from inpaint_anything.api.schemas import GenerateBody, InpaintBody, OutpaintBody, RemoveBody, dump
+from inpaint_anything.api.payloads import prepare, result_payload
+from inpaint_anything.api.schemas import InpaintBody, OutpaintBody, RemoveBody, dump
 from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.inpaint.request import InpaintRequest
 
-CONTROLNET_BACKENDS = ("controlnet", "webui_controlnet")
 SESSION_IMAGE = "This session already has its image; upload a new one with POST /sessions/{id}/image."
-
-
-def check_options(options: dict[str, Any]) -> dict[str, Any]:
-    native = options.get("native_size")
-    if native is not None and not (native == 0 or (64 <= native <= 4096 and native % 8 == 0)):
-        raise InvalidInputError("native_size must be 0 (the model's) or a multiple of 8 from 64 to 4096.")
-    device = options.get("device")
-    if device in ("cuda", "mps"):
-        import torch
-
-        ok = (
-            torch.cuda.is_available()
-            if device == "cuda"
-            else bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
-        )
-        if not ok:
-            raise InvalidInputError(f"The device {device!r} is not available here; use 'auto' or 'cpu'.")
-    return {k: v for k, v in options.items() if v is not None}
-
-
-def prepare(ctx: ApiContext, body: GenerateBody) -> tuple[InpaintRequest, Any]:
-    """The validated request and the backend of a generate body."""
-    request = InpaintRequest.from_dict(dump(body.request, exclude_unset=True))
-    options = check_options(dump(body.options))
-    if body.backend in CONTROLNET_BACKENDS:
-        options["controlnet"] = dump(body.controlnet, exclude_unset=True)
-    backend = ctx.backend(body.backend, body.model, options)
-    if body.backend in ("diffusers", "controlnet"):  # the infotext names the model (listed name or Hub id), never a server path
-        request = dataclasses.replace(request, model=str(getattr(backend, "model_name", "") or Path(body.model).name))
-    return request, backend
 
 
 def _payload(result: Any, request: InpaintRequest, ctx: ApiContext | None = None, kind: str = "") -> dict[str, Any]:
@@ -192,4 +159,4 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
     )
 
 
-__all__ = ["add_routes", "check_options", "prepare"]
+__all__ = ["add_routes"]

@@ -1,20 +1,25 @@
 """JSON views of core results (masks, candidates, segment maps, generated images) and the parsing of
-request parts that several route modules share (prompt points, segment-everything options)."""
+request parts that several route modules share (prompt points, segment-everything options, a generate
+body's request and backend)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from inpaint_anything.api.codec import png_b64
-from inpaint_anything.api.context import check_sam_model_id
-from inpaint_anything.api.schemas import EverythingOptions, dump
+from inpaint_anything.api.context import ApiContext, check_sam_model_id
+from inpaint_anything.api.schemas import EverythingOptions, GenerateBody, dump
 from inpaint_anything.batch import KeepRule
 from inpaint_anything.errors import InvalidInputError
+from inpaint_anything.inpaint.request import InpaintRequest
 
 MAX_POINTS = 256
+CONTROLNET_BACKENDS = ("controlnet", "webui_controlnet")  # generate bodies whose "controlnet" is used
 
 
 def _num(value: Any) -> float | None:
@@ -114,4 +119,43 @@ def everything_options(body: EverythingOptions) -> tuple[str | None, dict[str, A
     return model, opts, keep
 
 
-__all__ = ["candidates_payload", "everything_options", "mask_payload", "prompt_points", "result_payload", "segments_payload"]
+def check_options(options: dict[str, Any]) -> dict[str, Any]:
+    native = options.get("native_size")
+    if native is not None and not (native == 0 or (64 <= native <= 4096 and native % 8 == 0)):
+        raise InvalidInputError("native_size must be 0 (the model's) or a multiple of 8 from 64 to 4096.")
+    device = options.get("device")
+    if device in ("cuda", "mps"):
+        import torch
+
+        ok = (
+            torch.cuda.is_available()
+            if device == "cuda"
+            else bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+        )
+        if not ok:
+            raise InvalidInputError(f"The device {device!r} is not available here; use 'auto' or 'cpu'.")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def prepare(ctx: ApiContext, body: GenerateBody) -> tuple[InpaintRequest, Any]:
+    """The validated request and the backend of a generate body."""
+    request = InpaintRequest.from_dict(dump(body.request, exclude_unset=True))
+    options = check_options(dump(body.options))
+    if body.backend in CONTROLNET_BACKENDS:
+        options["controlnet"] = dump(body.controlnet, exclude_unset=True)
+    backend = ctx.backend(body.backend, body.model, options)
+    if body.backend in ("diffusers", "controlnet"):  # the infotext names the model (listed name or Hub id), never a server path
+        request = dataclasses.replace(request, model=str(getattr(backend, "model_name", "") or Path(body.model).name))
+    return request, backend
+
+
+__all__ = [
+    "candidates_payload",
+    "check_options",
+    "everything_options",
+    "mask_payload",
+    "prepare",
+    "prompt_points",
+    "result_payload",
+    "segments_payload",
+]
