@@ -305,6 +305,17 @@ def test_nothing_in_the_package_imports_the_installer():
     assert users == [], users
 
 
+def test_api_route_modules_are_independent():
+    """The API's route modules (``api/*_routes.py``) share code only through the leaves below them
+    (``context``, ``docs``, ``payloads``, ``schemas``), never by importing each other; ``api/routes.py``
+    includes them all."""
+    graph = build_graph(ROOT, PACKAGE)
+    routes = {m for m in graph.modules if m.startswith(f"{PACKAGE}.api.") and m.endswith("_routes")}
+    assert len(routes) >= 5, sorted(routes)
+    problems = [f"{m} imports {t}" for m in sorted(routes) for t in graph.edges[m] if t in routes]
+    assert not problems, _report("route modules importing each other:", problems)
+
+
 def test_host_and_ui_libraries_stay_in_their_packages():
     problems = library_violations(build_graph(ROOT, PACKAGE), LIBRARY_RULES)
     assert not problems, _report("libraries imported outside their packages:", problems)
