@@ -50,11 +50,10 @@ from inpaint_anything.outpaint.params import (
     ZOOM_FIELDS,
     ZOOM_SCALE_RANGE,  # noqa: F401 - re-exported
 )
-from inpaint_anything.outpaint.prefill import DEFAULT_PREFILL, PREFILLS, place_on_canvas
+from inpaint_anything.outpaint.prefill import DEFAULT_PREFILL, PREFILLS, SEEDED_PREFILLS, place_on_canvas
 from inpaint_anything.outpaint.prefill import prefill as prefill_canvas
 
 PER_SIDE_ORDER = ("left", "right", "up", "down")
-SEEDED_PREFILLS = ("noise", "patchmatch")  # pre-fills that draw random numbers from the seed
 
 
 @dataclass(frozen=True)

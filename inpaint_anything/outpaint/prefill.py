@@ -2,17 +2,21 @@
 
 Every method takes the canvas (uint8 HxWx3, the original pasted in) and ``known`` (bool HxW, True
 where the original is) and returns a filled canvas in which every known pixel is unchanged.
+
+:data:`_METHODS` is the one list of pre-fills: :data:`PREFILLS` (the ids every face offers, in this
+order) and :data:`SEEDED_PREFILLS` (those that take a ``seed``, so outpainting passes the request's)
+are derived from it. A new pre-fill is its function plus its entry there.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import numpy as np
 
 from inpaint_anything.errors import InvalidInputError, UnavailableError
 
-PREFILLS = ("blur", "edge", "reflect", "telea", "ns", "patchmatch", "noise", "solid")
 DEFAULT_PREFILL = "blur"
 
 
@@ -153,6 +157,8 @@ _METHODS: dict[str, Callable[..., np.ndarray]] = {
     "noise": noise,
     "solid": solid,
 }
+PREFILLS: tuple[str, ...] = tuple(_METHODS)
+SEEDED_PREFILLS: tuple[str, ...] = tuple(n for n, fn in _METHODS.items() if "seed" in inspect.signature(fn).parameters)
 
 
 def prefill(canvas: np.ndarray, known: np.ndarray, method: str = DEFAULT_PREFILL, **options: object) -> np.ndarray:
