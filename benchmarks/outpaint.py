@@ -47,7 +47,7 @@ from inpaint_anything.inpaint.engine import run_inpaint  # noqa: E402
 from inpaint_anything.inpaint.request import InpaintRequest  # noqa: E402
 from inpaint_anything.outpaint import geometry  # noqa: E402
 from inpaint_anything.outpaint.engine import OutpaintSettings, outpaint  # noqa: E402
-from inpaint_anything.outpaint.prefill import PREFILLS, place_on_canvas, prefill  # noqa: E402
+from inpaint_anything.prefill import PREFILLS, place_on_canvas, prefill  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "rocket", "grace_hopper")
 RIGHT, UP, OVERLAP = 128, 64, 16

@@ -72,7 +72,7 @@ class App:
         from inpaint_anything.inpaint.controlnet_backend import ControlNetCache
 
         self.controlnets = ControlNetCache()
-        from inpaint_anything.segment.text_models import DetectorCache
+        from inpaint_anything.models.text_models import DetectorCache
 
         self.text_detectors = DetectorCache(1, self.sam_cache.device)
         self.scanner = ModelScanner()
@@ -374,7 +374,7 @@ class App:
     def text_detector(self, detector_id: str):
         """The loaded text detector ``detector_id`` (from ``<models>/text-detectors/<id>``, offline);
         ModelNotFoundError saying how to get it when it is not downloaded."""
-        from inpaint_anything.segment.text_models import how_to_get, is_downloaded
+        from inpaint_anything.models.text_models import how_to_get, is_downloaded
 
         if self.settings.offline and not is_downloaded(self.models_dir, detector_id):
             raise OfflineError("Offline mode is on. " + how_to_get(self.models_dir, detector_id))
@@ -383,7 +383,7 @@ class App:
 
     def download_text_detector(self, detector_id: str, *, progress=None, cancel=None) -> Path:
         """Download the detector's files into the models folder (OfflineError in offline mode)."""
-        from inpaint_anything.segment.text_models import download_detector
+        from inpaint_anything.models.text_models import download_detector
 
         return download_detector(self.models_dir, detector_id, offline=self.settings.offline, progress=progress, cancel=cancel)
 

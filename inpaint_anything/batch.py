@@ -44,11 +44,11 @@ from inpaint_anything.batch_spec import (
     EngineOptions,
     ItemSkipped,
     KeepRule,
-    mask_from_picture,
     plan_expansion,
 )
 from inpaint_anything.errors import IAError, InvalidInputError, JobInterrupted
 from inpaint_anything.jobs import ChildJob, JobControl
+from inpaint_anything.masks import mask_from_picture
 
 log = logging.getLogger(__name__)
 

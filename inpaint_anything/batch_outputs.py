@@ -73,13 +73,9 @@ def _temp_name(path: Path) -> Path:
 
 
 def _encode_png(image: np.ndarray, path: Path, infotext: str) -> None:
-    from PIL import Image, PngImagePlugin
+    from inpaint_anything.codec import png_bytes
 
-    info = PngImagePlugin.PngInfo()
-    if infotext:
-        info.add_text("parameters", infotext)
-    arr = np.ascontiguousarray(image)
-    Image.fromarray(arr, "RGBA" if arr.ndim == 3 and arr.shape[2] == 4 else "RGB").save(path, "PNG", pnginfo=info)
+    path.write_bytes(png_bytes(image, infotext))
 
 
 def write_png(image: np.ndarray, path: Path, infotext: str = "") -> None:

@@ -153,7 +153,7 @@ class _InlineRunner(BatchRunner):
 
     def load_image(self, source: Any, what: str = "image") -> Any:
         if isinstance(source, str):
-            from inpaint_anything.api.codec import decode_image_data
+            from inpaint_anything.codec import decode_image_data
 
             return decode_image_data(source, self.max_pixels, what)
         return super().load_image(source, what)
@@ -208,7 +208,7 @@ class BatchWorker:
 
     def process_inline(self, item: BatchItem) -> tuple[str, Any, str]:
         """One API item: ("done", [(base64 PNG, infotext)]), ("failed", reason), plus this worker."""
-        from inpaint_anything.api.codec import png_b64
+        from inpaint_anything.codec import png_b64
 
         if self.error:
             return "unavailable", self.error[1], self.label

@@ -73,17 +73,6 @@ ENGINE = by_name(ENGINE_FIELDS)
 
 
 # ---------------------------------------------------------------------------------------------- masks
-def mask_from_picture(image: np.ndarray) -> np.ndarray:
-    """A mask picture -> bool HxW: its alpha where it has transparency, else luminance >= 128."""
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        return arr >= 128
-    if arr.shape[2] == 4 and (arr[..., 3] < 255).any():
-        return arr[..., 3] >= 128
-    rgb = arr[..., :3].astype(np.uint32)
-    return (rgb[..., 0] * 299 + rgb[..., 1] * 587 + rgb[..., 2] * 114 + 500) // 1000 >= 128
-
-
 @dataclass
 class KeepRule:
     """Which segments of "segment everything" make the mask: exact ``indices``, or every segment
@@ -211,8 +200,8 @@ class BatchOptions:
     def text_query(self, text: str) -> Any:
         """The checked :class:`~inpaint_anything.segment.text_fields.TextQuery` for ``text`` with these
         options' detector, threshold and mode; the detector must run on this installation."""
+        from inpaint_anything.models.text_models import available_detectors, get_detector, unavailable_reason
         from inpaint_anything.segment.text_fields import check_text_query
-        from inpaint_anything.segment.text_models import available_detectors, get_detector, unavailable_reason
 
         query = check_text_query({**(self.text or {}), "text": text})
         reason = unavailable_reason(get_detector(query.detector))

@@ -15,7 +15,7 @@ def download_kind(model_id: str) -> str:
     the learned removers, also by their file ids) or "text" (a text detector); "" when unknown."""
     from inpaint_anything.models.catalogue import CATALOGUE
     from inpaint_anything.models.removers import REMOVER_MODELS
-    from inpaint_anything.segment.text_models import DETECTORS
+    from inpaint_anything.models.text_models import DETECTORS
 
     if any(e.id == model_id for e in CATALOGUE):
         return "sam"
@@ -27,7 +27,7 @@ def download_kind(model_id: str) -> str:
 def _download_list() -> None:
     from inpaint_anything.models.catalogue import CATALOGUE
     from inpaint_anything.models.removers import REMOVER_MODELS
-    from inpaint_anything.segment.text_models import DETECTORS, unavailable_reason
+    from inpaint_anything.models.text_models import DETECTORS, unavailable_reason
 
     print("SAM models (python -m inpaint_anything download ID ...):")
     for entry in CATALOGUE:

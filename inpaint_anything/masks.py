@@ -326,11 +326,23 @@ class MaskHistory:
         return len(self._past)
 
 
+def mask_from_picture(image: np.ndarray) -> np.ndarray:
+    """A mask picture -> bool HxW: its alpha where it has transparency, else luminance >= 128."""
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        return arr >= 128
+    if arr.shape[2] == 4 and (arr[..., 3] < 255).any():
+        return arr[..., 3] >= 128
+    rgb = arr[..., :3].astype(np.uint32)
+    return (rgb[..., 0] * 299 + rgb[..., 1] * 587 + rgb[..., 2] * 114 + 500) // 1000 >= 128
+
+
 __all__ = [
     "Box",
     "MaskHistory",
     "apply_stroke",
     "as_bool_mask",
+    "mask_from_picture",
     "bbox",
     "bbox_with_padding",
     "check_radius",

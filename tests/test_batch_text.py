@@ -20,10 +20,10 @@ from inpaint_anything.cli_batch import text_flag
 from inpaint_anything.config import Settings
 from inpaint_anything.errors import InvalidInputError, OfflineError
 from inpaint_anything.inpaint.cleaner import removal_request
+from inpaint_anything.models.text_models import available_detectors
 from inpaint_anything.outputs import read_infotext
 from inpaint_anything.segment import text_detect
 from inpaint_anything.segment.text_fields import TEXT_FIELDS
-from inpaint_anything.segment.text_models import available_detectors
 
 
 def _picture(seed: int) -> np.ndarray:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, UnrecognizedCheckpointError
-from inpaint_anything.models import sam2_requirements
 from inpaint_anything.models.catalogue import CATALOGUE, FAMILIES, available_entries, find_by_filename, get_entry
 from inpaint_anything.models.files import ModelScanner, Recognised, recognise_checkpoint, safetensors_shapes, scan_models
+from inpaint_anything.segment import sam2_requirements
 
 # -------------------------------------------------------------------------------------------------
 # Catalogue

@@ -462,8 +462,8 @@ def test_infotext_is_written_as_before_and_old_infotext_still_parses(case):
 
 def test_select_by_text_follows_the_table(tmp_path):
     from inpaint_anything.api.text_routes import TextBody
+    from inpaint_anything.models.text_models import available_detectors
     from inpaint_anything.segment.text_fields import TEXT, TEXT_FIELDS, check_text_query
-    from inpaint_anything.segment.text_models import available_detectors
 
     assert model_problems(TEXT_FIELDS, TextBody) == []
     assert check_problems(TEXT_FIELDS) == []

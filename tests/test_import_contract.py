@@ -91,6 +91,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "inpaint_anything.colormatch",
             "inpaint_anything.metrics",
             "inpaint_anything.selection",
+            "inpaint_anything.prefill",
         ),
     ),
     (
@@ -103,6 +104,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "inpaint_anything.jobs",
             "inpaint_anything.config",
             "inpaint_anything.outputs",
+            "inpaint_anything.codec",
         ),
     ),
     ("base", ("inpaint_anything.errors", "inpaint_anything$")),
@@ -303,6 +305,32 @@ def test_nothing_in_the_package_imports_the_installer():
     graph = build_graph(ROOT, PACKAGE)
     users = sorted(m for m, targets in graph.edges.items() if "inpaint_anything.installer" in targets)
     assert users == [], users
+
+
+def folder_graph(graph: Graph) -> Graph:
+    """The same imports between the package's top-level rooms: a subpackage (``segment``) or a module
+    (``app``) each; imports inside one room are dropped."""
+
+    def room(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    folded = Graph(modules={room(m) for m in graph.modules})
+    for module, targets in graph.edges.items():
+        edges = folded.edges.setdefault(room(module), {})
+        for target, line in targets.items():
+            if room(target) != room(module):
+                edges.setdefault(room(target), line)
+    return folded
+
+
+def test_no_cycles_between_subpackages():
+    """Subpackages and top-level modules import each other one way only (``models/`` reads
+    ``segment/``'s family table and checkpoint code, never the other way; ``outpaint/`` builds on
+    ``inpaint/``; the pre-fills both use live in ``prefill.py``)."""
+    cycles = find_cycles(folder_graph(build_graph(ROOT, PACKAGE)))
+    assert not cycles, _report(
+        "import cycles between the package's folders (move the shared part into a lower room):", (" -> ".join(c) for c in cycles)
+    )
 
 
 def test_api_route_modules_are_independent():

@@ -1,11 +1,12 @@
 """The worked examples of docs/ARCHITECTURE.md, made for real: a copy of the package with ONE file
 changed (a new inpaint parameter in ``inpaint/request.py``, a new mask operation in ``selection.py``,
-a new outpaint pre-fill in ``outpaint/prefill.py``), then a fresh process checks that every face the
+a new outpaint pre-fill in ``prefill.py``), then a fresh process checks that every face the
 page names picks the change up: the check, the API body, the tab's controls and what its buttons send,
 the batch CLI, the infotext. The code added is read from the page, so the page stays true."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -29,6 +30,19 @@ def doc_code(heading: str) -> str:
     match = re.compile(r"```python\n(.*?)```", re.S).search(text, start)
     assert match is not None, heading
     return match.group(1)
+
+
+def new_entries(heading: str, kind: str) -> str:
+    """The ``kind(...)`` entries of the table shown under ``heading`` (``...`` stands for the entries
+    that are there), as lines to put at the end of the real table."""
+    code = doc_code(heading)
+    calls = [
+        ast.get_source_segment(code, node)
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == kind
+    ]
+    assert calls, heading
+    return "".join(textwrap.indent(call, "    ") + ",\n" for call in calls)
 
 
 def changed_copy(tmp_path: Path, rel: str, edit) -> Path:
@@ -81,11 +95,11 @@ def run_checks(pkg: Path, tmp_path: Path, script: str) -> None:
 
 
 def test_a_new_inpaint_parameter_is_one_entry_in_its_table(tmp_path):
-    entry = doc_code("Worked example: a new inpaint parameter")
+    entry = new_entries("Worked example: a new inpaint parameter", "Field")
 
     def edit(text: str) -> str:
-        end = text.index("\n)\nINPAINT = fields.by_name(INPAINT_FIELDS)")
-        return text[:end] + "\n" + entry.rstrip("\n") + text[end:]
+        end = text.index(")\nINPAINT = fields.by_name(INPAINT_FIELDS)")
+        return text[:end] + entry + text[end:]
 
     pkg = changed_copy(tmp_path, "inpaint/request.py", edit)
     run_checks(
@@ -137,7 +151,7 @@ def test_a_new_inpaint_parameter_is_one_entry_in_its_table(tmp_path):
 
 
 def test_a_new_mask_operation_is_one_entry_in_its_table(tmp_path):
-    entry = doc_code("Worked example: a new mask operation")
+    entry = textwrap.indent(new_entries("Worked example: a new mask operation", "MaskOp"), "    ")
 
     def edit(text: str) -> str:
         anchor = '        MaskOp("all", "Select all", lambda m, px: np.ones_like(m), in_tab=False),\n'
@@ -182,7 +196,7 @@ def test_a_new_outpaint_prefill_is_one_function_and_its_entry(tmp_path):
         text = text.replace(anchor, anchor + '    "grey": grey,\n')
         return text.replace("\n_METHODS: dict", "\n" + function + "\n\n_METHODS: dict", 1)
 
-    pkg = changed_copy(tmp_path, "outpaint/prefill.py", edit)
+    pkg = changed_copy(tmp_path, "prefill.py", edit)
     run_checks(
         pkg,
         tmp_path,

@@ -13,7 +13,7 @@ from inpaint_anything.inpaint.request import InpaintRequest
 from inpaint_anything.jobs import JobControl
 from inpaint_anything.outpaint import geometry
 from inpaint_anything.outpaint.engine import PER_SIDE_ORDER, OutpaintSettings, outpaint, seam_alpha, zoom_expansion, zoom_out
-from inpaint_anything.outpaint.prefill import PREFILLS, place_on_canvas, prefill
+from inpaint_anything.prefill import PREFILLS, place_on_canvas, prefill
 
 COLOURS = [(20, 200, 40), (200, 30, 60), (40, 60, 220), (250, 250, 10), (5, 5, 5)]
 

@@ -16,7 +16,8 @@ import pytest
 
 from inpaint_anything import installer
 from inpaint_anything.errors import UnavailableError, UnrecognizedCheckpointError, UnsafeCheckpointError
-from inpaint_anything.models import catalogue, sam2_requirements
+from inpaint_anything.models import catalogue
+from inpaint_anything.segment import sam2_requirements
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")

@@ -159,7 +159,7 @@ def test_download_takes_remover_and_text_detector_ids(tmp_path, monkeypatch, cap
     accepted: each file goes through the verified downloader into its place in the models folder."""
     from inpaint_anything.cli_download import download_kind
     from inpaint_anything.models import download
-    from inpaint_anything.segment.text_models import DETECTORS, how_to_get
+    from inpaint_anything.models.text_models import DETECTORS, how_to_get
 
     asked = []
 

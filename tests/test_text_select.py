@@ -12,10 +12,10 @@ from fixtures.tiny_detectors import build_detector
 from fixtures.tiny_sam import TINY_SAM_ID
 
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError, OfflineError
+from inpaint_anything.models.text_models import DETECTORS, available_detectors, load_detector
 from inpaint_anything.segment import text_detect
 from inpaint_anything.segment.text_detect import RawBoxes, RawMaps, detections, unit_to_pixels
 from inpaint_anything.segment.text_fields import check_text_query, split_phrases
-from inpaint_anything.segment.text_models import DETECTORS, available_detectors, load_detector
 from inpaint_anything.text_selection import select_by_text
 
 
@@ -179,7 +179,7 @@ def test_a_missing_detector_says_how_to_get_it(tiny_sam_app, tmp_path, monkeypat
 
 def test_the_download_asks_for_each_catalogued_file_at_the_pinned_revision(tmp_path, monkeypatch):
     from inpaint_anything.models import download
-    from inpaint_anything.segment.text_models import detector_folder, download_detector
+    from inpaint_anything.models.text_models import detector_folder, download_detector
 
     asked = []
 

@@ -99,7 +99,7 @@ def test_prefill_only_outpaint_names_the_prefill_and_returns_it():
     from inpaint_anything.inpaint.request import InpaintRequest
     from inpaint_anything.outpaint import geometry
     from inpaint_anything.outpaint.engine import OutpaintSettings, outpaint
-    from inpaint_anything.outpaint.prefill import place_on_canvas, prefill
+    from inpaint_anything.prefill import place_on_canvas, prefill
 
     img = (np.random.default_rng(1).random((24, 32, 3)) * 255).astype(np.uint8)
     exp = geometry.by_pixels(32, 24, 0, 16, 0, 0)

@@ -76,8 +76,8 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
     @router.post("/batch", responses=ASYNC_RESPONSES)
     def batch(body: BatchBody, asynchronous: bool = Query(False, alias="async", description=ASYNC_DOC)) -> Any:
         """Many images in one job; a bad item is reported in its entry and the rest continues."""
-        from inpaint_anything.api.codec import png_b64
         from inpaint_anything.batch import run_items
+        from inpaint_anything.codec import png_b64
 
         if not 1 <= len(body.items) <= MAX_BATCH_ITEMS:
             raise InvalidInputError(f"Send 1 to {MAX_BATCH_ITEMS} items.")

@@ -19,8 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from inpaint_anything.api.codec import decode_image_data, decode_mask_data
 from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry
+from inpaint_anything.codec import decode_image_data, decode_mask_data
 from inpaint_anything.errors import IAError, InvalidInputError, ModelNotFoundError, SessionExpiredError, error_code
 from inpaint_anything.sessions import EXPIRED_MESSAGE
 

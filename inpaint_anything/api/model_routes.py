@@ -68,7 +68,7 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
     def inpaint_models() -> dict[str, Any]:
         from inpaint_anything.inpaint.cleaner import available_cleaners
         from inpaint_anything.inpaint.controlnet_backend import base_model_names
-        from inpaint_anything.outpaint.prefill import PREFILLS
+        from inpaint_anything.prefill import PREFILLS
 
         entries = app.inpaint_model_entries()
         return {

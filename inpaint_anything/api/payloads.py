@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from inpaint_anything.api.codec import png_b64
 from inpaint_anything.api.context import ApiContext, check_sam_model_id
 from inpaint_anything.api.schemas import EverythingOptions, GenerateBody, dump
 from inpaint_anything.batch import KeepRule
+from inpaint_anything.codec import png_b64
 from inpaint_anything.errors import InvalidInputError
 from inpaint_anything.inpaint.request import InpaintRequest
 

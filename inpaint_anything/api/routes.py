@@ -18,12 +18,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from inpaint_anything.api.codec import png_bytes
 from inpaint_anything.api.context import ApiContext, SaveHook, check_sam_model_id
 from inpaint_anything.api.docs import API_PREFIX, ASYNC_DOC, ASYNC_RESPONSES, PNG_RESPONSE, PREPARE_DOC
 from inpaint_anything.api.guard import guarded_route_class
 from inpaint_anything.api.payloads import mask_payload
 from inpaint_anything.api.tasks import JobFactory, NotFoundError, TaskRegistry, plain_job
+from inpaint_anything.codec import png_bytes
 from inpaint_anything.errors import IAError, InvalidInputError
 
 if TYPE_CHECKING:

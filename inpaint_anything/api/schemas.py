@@ -23,7 +23,7 @@ from inpaint_anything.inpaint.cleaner import CLEANERS, REMOVE, REMOVE_FIELDS
 from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS
 from inpaint_anything.inpaint.request import INPAINT_FIELDS
 from inpaint_anything.outpaint.params import EXPANSION_FIELDS, SETTINGS_FIELDS, ZOOM_FIELDS
-from inpaint_anything.outpaint.prefill import PREFILLS
+from inpaint_anything.prefill import PREFILLS
 from inpaint_anything.segment.everything_fields import EVERYTHING_FIELDS
 from inpaint_anything.segment.text_fields import TEXT_FIELDS
 from inpaint_anything.selection import MASK_OPS, STROKE_MODES, ops_help

@@ -124,7 +124,7 @@ def _session(router: APIRouter, ctx: ApiContext) -> None:
         never waits: ``ready: false`` while the embedding is not ready (see ``/prepare``) or the
         session is busy. Changes nothing in the session. ``outline``: the mask's borders as polygons
         ``[x0, y0, x1, y1, ...]`` in image pixels (outer borders and holes; draw with the even-odd rule)."""
-        from inpaint_anything.api.codec import png_bytes
+        from inpaint_anything.codec import png_bytes
         from inpaint_anything.segment.hover import outline
 
         ws = ctx.workspace(session_id)

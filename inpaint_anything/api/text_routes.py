@@ -33,12 +33,12 @@ class TextSegmentBody(TextBody):
 
 def _query(body: TextBody):
     from inpaint_anything.api.schemas import dump
-    from inpaint_anything.segment.text_models import get_detector, unavailable_reason
+    from inpaint_anything.models.text_models import get_detector, unavailable_reason
 
     query = check_text_query({f.name: dump(body)[f.name] for f in TEXT_FIELDS})
     reason = unavailable_reason(get_detector(query.detector))
     if reason:
-        from inpaint_anything.segment.text_models import available_detectors
+        from inpaint_anything.models.text_models import available_detectors
 
         raise InvalidInputError(f"{reason} Available here: {', '.join(available_detectors()) or 'none'}.")
     return query
@@ -89,7 +89,7 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
     @router.get("/models/text")
     def text_models() -> dict[str, Any]:
         """The text detectors: which this installation's transformers runs, and which are downloaded."""
-        from inpaint_anything.segment.text_models import DETECTORS, is_downloaded, unavailable_reason
+        from inpaint_anything.models.text_models import DETECTORS, is_downloaded, unavailable_reason
 
         out = [
             {
@@ -110,7 +110,7 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
     @router.post("/models/text/{detector_id}/download", responses=ASYNC_RESPONSES)
     def download_text(detector_id: str, asynchronous: bool = Query(True, alias="async", description=ASYNC_DOC)) -> Any:
         """Download a text detector's files into the models folder (a task; ``async=false`` waits)."""
-        from inpaint_anything.segment.text_models import get_detector
+        from inpaint_anything.models.text_models import get_detector
 
         get_detector(detector_id)  # 404 for unknown ids
         return ctx.run(

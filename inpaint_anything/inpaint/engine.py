@@ -113,7 +113,7 @@ def _prepare(
 
 def _prefill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Masked content "fill": replace masked pixels by a smooth extension of their surroundings."""
-    from inpaint_anything.outpaint.prefill import prefill
+    from inpaint_anything.prefill import prefill
 
     if mask.all():
         return np.full_like(image, image.reshape(-1, 3).mean(axis=0).round().astype(np.uint8))

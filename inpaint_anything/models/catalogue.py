@@ -16,13 +16,13 @@ import dataclasses
 from dataclasses import dataclass
 
 from inpaint_anything.errors import ModelNotFoundError
-from inpaint_anything.models.sam2_requirements import (
+from inpaint_anything.segment.families import FAMILIES  # SAM families; "remover": see models/removers.py
+from inpaint_anything.segment.sam2_requirements import (
     SAM2_MIN_TORCH,
     SAM2_MIN_TORCHVISION,
     sam2_requirements_problem,
     sam2_unavailable_reason,
 )
-from inpaint_anything.segment.families import FAMILIES  # SAM families; "remover": see models/removers.py
 
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 

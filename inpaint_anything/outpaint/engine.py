@@ -3,7 +3,7 @@
 Built on :func:`inpaint_anything.inpaint.engine.run_inpaint`, so every backend (diffusers, classical
 cleaners, the WebUI checkpoint) outpaints the same way. One pass:
 
-1. place the image on the larger canvas (:func:`~inpaint_anything.outpaint.prefill.place_on_canvas`)
+1. place the image on the larger canvas (:func:`~inpaint_anything.prefill.place_on_canvas`)
    and pre-fill the new area with the chosen method (default "blur");
 2. the mask is the new area plus an *overlap* band of ``overlap_px`` pixels reaching into the image
    on every side that grows, so the model repaints the seam instead of butting against it;
@@ -50,8 +50,8 @@ from inpaint_anything.outpaint.params import (
     ZOOM_FIELDS,
     ZOOM_SCALE_RANGE,  # noqa: F401 - re-exported
 )
-from inpaint_anything.outpaint.prefill import DEFAULT_PREFILL, PREFILLS, SEEDED_PREFILLS, place_on_canvas
-from inpaint_anything.outpaint.prefill import prefill as prefill_canvas
+from inpaint_anything.prefill import DEFAULT_PREFILL, PREFILLS, SEEDED_PREFILLS, place_on_canvas
+from inpaint_anything.prefill import prefill as prefill_canvas
 
 PER_SIDE_ORDER = ("left", "right", "up", "down")
 

@@ -16,7 +16,7 @@ from typing import Any
 from inpaint_anything import fields
 from inpaint_anything.fields import Field
 from inpaint_anything.outpaint.geometry import EXPANSION_FIELDS, MODE_WORDS, MODES, SIDES  # noqa: F401 - re-exported
-from inpaint_anything.outpaint.prefill import DEFAULT_PREFILL, PREFILLS
+from inpaint_anything.prefill import DEFAULT_PREFILL, PREFILLS
 
 STRATEGIES = ("all", "per_side")
 DEFAULT_OVERLAP_PX = 16

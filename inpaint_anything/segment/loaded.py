@@ -7,7 +7,7 @@ A leaf of ``segment/``: the builders (:mod:`.arch`, :mod:`.sam2_model`) and the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -54,7 +54,6 @@ class LoadedSam:
     path: Path
     device: str = "cpu"
     dtype: Any = None
-    _sha256: str | None = field(default=None, init=False, repr=False)
 
     family = property(attrgetter("spec.family"), doc="The spec's family (see :mod:`.families`).")
     is_hq = property(attrgetter("spec.is_hq"), doc="Whether the mask decoder is HQ-SAM's.")
@@ -62,15 +61,6 @@ class LoadedSam:
     @property
     def is_sam2(self) -> bool:
         return self.spec.family == "sam2"
-
-    @property
-    def sha256(self) -> str:
-        """SHA-256 of the file (computed on first access, then cached)."""
-        if self._sha256 is None:
-            from inpaint_anything.models.download import file_sha256
-
-            self._sha256 = file_sha256(self.path)
-        return self._sha256
 
 
 def load_strictly(

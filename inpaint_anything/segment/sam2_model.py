@@ -35,7 +35,7 @@ DECODER_EXTRA_ARGS = {
 
 def import_sam2() -> ModuleType:
     """Import the ``sam2`` package, or raise UnavailableError saying what this installation lacks."""
-    from inpaint_anything.models.catalogue import sam2_unavailable_reason
+    from inpaint_anything.segment.sam2_requirements import sam2_unavailable_reason
 
     reason = sam2_unavailable_reason()
     if reason is not None:

@@ -76,7 +76,7 @@ class Found:
 
 # ---------------------------------------------------------------------------------------------- running
 def raw_output(loaded: Any, image: np.ndarray, phrases: tuple[str, ...]) -> RawBoxes | RawMaps:
-    """Run ``loaded`` (a :class:`~inpaint_anything.segment.text_models.LoadedDetector`) on an RGB
+    """Run ``loaded`` (a :class:`~inpaint_anything.models.text_models.LoadedDetector`) on an RGB
     uint8 image for ``phrases``."""
     import torch
     from PIL import Image

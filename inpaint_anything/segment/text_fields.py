@@ -7,7 +7,7 @@ infotext pairs a text selection records. ``tests/test_fields_sync.py`` compares 
 
 The detector's choices are every detector the project knows (:data:`DETECTOR_IDS`); which of them
 this installation's transformers can run is decided at run time
-(:func:`inpaint_anything.segment.text_models.available_detectors`): the tab lists only those, and the
+(:func:`inpaint_anything.models.text_models.available_detectors`): the tab lists only those, and the
 API refuses the others with the reason.
 """
 

@@ -16,7 +16,7 @@ from inpaint_anything.segment.text_fields import TEXT, TEXT_FIELDS
 def detector_choices(app: Any) -> tuple[list[str], str | None]:
     """The words of the detectors this installation runs, and the one to start with (the first one
     downloaded, else the first one)."""
-    from inpaint_anything.segment.text_models import available_detectors, is_downloaded
+    from inpaint_anything.models.text_models import available_detectors, is_downloaded
 
     ids = available_detectors()
     first = next((d for d in ids if is_downloaded(app.models_dir, d)), ids[0] if ids else None)

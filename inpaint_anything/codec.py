@@ -1,4 +1,5 @@
-"""Images over HTTP: base64 / data-URL strings and uploaded files in, base64 PNG (with infotext) out."""
+"""Images as text and bytes: base64 / data-URL strings and uploaded files in, base64 PNG (with infotext)
+out. The wire format of the REST API, and of the items the API hands to Ray workers."""
 
 from __future__ import annotations
 
@@ -57,8 +58,7 @@ def decode_image_data(data: str | bytes, max_pixels: int | None, what: str = "im
 
 def decode_mask_data(data: str | bytes, shape: tuple[int, int] | None, max_pixels: int | None, what: str = "mask") -> np.ndarray:
     """A mask image (base64 or bytes) as bool HxW; with ``shape`` (H, W) it must match that size."""
-    from inpaint_anything.batch import mask_from_picture
-    from inpaint_anything.masks import as_bool_mask
+    from inpaint_anything.masks import as_bool_mask, mask_from_picture
 
     mask = mask_from_picture(decode_image_data(data, max_pixels, what))
     return as_bool_mask(mask, shape, name=what) if shape is not None else mask
