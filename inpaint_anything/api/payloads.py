@@ -99,22 +99,13 @@ def prompt_points(points: list[list[float]] | None, labels: list[int] | None) ->
 
 
 def everything_options(body: EverythingOptions) -> tuple[str | None, dict[str, Any], KeepRule | None]:
-    """(model, segment_everything kwargs, keep rule) from a body, with ranges checked up front."""
+    """(model, segment_everything kwargs, keep rule) from a body, checked up front by the table."""
+    from inpaint_anything import fields
+    from inpaint_anything.segment.everything_fields import ENGINE_OPTIONS, EVERYTHING_FIELDS
+
     model = check_sam_model_id(body.model)
-    if not 1 <= body.points_per_side <= 64:
-        raise InvalidInputError("Points per side must be from 1 to 64.")
-    if not 16 <= body.max_side <= 4096:
-        raise InvalidInputError("The segment map size (max_side) must be from 16 to 4096 pixels.")
-    if not 0 <= body.max_masks <= 4096:
-        raise InvalidInputError("max_masks must be from 0 to 4096.")
-    for name in ("pred_iou_thresh", "stability_thresh", "min_area_frac", "box_nms_thresh"):
-        value = getattr(body, name)
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise InvalidInputError(f"{name} must be a number from 0 to 1.")
-    opts = {
-        k: getattr(body, k)
-        for k in ("points_per_side", "pred_iou_thresh", "stability_thresh", "min_area_frac", "box_nms_thresh", "max_side")
-    }
+    fields.validate(EVERYTHING_FIELDS, body)
+    opts = {k: getattr(body, k) for k in ENGINE_OPTIONS}
     keep = KeepRule(**dump(body.keep)).validated() if body.keep is not None else None
     return model, opts, keep
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 
 from inpaint_anything.api.field_models import pydantic_model
 from inpaint_anything.batch_spec import ENGINE_FIELDS
+from inpaint_anything.config import SAM_DEVICES
 from inpaint_anything.inpaint.cleaner import CLEANERS, REMOVE, REMOVE_FIELDS
 from inpaint_anything.inpaint.controlnet import CONTROLNET_FIELDS
 from inpaint_anything.inpaint.request import INPAINT_FIELDS
@@ -86,7 +87,7 @@ MaskMode = Literal["replace", "add", "subtract"]
 MaskOp = Literal[tuple(MASK_OPS)]  # type: ignore[valid-type]
 Cleaner = Literal[CLEANERS]  # type: ignore[valid-type]
 Prefill = Literal[PREFILLS]  # type: ignore[valid-type]
-Device = Literal["auto", "cpu", "cuda", "mps"]
+Device = Literal[SAM_DEVICES]  # type: ignore[valid-type]
 
 
 # ---------------------------------------------------------------------------------------------- images

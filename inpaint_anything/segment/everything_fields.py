@@ -1,9 +1,10 @@
 """The options of "segment everything" as a parameter table (see :mod:`inpaint_anything.fields`).
 
-:data:`EVERYTHING_FIELDS` decides the API's ``EverythingOptions`` body (defaults, descriptions),
-the tab's "Points per side" slider and the batch CLI's ``--points-per-side`` default. The keyword
-defaults of :func:`inpaint_anything.segment.everything.segment_everything` and the API's range
-checks are compared with it by ``tests/test_fields_sync.py``.
+:data:`EVERYTHING_FIELDS` decides the API's ``EverythingOptions`` body (defaults, descriptions) and
+its check (``api.payloads.everything_options``), the tab's "Points per side" slider and the batch
+CLI's ``--points-per-side`` default. The keyword defaults of
+:func:`inpaint_anything.segment.everything.segment_everything` are compared with it by
+``tests/test_fields_sync.py``.
 """
 
 from __future__ import annotations

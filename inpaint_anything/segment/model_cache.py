@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inpaint_anything.config import SAM_DEVICES as DEVICES
 from inpaint_anything.errors import InvalidInputError, ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "fp32", "fp16", "bf16")
 # Loading needs the state dict and the model at the same time; plus activations of the encoder.
 _LOAD_MEMORY_FACTOR = 2.5
