@@ -90,9 +90,14 @@ def test_units_reach_the_hosts_controlnet_and_its_infotext_comes_back(any_webui_
     assert (main.weight, main.guidance_start, main.guidance_end) == (0.8, 0.0, 0.9)
     assert main.control_mode.value == "My prompt is more important" and main.resize_mode.value == "Crop and Resize"
     assert (ref.weight, ref.threshold_a) == (0.6, 0.25)
-    assert main.image["image"].shape == (64, 64, 3) and main.image["mask"].shape == (64, 64, 3)
-    assert np.array_equal(main.image["mask"][..., 0] > 0, mask) and not ref.image["mask"].any()
-    assert np.array_equal(ref.image["image"], image)  # the reference unit sees the original picture
+    if host.is_forge:  # Forge reads arrays: the picture, its mask, a transparent foreground
+        assert main.image.shape == (64, 64, 3) and main.mask_image.shape == (64, 64, 3) and not main.image_fg.any()
+        assert np.array_equal(main.mask_image[..., 0] > 0, mask) and ref.mask_image is None
+        assert np.array_equal(ref.image, image)  # the reference unit sees the original picture
+    else:  # sd-webui-controlnet: the picture and its mask as one dict
+        assert main.image["image"].shape == (64, 64, 3) and main.image["mask"].shape == (64, 64, 3)
+        assert np.array_equal(main.image["mask"][..., 0] > 0, mask) and not ref.image["mask"].any()
+        assert np.array_equal(ref.image["image"], image)  # the reference unit sees the original picture
     band = result.alpha > 0
     assert np.array_equal(result.images[0][~band], image[~band])
     text = result.infotexts[0]
@@ -102,6 +107,29 @@ def test_units_reach_the_hosts_controlnet_and_its_infotext_comes_back(any_webui_
     back = options_from_infotext(leftover)
     assert back.module == options.module and back.reference and back.style_fidelity == 0.25
     assert back.control_mode == options.control_mode and back.model.startswith("control_v11p_sd15_inpaint [")
+
+
+@pytest.mark.both_stacks
+def test_a_controlnet_that_fails_in_the_host_is_an_error_not_a_plain_result(any_webui_host, tiny_sd_dir, monkeypatch):
+    """The host catches a failing ControlNet, prints it and runs img2img without it (Forge even after
+    writing the "ControlNet 0" infotext): the backend says so instead of answering a plain img2img, and
+    a near-black picture (Forge compares its foreground then) is no failure."""
+    from inpaint_anything.webui import controlnet as cn
+
+    host = any_webui_host
+    install_controlnet(host, monkeypatch)
+    host.load_extension()
+    host.setup_img2img_scripts()
+    host.load_model(tiny_sd_dir)
+    image, mask = picture()
+    request = InpaintRequest(steps=1, seed=3, inpaint_area="whole")
+    dark = run_inpaint(image // 64, mask, request, cn.WebuiControlNetBackend(native_override=64))
+    assert "ControlNet 0" in dark.infotexts[0]
+    (host.models / "ControlNet" / "control_v11p_sd15_inpaint.pth").write_bytes(b"broken weights")
+    reported = len(host.reported_errors)
+    with pytest.raises(UnavailableError, match=r"ControlNet failed \(.*(Recognizing Control Model|Failed to load)"):
+        run_inpaint(image, mask, request, cn.WebuiControlNetBackend(native_override=64))
+    assert len(host.reported_errors) > reported  # the host printed it, as it does
 
 
 def test_without_controlnet_the_choice_says_why(webui_host):
@@ -155,7 +183,8 @@ def test_the_outpainting_script_outpaints_an_ordinary_checkpoint_with_the_hosts_
     units = received(host)[-1]
     assert [u.module for u in units] == ["inpaint_only+lama"] and units[0].weight == 0.7
     assert units[0].resize_mode.value == "Resize and Fill" and units[0].model.startswith("control_v11p_sd15_inpaint [")
-    hole = units[0].image["mask"][..., 0] > 0  # at the processing size: columns as fractions of the width
+    given = units[0].mask_image if host.is_forge else units[0].image["mask"]
+    hole = given[..., 0] > 0  # at the processing size: columns as fractions of the width
     w = hole.shape[1]
     assert hole[:, : w * 16 // 96].all() and hole[:, -(w * 16 // 96) :].all(), hole.mean(axis=0)  # the new sides
     assert not hole[:, w * 40 // 96 : w * 56 // 96].any()  # the middle of the picture is kept
@@ -262,3 +291,25 @@ def test_inpaint_only_runs_as_inpaint_only_and_the_infotext_is_what_the_host_ran
         cn.WebuiControlNetBackend(native_override=64, options=ControlNetOptions(module="inpaint_only+lama")),
     )
     assert received(host)[-1][0].module == "inpaint_only+lama"
+
+
+def test_caught_errors_follows_the_hosts_last_five_records(webui_host, monkeypatch):
+    """v1.10.1 keeps only the last five records (it drops the oldest): new ones are told apart from
+    the old ones by identity, never by count, and only those through the given file count."""
+    from modules import errors
+
+    from inpaint_anything.webui.compat import CaughtErrors
+
+    def record(text: str, where: str) -> dict:
+        return {"exception": text, "traceback": [[f"{where}, line 3, process", "x = 1"]]}
+
+    records = [record(f"old {n}", "/x/controlnet.py") for n in range(5)]
+    monkeypatch.setattr(errors, "exception_records", records)
+    caught = CaughtErrors()
+    for text, where in (("boom", "/x/controlnet.py"), ("other", "/x/other.py")):
+        records.append(record(text, where))
+        records.pop(0)  # as the host does past five
+    assert caught.raised_in("/x/controlnet.py") == ["boom"]
+    assert caught.raised_in("/x/other.py") == ["other"] and caught.raised_in("/x/none.py") == []
+    monkeypatch.setattr(errors, "exception_records", None)  # a host without the list
+    assert CaughtErrors().raised_in("/x/controlnet.py") == []

@@ -247,4 +247,4 @@ def test_a_failing_soft_inpainting_script_is_an_error_not_a_silent_no_op(webui_h
     monkeypatch.setattr(_soft_script(runner), "process", broken)
     with pytest.raises(UnavailableError, match="did not run"):
         _run(_req(soft_inpainting=True))
-    assert any("boom" in e["traceback"] for e in webui_host.reported_errors)  # the host reported it, as it does
+    assert any("boom" in e["text"] for e in webui_host.reported_errors)  # the host reported it, as it does

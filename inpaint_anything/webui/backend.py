@@ -126,8 +126,9 @@ class WebuiCheckpointBackend:
         """``(runner, script_args)`` for the processing object, or None to run without scripts."""
         return soft_inpainting_scripts(request) if request.soft_inpainting else None
 
-    def check_scripts_ran(self, p) -> None:
-        """Raise when a script this backend asked for did not run (a subclass's own check)."""
+    def check_scripts_ran(self, p, caught: compat.CaughtErrors) -> None:
+        """Raise when a script this backend asked for did not run or failed (a subclass's own check;
+        ``caught``: what the host caught during the run)."""
 
     def img2img_mask(self, mask: np.ndarray):
         """The mask handed to the host's img2img (a subclass may leave the masking to a script: None)."""
@@ -183,6 +184,7 @@ class WebuiCheckpointBackend:
             p.scripts = scripts[0]
             p.script_args = tuple(scripts[1])
         job.step(0, int(request.steps), "generating with the WebUI checkpoint")
+        caught = compat.CaughtErrors()
         try:
             processed = processing.process_images(p)
         except Exception as exc:
@@ -197,7 +199,7 @@ class WebuiCheckpointBackend:
             raise JobInterrupted("Interrupted.")
         if not processed.images:
             raise UnavailableError("The WebUI returned no image; see the console for its error.")
-        self.check_scripts_ran(p)
+        self.check_scripts_ran(p, caught)
         if request.soft_inpainting and not p.extra_generation_params.get(SOFT_INPAINTING_MARK):
             raise UnavailableError(
                 "The WebUI's Soft Inpainting script did not run (see the console for its error); "

@@ -232,6 +232,42 @@ def find_alwayson_script(runner, title: str):
     return None
 
 
+def host_error_records() -> list:
+    """The errors the WebUI caught and printed, as it records them (``modules.errors.exception_records``:
+    in v1.10.1 and Forge the last five, each ``{"exception": text, "traceback": [["file, line N, name",
+    code], ...]}``), or [] where the host keeps none."""
+    try:
+        from modules import errors
+    except ImportError:
+        return []
+    records = getattr(errors, "exception_records", None)
+    return records if isinstance(records, list) else []
+
+
+class CaughtErrors:
+    """The errors the WebUI caught from now on, e.g. a script's ``process`` that failed while the host
+    carried on (it prints the traceback and runs the job without that script)."""
+
+    def __init__(self) -> None:
+        self._before = list(host_error_records())  # the records themselves, so no new one can share an id
+
+    def raised_in(self, filename: str) -> list[str]:
+        """The messages of the new errors whose traceback passes through ``filename``."""
+        out = []
+        for record in host_error_records():
+            if not isinstance(record, dict) or any(record is old for old in self._before):
+                continue
+            trace = record.get("traceback")
+            frames = (
+                [str(f[0] if isinstance(f, (list, tuple)) and f else f) for f in trace]
+                if isinstance(trace, list)
+                else [str(trace)]
+            )
+            if filename and any(filename in frame for frame in frames):
+                out.append(str(record.get("exception") or "an error"))
+        return out
+
+
 def default_script_args(runner) -> list:
     """Script arguments as the img2img UI starts with them: 0 (no selectable script) at position 0,
     then every control's initial value at its position (what each always-on script gets when its

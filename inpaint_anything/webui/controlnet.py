@@ -104,12 +104,22 @@ def status(*, check_runner: bool = True) -> str | None:
 
 
 def _unit_objects(ec: Any, options: ControlNetOptions, model: str, image: np.ndarray, mask: np.ndarray) -> list:
+    """The units as the host's ControlNet takes them. sd-webui-controlnet: ``image`` is the picture and
+    its mask as a dict. Forge: ``image`` is the picture, ``mask_image`` the mask (arrays; Forge reads a
+    dict there as an array and fails), ``image_fg`` a transparent layer (Forge compares it whenever the
+    picture is nearly black)."""
     hole = np.repeat((np.asarray(mask, bool).astype(np.uint8) * 255)[..., None], 3, axis=2)
+    forge = "image_fg" in getattr(ec.ControlNetUnit, "__dataclass_fields__", {})
     out = []
     for unit in units(options, model):
         kw = dict(unit, resize_mode=ec.ResizeMode(unit["resize_mode"]), control_mode=ec.ControlMode(unit["control_mode"]))
         reference = unit["module"] not in PREPROCESSORS
-        kw["image"] = {"image": image.copy(), "mask": np.zeros_like(hole) if reference else hole}
+        if forge:
+            kw.update(
+                image=image.copy(), image_fg=np.zeros((*image.shape[:2], 4), np.uint8), mask_image=None if reference else hole
+            )
+        else:
+            kw["image"] = {"image": image.copy(), "mask": np.zeros_like(hole) if reference else hole}
         out.append(ec.ControlNetUnit(**kw))
     return out
 
@@ -176,7 +186,16 @@ class WebuiControlNetBackend(WebuiCheckpointBackend):
         args = soft_inpainting_scripts(request)[1] if request.soft_inpainting else compat.default_script_args(runner)
         return runner, _place(ec, runner, list(args), _unit_objects(ec, self.options, self.model(), image, mask))
 
-    def check_scripts_ran(self, p) -> None:
+    def check_scripts_ran(self, p, caught: compat.CaughtErrors) -> None:
+        # Forge's ControlNet writes its infotext before it reads the units: a unit it could not use
+        # leaves the infotext but a plain img2img result, and the error only in the console
+        script = compat.find_alwayson_script(compat.img2img_script_runner(), TITLE)
+        failed = caught.raised_in(getattr(script, "filename", "") or "") if script is not None else []
+        if failed:
+            raise UnavailableError(
+                f"The WebUI's ControlNet failed ({failed[0]}), so nothing was inpainted with it; "
+                "see the WebUI console for its traceback."
+            )
         written = {k: v for k, v in p.extra_generation_params.items() if k.startswith("ControlNet ") and v}
         if not written.get("ControlNet 0"):
             raise UnavailableError("The WebUI's ControlNet did not run (see the console for its error).")

@@ -85,7 +85,7 @@ def load_extension_scripts(ext_root, *, strict: bool = True) -> list:
     scripts.load_scripts()
     new_errors = errors.exception_records[before:]
     if strict and new_errors:
-        raise RuntimeError("loading scripts failed:\n" + "\n".join(e["message"] + "\n" + e["traceback"] for e in new_errors))
+        raise RuntimeError("loading scripts failed:\n" + "\n".join(e["message"] + "\n" + e["text"] for e in new_errors))
     return [d for d in scripts.scripts_data if os.path.abspath(d.basedir) == root]
 
 

@@ -140,19 +140,25 @@ if [ "$(curl -sf "$base/sdapi/v1/sd-models" || echo '[]')" != "[]" ]; then
   check "our API's webui backend inpaints with the checkpoint" "[ \"\$(post inpaint /inpaint-anything/v1/inpaint | first_size)\" = 64x64 ]"
   check "our API's webui backend with the WebUI's soft inpainting" \
     "[ \"\$(post inpaint_soft /inpaint-anything/v1/inpaint | first_size)\" = 64x64 ]"
-  # ControlNet inpaint only where sd-webui-controlnet is installed and has an inpaint model in models/ControlNet
-  if [ -d "$WEBUI_DIR/extensions/sd-webui-controlnet" ] && ls "$WEBUI_DIR/models/ControlNet" 2>/dev/null | grep -qi inpaint; then
-    check "our API's webui_controlnet backend through sd-webui-controlnet (ControlNet 0 in the infotext)" \
+  # ControlNet inpaint only where a ControlNet is there (A1111: sd-webui-controlnet; Forge: its built-in
+  # sd_forge_controlnet) and has an inpaint model in models/ControlNet
+  cn=""
+  [ -d "$WEBUI_DIR/extensions/sd-webui-controlnet" ] && cn="sd-webui-controlnet"
+  [ $host = forge ] && [ -d "$WEBUI_DIR/extensions-builtin/sd_forge_controlnet" ] && cn="Forge's built-in ControlNet"
+  if [ -n "$cn" ] && ls "$WEBUI_DIR/models/ControlNet" 2>/dev/null | grep -qi inpaint; then
+    check "our API's webui_controlnet backend through $cn (ControlNet 0 in the infotext)" \
       "post inpaint_cn /inpaint-anything/v1/inpaint | first_infotext | grep -q 'ControlNet 0: .Module: inpaint_only'"
     check "webui_controlnet: 64x64, nothing outside the mask and its blend band changed" \
       "post inpaint_cn /inpaint-anything/v1/inpaint | kept_outside - inpaint_cn"
     check "our outpainting script with ControlNet inpaint (ControlNet 0 in the infotext)" \
       "post img2img_cn /sdapi/v1/img2img | img2img_infotext | grep -q 'ControlNet 0: .Module: inpaint_only'"
-    # what the host really ran: inpaint_only, not its fallback for an img2img that has a mask too
-    check "sd-webui-controlnet ran inpaint_only (no fallback to inpaint_global_harmonious)" \
+    # what the host really ran: inpaint_only, not sd-webui-controlnet's fallback for an img2img that has a mask too
+    check "$cn ran inpaint_only (no fallback to inpaint_global_harmonious)" \
       "grep -q 'Using preprocessor: inpaint_only' $log && ! grep -q 'ControlNet inpaint duplicated' $log"
+    # the host prints a ControlNet that failed and carries on without it: there must be none
+    check "$cn reported no error" "! grep -qiE 'Error running [a-z_]+: .*controlnet' $log"
   else
-    echo "skip ControlNet check: no sd-webui-controlnet with an inpaint model in \$WEBUI_DIR"
+    echo "skip ControlNet check: no ControlNet with an inpaint model in \$WEBUI_DIR/models/ControlNet"
   fi
 else
   echo "skip generation checks: the WebUI lists no checkpoint"

@@ -1,6 +1,9 @@
 """``modules.errors`` (v1.10.1 subset): report/display print and record; they never raise.
 
-``exception_records`` keeps what was reported so tests can assert that nothing failed silently.
+``exception_records`` holds what was reported, each record as v1.10.1 writes it (``{"exception": str(e),
+"traceback": [["<file>, line <n>, <function>", <code>], ...]}``) plus, for tests, ``message``, ``type``
+and ``text`` (the printed traceback). v1.10.1 keeps only the last five; the stand-in keeps all, so that
+tests can count what was reported.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ def record_exception(message: str = "") -> None:
         return
     exception_records.append(
         {
-            "message": message,
             "exception": str(e),
+            "traceback": [[f"{x.filename}, line {x.lineno}, {x.name}", x.line] for x in traceback.extract_tb(tb)],
+            "message": message,
             "type": type(e).__name__,
-            "traceback": "".join(traceback.format_exception(type(e), e, tb)),
+            "text": "".join(traceback.format_exception(type(e), e, tb)),
         }
     )
 
@@ -32,7 +36,7 @@ def report(message: str, *, exc_info: bool = False) -> None:
         print(message, file=sys.stderr)
         print(traceback.format_exc(), file=sys.stderr)
     else:
-        exception_records.append({"message": message, "exception": None, "type": None, "traceback": ""})
+        exception_records.append({"exception": None, "traceback": [], "message": message, "type": None, "text": ""})
         print(message, file=sys.stderr)
 
 

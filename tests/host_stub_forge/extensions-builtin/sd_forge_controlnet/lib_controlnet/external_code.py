@@ -1,7 +1,7 @@
 """Stand-in for Forge's built-in ControlNet API (``extensions-builtin/sd_forge_controlnet/lib_controlnet/
 external_code.py``), tests only, independently written: the enums and the ``ControlNetUnit`` dataclass
 (Forge's fields and defaults that a caller sets). Forge has no ``update_cn_script``: its script reads
-the units from its argument positions."""
+the units from its argument positions. The picture is ``image`` and the mask ``mask_image`` (arrays)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,10 @@ class ControlNetUnit:
     module: str = "None"
     model: str = "None"
     weight: float = 1.0
-    image: dict | None = None
+    image: object = None  # Forge: an HxWx3 array (its type says a gradio image/mask dict; its script reads an array)
+    image_fg: object = None  # HxWx4, the alpha marks a drawn mask
+    mask_image: object = None  # HxWx3 or HxW, > 5 where the mask is
+    mask_image_fg: object = None
     resize_mode: ResizeMode | int | str = ResizeMode.INNER_FIT
     processor_res: int = -1
     threshold_a: float = -1

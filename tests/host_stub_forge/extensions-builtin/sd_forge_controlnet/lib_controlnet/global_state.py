@@ -22,5 +22,15 @@ def get_all_controlnet_names():
     return names
 
 
+def get_controlnet_filename(name: str) -> str | None:
+    """The file of a listed model name (Forge's lookup for its loader), or None."""
+    folder = os.path.join(paths_internal.models_path, "ControlNet")
+    stem = name.split(" [")[0]
+    for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if os.path.splitext(entry)[0] == stem:
+            return os.path.join(folder, entry)
+    return None
+
+
 def get_all_preprocessor_names():
     return list(PREPROCESSORS)
