@@ -71,6 +71,8 @@ bodies = {
     "inpaint_cn": {"image": png(big), "mask": png(big_mask), "backend": "webui_controlnet", "options": {"native_size": 64},
                    "request": {"prompt": "test", "steps": 1, "seed": 1}, "controlnet": {"module": "inpaint_only"}},
 }
+# the same with the reference unit (reference_only fed with the picture) as the second unit
+bodies["inpaint_cn_ref"] = {**bodies["inpaint_cn"], "controlnet": {"module": "inpaint_only", "reference": True}}
 # our outpainting script with its "ControlNet inpaint" choice on (script_args 14-15: on, inpaint_only)
 bodies["img2img_cn"] = {**bodies["img2img"], "script_args": script_args + [True, "inpaint_only"]}
 # the same script run with the UI's words for its choices, img2img's 512x512 (ignored) and override_settings
@@ -148,6 +150,8 @@ if [ "$(curl -sf "$base/sdapi/v1/sd-models" || echo '[]')" != "[]" ]; then
   if [ -n "$cn" ] && ls "$WEBUI_DIR/models/ControlNet" 2>/dev/null | grep -qi inpaint; then
     check "our API's webui_controlnet backend through $cn (ControlNet 0 in the infotext)" \
       "post inpaint_cn /inpaint-anything/v1/inpaint | first_infotext | grep -q 'ControlNet 0: .Module: inpaint_only'"
+    check "webui_controlnet with the reference unit (ControlNet 1: reference_only in the infotext)" \
+      "post inpaint_cn_ref /inpaint-anything/v1/inpaint | first_infotext | grep -q 'ControlNet 1: .Module: reference_only'"
     check "webui_controlnet: 64x64, nothing outside the mask and its blend band changed" \
       "post inpaint_cn /inpaint-anything/v1/inpaint | kept_outside - inpaint_cn"
     check "our outpainting script with ControlNet inpaint (ControlNet 0 in the infotext)" \
