@@ -39,6 +39,14 @@ def install_controlnet(host, monkeypatch, *, model: bool = True) -> None:
         (folder / "control_v11p_sd15_inpaint.pth").write_bytes(b"inpaint weights")
 
 
+def ready(host, monkeypatch, checkpoint) -> None:
+    """The host with its ControlNet and an inpaint model, the img2img scripts set up, a checkpoint loaded."""
+    install_controlnet(host, monkeypatch)
+    host.load_extension()
+    host.setup_img2img_scripts()
+    host.load_model(checkpoint)
+
+
 def picture():
     rng = np.random.default_rng(4)
     image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
@@ -117,10 +125,7 @@ def test_a_controlnet_that_fails_in_the_host_is_an_error_not_a_plain_result(any_
     from inpaint_anything.webui import controlnet as cn
 
     host = any_webui_host
-    install_controlnet(host, monkeypatch)
-    host.load_extension()
-    host.setup_img2img_scripts()
-    host.load_model(tiny_sd_dir)
+    ready(host, monkeypatch, tiny_sd_dir)
     image, mask = picture()
     request = InpaintRequest(steps=1, seed=3, inpaint_area="whole")
     dark = run_inpaint(image // 64, mask, request, cn.WebuiControlNetBackend(native_override=64))
@@ -266,10 +271,7 @@ def test_inpaint_only_runs_as_inpaint_only_and_the_infotext_is_what_the_host_ran
     from inpaint_anything.webui import controlnet as cn
 
     host = any_webui_host
-    install_controlnet(host, monkeypatch)
-    host.load_extension()
-    host.setup_img2img_scripts()
-    host.load_model(tiny_sd_dir)
+    ready(host, monkeypatch, tiny_sd_dir)
     image, mask = picture()
     received(host).clear()
     backend = cn.WebuiControlNetBackend(native_override=64, options=ControlNetOptions(module="inpaint_only"))
