@@ -7,8 +7,9 @@ import importlib.util
 import numpy as np
 import pytest
 
+from inpaint_anything import prefill
 from inpaint_anything.errors import InvalidInputError
-from inpaint_anything.outpaint import geometry, prefill
+from inpaint_anything.outpaint import geometry
 
 
 @pytest.mark.parametrize("preset", list(geometry.ASPECT_PRESETS))
