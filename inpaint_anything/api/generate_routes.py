@@ -119,7 +119,7 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         w, h = ws.size
         saving = ctx if body.save else None
         if body.zoom_out is not None:
-            return _zoom(ws, body, request, backend, asynchronous)
+            return _zoom(ws, body, request, backend, saving, asynchronous)
         settings = OutpaintSettings(
             Expansion.from_spec(dump(body.expansion), w, h), body.prefill, body.overlap_px, body.strategy
         ).validated((w, h))
@@ -131,7 +131,7 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
             asynchronous,
         )
 
-    def _zoom(ws: Any, body: OutpaintBody, request: InpaintRequest, backend: Any, asynchronous: bool) -> Any:
+    def _zoom(ws: Any, body: OutpaintBody, request: InpaintRequest, backend: Any, saving: Any, asynchronous: bool) -> Any:
         from inpaint_anything.outpaint.engine import plan_zoom
 
         if "expansion" in dump(body, exclude_unset=True):
@@ -139,7 +139,6 @@ def add_routes(router: APIRouter, ctx: ApiContext) -> None:
         z = body.zoom_out
         settings = {"prefill": body.prefill, "overlap_px": body.overlap_px, "strategy": body.strategy}
         plan_zoom(*ws.size, z.steps, z.scale, z.prompts, **settings)  # refused before the job starts
-        saving = ctx if body.save else None
         return ctx.run(
             "zoom out",
             lambda job: _payload(

@@ -42,14 +42,7 @@ from inpaint_anything.inpaint.engine import InpaintBackend, run_inpaint
 from inpaint_anything.inpaint.request import MAX_SEED, InpaintRequest
 from inpaint_anything.jobs import ChildJob, JobControl
 from inpaint_anything.outpaint.geometry import SIDES, Expansion
-from inpaint_anything.outpaint.params import (
-    DEFAULT_OVERLAP_PX,
-    MAX_OVERLAP_PX,
-    MAX_ZOOM_STEPS,  # noqa: F401 - re-exported
-    STRATEGIES,
-    ZOOM_FIELDS,
-    ZOOM_SCALE_RANGE,  # noqa: F401 - re-exported
-)
+from inpaint_anything.outpaint.params import DEFAULT_OVERLAP_PX, MAX_OVERLAP_PX, STRATEGIES, ZOOM_FIELDS
 from inpaint_anything.prefill import DEFAULT_PREFILL, PREFILLS, SEEDED_PREFILLS, place_on_canvas
 from inpaint_anything.prefill import prefill as prefill_canvas
 
